@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <protocol/messages.hpp>
+
+/// One typed interface per actor kind. Handles are named *_actor.
+namespace livemart {
+
+/// Argon2id on a bounded pool of detached threads (auth.hash_workers,
+/// auth.hash_queue_max). `verify` with an empty hash checks against a dummy
+/// hash of the same cost, so unknown accounts take as long as wrong passwords.
+using hasher_actor = caf::typed_actor<
+  caf::replies_to<hash_atom, std::string>::with<std::string>,
+  caf::replies_to<verify_atom, std::string, std::string>::with<verify_result>>;
+
+/// Fixed-window attempt counter per key: replies 0 when the attempt is
+/// allowed, otherwise the seconds until the window resets.
+using limiter_actor = caf::typed_actor<
+  caf::replies_to<check_atom, std::string, std::uint32_t>::with<std::uint32_t>>;
+
+/// One shard of the user directory: owns the cached profiles of the users
+/// whose id hashes to it and serialises their profile changes.
+using user_shard_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::uint64_t>::with<user_profile>,
+  caf::replies_to<update_atom, std::uint64_t, profile_patch>::with<user_profile>,
+  caf::reacts_to<put_atom, user_profile>>;
+
+/// Registration, login, refresh-token rotation and logout.
+using auth_actor = caf::typed_actor<
+  caf::replies_to<register_atom, register_request>::with<user_profile>,
+  caf::replies_to<login_atom, login_request, std::string>::with<token_pair>,
+  caf::replies_to<refresh_atom, refresh_request>::with<token_pair>,
+  caf::replies_to<logout_atom, refresh_request>::with<caf::ok_atom>>;
+
+/// A user's shipping addresses; every message names the acting user, and
+/// another user's address is indistinguishable from a missing one.
+using address_actor = caf::typed_actor<
+  caf::replies_to<list_atom, std::uint64_t>::with<std::vector<address>>,
+  caf::replies_to<create_atom, address>::with<address>,
+  caf::replies_to<update_atom, std::uint64_t, std::uint64_t, address_patch>::with<address>,
+  caf::replies_to<delete_atom, std::uint64_t, std::uint64_t>::with<caf::ok_atom>>;
+
+} // namespace livemart

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include <actors/interfaces.hpp>
+#include <conf/settings.hpp>
+#include <persistence/database.hpp>
+#include <protocol/jwt.hpp>
+
+namespace livemart {
+
+/// The user directory: shards chosen by id, so that each user's profile has
+/// exactly one owner. A cluster replaces `shard_for` with "the node that owns
+/// this id" (protocol/ids.hpp), keeping callers unchanged.
+struct user_directory {
+  std::vector<user_shard_actor> shards;
+  const user_shard_actor& shard_for(std::uint64_t user_id) const;
+};
+
+/// Every long-lived domain actor, spawned together and stopped together.
+struct services {
+  persistence::database db;
+  hasher_actor hasher;
+  limiter_actor limiter;
+  user_directory users;
+  auth_actor auth;
+  address_actor addresses;
+};
+
+services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens);
+
+/// Sends every actor an exit; the writer commits what it has queued.
+void stop_services(services& s);
+
+// Spawn functions, also used by tests to build a partial system.
+hasher_actor spawn_hasher(caf::actor_system& sys, const conf::auth_settings& cfg);
+limiter_actor spawn_limiter(caf::actor_system& sys, const conf::auth_settings& cfg);
+user_directory spawn_user_directory(caf::actor_system& sys, const conf::actor_settings& cfg,
+                                    const persistence::database& db);
+auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
+                      const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
+                      user_directory users);
+address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
+
+} // namespace livemart

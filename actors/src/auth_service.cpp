@@ -1,0 +1,202 @@
+#include <actors/services.hpp>
+
+#include <chrono>
+
+#include <caf/all.hpp>
+
+#include <persistence/statements.hpp>
+#include <protocol/crypto.hpp>
+#include <protocol/ids.hpp>
+#include <protocol/log.hpp>
+
+namespace livemart {
+namespace {
+
+constexpr auto step_timeout = std::chrono::seconds{10};
+constexpr std::size_t refresh_token_bytes = 32; // 256 bits
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string token_hash_hex(const std::string& token) {
+  return crypto::to_hex(crypto::sha256(token));
+}
+
+struct auth_context {
+  conf::settings cfg;
+  jwt::config tokens;
+  persistence::database db;
+  hasher_actor hasher;
+  limiter_actor limiter;
+  user_directory users;
+};
+
+struct auth_state {
+  static inline const char* name = "auth";
+};
+
+using auth_pointer = auth_actor::stateful_pointer<auth_state>;
+
+/// Forwards an error reply to a promise.
+template <class Promise>
+auto fail_to(Promise rp) {
+  return [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
+}
+
+/// Login, after the rate limits passed: look up, verify, issue tokens.
+void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, login_request req,
+                  caf::typed_response_promise<token_pair> rp) {
+  auto verify_and_issue = [self, ctx, rp](std::uint64_t user_id, std::string stored, std::string password) mutable {
+    self->request(ctx->hasher, step_timeout, verify_atom::value, std::move(stored), std::move(password))
+      .then(
+        [self, ctx, rp, user_id](const verify_result& v) mutable {
+          if (!v.match) {
+            rp.deliver(make_error(errc::invalid_credentials, "the e-mail or password is wrong"));
+            return;
+          }
+          token_pair tokens;
+          tokens.user_id = user_id;
+          tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
+          tokens.refresh_expires_in_s = ctx->cfg.auth.refresh_token_ttl_s;
+          auto token_id = ids::next();
+          db_command cmd{{persistence::refresh_insert(token_id, user_id, token_id, token_hash_hex(tokens.refresh_token),
+                                                      ctx->cfg.auth.refresh_token_ttl_s)}};
+          if (!v.rehash.empty())
+            cmd.statements.push_back(persistence::user_set_password_hash(user_id, v.rehash));
+          self->request(ctx->db.writes, step_timeout, write_atom::value, std::move(cmd))
+            .then(
+              [ctx, rp, tokens](const db_result&) mutable {
+                tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, now_s());
+                tokens.access_expires_in_s = ctx->tokens.ttl_s;
+                rp.deliver(std::move(tokens));
+              },
+              fail_to(rp));
+        },
+        fail_to(rp));
+  };
+  if (req.email.empty()) {
+    // Not an e-mail address at all: spend the same time as a real check.
+    verify_and_issue(0, std::string{}, std::move(req.password));
+    return;
+  }
+  self->request(ctx->db.reads, step_timeout, query_atom::value, db_command{{persistence::user_credentials(req.email)}})
+    .then(
+      [verify_and_issue, req](const db_result& r) mutable {
+        const auto& rows = r.results.front();
+        if (rows.rows.empty()) {
+          verify_and_issue(0, std::string{}, std::move(req.password));
+          return;
+        }
+        auto id = ids::parse(rows.rows.front()[0].text).value_or(0);
+        verify_and_issue(id, rows.rows.front()[1].text, std::move(req.password));
+      },
+      fail_to(rp));
+}
+
+auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const auth_context> ctx) {
+  return {
+    [self, ctx](register_atom, register_request& req) -> caf::result<user_profile> {
+      auto rp = self->make_response_promise<user_profile>();
+      self->request(ctx->hasher, step_timeout, hash_atom::value, req.password)
+        .then(
+          [self, ctx, rp, req](const std::string& hash) mutable {
+            auto id = ids::next();
+            db_command cmd{{persistence::user_insert(id, req.email, hash, req.display_name, role::buyer)}};
+            self->request(ctx->db.writes, step_timeout, write_atom::value, std::move(cmd))
+              .then(
+                [self, ctx, rp](const db_result& r) mutable {
+                  auto user = persistence::decode_user(r.results.front());
+                  if (!user) {
+                    rp.deliver(make_error(errc::internal, "insert returned no row"));
+                    return;
+                  }
+                  self->send(ctx->users.shard_for(user->id), put_atom::value, *user);
+                  rp.deliver(*user);
+                },
+                [rp](caf::error& err) mutable {
+                  auto p = to_problem(err);
+                  if (p.code == errc::conflict && p.detail == "unique:" + std::string{persistence::users_email_constraint})
+                    rp.deliver(make_error(errc::email_taken, "an account with this e-mail already exists",
+                                          {field_error{"email", "is already registered"}}));
+                  else
+                    rp.deliver(std::move(err));
+                });
+          },
+          fail_to(rp));
+      return rp;
+    },
+    [self, ctx](login_atom, login_request& req, const std::string& client_address) -> caf::result<token_pair> {
+      auto rp = self->make_response_promise<token_pair>();
+      const auto& a = ctx->cfg.auth;
+      // Per client address first, then per account: both must allow it.
+      self->request(ctx->limiter, step_timeout, check_atom::value, "address:" + client_address,
+                    static_cast<std::uint32_t>(a.login_attempts_per_address_max))
+        .then(
+          [self, ctx, rp, req](std::uint32_t retry_after) mutable {
+            if (retry_after > 0) {
+              rp.deliver(make_rate_limited(retry_after));
+              return;
+            }
+            self->request(ctx->limiter, step_timeout, check_atom::value, "account:" + req.email,
+                          static_cast<std::uint32_t>(ctx->cfg.auth.login_attempts_per_account_max))
+              .then(
+                [self, ctx, rp, req](std::uint32_t account_retry_after) mutable {
+                  if (account_retry_after > 0) {
+                    rp.deliver(make_rate_limited(account_retry_after));
+                    return;
+                  }
+                  finish_login(self, ctx, std::move(req), rp);
+                },
+                fail_to(rp));
+          },
+          fail_to(rp));
+      return rp;
+    },
+    [self, ctx](refresh_atom, const refresh_request& req) -> caf::result<token_pair> {
+      auto rp = self->make_response_promise<token_pair>();
+      token_pair tokens;
+      tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
+      tokens.refresh_expires_in_s = ctx->cfg.auth.refresh_token_ttl_s;
+      db_command cmd{{persistence::refresh_rotate(token_hash_hex(req.refresh_token), ids::next(),
+                                                  token_hash_hex(tokens.refresh_token), ctx->cfg.auth.refresh_token_ttl_s)}};
+      self->request(ctx->db.writes, step_timeout, write_atom::value, std::move(cmd))
+        .then(
+          [ctx, rp, tokens](const db_result& r) mutable {
+            const auto& rows = r.results.front();
+            auto outcome = rows.rows.empty() ? std::string{} : rows.rows.front()[0].text;
+            if (outcome != "rotated") {
+              if (outcome == "reused")
+                log::warn("refresh token reused; family revoked", "\"user_id\":\"" + rows.rows.front()[1].text + "\"");
+              rp.deliver(make_error(errc::invalid_refresh_token, "the refresh token is not valid"));
+              return;
+            }
+            tokens.user_id = ids::parse(rows.rows.front()[1].text).value_or(0);
+            tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, now_s());
+            tokens.access_expires_in_s = ctx->tokens.ttl_s;
+            rp.deliver(std::move(tokens));
+          },
+          fail_to(rp));
+      return rp;
+    },
+    [self, ctx](logout_atom, const refresh_request& req) -> caf::result<caf::ok_atom> {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      self->request(ctx->db.writes, step_timeout, write_atom::value,
+                    db_command{{persistence::refresh_revoke_family(token_hash_hex(req.refresh_token))}})
+        .then([rp](const db_result&) mutable { rp.deliver(caf::ok_atom::value); }, fail_to(rp));
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
+                      const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
+                      user_directory users) {
+  auto ctx = std::make_shared<const auth_context>(
+    auth_context{cfg, tokens, db, std::move(hasher), std::move(limiter), std::move(users)});
+  return sys.spawn(auth_service, std::move(ctx));
+}
+
+} // namespace livemart

@@ -1,0 +1,29 @@
+#include <actors/services.hpp>
+
+#include <caf/all.hpp>
+
+namespace livemart {
+
+services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens) {
+  services s;
+  s.db = persistence::start_database(sys, cfg.database);
+  s.hasher = spawn_hasher(sys, cfg.auth);
+  s.limiter = spawn_limiter(sys, cfg.auth);
+  s.users = spawn_user_directory(sys, cfg.actors, s.db);
+  s.auth = spawn_auth(sys, cfg, tokens, s.db, s.hasher, s.limiter, s.users);
+  s.addresses = spawn_addresses(sys, cfg, s.db);
+  return s;
+}
+
+void stop_services(services& s) {
+  auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
+  stop(s.auth);
+  stop(s.addresses);
+  for (const auto& shard : s.users.shards)
+    stop(shard);
+  stop(s.limiter);
+  stop(s.hasher);
+  persistence::stop_database(s.db);
+}
+
+} // namespace livemart

@@ -1,0 +1,92 @@
+#include <actors/services.hpp>
+
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include <persistence/statements.hpp>
+#include <protocol/metrics.hpp>
+
+namespace livemart {
+namespace {
+
+struct shard_state {
+  std::unordered_map<std::uint64_t, user_profile> cache;
+  std::size_t cache_max = 0;
+  static inline const char* name = "user_shard";
+
+  /// Keeps the newest version: a slow read must not overwrite a fresher write.
+  void remember(const user_profile& u) {
+    auto it = cache.find(u.id);
+    if (it != cache.end()) {
+      if (it->second.version <= u.version)
+        it->second = u;
+      return;
+    }
+    if (cache.size() >= cache_max && !cache.empty())
+      cache.erase(cache.begin());
+    cache.emplace(u.id, u);
+  }
+};
+
+constexpr auto db_timeout = std::chrono::seconds{10};
+
+user_shard_actor::behavior_type user_shard(user_shard_actor::stateful_pointer<shard_state> self,
+                                           std::size_t cache_max, persistence::database db) {
+  self->state.cache_max = cache_max;
+  return {
+    [self, db](get_atom, std::uint64_t id) -> caf::result<user_profile> {
+      if (auto it = self->state.cache.find(id); it != self->state.cache.end())
+        return it->second;
+      auto rp = self->make_response_promise<user_profile>();
+      self->request(db.reads, db_timeout, query_atom::value, db_command{{persistence::user_by_id(id)}})
+        .then(
+          [self, rp](const db_result& r) mutable {
+            auto user = persistence::decode_user(r.results.front());
+            if (!user) {
+              rp.deliver(make_error(errc::not_found, "no such user"));
+              return;
+            }
+            self->state.remember(*user);
+            rp.deliver(*user);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self, db](update_atom, std::uint64_t id, const profile_patch& patch) -> caf::result<user_profile> {
+      auto rp = self->make_response_promise<user_profile>();
+      self->request(db.writes, db_timeout, write_atom::value, db_command{{persistence::user_update_profile(id, patch)}})
+        .then(
+          [self, rp](const db_result& r) mutable {
+            auto user = persistence::decode_user(r.results.front());
+            if (!user) {
+              rp.deliver(make_error(errc::not_found, "no such user"));
+              return;
+            }
+            self->state.remember(*user);
+            rp.deliver(*user);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self](put_atom, const user_profile& u) { self->state.remember(u); },
+  };
+}
+
+} // namespace
+
+const user_shard_actor& user_directory::shard_for(std::uint64_t user_id) const {
+  // Ids are time-ordered; mix the bits so consecutive ids spread evenly.
+  auto h = user_id * 0x9E3779B97F4A7C15ull;
+  return shards[(h >> 32) % shards.size()];
+}
+
+user_directory spawn_user_directory(caf::actor_system& sys, const conf::actor_settings& cfg,
+                                    const persistence::database& db) {
+  user_directory dir;
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, cfg.user_shards); ++i)
+    dir.shards.push_back(sys.spawn(user_shard, cfg.user_cache_entries_max, db));
+  return dir;
+}
+
+} // namespace livemart

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# bench/run.sh: livemart HTTP throughput against a fixed Beast baseline.
+#
+# Starts livemart and bench_fixed_server on ephemeral loopback ports,
+# registers a throwaway user, then for each round runs bench_http_load three
+# ways:
+#   fixed             bench_fixed_server  GET /
+#   livemart_healthz  livemart            GET /healthz
+#   livemart_auth_me  livemart            GET /auth/me  (Authorization: Bearer <token>)
+# It prints every RESULT line, then medians over the rounds and the rps
+# ratios against the baseline (target: auth_me >= 40% of fixed).
+#
+# Environment (required):
+#   LIVEMART_BIN            the livemart server binary
+#   LIVEMART_BUILD_DIR      build tree holding bench/bench_fixed_server and bench/bench_http_load
+#   DATABASE_URL            passed through to livemart
+#   LIVEMART_AUTH_JWT_KEYS  passed through to livemart
+#
+# Flags:
+#   --duration-s=S      measured seconds per run (default 10, max 120)
+#   --connections=N     concurrent connections (default 64)
+#   --rounds=N          rounds (default 3)
+#   --warmup-s=S        warm-up seconds per run (default 1)
+#   --load-threads=N    bench_http_load io threads (default 1)
+#   --fixed-threads=N   bench_fixed_server io threads (default 2)
+#
+# Exit status: 0 when every run completed with only 2xx responses and no
+# errors; 2 when some run saw non-2xx, errors or no requests (the numbers
+# are printed but suspect); 1 when the benchmark could not run.
+# Everything talks to 127.0.0.1 only.
+
+set -euo pipefail
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+usage() { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; }
+
+duration=10
+connections=64
+rounds=3
+warmup=1
+load_threads=1
+fixed_threads=2
+
+while (($# > 0)); do
+  arg=$1
+  case $arg in
+    --*=*) name=${arg%%=*}; value=${arg#*=} ;;
+    --help|-h) usage; exit 0 ;;
+    --*) name=$arg; (($# >= 2)) || die "$arg needs a value"; value=$2; shift ;;
+    *) die "unexpected argument: $arg (see --help)" ;;
+  esac
+  case $name in
+    --duration-s) duration=$value ;;
+    --connections) connections=$value ;;
+    --rounds) rounds=$value ;;
+    --warmup-s) warmup=$value ;;
+    --load-threads) load_threads=$value ;;
+    --fixed-threads) fixed_threads=$value ;;
+    *) die "unknown flag: $name (see --help)" ;;
+  esac
+  shift
+done
+
+int_in() { [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"; }
+int_in --duration-s "$duration" 1 120
+int_in --connections "$connections" 1 10000
+int_in --rounds "$rounds" 1 50
+int_in --warmup-s "$warmup" 0 60
+int_in --load-threads "$load_threads" 1 256
+int_in --fixed-threads "$fixed_threads" 1 256
+
+[[ -n ${LIVEMART_BIN:-} ]] || die "LIVEMART_BIN is not set"
+[[ -x $LIVEMART_BIN ]] || die "LIVEMART_BIN is not executable: $LIVEMART_BIN"
+[[ -n ${LIVEMART_BUILD_DIR:-} ]] || die "LIVEMART_BUILD_DIR is not set"
+[[ -n ${DATABASE_URL:-} ]] || die "DATABASE_URL is not set"
+[[ -n ${LIVEMART_AUTH_JWT_KEYS:-} ]] || die "LIVEMART_AUTH_JWT_KEYS is not set"
+export DATABASE_URL LIVEMART_AUTH_JWT_KEYS
+
+fixed_bin=$LIVEMART_BUILD_DIR/bench/bench_fixed_server
+load_bin=$LIVEMART_BUILD_DIR/bench/bench_http_load
+[[ -x $fixed_bin ]] || die "not built: $fixed_bin"
+[[ -x $load_bin ]] || die "not built: $load_bin"
+command -v curl >/dev/null || die "curl is required"
+command -v python3 >/dev/null || die "python3 is required"
+
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/livemart-bench.XXXXXX")
+pids=()
+load_pid=""
+
+cleanup() {
+  local pid i
+  if [[ -n $load_pid ]]; then kill -TERM "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; fi
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for_port NAME PID STDOUT STDERR PREFIX: prints the port once STDOUT has
+# a line "<PREFIX><port>"; gives up after 30 s or when PID exits.
+wait_for_port() {
+  local name=$1 pid=$2 out=$3 err=$4 prefix=$5 port
+  local deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    port=$(sed -n "s|^${prefix}\([0-9]\{1,5\}\)[[:space:]]*\$|\1|p" "$out" | head -n 1)
+    if [[ -n $port ]]; then
+      echo "$port"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: $name exited before listening; its stderr:" >&2
+      tail -n 20 "$err" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "run.sh: $name printed no '${prefix//\\/}<port>' line within 30 s (is stdout flushed?); its stderr:" >&2
+  tail -n 20 "$err" >&2
+  return 1
+}
+
+# ---- servers ---------------------------------------------------------------
+
+"$LIVEMART_BIN" serve --http.port=0 --http.access_log=false \
+  >"$workdir/livemart.out" 2>"$workdir/livemart.err" &
+livemart_pid=$!
+pids+=("$livemart_pid")
+
+"$fixed_bin" --port=0 --threads="$fixed_threads" \
+  >"$workdir/fixed.out" 2>"$workdir/fixed.err" &
+fixed_pid=$!
+pids+=("$fixed_pid")
+
+livemart_port=$(wait_for_port livemart "$livemart_pid" "$workdir/livemart.out" "$workdir/livemart.err" \
+  'livemart listening on http://127\.0\.0\.1:') || exit 1
+fixed_port=$(wait_for_port bench_fixed_server "$fixed_pid" "$workdir/fixed.out" "$workdir/fixed.err" \
+  'listening on http://127\.0\.0\.1:') || exit 1
+livemart_url=http://127.0.0.1:$livemart_port
+fixed_url=http://127.0.0.1:$fixed_port
+
+# ---- user and token --------------------------------------------------------
+
+rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+# post_json PATH JSON: POSTs to livemart; body in $workdir/resp, prints the status.
+post_json() {
+  curl --silent --show-error --noproxy '*' --max-time 10 \
+    -o "$workdir/resp" -w '%{http_code}' \
+    -H 'Content-Type: application/json' --data-binary "$2" "$livemart_url$1" || echo 000
+}
+
+email="bench-$(rand_hex 8)@example.com"
+password="Bench-$(rand_hex 12)-pw"
+
+status=$(post_json /auth/register \
+  "{\"email\":\"$email\",\"password\":\"$password\",\"display_name\":\"Bench\"}")
+[[ $status == 2?? ]] || die "POST /auth/register -> $status: $(head -c 500 "$workdir/resp" 2>/dev/null)"
+
+token=""
+token_at=0
+# Access tokens live 15 minutes: log in again once the token is 10 minutes
+# old (a round's auth_me run then still ends well inside its lifetime).
+login() {
+  local st
+  st=$(post_json /auth/login "{\"email\":\"$email\",\"password\":\"$password\"}")
+  [[ $st == 200 ]] || die "POST /auth/login -> $st: $(head -c 500 "$workdir/resp" 2>/dev/null)"
+  token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <"$workdir/resp") ||
+    die "POST /auth/login: no access_token in $(head -c 500 "$workdir/resp")"
+  [[ -n $token && $token != *[[:space:]]* ]] || die "POST /auth/login: unusable access_token"
+  token_at=$SECONDS
+}
+
+# ---- rounds ----------------------------------------------------------------
+
+results=$workdir/results
+
+# run_load TARGET ROUND URL [EXTRA FLAGS...]
+run_load() {
+  local target=$1 round=$2 url=$3 line
+  shift 3
+  # In the background + wait, so a signal to this script is handled at once.
+  "$load_bin" --url="$url" --connections="$connections" --threads="$load_threads" \
+    --duration-s="$duration" --warmup-s="$warmup" --label="${target}_r${round}" "$@" \
+    >"$workdir/load.out" 2>>"$workdir/load.err" &
+  load_pid=$!
+  wait "$load_pid" || true
+  load_pid=""
+  line=$(grep '^RESULT ' "$workdir/load.out" || true)
+  [[ -n $line ]] || die "bench_http_load printed no RESULT for $target (round $round): $(tail -n 5 "$workdir/load.err")"
+  echo "$line"
+  echo "$target $round $line" >>"$results"
+}
+
+check_alive() {
+  kill -0 "$livemart_pid" 2>/dev/null || die "livemart died: $(tail -n 20 "$workdir/livemart.err")"
+  kill -0 "$fixed_pid" 2>/dev/null || die "bench_fixed_server died: $(tail -n 20 "$workdir/fixed.err")"
+}
+
+echo "livemart bench: $rounds round(s), ${duration}s measured + ${warmup}s warm-up per run," \
+  "$connections connections, load threads $load_threads, fixed server threads $fixed_threads, $(nproc) CPU(s)"
+echo "livemart at $livemart_url, fixed server at $fixed_url"
+
+for ((round = 1; round <= rounds; round++)); do
+  check_alive
+  if [[ -z $token ]] || ((SECONDS - token_at >= 600)); then login; fi
+  run_load fixed "$round" "$fixed_url/"
+  run_load livemart_healthz "$round" "$livemart_url/healthz"
+  run_load livemart_auth_me "$round" "$livemart_url/auth/me" "--header=Authorization: Bearer $token"
+done
+
+# ---- summary ---------------------------------------------------------------
+
+python3 - "$results" "$rounds" <<'PY'
+import statistics, sys
+
+path, rounds = sys.argv[1], int(sys.argv[2])
+runs = {}  # target -> {round: fields}
+for raw in open(path):
+    target, rnd, _, *kv = raw.split()
+    fields = dict(item.split("=", 1) for item in kv)
+    runs.setdefault(target, {})[int(rnd)] = fields
+
+targets = ["fixed", "livemart_healthz", "livemart_auth_me"]
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+
+print()
+print(f"SUMMARY (median over {rounds} round(s))")
+print(f"{'target':<18} {'rps':>11} {'p50_us':>8} {'p99_us':>8} {'non2xx':>8} {'errors':>8}")
+suspect = False
+for t in targets:
+    rs = list(runs.get(t, {}).values())
+    rps = med([float(r["rps"]) for r in rs])
+    p50 = med([float(r["p50_us"]) for r in rs])
+    p99 = med([float(r["p99_us"]) for r in rs])
+    non2xx = sum(int(r["non2xx"]) for r in rs)
+    errors = sum(int(r["errors"]) for r in rs)
+    if non2xx or errors or any(int(r["requests"]) == 0 for r in rs):
+        suspect = True
+    print(f"{t:<18} {rps:>11.1f} {p50:>8.0f} {p99:>8.0f} {non2xx:>8} {errors:>8}")
+
+def ratio(t):
+    per_round = []
+    for rnd, fixed in runs.get("fixed", {}).items():
+        other = runs.get(t, {}).get(rnd)
+        if other and float(fixed["rps"]) > 0:
+            per_round.append(float(other["rps"]) / float(fixed["rps"]))
+    return med(per_round), per_round
+
+print()
+for t in ["livemart_healthz", "livemart_auth_me"]:
+    r, per_round = ratio(t)
+    rounds_txt = ", ".join(f"{x:.3f}" for x in per_round)
+    line = f"ratio {t}/fixed rps = {r:.3f} ({r * 100:.1f}%; per round: {rounds_txt})"
+    if t == "livemart_auth_me":
+        line += f"  target >= 40% of fixed: {'MET' if r >= 0.40 else 'NOT MET'}"
+    print(line)
+
+if suspect:
+    print()
+    print("WARNING: some runs saw non-2xx responses, errors or no requests; the numbers above are suspect.")
+    sys.exit(2)
+PY

@@ -1,0 +1,133 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// Every limit, timeout and knob of livemart, by name, in one place.
+///
+/// Each setting has a dotted name (`http.body_bytes_max`). Values come from,
+/// in increasing precedence: the defaults below, the config file
+/// (conf/livemart.conf, INI sections), the environment
+/// (`LIVEMART_HTTP_BODY_BYTES_MAX`) and command-line flags
+/// (`--http.body_bytes_max=65536`). Units are the last part of each name.
+namespace livemart::conf {
+
+struct http_settings {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::size_t threads = 2;
+  std::size_t header_bytes_max = 8 * 1024;
+  std::size_t body_bytes_max = 64 * 1024;
+  std::size_t connections_max = 10'000;
+  std::uint32_t read_timeout_ms = 10'000;   ///< whole request, header and body
+  std::uint32_t write_timeout_ms = 10'000;
+  std::uint32_t idle_timeout_ms = 60'000;   ///< keep-alive wait for the next request
+  std::uint32_t request_timeout_ms = 5'000; ///< actor round trip budget per request
+  std::uint32_t shutdown_timeout_ms = 10'000;
+  bool trust_forwarded_for = false;         ///< take the client address from X-Forwarded-For
+  bool access_log = true;
+};
+
+struct database_settings {
+  std::string url;                          ///< libpq conninfo or URI (DATABASE_URL)
+  std::size_t read_connections = 4;
+  std::size_t read_queue_max = 1'024;
+  std::size_t write_batch_max = 256;
+  std::uint32_t write_flush_interval_us = 0; ///< 0: flush as soon as the mailbox drains
+  std::size_t write_queue_max = 8'192;
+  std::uint32_t connect_timeout_s = 2;
+  std::uint32_t reconnect_interval_ms = 500;
+  std::uint32_t statement_timeout_ms = 5'000;
+  std::uint32_t retry_after_s = 2;          ///< Retry-After sent with 503 when the database is away
+};
+
+struct actor_settings {
+  std::size_t scheduler_threads = 2;
+  std::size_t user_shards = 16;
+  std::size_t user_cache_entries_max = 100'000; ///< per shard
+};
+
+struct auth_settings {
+  std::string jwt_issuer = "livemart";
+  std::string jwt_audience = "livemart-api";
+  std::string jwt_keys;                     ///< "kid:hex,kid:hex"; the first signs. Secret.
+  std::uint32_t access_token_ttl_s = 900;
+  std::uint32_t refresh_token_ttl_s = 30 * 24 * 3600;
+  std::uint32_t clock_skew_s = 30;
+  std::size_t password_length_min = 8;
+  std::size_t password_length_max = 128;
+  std::size_t argon2_memory_kib = 19 * 1024;
+  std::size_t argon2_iterations = 2;
+  std::size_t hash_workers = 2;
+  std::size_t hash_queue_max = 256;
+  std::size_t login_attempts_per_account_max = 10;
+  std::size_t login_attempts_per_address_max = 50;
+  std::uint32_t login_window_s = 300;
+  std::size_t rate_limit_keys_max = 100'000;
+};
+
+struct user_settings {
+  std::size_t display_name_length_max = 64;
+  std::size_t bio_length_max = 500;
+  std::size_t avatar_url_bytes_max = 2'048;
+  std::size_t addresses_per_user_max = 20;
+  std::size_t address_field_length_max = 128;
+};
+
+struct node_settings {
+  std::uint32_t id = 1; ///< 0..1023, part of every generated id so a cluster can route by id
+};
+
+struct settings {
+  http_settings http;
+  database_settings database;
+  actor_settings actors;
+  auth_settings auth;
+  user_settings users;
+  node_settings node;
+};
+
+/// One named setting: how to read it from text and print it back.
+struct setting_entry {
+  std::string_view name;        ///< "http.body_bytes_max"
+  std::string_view description;
+  bool secret = false;          ///< never printed
+  std::function<bool(settings&, std::string_view)> parse;
+  std::function<std::string(const settings&)> print;
+};
+
+/// All settings, in a stable order.
+std::span<const setting_entry> setting_entries();
+
+/// Environment variable name for a setting: LIVEMART_ + upper case, dots to underscores.
+std::string environment_name(std::string_view setting_name);
+
+struct load_result {
+  settings values;
+  std::vector<std::string> errors;     ///< "http.port: not a number (from flag)"
+  std::vector<std::string> arguments;  ///< positional arguments left over
+  bool help = false;
+};
+
+/// Loads settings. `args` are command-line words after the subcommand.
+/// `--config=PATH` names the file; without it none is read. `environment`
+/// looks up a variable (std::getenv in production, a map in tests).
+load_result load(std::span<const std::string> args,
+                 const std::function<const char*(const char*)>& environment);
+
+/// Checks values that parse but make no sense or break a security floor
+/// (access tokens over 15 minutes, Argon2id below m=19 MiB, t=2, ...).
+std::vector<std::string> validate(const settings& values);
+
+/// `--help` text listing every setting with its default and description.
+std::string help_text();
+
+/// The effective settings, one `name = value` line each, secrets masked.
+std::string describe(const settings& values);
+
+} // namespace livemart::conf

@@ -1,0 +1,280 @@
+#include <conf/settings.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <type_traits>
+
+namespace livemart::conf {
+namespace {
+
+std::string_view trim(std::string_view text) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!text.empty() && is_space(text.front()))
+    text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back()))
+    text.remove_suffix(1);
+  return text;
+}
+
+template <class T>
+bool parse_value(std::string_view text, T& out) {
+  text = trim(text);
+  if constexpr (std::is_same_v<T, bool>) {
+    if (text == "true" || text == "1" || text == "yes" || text == "on") {
+      out = true;
+      return true;
+    }
+    if (text == "false" || text == "0" || text == "no" || text == "off") {
+      out = false;
+      return true;
+    }
+    return false;
+  } else if constexpr (std::is_integral_v<T>) {
+    // Digit separators make large limits readable: 1_048_576.
+    std::string digits;
+    for (char c : text)
+      if (c != '_')
+        digits.push_back(c);
+    T value{};
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || digits.empty())
+      return false;
+    out = value;
+    return true;
+  } else {
+    // Strings may be quoted in the file so that they can hold '#'.
+    if (text.size() >= 2 && text.front() == '"' && text.back() == '"')
+      text = text.substr(1, text.size() - 2);
+    out = std::string{text};
+    return true;
+  }
+}
+
+template <class T>
+std::string print_value(const T& value) {
+  if constexpr (std::is_same_v<T, bool>)
+    return value ? "true" : "false";
+  else if constexpr (std::is_integral_v<T>)
+    return std::to_string(value);
+  else
+    return value;
+}
+
+template <class Group, class T>
+setting_entry entry(std::string_view name, Group settings::*group, T Group::*field,
+                    std::string_view description, bool secret = false) {
+  return setting_entry{
+    name, description, secret,
+    [group, field](settings& s, std::string_view text) { return parse_value(text, s.*group.*field); },
+    [group, field](const settings& s) { return print_value(s.*group.*field); }};
+}
+
+std::vector<setting_entry> make_entries() {
+  using s = settings;
+  return {
+    entry("http.address", &s::http, &http_settings::address, "address to listen on (loopback by default)"),
+    entry("http.port", &s::http, &http_settings::port, "TCP port; 0 picks a free one"),
+    entry("http.threads", &s::http, &http_settings::threads, "Asio I/O threads"),
+    entry("http.header_bytes_max", &s::http, &http_settings::header_bytes_max, "largest request header block (431 above)"),
+    entry("http.body_bytes_max", &s::http, &http_settings::body_bytes_max, "largest request body (413 above)"),
+    entry("http.connections_max", &s::http, &http_settings::connections_max, "open connections at most; more are closed at accept"),
+    entry("http.read_timeout_ms", &s::http, &http_settings::read_timeout_ms, "time to read one whole request"),
+    entry("http.write_timeout_ms", &s::http, &http_settings::write_timeout_ms, "time to write one response"),
+    entry("http.idle_timeout_ms", &s::http, &http_settings::idle_timeout_ms, "keep-alive wait for the next request"),
+    entry("http.request_timeout_ms", &s::http, &http_settings::request_timeout_ms, "budget for the actors to answer one request"),
+    entry("http.shutdown_timeout_ms", &s::http, &http_settings::shutdown_timeout_ms, "grace period for in-flight requests on SIGTERM"),
+    entry("http.trust_forwarded_for", &s::http, &http_settings::trust_forwarded_for, "take the client address from X-Forwarded-For (behind a proxy only)"),
+    entry("http.access_log", &s::http, &http_settings::access_log, "write one JSON access-log line per request"),
+    entry("database.url", &s::database, &database_settings::url, "libpq conninfo or URI; DATABASE_URL also sets it", true),
+    entry("database.read_connections", &s::database, &database_settings::read_connections, "connections in the read pool"),
+    entry("database.read_queue_max", &s::database, &database_settings::read_queue_max, "queued reads at most before 503"),
+    entry("database.write_batch_max", &s::database, &database_settings::write_batch_max, "writes per group-commit transaction at most"),
+    entry("database.write_flush_interval_us", &s::database, &database_settings::write_flush_interval_us, "extra wait to fill a batch; 0 flushes when the queue drains"),
+    entry("database.write_queue_max", &s::database, &database_settings::write_queue_max, "queued writes at most before 503"),
+    entry("database.connect_timeout_s", &s::database, &database_settings::connect_timeout_s, "libpq connect timeout"),
+    entry("database.reconnect_interval_ms", &s::database, &database_settings::reconnect_interval_ms, "pause between reconnect attempts"),
+    entry("database.statement_timeout_ms", &s::database, &database_settings::statement_timeout_ms, "server-side statement timeout"),
+    entry("database.retry_after_s", &s::database, &database_settings::retry_after_s, "Retry-After for 503 while the database is away"),
+    entry("actors.scheduler_threads", &s::actors, &actor_settings::scheduler_threads, "CAF scheduler worker threads"),
+    entry("actors.user_shards", &s::actors, &actor_settings::user_shards, "user directory shards"),
+    entry("actors.user_cache_entries_max", &s::actors, &actor_settings::user_cache_entries_max, "cached user profiles per shard"),
+    entry("auth.jwt_issuer", &s::auth, &auth_settings::jwt_issuer, "iss of issued and accepted tokens"),
+    entry("auth.jwt_audience", &s::auth, &auth_settings::jwt_audience, "aud of issued and accepted tokens"),
+    entry("auth.jwt_keys", &s::auth, &auth_settings::jwt_keys, "HS256 keys as kid:hex,...; the first signs; each >= 32 bytes", true),
+    entry("auth.access_token_ttl_s", &s::auth, &auth_settings::access_token_ttl_s, "access token lifetime (900 at most)"),
+    entry("auth.refresh_token_ttl_s", &s::auth, &auth_settings::refresh_token_ttl_s, "refresh token lifetime"),
+    entry("auth.clock_skew_s", &s::auth, &auth_settings::clock_skew_s, "tolerance for iat/nbf/exp"),
+    entry("auth.password_length_min", &s::auth, &auth_settings::password_length_min, "shortest password, in characters"),
+    entry("auth.password_length_max", &s::auth, &auth_settings::password_length_max, "longest password, in characters"),
+    entry("auth.argon2_memory_kib", &s::auth, &auth_settings::argon2_memory_kib, "Argon2id memory (19456 KiB at least)"),
+    entry("auth.argon2_iterations", &s::auth, &auth_settings::argon2_iterations, "Argon2id passes (2 at least)"),
+    entry("auth.hash_workers", &s::auth, &auth_settings::hash_workers, "threads hashing passwords"),
+    entry("auth.hash_queue_max", &s::auth, &auth_settings::hash_queue_max, "queued hash jobs at most before 503"),
+    entry("auth.login_attempts_per_account_max", &s::auth, &auth_settings::login_attempts_per_account_max, "login attempts per e-mail per window"),
+    entry("auth.login_attempts_per_address_max", &s::auth, &auth_settings::login_attempts_per_address_max, "login attempts per client address per window"),
+    entry("auth.login_window_s", &s::auth, &auth_settings::login_window_s, "login rate-limit window"),
+    entry("auth.rate_limit_keys_max", &s::auth, &auth_settings::rate_limit_keys_max, "tracked rate-limit keys at most"),
+    entry("users.display_name_length_max", &s::users, &user_settings::display_name_length_max, "display name, characters"),
+    entry("users.bio_length_max", &s::users, &user_settings::bio_length_max, "bio, characters"),
+    entry("users.avatar_url_bytes_max", &s::users, &user_settings::avatar_url_bytes_max, "avatar URL, bytes"),
+    entry("users.addresses_per_user_max", &s::users, &user_settings::addresses_per_user_max, "saved addresses per user"),
+    entry("users.address_field_length_max", &s::users, &user_settings::address_field_length_max, "each address field, characters"),
+    entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
+  };
+}
+
+const setting_entry* find_entry(std::string_view name) {
+  for (const auto& e : setting_entries())
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+void apply(settings& values, std::string_view name, std::string_view text, std::string_view origin,
+           std::vector<std::string>& errors) {
+  const auto* e = find_entry(name);
+  if (e == nullptr) {
+    errors.push_back(std::string{name} + ": unknown setting (" + std::string{origin} + ")");
+    return;
+  }
+  if (!e->parse(values, text))
+    errors.push_back(std::string{name} + ": invalid value (" + std::string{origin} + ")");
+}
+
+void load_file(settings& values, const std::string& path, std::vector<std::string>& errors) {
+  std::ifstream in{path};
+  if (!in) {
+    errors.push_back("cannot read config file " + path);
+    return;
+  }
+  std::string section;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto text = trim(line);
+    if (text.empty() || text.front() == '#' || text.front() == ';')
+      continue;
+    auto origin = path + ":" + std::to_string(number);
+    if (text.front() == '[') {
+      if (text.back() != ']') {
+        errors.push_back(origin + ": malformed section header");
+        continue;
+      }
+      section = std::string{trim(text.substr(1, text.size() - 2))};
+      continue;
+    }
+    auto eq = text.find('=');
+    if (eq == std::string_view::npos) {
+      errors.push_back(origin + ": expected key = value");
+      continue;
+    }
+    auto key = trim(text.substr(0, eq));
+    auto value = trim(text.substr(eq + 1));
+    // A trailing comment after an unquoted value.
+    if (!value.empty() && value.front() != '"') {
+      if (auto hash = value.find(" #"); hash != std::string_view::npos)
+        value = trim(value.substr(0, hash));
+    }
+    auto name = section.empty() ? std::string{key} : section + "." + std::string{key};
+    apply(values, name, value, origin, errors);
+  }
+}
+
+} // namespace
+
+std::span<const setting_entry> setting_entries() {
+  static const std::vector<setting_entry> entries = make_entries();
+  return entries;
+}
+
+std::string environment_name(std::string_view setting_name) {
+  std::string out = "LIVEMART_";
+  for (char c : setting_name)
+    out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return out;
+}
+
+load_result load(std::span<const std::string> args,
+                 const std::function<const char*(const char*)>& environment) {
+  load_result result;
+  std::string config_path;
+  std::vector<std::pair<std::string, std::string>> flags;
+  for (const auto& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      result.help = true;
+    } else if (arg.rfind("--", 0) == 0) {
+      auto eq = arg.find('=');
+      auto name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      auto value = eq == std::string::npos ? std::string{"true"} : arg.substr(eq + 1);
+      if (name == "config")
+        config_path = value;
+      else
+        flags.emplace_back(name, value);
+    } else {
+      result.arguments.push_back(arg);
+    }
+  }
+  if (!config_path.empty())
+    load_file(result.values, config_path, result.errors);
+  // DATABASE_URL is the conventional name; LIVEMART_DATABASE_URL wins over it.
+  if (const char* url = environment("DATABASE_URL"); url != nullptr && *url != '\0')
+    result.values.database.url = url;
+  for (const auto& e : setting_entries()) {
+    auto env_name = environment_name(e.name);
+    if (const char* value = environment(env_name.c_str()); value != nullptr)
+      apply(result.values, e.name, value, "environment " + env_name, result.errors);
+  }
+  for (const auto& [name, value] : flags)
+    apply(result.values, name, value, "flag --" + name, result.errors);
+  return result;
+}
+
+std::vector<std::string> validate(const settings& v) {
+  std::vector<std::string> errors;
+  auto require = [&](bool ok, const char* message) {
+    if (!ok)
+      errors.emplace_back(message);
+  };
+  require(v.http.threads >= 1, "http.threads must be at least 1");
+  require(v.http.header_bytes_max >= 1024, "http.header_bytes_max must be at least 1024");
+  require(v.http.body_bytes_max >= 1024, "http.body_bytes_max must be at least 1024");
+  require(v.http.connections_max >= 1, "http.connections_max must be at least 1");
+  require(v.http.request_timeout_ms >= 1, "http.request_timeout_ms must be positive");
+  require(v.database.read_connections >= 1, "database.read_connections must be at least 1");
+  require(v.database.write_batch_max >= 1, "database.write_batch_max must be at least 1");
+  require(v.actors.scheduler_threads >= 1, "actors.scheduler_threads must be at least 1");
+  require(v.actors.user_shards >= 1, "actors.user_shards must be at least 1");
+  require(v.auth.access_token_ttl_s >= 1 && v.auth.access_token_ttl_s <= 900,
+          "auth.access_token_ttl_s must be between 1 and 900 (15 minutes)");
+  require(v.auth.argon2_memory_kib >= 19 * 1024, "auth.argon2_memory_kib must be at least 19456 (19 MiB)");
+  require(v.auth.argon2_iterations >= 2, "auth.argon2_iterations must be at least 2");
+  require(v.auth.hash_workers >= 1, "auth.hash_workers must be at least 1");
+  require(v.auth.password_length_min >= 8, "auth.password_length_min must be at least 8");
+  require(v.auth.password_length_max >= v.auth.password_length_min && v.auth.password_length_max <= 1024,
+          "auth.password_length_max must be between password_length_min and 1024");
+  require(v.node.id <= 1023, "node.id must be between 0 and 1023");
+  return errors;
+}
+
+std::string help_text() {
+  std::ostringstream out;
+  settings defaults;
+  out << "Settings (file: --config=PATH, INI sections; environment: LIVEMART_SECTION_KEY; flags: --section.key=value):\n";
+  for (const auto& e : setting_entries()) {
+    out << "  --" << e.name << "=" << (e.secret ? std::string{"<secret>"} : e.print(defaults)) << "\n      "
+        << e.description << "\n";
+  }
+  return out.str();
+}
+
+std::string describe(const settings& values) {
+  std::ostringstream out;
+  for (const auto& e : setting_entries()) {
+    auto text = e.print(values);
+    out << e.name << " = " << (e.secret ? (text.empty() ? "<unset>" : "<set>") : text) << "\n";
+  }
+  return out.str();
+}
+
+} // namespace livemart::conf

@@ -1,0 +1,125 @@
+#include "context.hpp"
+
+#include <protocol/json.hpp>
+#include <protocol/log.hpp>
+#include <protocol/messages.hpp>
+
+namespace livemart::http {
+
+const caf::actor& app_context::bridge() {
+  auto i = next_bridge.fetch_add(1, std::memory_order_relaxed);
+  return bridges[i % bridges.size()];
+}
+
+std::string_view request::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers)
+    if (name == lower_name)
+      return value;
+  return {};
+}
+
+std::string_view request_context::param(std::string_view name) const {
+  for (const auto& [k, v] : params_)
+    if (k == name)
+      return v;
+  return {};
+}
+
+void request_context::respond(response r) {
+  if (responded_.exchange(true))
+    return; // a second answer is a programmer error upstream; the first wins
+  send_(std::move(r));
+}
+
+void request_context::respond_json(int status, std::string body) {
+  response r;
+  r.status = status;
+  r.body = std::move(body);
+  respond(std::move(r));
+}
+
+void request_context::respond_no_content() {
+  response r;
+  r.status = 204;
+  r.content_type.clear();
+  respond(std::move(r));
+}
+
+void request_context::respond_problem(problem p) {
+  response r;
+  r.status = info(p.code).status;
+  r.content_type = "application/problem+json";
+  if (p.retry_after_s == 0 && (p.code == errc::database_unavailable || p.code == errc::overloaded
+                               || p.code == errc::timeout || p.code == errc::shutting_down))
+    p.retry_after_s = app_.cfg.database.retry_after_s;
+  if (p.retry_after_s > 0)
+    r.headers.emplace_back("Retry-After", std::to_string(p.retry_after_s));
+  if (p.code == errc::method_not_allowed) {
+    std::string allow;
+    for (const auto& m : p.allow)
+      allow += (allow.empty() ? "" : ", ") + m;
+    r.headers.emplace_back("Allow", allow);
+  }
+  if (r.status == 401)
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"livemart\"");
+  if (p.code == errc::internal)
+    log::error("internal error", "\"request_id\":\"" + req_.request_id + "\",\"detail\":" + [&] {
+      std::string s;
+      json::append_string(s, p.detail);
+      return s;
+    }());
+  r.body = render(p, req_.path, req_.request_id);
+  respond(std::move(r));
+}
+
+void request_context::respond_error(const caf::error& err) {
+  auto p = to_problem_with_fields(err);
+  if (p.code == errc::internal)
+    p.detail.clear(); // never leak internals to clients
+  respond_problem(std::move(p));
+}
+
+bool request_context::authenticate() {
+  auto header = req_.header("authorization");
+  constexpr std::string_view scheme = "Bearer ";
+  if (header.size() <= scheme.size() || !std::equal(scheme.begin(), scheme.end(), header.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+      })) {
+    respond_problem(make_problem(errc::unauthenticated, "send an access token as Authorization: Bearer <token>"));
+    return false;
+  }
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto verified = jwt::verify(app_.tokens, header.substr(scheme.size()), now);
+  if (std::holds_alternative<std::string>(verified)) {
+    respond_problem(make_problem(errc::unauthenticated, "the access token is invalid or expired"));
+    return false;
+  }
+  user_id_ = std::get<jwt::claims>(verified).user_id;
+  return true;
+}
+
+bool request_context::require_json() {
+  auto type = req_.header("content-type");
+  auto semicolon = type.find(';');
+  auto media = type.substr(0, semicolon);
+  while (!media.empty() && media.back() == ' ')
+    media.remove_suffix(1);
+  std::string lower{media};
+  for (auto& c : lower)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "application/json") {
+    respond_problem(make_problem(errc::unsupported_media_type, "send the body as Content-Type: application/json"));
+    return false;
+  }
+  return true;
+}
+
+caf::behavior bridge_actor(caf::event_based_actor* self) {
+  // A failed request must never kill the bridge: errors go to the handlers.
+  self->set_error_handler([](caf::scheduled_actor*, caf::error&) {});
+  return {
+    [self](run_atom, const bridge_task& task) { task.run(self); },
+  };
+}
+
+} // namespace livemart::http

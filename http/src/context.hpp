@@ -1,0 +1,140 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include <actors/services.hpp>
+#include <conf/settings.hpp>
+#include <http/router.hpp>
+#include <protocol/jwt.hpp>
+#include <protocol/problem.hpp>
+
+/// What handlers see: our own request and response types (no Beast here),
+/// the services, and `ask`, which sends a request to an actor from a bridge
+/// actor and calls back on reply. Handlers never block: Asio threads hand
+/// work to CAF and CAF hands responses back to the connection's strand.
+namespace livemart::http {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+struct request {
+  std::string method;
+  std::string target;
+  std::string path;
+  std::string query;
+  header_list headers; ///< names lower-cased
+  std::string body;
+  std::string client_address;
+  std::string request_id;
+
+  std::string_view header(std::string_view lower_name) const;
+};
+
+struct response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  header_list headers;
+};
+
+/// A task run inside a bridge actor.
+struct bridge_task {
+  std::function<void(caf::event_based_actor*)> run;
+};
+
+/// Shared by every request: configuration, services and the bridge actors.
+struct app_context {
+  caf::actor_system& system;
+  const conf::settings& cfg;
+  jwt::config tokens;
+  services& svc;
+  std::vector<caf::actor> bridges;
+  std::atomic<std::size_t> next_bridge{0};
+  std::atomic<bool> draining{false};
+
+  const caf::actor& bridge();
+};
+
+class request_context : public std::enable_shared_from_this<request_context> {
+public:
+  using sender = std::function<void(response)>;
+
+  request_context(app_context& app, request req, path_params params, sender send)
+    : app_(app), req_(std::move(req)), params_(std::move(params)), send_(std::move(send)) {}
+
+  app_context& app() { return app_; }
+  const conf::settings& cfg() const { return app_.cfg; }
+  services& svc() { return app_.svc; }
+  const request& req() const { return req_; }
+  std::string_view param(std::string_view name) const;
+
+  /// The authenticated user, set by authenticate().
+  std::uint64_t user_id() const { return user_id_; }
+
+  // -- replies; each request gets exactly one ------------------------------
+
+  void respond(response r);
+  void respond_json(int status, std::string body);
+  void respond_no_content();
+  void respond_problem(problem p);
+  void respond_error(const caf::error& err);
+
+  // -- checks that answer the request themselves when they fail ------------
+
+  /// Verifies the bearer access token; on failure answers 401.
+  bool authenticate();
+  /// A body must be application/json; on failure answers 415.
+  bool require_json();
+  /// Answers a decoded body's problem and returns nullptr, or the value.
+  template <class T>
+  T* accept(std::variant<T, problem>& decoded) {
+    if (auto* p = std::get_if<problem>(&decoded)) {
+      respond_problem(std::move(*p));
+      return nullptr;
+    }
+    return &std::get<T>(decoded);
+  }
+
+  /// Sends `args` to `dest` from a bridge actor within the request budget.
+  /// `on_reply` runs in the bridge actor with the typed reply and must only
+  /// compute and respond; errors become problem+json replies.
+  template <class Handle, class OnReply, class... Args>
+  void ask(const Handle& dest, OnReply on_reply, Args... args) {
+    auto self = shared_from_this();
+    auto timeout = std::chrono::milliseconds{app_.cfg.http.request_timeout_ms};
+    bridge_task task{[self, dest, timeout, on_reply, args...](caf::event_based_actor* bridge) {
+      bridge->request(dest, timeout, args...).then(on_reply, [self](caf::error& err) { self->respond_error(err); });
+    }};
+    caf::anon_send(app_.bridge(), run_atom::value, std::move(task));
+  }
+
+private:
+  app_context& app_;
+  request req_;
+  path_params params_;
+  sender send_;
+  std::atomic<bool> responded_{false};
+  std::uint64_t user_id_ = 0;
+};
+
+// Route tables, one per service; server.cpp installs them.
+void add_ops_routes(router& r);
+void add_auth_routes(router& r);
+void add_user_routes(router& r);
+
+/// The bridge actor: runs tasks, so that replies arrive in an actor.
+caf::behavior bridge_actor(caf::event_based_actor* self);
+
+} // namespace livemart::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(livemart::http::bridge_task)

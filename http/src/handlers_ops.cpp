@@ -1,0 +1,31 @@
+#include "context.hpp"
+
+#include <persistence/statements.hpp>
+#include <protocol/metrics.hpp>
+
+namespace livemart::http {
+
+void add_ops_routes(router& r) {
+  // Alive: the process answers. No dependency is consulted.
+  r.add("GET", "/healthz", [](const context_ptr& ctx) { ctx->respond_json(200, R"({"status":"ok"})"); });
+
+  // Ready: the database answers a query through the read pool.
+  r.add("GET", "/readyz", [](const context_ptr& ctx) {
+    if (ctx->app().draining.load()) {
+      ctx->respond_problem(make_problem(errc::shutting_down, "the server is shutting down"));
+      return;
+    }
+    ctx->ask(
+      ctx->svc().db.reads, [ctx](const db_result&) { ctx->respond_json(200, R"({"status":"ready","database":"ok"})"); },
+      query_atom::value, db_command{{persistence::ping()}});
+  });
+
+  r.add("GET", "/metrics", [](const context_ptr& ctx) {
+    response res;
+    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    res.body = metrics::registry::global().render();
+    ctx->respond(std::move(res));
+  });
+}
+
+} // namespace livemart::http

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <protocol/db_types.hpp>
+#include <protocol/users.hpp>
+
+/// Every SQL statement of livemart has a name and lives in statements.cpp,
+/// beside the aggregate it serves; each connection prepares all of them once.
+/// Callers build commands with the functions below and decode the rows with
+/// their counterparts, so SQL text never leaves persistence/.
+namespace livemart::persistence {
+
+struct named_statement {
+  std::string_view name;
+  std::string_view sql;
+};
+
+std::span<const named_statement> statement_catalog();
+
+db_statement ping();
+
+// -- users ------------------------------------------------------------------
+
+db_statement user_insert(std::uint64_t id, const std::string& email, const std::string& password_hash,
+                         const std::string& display_name, role r);
+db_statement user_by_id(std::uint64_t id);
+/// Columns: id, password_hash.
+db_statement user_credentials(const std::string& email);
+db_statement user_update_profile(std::uint64_t id, const profile_patch& patch);
+db_statement user_set_password_hash(std::uint64_t id, const std::string& password_hash);
+/// Creates the account as admin, or promotes an existing one (and resets its password).
+db_statement user_upsert_admin(std::uint64_t id, const std::string& email, const std::string& password_hash,
+                               const std::string& display_name);
+
+std::optional<user_profile> decode_user(const db_rows& rows);
+
+/// The constraint a duplicate e-mail violates (see errors from the writer).
+inline constexpr std::string_view users_email_constraint = "users_email_key";
+
+// -- refresh tokens ---------------------------------------------------------------
+
+db_statement refresh_insert(std::uint64_t id, std::uint64_t user_id, std::uint64_t family_id,
+                            const std::string& token_hash_hex, std::uint32_t ttl_s);
+/// Columns: outcome (rotated, unknown, expired, reused), user_id.
+db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_id, const std::string& new_hash_hex,
+                            std::uint32_t ttl_s);
+db_statement refresh_revoke_family(const std::string& token_hash_hex);
+
+// -- addresses --------------------------------------------------------------------
+
+db_statement address_list(std::uint64_t user_id);
+db_statement address_get(std::uint64_t id, std::uint64_t user_id);
+db_statement address_create(const address& a, std::size_t per_user_max);
+db_statement address_update(const address& a);
+/// One row (the id) when deleted, none when not found.
+db_statement address_delete(std::uint64_t id, std::uint64_t user_id);
+
+std::vector<address> decode_addresses(const db_rows& rows);
+
+} // namespace livemart::persistence

@@ -1,0 +1,298 @@
+#include <persistence/database.hpp>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include <persistence/statements.hpp>
+#include <persistence/worker_pool.hpp>
+#include <protocol/log.hpp>
+#include <protocol/metrics.hpp>
+
+#include "pg.hpp"
+
+namespace livemart::persistence {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// A connection that reconnects on demand, at most once per interval, so a
+/// missing database costs each request one failed check, not a hang.
+class lazy_connection {
+public:
+  lazy_connection(conf::database_settings cfg, std::string role) : cfg_(std::move(cfg)), role_(std::move(role)) {}
+
+  pg_connection* get() {
+    if (conn_ && conn_->healthy())
+      return conn_.get();
+    if (conn_) {
+      conn_.reset();
+      log::warn("database connection lost", "\"connection\":\"" + role_ + "\"");
+    }
+    auto now = clock::now();
+    if (attempted_ && now - last_attempt_ < std::chrono::milliseconds{cfg_.reconnect_interval_ms})
+      return nullptr;
+    attempted_ = true;
+    last_attempt_ = now;
+    auto opened = pg_connection::open(cfg_.url, cfg_.connect_timeout_s, cfg_.statement_timeout_ms);
+    if (std::holds_alternative<pg_error>(opened)) {
+      if (!failing_)
+        log::warn("database unavailable", "\"connection\":\"" + role_ + "\"");
+      failing_ = true;
+      return nullptr;
+    }
+    if (failing_)
+      log::info("database connection restored", "\"connection\":\"" + role_ + "\"");
+    failing_ = false;
+    conn_ = std::move(std::get<std::unique_ptr<pg_connection>>(opened));
+    return conn_.get();
+  }
+
+  void drop() { conn_.reset(); }
+
+private:
+  conf::database_settings cfg_;
+  std::string role_;
+  std::unique_ptr<pg_connection> conn_;
+  clock::time_point last_attempt_{};
+  bool attempted_ = false;
+  bool failing_ = false;
+};
+
+caf::error unavailable() {
+  return make_error(errc::database_unavailable, "the database is unavailable");
+}
+
+/// Runs `statements` in order; the caller owns the transaction.
+std::variant<db_result, pg_error> run_all(pg_connection& conn, const db_command& cmd) {
+  db_result out;
+  out.results.reserve(cmd.statements.size());
+  for (const auto& s : cmd.statements) {
+    auto r = conn.run(s);
+    if (auto* e = std::get_if<pg_error>(&r))
+      return *e;
+    out.results.push_back(std::get<db_rows>(std::move(r)));
+  }
+  return out;
+}
+
+// -- reader -------------------------------------------------------------------------
+
+struct reader_state {
+  std::unique_ptr<lazy_connection> conn;
+  static inline const char* name = "db_reader";
+};
+
+struct reader_metrics {
+  metrics::histogram& latency = metrics::registry::global().make_histogram(
+    "livemart_db_read_seconds", "Read command latency", metrics::latency_buckets_s());
+  metrics::counter& errors = metrics::registry::global().make_counter(
+    "livemart_db_read_errors_total", "Read commands that failed");
+};
+
+reader_metrics& read_metrics() {
+  static reader_metrics m;
+  return m;
+}
+
+caf::behavior reader(caf::stateful_actor<reader_state>* self, conf::database_settings cfg, caf::actor pool) {
+  self->state.conn = std::make_unique<lazy_connection>(std::move(cfg), "read");
+  return {
+    [self, pool](query_atom, const db_command& cmd) -> caf::result<db_result> {
+      auto started = clock::now();
+      auto finish = [&](auto&& value) -> caf::result<db_result> {
+        report_done(self, pool);
+        read_metrics().latency.observe(std::chrono::duration<double>(clock::now() - started).count());
+        return std::forward<decltype(value)>(value);
+      };
+      auto* conn = self->state.conn->get();
+      if (conn == nullptr) {
+        read_metrics().errors.add();
+        return finish(unavailable());
+      }
+      // One statement needs no transaction; several see one snapshot.
+      bool transaction = cmd.statements.size() > 1;
+      if (transaction)
+        conn->run_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      auto result = run_all(*conn, cmd);
+      if (auto* e = std::get_if<pg_error>(&result)) {
+        read_metrics().errors.add();
+        if (e->connection_lost)
+          self->state.conn->drop();
+        else if (transaction)
+          conn->run_sql("ROLLBACK");
+        return finish(to_error(*e));
+      }
+      if (transaction)
+        conn->run_sql("COMMIT");
+      return finish(std::get<db_result>(std::move(result)));
+    },
+  };
+}
+
+// -- writer -------------------------------------------------------------------------
+
+struct pending_write {
+  db_command command;
+  caf::typed_response_promise<db_result> promise;
+};
+
+struct writer_state {
+  std::unique_ptr<lazy_connection> conn;
+  std::vector<pending_write> batch;
+  std::uint64_t generation = 0; ///< stale flush ticks carry an old generation
+  bool flush_scheduled = false;
+  static inline const char* name = "db_writer";
+};
+
+struct writer_metrics {
+  metrics::histogram& batch_size = metrics::registry::global().make_histogram(
+    "livemart_db_batch_size", "Commands per group-commit transaction", {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  metrics::histogram& commit_latency = metrics::registry::global().make_histogram(
+    "livemart_db_commit_seconds", "Group-commit transaction latency, BEGIN to COMMIT", metrics::latency_buckets_s());
+  metrics::counter& failed = metrics::registry::global().make_counter(
+    "livemart_db_write_errors_total", "Write commands that failed");
+};
+
+writer_metrics& write_metrics() {
+  static writer_metrics m;
+  return m;
+}
+
+void fail_all(std::vector<pending_write>& batch, const caf::error& err) {
+  for (auto& p : batch)
+    p.promise.deliver(err);
+  write_metrics().failed.add(batch.size());
+}
+
+using writer_pointer = writer_actor::stateful_pointer<writer_state>;
+
+void flush(writer_pointer self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  ++st.generation;
+  if (st.batch.empty())
+    return;
+  auto batch = std::move(st.batch);
+  st.batch.clear();
+  auto* conn = st.conn->get();
+  if (conn == nullptr) {
+    fail_all(batch, unavailable());
+    return;
+  }
+  auto started = clock::now();
+  auto lost = [&](const pg_error&) {
+    st.conn->drop();
+    fail_all(batch, unavailable());
+  };
+  if (auto r = conn->run_sql("BEGIN"); std::holds_alternative<pg_error>(r))
+    return lost(std::get<pg_error>(r));
+  // Results wait here until COMMIT: nobody hears "done" before it is durable.
+  std::vector<std::variant<db_result, caf::error>> outcomes;
+  outcomes.reserve(batch.size());
+  // A savepoint per command isolates failures; a lone command needs none.
+  bool isolate = batch.size() > 1;
+  for (auto& p : batch) {
+    if (isolate)
+      if (auto r = conn->run_sql("SAVEPOINT cmd"); std::holds_alternative<pg_error>(r))
+        return lost(std::get<pg_error>(r));
+    auto result = run_all(*conn, p.command);
+    if (auto* e = std::get_if<pg_error>(&result)) {
+      if (e->connection_lost)
+        return lost(*e);
+      outcomes.emplace_back(to_error(*e));
+      auto undo = conn->run_sql(isolate ? "ROLLBACK TO SAVEPOINT cmd" : "ROLLBACK");
+      if (auto* ue = std::get_if<pg_error>(&undo))
+        return lost(*ue);
+      if (!isolate) {
+        p.promise.deliver(std::get<caf::error>(outcomes.back()));
+        write_metrics().failed.add();
+        return;
+      }
+    } else {
+      outcomes.emplace_back(std::get<db_result>(std::move(result)));
+      if (isolate)
+        if (auto r = conn->run_sql("RELEASE SAVEPOINT cmd"); std::holds_alternative<pg_error>(r))
+          return lost(std::get<pg_error>(r));
+    }
+  }
+  if (auto r = conn->run_sql("COMMIT"); std::holds_alternative<pg_error>(r)) {
+    // The outcome is unknown: report failure, never a false success.
+    return lost(std::get<pg_error>(r));
+  }
+  write_metrics().commit_latency.observe(std::chrono::duration<double>(clock::now() - started).count());
+  write_metrics().batch_size.observe(static_cast<double>(batch.size()));
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (auto* err = std::get_if<caf::error>(&outcomes[i])) {
+      write_metrics().failed.add();
+      batch[i].promise.deliver(*err);
+    } else {
+      batch[i].promise.deliver(std::get<db_result>(std::move(outcomes[i])));
+    }
+  }
+}
+
+writer_actor::behavior_type writer(writer_pointer self, conf::database_settings cfg) {
+  self->state.conn = std::make_unique<lazy_connection>(cfg, "write");
+  // On shutdown, commit what is queued so no accepted write is dropped.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    flush(self);
+    self->quit(msg.reason);
+  });
+  // Flush ticks are internal, so they are handled by the default handler
+  // rather than widening the public interface.
+  self->set_default_handler([self](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
+    auto msg = view.copy_content_to_message();
+    if (msg.match_elements<caf::flush_atom, std::uint64_t>()) {
+      if (msg.get_as<std::uint64_t>(1) == self->state.generation)
+        flush(self);
+      return caf::message{};
+    }
+    return caf::sec::unexpected_message;
+  });
+  return {
+    [self, cfg](write_atom, db_command& cmd) -> caf::result<db_result> {
+      auto& st = self->state;
+      if (st.batch.size() + self->mailbox().size() >= cfg.write_queue_max)
+        return make_error(errc::overloaded, "the write queue is full");
+      auto promise = self->make_response_promise<db_result>();
+      st.batch.push_back(pending_write{std::move(cmd), promise});
+      if (st.batch.size() >= cfg.write_batch_max) {
+        flush(self);
+      } else if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        // With no interval the tick queues behind the writes already in the
+        // mailbox, so a burst becomes one transaction without any waiting.
+        if (cfg.write_flush_interval_us == 0)
+          caf::anon_send(caf::actor_cast<caf::actor>(self), caf::flush_atom::value, st.generation);
+        else
+          caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
+                                 std::chrono::microseconds{cfg.write_flush_interval_us}, caf::flush_atom::value,
+                                 st.generation);
+      }
+      return promise;
+    },
+  };
+}
+
+} // namespace
+
+database start_database(caf::actor_system& sys, const conf::database_settings& cfg) {
+  database db;
+  worker_pool_options options{"db_read", cfg.read_connections, cfg.read_queue_max};
+  auto pool = spawn_worker_pool(sys, options, [&sys, cfg](caf::actor owner) {
+    return sys.spawn<caf::detached>(reader, cfg, owner);
+  });
+  db.reads = caf::actor_cast<reader_actor>(pool);
+  db.writes = sys.spawn<caf::detached>(writer, cfg);
+  return db;
+}
+
+void stop_database(database& db) {
+  caf::anon_send_exit(db.reads, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(db.writes, caf::exit_reason::user_shutdown);
+}
+
+} // namespace livemart::persistence

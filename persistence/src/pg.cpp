@@ -1,0 +1,134 @@
+#include "pg.hpp"
+
+#include <vector>
+
+#include <libpq-fe.h>
+
+#include <persistence/statements.hpp>
+#include <protocol/problem.hpp>
+
+namespace livemart::persistence {
+namespace {
+
+std::string field(const PGresult* res, int code) {
+  const char* v = PQresultErrorField(res, code);
+  return v != nullptr ? v : "";
+}
+
+pg_error error_from(PGconn* conn, const PGresult* res) {
+  pg_error e;
+  if (res != nullptr) {
+    e.sqlstate = field(res, PG_DIAG_SQLSTATE);
+    e.message = field(res, PG_DIAG_MESSAGE_PRIMARY);
+    e.constraint = field(res, PG_DIAG_CONSTRAINT_NAME);
+  }
+  if (e.message.empty())
+    e.message = PQerrorMessage(conn);
+  // Class 08 is "connection exception"; 57P01..03 are server shutdowns.
+  e.connection_lost = PQstatus(conn) != CONNECTION_OK || e.sqlstate.rfind("08", 0) == 0
+                      || e.sqlstate.rfind("57P", 0) == 0 || e.sqlstate.empty();
+  return e;
+}
+
+std::variant<db_rows, pg_error> collect(PGconn* conn, PGresult* res) {
+  auto status = PQresultStatus(res);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    auto e = error_from(conn, res);
+    PQclear(res);
+    return e;
+  }
+  db_rows out;
+  int columns = PQnfields(res);
+  int rows = PQntuples(res);
+  out.columns.reserve(static_cast<std::size_t>(columns));
+  for (int c = 0; c < columns; ++c)
+    out.columns.emplace_back(PQfname(res, c));
+  out.rows.reserve(static_cast<std::size_t>(rows));
+  for (int r = 0; r < rows; ++r) {
+    std::vector<db_value> row;
+    row.reserve(static_cast<std::size_t>(columns));
+    for (int c = 0; c < columns; ++c) {
+      if (PQgetisnull(res, r, c))
+        row.push_back(db_null());
+      else
+        row.push_back(db_text(std::string{PQgetvalue(res, r, c), static_cast<std::size_t>(PQgetlength(res, r, c))}));
+    }
+    out.rows.push_back(std::move(row));
+  }
+  PQclear(res);
+  return out;
+}
+
+} // namespace
+
+caf::error to_error(const pg_error& e) {
+  if (e.connection_lost)
+    return make_error(errc::database_unavailable, "the database connection was lost");
+  if (e.sqlstate == "23505")
+    return make_error(errc::conflict, "unique:" + e.constraint);
+  if (e.sqlstate == "LM409")
+    return make_error(errc::limit_reached, e.message);
+  if (e.sqlstate == "LM412")
+    return make_error(errc::conflict, "stale:" + e.message);
+  if (e.sqlstate == "LM422")
+    return make_error(errc::validation_failed, e.message);
+  if (e.sqlstate == "57014")
+    return make_error(errc::timeout, "a statement took longer than database.statement_timeout_ms");
+  if (e.sqlstate == "40001" || e.sqlstate == "40P01")
+    return make_error(errc::database_unavailable, "a transaction conflict; retry");
+  return make_error(errc::internal, "database error " + e.sqlstate);
+}
+
+pg_connection::~pg_connection() {
+  PQfinish(conn_);
+}
+
+std::variant<std::unique_ptr<pg_connection>, pg_error>
+pg_connection::open(const std::string& url, std::uint32_t connect_timeout_s, std::uint32_t statement_timeout_ms,
+                    bool prepare) {
+  // Keywords override whatever the URL says about timeouts.
+  auto timeout = std::to_string(connect_timeout_s);
+  auto options = "-c statement_timeout=" + std::to_string(statement_timeout_ms);
+  const char* keys[] = {"dbname", "connect_timeout", "options", "application_name", nullptr};
+  const char* values[] = {url.c_str(), timeout.c_str(), options.c_str(), "livemart", nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (conn == nullptr)
+    return pg_error{"", "out of memory", "", true};
+  if (PQstatus(conn) != CONNECTION_OK) {
+    pg_error e{"", PQerrorMessage(conn), "", true};
+    PQfinish(conn);
+    return e;
+  }
+  std::unique_ptr<pg_connection> out{new pg_connection(conn)};
+  if (!prepare)
+    return out;
+  for (const auto& s : statement_catalog()) {
+    PGresult* res = PQprepare(conn, s.name.data(), s.sql.data(), 0, nullptr);
+    auto rows = collect(conn, res);
+    if (auto* e = std::get_if<pg_error>(&rows)) {
+      e->message = "preparing " + std::string{s.name} + ": " + e->message;
+      return *e;
+    }
+  }
+  return out;
+}
+
+bool pg_connection::healthy() const {
+  return PQstatus(conn_) == CONNECTION_OK;
+}
+
+std::variant<db_rows, pg_error> pg_connection::run(const db_statement& statement) {
+  std::vector<const char*> values;
+  values.reserve(statement.params.size());
+  for (const auto& p : statement.params)
+    values.push_back(p.is_null ? nullptr : p.text.c_str());
+  PGresult* res = PQexecPrepared(conn_, statement.name.c_str(), static_cast<int>(values.size()), values.data(),
+                                 nullptr, nullptr, 0);
+  return collect(conn_, res);
+}
+
+std::variant<db_rows, pg_error> pg_connection::run_sql(const std::string& sql) {
+  return collect(conn_, PQexec(conn_, sql.c_str()));
+}
+
+} // namespace livemart::persistence

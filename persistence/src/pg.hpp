@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <caf/error.hpp>
+
+#include <protocol/db_types.hpp>
+
+struct pg_conn;
+
+/// A libpq connection (private to persistence/). Blocking: use it only on
+/// detached actors or in command-line tools, never on a scheduler thread.
+namespace livemart::persistence {
+
+struct pg_error {
+  std::string sqlstate;       ///< "23505", or "" when the connection failed
+  std::string message;
+  std::string constraint;
+  bool connection_lost = false;
+};
+
+/// Maps a PostgreSQL failure to a domain error: unique violations become
+/// `conflict` with "unique:<constraint>", our LMxxx codes carry their
+/// message, a lost connection is `database_unavailable`.
+caf::error to_error(const pg_error& e);
+
+class pg_connection {
+public:
+  ~pg_connection();
+  pg_connection(const pg_connection&) = delete;
+  pg_connection& operator=(const pg_connection&) = delete;
+
+  /// Connects and, with `prepare`, prepares every named statement
+  /// (statements.cpp). Migrations connect without preparing.
+  static std::variant<std::unique_ptr<pg_connection>, pg_error>
+  open(const std::string& url, std::uint32_t connect_timeout_s, std::uint32_t statement_timeout_ms,
+       bool prepare = true);
+
+  bool healthy() const;
+
+  /// Runs a prepared statement by name with text parameters.
+  std::variant<db_rows, pg_error> run(const db_statement& statement);
+
+  /// Runs literal SQL (transaction control, migrations).
+  std::variant<db_rows, pg_error> run_sql(const std::string& sql);
+
+private:
+  explicit pg_connection(::pg_conn* conn) : conn_(conn) {}
+  ::pg_conn* conn_;
+};
+
+} // namespace livemart::persistence

@@ -1,0 +1,197 @@
+#include <persistence/statements.hpp>
+
+#include <array>
+#include <charconv>
+
+namespace livemart::persistence {
+namespace {
+
+#define LM_USER_COLUMNS \
+  "id, email, display_name, bio, avatar_url, role, " \
+  "(extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
+  "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
+
+#define LM_ADDRESS_COLUMNS \
+  "id, user_id, name, line1, line2, city, region, postal_code, country, phone, is_default, " \
+  "(extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
+  "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
+
+constexpr std::array<named_statement, 15> catalog{{
+  {"ping", "SELECT 1"},
+  {"user_insert",
+   "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
+   "RETURNING " LM_USER_COLUMNS},
+  {"user_by_id", "SELECT " LM_USER_COLUMNS " FROM users WHERE id = $1"},
+  {"user_credentials", "SELECT id, password_hash FROM users WHERE email = $1"},
+  {"user_update_profile",
+   "UPDATE users SET display_name = COALESCE($2, display_name), bio = COALESCE($3, bio), "
+   "avatar_url = COALESCE($4, avatar_url), updated_at = now(), version = version + 1 "
+   "WHERE id = $1 RETURNING " LM_USER_COLUMNS},
+  {"user_set_password_hash", "UPDATE users SET password_hash = $2 WHERE id = $1"},
+  {"user_upsert_admin",
+   "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, 'admin') "
+   "ON CONFLICT (email) DO UPDATE SET role = 'admin', password_hash = EXCLUDED.password_hash, "
+   "updated_at = now(), version = users.version + 1 RETURNING " LM_USER_COLUMNS},
+  {"refresh_insert",
+   "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) "
+   "VALUES ($1, $2, $3, decode($4, 'hex'), now() + make_interval(secs => $5::integer))"},
+  {"refresh_rotate", "SELECT outcome, user_id FROM rotate_refresh_token(decode($1, 'hex'), $2, decode($3, 'hex'), $4)"},
+  {"refresh_revoke_family",
+   "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family_id = "
+   "(SELECT family_id FROM refresh_tokens WHERE token_hash = decode($1, 'hex')) RETURNING id"},
+  {"address_list", "SELECT " LM_ADDRESS_COLUMNS " FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id"},
+  {"address_get", "SELECT " LM_ADDRESS_COLUMNS " FROM addresses WHERE id = $1 AND user_id = $2"},
+  {"address_create",
+   "SELECT " LM_ADDRESS_COLUMNS " FROM address_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"},
+  {"address_update",
+   "SELECT " LM_ADDRESS_COLUMNS " FROM address_update($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"},
+  {"address_delete", "SELECT address_delete AS id FROM address_delete($1, $2)"},
+}};
+
+#undef LM_USER_COLUMNS
+#undef LM_ADDRESS_COLUMNS
+
+db_value optional_text(bool present, const std::string& text) {
+  return present ? db_text(text) : db_null();
+}
+
+std::int64_t to_int(const db_value& v) {
+  std::int64_t out = 0;
+  std::from_chars(v.text.data(), v.text.data() + v.text.size(), out);
+  return out;
+}
+
+std::uint64_t to_uint(const db_value& v) {
+  std::uint64_t out = 0;
+  std::from_chars(v.text.data(), v.text.data() + v.text.size(), out);
+  return out;
+}
+
+} // namespace
+
+std::span<const named_statement> statement_catalog() {
+  return catalog;
+}
+
+db_statement ping() {
+  return {"ping", {}};
+}
+
+db_statement user_insert(std::uint64_t id, const std::string& email, const std::string& password_hash,
+                         const std::string& display_name, role r) {
+  return {"user_insert",
+          {db_uint(id), db_text(email), db_text(password_hash), db_text(display_name), db_text(std::string{to_string(r)})}};
+}
+
+db_statement user_by_id(std::uint64_t id) {
+  return {"user_by_id", {db_uint(id)}};
+}
+
+db_statement user_credentials(const std::string& email) {
+  return {"user_credentials", {db_text(email)}};
+}
+
+db_statement user_update_profile(std::uint64_t id, const profile_patch& patch) {
+  return {"user_update_profile",
+          {db_uint(id), optional_text(patch.has_display_name, patch.display_name), optional_text(patch.has_bio, patch.bio),
+           optional_text(patch.has_avatar_url, patch.avatar_url)}};
+}
+
+db_statement user_set_password_hash(std::uint64_t id, const std::string& password_hash) {
+  return {"user_set_password_hash", {db_uint(id), db_text(password_hash)}};
+}
+
+db_statement user_upsert_admin(std::uint64_t id, const std::string& email, const std::string& password_hash,
+                               const std::string& display_name) {
+  return {"user_upsert_admin", {db_uint(id), db_text(email), db_text(password_hash), db_text(display_name)}};
+}
+
+std::optional<user_profile> decode_user(const db_rows& rows) {
+  if (rows.rows.empty())
+    return std::nullopt;
+  const auto& row = rows.rows.front();
+  auto col = [&](std::string_view name) -> const db_value& { return row.at(static_cast<std::size_t>(rows.column(name))); };
+  user_profile u;
+  u.id = to_uint(col("id"));
+  u.email = col("email").text;
+  u.display_name = col("display_name").text;
+  u.bio = col("bio").text;
+  u.avatar_url = col("avatar_url").text;
+  from_string(col("role").text, u.role);
+  u.created_at_ms = to_int(col("created_at_ms"));
+  u.updated_at_ms = to_int(col("updated_at_ms"));
+  u.version = static_cast<std::int32_t>(to_int(col("version")));
+  return u;
+}
+
+db_statement refresh_insert(std::uint64_t id, std::uint64_t user_id, std::uint64_t family_id,
+                            const std::string& token_hash_hex, std::uint32_t ttl_s) {
+  return {"refresh_insert", {db_uint(id), db_uint(user_id), db_uint(family_id), db_text(token_hash_hex), db_uint(ttl_s)}};
+}
+
+db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_id, const std::string& new_hash_hex,
+                            std::uint32_t ttl_s) {
+  return {"refresh_rotate", {db_text(old_hash_hex), db_uint(new_id), db_text(new_hash_hex), db_uint(ttl_s)}};
+}
+
+db_statement refresh_revoke_family(const std::string& token_hash_hex) {
+  return {"refresh_revoke_family", {db_text(token_hash_hex)}};
+}
+
+db_statement address_list(std::uint64_t user_id) {
+  return {"address_list", {db_uint(user_id)}};
+}
+
+db_statement address_get(std::uint64_t id, std::uint64_t user_id) {
+  return {"address_get", {db_uint(id), db_uint(user_id)}};
+}
+
+db_statement address_create(const address& a, std::size_t per_user_max) {
+  return {"address_create",
+          {db_uint(a.id), db_uint(a.user_id), db_text(a.name), db_text(a.line1), db_text(a.line2), db_text(a.city),
+           db_text(a.region), db_text(a.postal_code), db_text(a.country), db_text(a.phone), db_bool(a.is_default),
+           db_uint(per_user_max)}};
+}
+
+db_statement address_update(const address& a) {
+  return {"address_update",
+          {db_uint(a.id), db_uint(a.user_id), db_text(a.name), db_text(a.line1), db_text(a.line2), db_text(a.city),
+           db_text(a.region), db_text(a.postal_code), db_text(a.country), db_text(a.phone), db_bool(a.is_default),
+           db_int(a.version)}};
+}
+
+db_statement address_delete(std::uint64_t id, std::uint64_t user_id) {
+  return {"address_delete", {db_uint(id), db_uint(user_id)}};
+}
+
+std::vector<address> decode_addresses(const db_rows& rows) {
+  std::vector<address> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto id = idx("id"), user_id = idx("user_id"), name = idx("name"), line1 = idx("line1"), line2 = idx("line2"),
+       city = idx("city"), region = idx("region"), postal = idx("postal_code"), country = idx("country"),
+       phone = idx("phone"), is_default = idx("is_default"), created = idx("created_at_ms"),
+       updated = idx("updated_at_ms"), version = idx("version");
+  for (const auto& row : rows.rows) {
+    address a;
+    a.id = to_uint(row[id]);
+    a.user_id = to_uint(row[user_id]);
+    a.name = row[name].text;
+    a.line1 = row[line1].text;
+    a.line2 = row[line2].text;
+    a.city = row[city].text;
+    a.region = row[region].text;
+    a.postal_code = row[postal].text;
+    a.country = row[country].text;
+    a.phone = row[phone].text;
+    a.is_default = row[is_default].text == "t";
+    a.created_at_ms = to_int(row[created]);
+    a.updated_at_ms = to_int(row[updated]);
+    a.version = static_cast<std::int32_t>(to_int(row[version]));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+} // namespace livemart::persistence

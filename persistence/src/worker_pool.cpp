@@ -1,0 +1,92 @@
+#include <persistence/worker_pool.hpp>
+
+#include <deque>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include <protocol/messages.hpp>
+#include <protocol/metrics.hpp>
+
+namespace livemart::persistence {
+namespace {
+
+struct pending_job {
+  caf::message content;
+  caf::response_promise promise;
+};
+
+struct pool_state {
+  std::vector<caf::actor> workers;
+  std::vector<bool> busy;
+  std::deque<pending_job> queue;
+  std::size_t queue_max = 0;
+  metrics::gauge* queued = nullptr;
+  metrics::counter* rejected = nullptr;
+  static inline const char* name = "worker_pool";
+};
+
+caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, worker_pool_options options,
+                         std::function<caf::actor(caf::actor)> spawn_worker) {
+  auto& st = self->state;
+  st.queue_max = options.queue_max;
+  auto labels = "pool=\"" + options.name + "\"";
+  auto& reg = metrics::registry::global();
+  st.queued = &reg.make_gauge("livemart_pool_queued", "Jobs waiting for a worker", labels);
+  st.rejected = &reg.make_counter("livemart_pool_rejected_total", "Jobs refused because the queue was full", labels);
+  for (std::size_t i = 0; i < options.workers; ++i) {
+    auto worker = spawn_worker(caf::actor_cast<caf::actor>(self));
+    self->link_to(worker);
+    st.workers.push_back(worker);
+    st.busy.push_back(false);
+  }
+  self->set_default_handler([self](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
+    auto& s = self->state;
+    for (std::size_t i = 0; i < s.workers.size(); ++i) {
+      if (!s.busy[i]) {
+        s.busy[i] = true;
+        self->delegate(s.workers[i], view.move_content_to_message());
+        return caf::delegated<caf::message>{};
+      }
+    }
+    if (s.queue.size() >= s.queue_max) {
+      s.rejected->add();
+      return make_error(errc::overloaded, "the worker queue is full");
+    }
+    s.queue.push_back(pending_job{view.move_content_to_message(), self->make_response_promise()});
+    s.queued->set(static_cast<std::int64_t>(s.queue.size()));
+    return caf::delegated<caf::message>{};
+  });
+  return {
+    [self](done_atom) {
+      auto& s = self->state;
+      auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+      for (std::size_t i = 0; i < s.workers.size(); ++i) {
+        if (s.workers[i] != sender)
+          continue;
+        if (s.queue.empty()) {
+          s.busy[i] = false;
+        } else {
+          auto job = std::move(s.queue.front());
+          s.queue.pop_front();
+          s.queued->set(static_cast<std::int64_t>(s.queue.size()));
+          job.promise.delegate(s.workers[i], std::move(job.content));
+        }
+        return;
+      }
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_worker_pool(caf::actor_system& sys, worker_pool_options options,
+                             std::function<caf::actor(caf::actor pool)> spawn_worker) {
+  return sys.spawn(pool_actor, std::move(options), std::move(spawn_worker));
+}
+
+void report_done(caf::local_actor* self, const caf::actor& pool) {
+  caf::send_as(caf::actor_cast<caf::actor>(self), pool, done_atom::value);
+}
+
+} // namespace livemart::persistence

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <protocol/json.hpp>
+#include <protocol/problem.hpp>
+
+namespace livemart {
+
+/// Reads the fields of one JSON object body and collects every problem at
+/// once, so a client learns about all offending fields in one reply.
+/// Wrong JSON types and unknown fields are 400; broken rules are 422.
+class body_reader {
+public:
+  /// Parses `body`; a parse error or a non-object is remembered as 400.
+  explicit body_reader(std::string_view body);
+
+  bool ok() const { return !fatal_; }
+  bool has(std::string_view key) const;
+
+  /// A string field. Absent: nullopt (and a 422 "is required" if `required`).
+  /// JSON null is accepted only with `nullable` and yields "".
+  std::optional<std::string> string(std::string_view key, bool required, bool nullable = false);
+  std::optional<bool> boolean(std::string_view key, bool required);
+
+  /// Records a 422 rule violation for `key`.
+  void invalid(std::string_view key, std::string message);
+
+  /// Unknown fields become 400s. Returns the problem to send, if any.
+  std::optional<problem> finish();
+
+private:
+  const json::value* field(std::string_view key);
+  json::value root_;
+  bool fatal_ = false;
+  problem fatal_problem_;
+  std::vector<std::string> seen_;
+  std::vector<field_error> type_errors_;
+  std::vector<field_error> rule_errors_;
+};
+
+/// Checks a text field: valid UTF-8 (guaranteed by the parser), no control
+/// characters except `allowed`, trimmed length within [min, max] code points.
+/// Records a 422 on `reader` and returns false when it fails.
+bool check_text(body_reader& reader, std::string_view key, std::string& text, std::size_t length_min,
+                std::size_t length_max, std::string_view allowed_controls = {});
+
+} // namespace livemart

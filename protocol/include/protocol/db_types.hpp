@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// What crosses the boundary to the persistence actors: named statements
+/// with text parameters in, rows of text out. SQL text never leaves
+/// persistence/; callers name statements (see persistence/statements.hpp).
+namespace livemart {
+
+struct db_value {
+  std::string text;
+  bool is_null = false;
+};
+
+struct db_statement {
+  std::string name;
+  std::vector<db_value> params;
+};
+
+/// Statements run in order and atomically: all of them take effect or none.
+struct db_command {
+  std::vector<db_statement> statements;
+};
+
+struct db_rows {
+  std::vector<std::string> columns;
+  std::vector<std::vector<db_value>> rows;
+
+  /// Index of `column`, or -1.
+  int column(std::string_view name) const {
+    for (std::size_t i = 0; i < columns.size(); ++i)
+      if (columns[i] == name)
+        return static_cast<int>(i);
+    return -1;
+  }
+};
+
+/// One db_rows per statement of the command, in order.
+struct db_result {
+  std::vector<db_rows> results;
+};
+
+inline db_value db_text(std::string text) { return db_value{std::move(text), false}; }
+inline db_value db_null() { return db_value{{}, true}; }
+inline db_value db_int(std::int64_t v) { return db_value{std::to_string(v), false}; }
+inline db_value db_uint(std::uint64_t v) { return db_value{std::to_string(v), false}; }
+inline db_value db_bool(bool v) { return db_value{v ? "t" : "f", false}; }
+
+} // namespace livemart

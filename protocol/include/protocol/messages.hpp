@@ -1,0 +1,127 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include <protocol/db_types.hpp>
+#include <protocol/problem.hpp>
+#include <protocol/users.hpp>
+
+/// Every atom and message type of livemart, registered in one place so that
+/// a later cluster can serialise them (caf-0.17-notes §2). CAF's predefined
+/// atoms (get_atom, put_atom, update_atom, delete_atom, ok_atom, flush_atom,
+/// ping_atom, ...) are reused where they fit.
+namespace livemart {
+
+using caf::delete_atom;
+using caf::get_atom;
+using caf::put_atom;
+using caf::update_atom;
+
+using query_atom = caf::atom_constant<caf::atom("query")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using reconn_atom = caf::atom_constant<caf::atom("reconnect")>;
+using hash_atom = caf::atom_constant<caf::atom("hash")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using register_atom = caf::atom_constant<caf::atom("register")>;
+using login_atom = caf::atom_constant<caf::atom("login")>;
+using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
+using logout_atom = caf::atom_constant<caf::atom("logout")>;
+using profile_atom = caf::atom_constant<caf::atom("profile")>;
+using cache_atom = caf::atom_constant<caf::atom("cache")>;
+using address_atom = caf::atom_constant<caf::atom("address")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using create_atom = caf::atom_constant<caf::atom("create")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+
+/// Result of a password verification: whether it matched and, when the
+/// stored hash used old parameters, a fresh hash to store instead.
+struct verify_result {
+  bool match = false;
+  std::string rehash;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_value& x) {
+  return f(caf::meta::type_name("db_value"), x.text, x.is_null);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_statement& x) {
+  return f(caf::meta::type_name("db_statement"), x.name, x.params);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_command& x) {
+  return f(caf::meta::type_name("db_command"), x.statements);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_rows& x) {
+  return f(caf::meta::type_name("db_rows"), x.columns, x.rows);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, db_result& x) {
+  return f(caf::meta::type_name("db_result"), x.results);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, field_error& x) {
+  return f(caf::meta::type_name("field_error"), x.field, x.message);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_profile& x) {
+  return f(caf::meta::type_name("user_profile"), x.id, x.email, x.display_name, x.bio, x.avatar_url, x.role,
+           x.created_at_ms, x.updated_at_ms, x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, register_request& x) {
+  return f(caf::meta::type_name("register_request"), x.email, x.password, x.display_name);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, login_request& x) {
+  return f(caf::meta::type_name("login_request"), x.email, x.password);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refresh_request& x) {
+  return f(caf::meta::type_name("refresh_request"), x.refresh_token);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_pair& x) {
+  return f(caf::meta::type_name("token_pair"), x.access_token, x.access_expires_in_s, x.refresh_token,
+           x.refresh_expires_in_s, x.user_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, profile_patch& x) {
+  return f(caf::meta::type_name("profile_patch"), x.has_display_name, x.display_name, x.has_bio, x.bio,
+           x.has_avatar_url, x.avatar_url);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, address& x) {
+  return f(caf::meta::type_name("address"), x.id, x.user_id, x.name, x.line1, x.line2, x.city, x.region,
+           x.postal_code, x.country, x.phone, x.is_default, x.created_at_ms, x.updated_at_ms, x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, address_patch& x) {
+  return f(caf::meta::type_name("address_patch"), x.present, x.values);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, verify_result& x) {
+  return f(caf::meta::type_name("verify_result"), x.match, x.rehash);
+}
+
+/// An error whose context also lists offending fields (422 from an actor).
+caf::error make_error(errc code, std::string detail, std::vector<field_error> fields);
+
+/// 429 with the seconds after which a retry may succeed.
+caf::error make_rate_limited(std::uint32_t retry_after_s);
+
+/// Like to_problem(const caf::error&), but also recovers the field list.
+problem to_problem_with_fields(const caf::error& err);
+
+/// Registers every message type above and the error category.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace livemart

@@ -1,0 +1,54 @@
+#include <protocol/messages.hpp>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/make_message.hpp>
+
+namespace livemart {
+
+caf::error make_error(errc code, std::string detail, std::vector<field_error> fields) {
+  return caf::error{static_cast<std::uint8_t>(code), caf::atom("livemart"),
+                    caf::make_message(std::move(detail), std::move(fields))};
+}
+
+caf::error make_rate_limited(std::uint32_t retry_after_s) {
+  return caf::error{static_cast<std::uint8_t>(errc::rate_limited), caf::atom("livemart"),
+                    caf::make_message(std::string{"too many attempts; retry later"}, retry_after_s)};
+}
+
+problem to_problem_with_fields(const caf::error& err) {
+  auto p = to_problem(err);
+  if (err.category() != caf::atom("livemart"))
+    return p;
+  const auto& ctx = err.context();
+  if (ctx.match_elements<std::string, std::vector<field_error>>()) {
+    p.detail = ctx.get_as<std::string>(0);
+    p.fields = ctx.get_as<std::vector<field_error>>(1);
+  } else if (ctx.match_elements<std::string, std::uint32_t>()) {
+    p.detail = ctx.get_as<std::string>(0);
+    p.retry_after_s = ctx.get_as<std::uint32_t>(1);
+  }
+  return p;
+}
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<db_value>("db_value");
+  cfg.add_message_type<db_statement>("db_statement");
+  cfg.add_message_type<db_command>("db_command");
+  cfg.add_message_type<db_rows>("db_rows");
+  cfg.add_message_type<db_result>("db_result");
+  cfg.add_message_type<field_error>("field_error");
+  cfg.add_message_type<std::vector<field_error>>("std::vector<field_error>");
+  cfg.add_message_type<user_profile>("user_profile");
+  cfg.add_message_type<register_request>("register_request");
+  cfg.add_message_type<login_request>("login_request");
+  cfg.add_message_type<refresh_request>("refresh_request");
+  cfg.add_message_type<token_pair>("token_pair");
+  cfg.add_message_type<profile_patch>("profile_patch");
+  cfg.add_message_type<address>("address");
+  cfg.add_message_type<std::vector<address>>("std::vector<address>");
+  cfg.add_message_type<address_patch>("address_patch");
+  cfg.add_message_type<verify_result>("verify_result");
+  add_error_category(cfg);
+}
+
+} // namespace livemart

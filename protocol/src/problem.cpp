@@ -1,0 +1,120 @@
+#include <protocol/problem.hpp>
+
+#include <array>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/make_message.hpp>
+#include <caf/sec.hpp>
+
+#include <protocol/json.hpp>
+
+namespace livemart {
+namespace {
+
+constexpr auto category = caf::atom("livemart");
+
+struct row {
+  errc code;
+  problem_info info;
+};
+
+// The one table from domain error to HTTP status and problem type.
+constexpr std::array<row, 24> table{{
+  {errc::none, {200, "none", "No error"}},
+  {errc::malformed_json, {400, "malformed-json", "The request body is not valid JSON"}},
+  {errc::invalid_field_type, {400, "invalid-field-type", "A field has the wrong type"}},
+  {errc::unknown_field, {400, "unknown-field", "The request has a field this endpoint does not accept"}},
+  {errc::bad_request, {400, "bad-request", "The request is malformed"}},
+  {errc::validation_failed, {422, "validation-failed", "The request has invalid fields"}},
+  {errc::unauthenticated, {401, "unauthenticated", "A valid access token is required"}},
+  {errc::invalid_credentials, {401, "invalid-credentials", "The e-mail or password is wrong"}},
+  {errc::invalid_refresh_token, {401, "invalid-refresh-token", "The refresh token is not valid"}},
+  {errc::forbidden, {403, "forbidden", "You may not do this"}},
+  {errc::not_found, {404, "not-found", "No such resource"}},
+  {errc::method_not_allowed, {405, "method-not-allowed", "This method is not allowed here"}},
+  {errc::conflict, {409, "conflict", "The request conflicts with the current state"}},
+  {errc::email_taken, {409, "email-taken", "An account with this e-mail already exists"}},
+  {errc::limit_reached, {409, "limit-reached", "A limit on this resource has been reached"}},
+  {errc::body_too_large, {413, "body-too-large", "The request body is too large"}},
+  {errc::unsupported_media_type, {415, "unsupported-media-type", "The body must be application/json"}},
+  {errc::header_too_large, {431, "header-too-large", "The request headers are too large"}},
+  {errc::rate_limited, {429, "rate-limited", "Too many requests"}},
+  {errc::internal, {500, "internal", "Internal server error"}},
+  {errc::database_unavailable, {503, "database-unavailable", "The database is unavailable"}},
+  {errc::overloaded, {503, "overloaded", "The server is overloaded"}},
+  {errc::timeout, {503, "timeout", "The request took too long"}},
+  {errc::shutting_down, {503, "shutting-down", "The server is shutting down"}},
+}};
+
+} // namespace
+
+caf::error make_error(errc code, std::string detail) {
+  return caf::error{static_cast<std::uint8_t>(code), category, caf::make_message(std::move(detail))};
+}
+
+const problem_info& info(errc code) {
+  for (const auto& r : table)
+    if (r.code == code)
+      return r.info;
+  return table[static_cast<std::size_t>(errc::internal)].info;
+}
+
+std::string to_string(errc code) {
+  return std::string{info(code).slug};
+}
+
+problem make_problem(errc code, std::string detail) {
+  problem p;
+  p.code = code;
+  p.detail = std::move(detail);
+  return p;
+}
+
+problem to_problem(const caf::error& err) {
+  if (err.category() == category) {
+    problem p;
+    p.code = static_cast<errc>(err.code());
+    if (err.context().match_elements<std::string>())
+      p.detail = err.context().get_as<std::string>(0);
+    return p;
+  }
+  if (err == caf::sec::request_timeout)
+    return make_problem(errc::timeout, "the request took longer than the configured budget");
+  return make_problem(errc::internal);
+}
+
+std::string render(const problem& p, std::string_view instance, std::string_view request_id) {
+  const auto& i = info(p.code);
+  json::writer w;
+  w.begin_object();
+  w.field("type", "/problems/" + std::string{i.slug});
+  w.field("title", i.title);
+  w.field("status", i.status);
+  w.field("code", i.slug);
+  w.field("detail", p.detail.empty() ? i.title : std::string_view{p.detail});
+  w.field("instance", instance);
+  w.field("request_id", request_id);
+  if (!p.fields.empty()) {
+    w.key("errors").begin_array();
+    for (const auto& f : p.fields)
+      w.begin_object().field("field", f.field).field("message", f.message).end_object();
+    w.end_array();
+  }
+  if (p.retry_after_s > 0)
+    w.field("retry_after_s", p.retry_after_s);
+  w.end_object();
+  return w.take();
+}
+
+void add_error_category(caf::actor_system_config& cfg) {
+  cfg.add_error_category(category, [](std::uint8_t code, caf::atom_value, const caf::message& ctx) {
+    auto text = to_string(static_cast<errc>(code));
+    if (ctx.match_elements<std::string>())
+      text += ": " + ctx.get_as<std::string>(0);
+    return text;
+  });
+}
+
+} // namespace livemart
