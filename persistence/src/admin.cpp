@@ -23,4 +23,14 @@ std::variant<user_profile, std::string> upsert_admin(const std::string& url, std
   return *user;
 }
 
+std::variant<db_rows, std::string> execute_sql(const std::string& url, const std::string& sql) {
+  auto opened = pg_connection::open(url, 5, 0, /*prepare=*/false);
+  if (auto* e = std::get_if<pg_error>(&opened))
+    return "cannot connect: " + e->message;
+  auto rows = std::get<std::unique_ptr<pg_connection>>(opened)->run_sql(sql);
+  if (auto* e = std::get_if<pg_error>(&rows))
+    return e->sqlstate + ": " + e->message;
+  return std::get<db_rows>(std::move(rows));
+}
+
 } // namespace livemart::persistence

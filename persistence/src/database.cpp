@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include <persistence/group_commit.hpp>
 #include <persistence/statements.hpp>
 #include <persistence/worker_pool.hpp>
 #include <protocol/log.hpp>
@@ -142,8 +143,7 @@ struct pending_write {
 struct writer_state {
   std::unique_ptr<lazy_connection> conn;
   std::vector<pending_write> batch;
-  std::uint64_t generation = 0; ///< stale flush ticks carry an old generation
-  bool flush_scheduled = false;
+  group_commit_policy policy{1};
   static inline const char* name = "db_writer";
 };
 
@@ -171,8 +171,7 @@ using writer_pointer = writer_actor::stateful_pointer<writer_state>;
 
 void flush(writer_pointer self) {
   auto& st = self->state;
-  st.flush_scheduled = false;
-  ++st.generation;
+  st.policy.on_flush();
   if (st.batch.empty())
     return;
   auto batch = std::move(st.batch);
@@ -236,6 +235,7 @@ void flush(writer_pointer self) {
 
 writer_actor::behavior_type writer(writer_pointer self, conf::database_settings cfg) {
   self->state.conn = std::make_unique<lazy_connection>(cfg, "write");
+  self->state.policy = group_commit_policy{cfg.write_batch_max};
   // On shutdown, commit what is queued so no accepted write is dropped.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     flush(self);
@@ -246,7 +246,7 @@ writer_actor::behavior_type writer(writer_pointer self, conf::database_settings 
   self->set_default_handler([self](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
     auto msg = view.copy_content_to_message();
     if (msg.match_elements<caf::flush_atom, std::uint64_t>()) {
-      if (msg.get_as<std::uint64_t>(1) == self->state.generation)
+      if (self->state.policy.on_tick(msg.get_as<std::uint64_t>(1)))
         flush(self);
       return caf::message{};
     }
@@ -259,18 +259,22 @@ writer_actor::behavior_type writer(writer_pointer self, conf::database_settings 
         return make_error(errc::overloaded, "the write queue is full");
       auto promise = self->make_response_promise<db_result>();
       st.batch.push_back(pending_write{std::move(cmd), promise});
-      if (st.batch.size() >= cfg.write_batch_max) {
-        flush(self);
-      } else if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        // With no interval the tick queues behind the writes already in the
-        // mailbox, so a burst becomes one transaction without any waiting.
-        if (cfg.write_flush_interval_us == 0)
-          caf::anon_send(caf::actor_cast<caf::actor>(self), caf::flush_atom::value, st.generation);
-        else
-          caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
-                                 std::chrono::microseconds{cfg.write_flush_interval_us}, caf::flush_atom::value,
-                                 st.generation);
+      switch (st.policy.on_enqueue(st.batch.size())) {
+        case group_commit_policy::action::flush_now:
+          flush(self);
+          break;
+        case group_commit_policy::action::arm_tick:
+          // With no interval the tick queues behind the writes already in
+          // the mailbox, so a burst becomes one transaction without waiting.
+          if (cfg.write_flush_interval_us == 0)
+            caf::anon_send(caf::actor_cast<caf::actor>(self), caf::flush_atom::value, st.policy.generation());
+          else
+            caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
+                                   std::chrono::microseconds{cfg.write_flush_interval_us}, caf::flush_atom::value,
+                                   st.policy.generation());
+          break;
+        case group_commit_policy::action::none:
+          break;
       }
       return promise;
     },

@@ -1,0 +1,175 @@
+#include "http_client.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+namespace livemart::testing {
+
+namespace {
+constexpr int reply_timeout_ms = 15'000;
+}
+
+std::string http_reply::header(const std::string& lower_name) const {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name)
+      return v;
+  return {};
+}
+
+json::value http_reply::json() const {
+  auto parsed = json::parse(body);
+  if (auto* err = std::get_if<json::parse_error>(&parsed))
+    FAIL("reply is not JSON (" << err->message << "): " << body);
+  return std::get<json::value>(std::move(parsed));
+}
+
+std::vector<std::string> http_reply::error_fields() const {
+  std::vector<std::string> out;
+  auto doc = json();
+  if (const auto* errors = doc.find("errors"); errors != nullptr && errors->is_array())
+    for (const auto& e : errors->as_array())
+      out.push_back(e.string_or("field"));
+  return out;
+}
+
+http_client::http_client(std::uint16_t port) : port_(port) {
+  connect();
+}
+
+http_client::~http_client() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+void http_client::connect() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  buffer_.clear();
+  closed_ = false;
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd_ >= 0);
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port_);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+}
+
+http_reply http_client::raw(const std::string& bytes) {
+  if (closed_)
+    connect();
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      break; // the server may close early (limits); read what it answered
+    sent += static_cast<std::size_t>(n);
+  }
+  return read_reply();
+}
+
+http_reply http_client::read_reply() {
+  auto fill = [this]() -> bool {
+    pollfd p{fd_, POLLIN, 0};
+    int ready = ::poll(&p, 1, reply_timeout_ms);
+    if (ready <= 0)
+      FAIL("no reply from the server within " << reply_timeout_ms << " ms");
+    char chunk[16384];
+    auto n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0)
+      return false;
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  };
+  std::size_t header_end;
+  while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos)
+    if (!fill())
+      FAIL("connection closed before a reply; received: " << buffer_);
+  http_reply reply;
+  std::string head = buffer_.substr(0, header_end);
+  auto line_end = head.find("\r\n");
+  auto status_line = head.substr(0, line_end);
+  REQUIRE(status_line.rfind("HTTP/1.1 ", 0) == 0);
+  reply.status = std::stoi(status_line.substr(9, 3));
+  std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
+  std::size_t content_length = 0;
+  while (pos < head.size()) {
+    auto next = head.find("\r\n", pos);
+    auto line = head.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    pos = next == std::string::npos ? head.size() : next + 2;
+    auto colon = line.find(':');
+    if (colon == std::string::npos)
+      continue;
+    std::string name = line.substr(0, colon);
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ')
+      value.erase(0, 1);
+    if (name == "content-length")
+      content_length = std::stoul(value);
+    reply.headers.emplace_back(name, value);
+  }
+  buffer_.erase(0, header_end + 4);
+  while (buffer_.size() < content_length)
+    if (!fill())
+      FAIL("connection closed inside a body");
+  reply.body = buffer_.substr(0, content_length);
+  buffer_.erase(0, content_length);
+  if (reply.header("connection") == "close") {
+    closed_ = true;
+    ::close(fd_);
+    fd_ = -1;
+  }
+  return reply;
+}
+
+http_reply http_client::request(const std::string& method, const std::string& target, const std::string& body,
+                                const header_list& headers) {
+  std::string out = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (const auto& [k, v] : headers)
+    out += k + ": " + v + "\r\n";
+  if (!body.empty() || method == "POST" || method == "PATCH" || method == "PUT")
+    out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  out += "\r\n" + body;
+  return raw(out);
+}
+
+namespace {
+http_client::header_list auth(const std::string& bearer, bool json_body) {
+  http_client::header_list h;
+  if (!bearer.empty())
+    h.emplace_back("Authorization", "Bearer " + bearer);
+  if (json_body)
+    h.emplace_back("Content-Type", "application/json");
+  return h;
+}
+} // namespace
+
+http_reply http_client::get(const std::string& target, const std::string& bearer) {
+  return request("GET", target, {}, auth(bearer, false));
+}
+
+http_reply http_client::post(const std::string& target, const std::string& json, const std::string& bearer) {
+  return request("POST", target, json, auth(bearer, true));
+}
+
+http_reply http_client::patch(const std::string& target, const std::string& json, const std::string& bearer) {
+  return request("PATCH", target, json, auth(bearer, true));
+}
+
+http_reply http_client::del(const std::string& target, const std::string& bearer) {
+  return request("DELETE", target, {}, auth(bearer, false));
+}
+
+} // namespace livemart::testing
