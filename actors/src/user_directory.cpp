@@ -31,7 +31,27 @@ struct shard_state {
 
 constexpr auto db_timeout = std::chrono::seconds{10};
 
-user_shard_actor::behavior_type user_shard(user_shard_actor::stateful_pointer<shard_state> self,
+using shard_pointer = user_shard_actor::stateful_pointer<shard_state>;
+using user_promise = caf::typed_response_promise<user_profile>;
+
+/// Caches the user row a read or write returned and answers with it.
+auto remember_and_deliver(shard_pointer self, user_promise rp) {
+  return [self, rp](const db_result& r) mutable {
+    auto user = persistence::decode_user(r.results.front());
+    if (!user) {
+      rp.deliver(make_error(errc::not_found, "no such user"));
+      return;
+    }
+    self->state.remember(*user);
+    rp.deliver(*user);
+  };
+}
+
+auto fail_to(user_promise rp) {
+  return [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
+}
+
+user_shard_actor::behavior_type user_shard(shard_pointer self,
                                            std::size_t cache_max, persistence::database db) {
   self->state.cache_max = cache_max;
   return {
@@ -40,33 +60,13 @@ user_shard_actor::behavior_type user_shard(user_shard_actor::stateful_pointer<sh
         return it->second;
       auto rp = self->make_response_promise<user_profile>();
       self->request(db.reads, db_timeout, query_atom::value, db_command{{persistence::user_by_id(id)}})
-        .then(
-          [self, rp](const db_result& r) mutable {
-            auto user = persistence::decode_user(r.results.front());
-            if (!user) {
-              rp.deliver(make_error(errc::not_found, "no such user"));
-              return;
-            }
-            self->state.remember(*user);
-            rp.deliver(*user);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        .then(remember_and_deliver(self, rp), fail_to(rp));
       return rp;
     },
     [self, db](update_atom, std::uint64_t id, const profile_patch& patch) -> caf::result<user_profile> {
       auto rp = self->make_response_promise<user_profile>();
       self->request(db.writes, db_timeout, write_atom::value, db_command{{persistence::user_update_profile(id, patch)}})
-        .then(
-          [self, rp](const db_result& r) mutable {
-            auto user = persistence::decode_user(r.results.front());
-            if (!user) {
-              rp.deliver(make_error(errc::not_found, "no such user"));
-              return;
-            }
-            self->state.remember(*user);
-            rp.deliver(*user);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        .then(remember_and_deliver(self, rp), fail_to(rp));
       return rp;
     },
     [self](put_atom, const user_profile& u) { self->state.remember(u); },

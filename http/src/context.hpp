@@ -95,14 +95,20 @@ public:
   bool authenticate();
   /// A body must be application/json; on failure answers 415.
   bool require_json();
-  /// Answers a decoded body's problem and returns nullptr, or the value.
-  template <class T>
-  T* accept(std::variant<T, problem>& decoded) {
+  /// For endpoints with a JSON body: checks the content type, decodes the
+  /// body with `decode(body, extra...)` and answers any problem itself.
+  /// Returns the decoded value, or nullopt when the request was answered.
+  template <class Decoder, class... Extra>
+  auto decode_body(Decoder decode, const Extra&... extra)
+    -> std::optional<std::variant_alternative_t<0, decltype(decode(std::string_view{}, extra...))>> {
+    if (!require_json())
+      return std::nullopt;
+    auto decoded = decode(req_.body, extra...);
     if (auto* p = std::get_if<problem>(&decoded)) {
       respond_problem(std::move(*p));
-      return nullptr;
+      return std::nullopt;
     }
-    return &std::get<T>(decoded);
+    return std::get<0>(std::move(decoded));
   }
 
   /// Sends `args` to `dest` from a bridge actor within the request budget.

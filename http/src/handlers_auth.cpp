@@ -6,11 +6,8 @@ namespace livemart::http {
 
 void add_auth_routes(router& r) {
   r.add("POST", "/auth/register", [](const context_ptr& ctx) {
-    if (!ctx->require_json())
-      return;
-    auto decoded = decode_register(ctx->req().body, ctx->cfg());
-    auto* req = ctx->accept(decoded);
-    if (req == nullptr)
+    auto req = ctx->decode_body(decode_register, ctx->cfg());
+    if (!req)
       return;
     ctx->ask(
       ctx->svc().auth,
@@ -25,11 +22,8 @@ void add_auth_routes(router& r) {
   });
 
   r.add("POST", "/auth/login", [](const context_ptr& ctx) {
-    if (!ctx->require_json())
-      return;
-    auto decoded = decode_login(ctx->req().body, ctx->cfg());
-    auto* req = ctx->accept(decoded);
-    if (req == nullptr)
+    auto req = ctx->decode_body(decode_login, ctx->cfg());
+    if (!req)
       return;
     ctx->ask(
       ctx->svc().auth, [ctx](const token_pair& t) { ctx->respond_json(200, encode(t)); }, login_atom::value,
@@ -37,11 +31,8 @@ void add_auth_routes(router& r) {
   });
 
   r.add("POST", "/auth/refresh", [](const context_ptr& ctx) {
-    if (!ctx->require_json())
-      return;
-    auto decoded = decode_refresh(ctx->req().body);
-    auto* req = ctx->accept(decoded);
-    if (req == nullptr)
+    auto req = ctx->decode_body(decode_refresh);
+    if (!req)
       return;
     ctx->ask(
       ctx->svc().auth, [ctx](const token_pair& t) { ctx->respond_json(200, encode(t)); }, refresh_atom::value,
@@ -49,11 +40,8 @@ void add_auth_routes(router& r) {
   });
 
   r.add("POST", "/auth/logout", [](const context_ptr& ctx) {
-    if (!ctx->require_json())
-      return;
-    auto decoded = decode_refresh(ctx->req().body);
-    auto* req = ctx->accept(decoded);
-    if (req == nullptr)
+    auto req = ctx->decode_body(decode_refresh);
+    if (!req)
       return;
     ctx->ask(
       ctx->svc().auth, [ctx](caf::ok_atom) { ctx->respond_no_content(); }, logout_atom::value, std::move(*req));
@@ -69,11 +57,10 @@ void add_auth_routes(router& r) {
   });
 
   r.add("PATCH", "/auth/profile", [](const context_ptr& ctx) {
-    if (!ctx->authenticate() || !ctx->require_json())
+    if (!ctx->authenticate())
       return;
-    auto decoded = decode_profile_patch(ctx->req().body, ctx->cfg());
-    auto* patch = ctx->accept(decoded);
-    if (patch == nullptr)
+    auto patch = ctx->decode_body(decode_profile_patch, ctx->cfg());
+    if (!patch)
       return;
     auto id = ctx->user_id();
     ctx->ask(

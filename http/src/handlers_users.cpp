@@ -28,11 +28,10 @@ void add_user_routes(router& r) {
   });
 
   r.add("POST", "/users/addresses", [](const context_ptr& ctx) {
-    if (!ctx->authenticate() || !ctx->require_json())
+    if (!ctx->authenticate())
       return;
-    auto decoded = decode_address(ctx->req().body, ctx->cfg());
-    auto* a = ctx->accept(decoded);
-    if (a == nullptr)
+    auto a = ctx->decode_body(decode_address, ctx->cfg());
+    if (!a)
       return;
     a->user_id = ctx->user_id(); // ownership from the token, never from the body
     ctx->ask(
@@ -51,11 +50,10 @@ void add_user_routes(router& r) {
     if (!ctx->authenticate())
       return;
     auto id = address_id(ctx);
-    if (!id || !ctx->require_json())
+    if (!id)
       return;
-    auto decoded = decode_address_patch(ctx->req().body, ctx->cfg());
-    auto* patch = ctx->accept(decoded);
-    if (patch == nullptr)
+    auto patch = ctx->decode_body(decode_address_patch, ctx->cfg());
+    if (!patch)
       return;
     ctx->ask(
       ctx->svc().addresses, [ctx](const address& updated) { ctx->respond_json(200, encode(updated)); },
