@@ -4,6 +4,7 @@
 //   livemart migrate       apply database migrations
 //   livemart create-admin  create or promote the first admin account
 //   livemart config        print the effective settings
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -127,6 +128,10 @@ int run_serve(const conf::settings& cfg) {
       front_door.run_until_stopped();
     }
   }
+  // The front door is closed; a second signal must not cut the final
+  // commits short (the writer flushes its queue on exit).
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
   stop_services(svc);
   sys.await_all_actors_done();
   log::info("stopped");

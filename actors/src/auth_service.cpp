@@ -47,14 +47,18 @@ auto fail_to(Promise rp) {
 /// Login, after the rate limits passed: look up, verify, issue tokens.
 void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, login_request req,
                   caf::typed_response_promise<token_pair> rp) {
-  auto verify_and_issue = [self, ctx, rp](std::uint64_t user_id, std::string stored, std::string password) mutable {
+  auto verify_and_issue = [self, ctx, rp](user_profile user, std::string stored, std::string password) mutable {
     self->request(ctx->hasher, step_timeout, verify_atom::value, std::move(stored), std::move(password))
       .then(
-        [self, ctx, rp, user_id](const verify_result& v) mutable {
+        [self, ctx, rp, user](const verify_result& v) mutable {
           if (!v.match) {
             rp.deliver(make_error(errc::invalid_credentials, "the e-mail or password is wrong"));
             return;
           }
+          // A login sees the row as it is now: refresh the owner's cache, so
+          // changes made outside this node (create-admin) show up at once.
+          auto user_id = user.id;
+          self->send(ctx->users.shard_for(user_id), put_atom::value, std::move(user));
           token_pair tokens;
           tokens.user_id = user_id;
           tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
@@ -77,19 +81,20 @@ void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, lo
   };
   if (req.email.empty()) {
     // Not an e-mail address at all: spend the same time as a real check.
-    verify_and_issue(0, std::string{}, std::move(req.password));
+    verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
     return;
   }
   self->request(ctx->db.reads, step_timeout, query_atom::value, db_command{{persistence::user_credentials(req.email)}})
     .then(
       [verify_and_issue, req](const db_result& r) mutable {
         const auto& rows = r.results.front();
-        if (rows.rows.empty()) {
-          verify_and_issue(0, std::string{}, std::move(req.password));
+        auto user = persistence::decode_user(rows);
+        if (!user) {
+          verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
           return;
         }
-        auto id = ids::parse(rows.rows.front()[0].text).value_or(0);
-        verify_and_issue(id, rows.rows.front()[1].text, std::move(req.password));
+        auto stored = rows.rows.front()[static_cast<std::size_t>(rows.column("password_hash"))].text;
+        verify_and_issue(std::move(*user), std::move(stored), std::move(req.password));
       },
       fail_to(rp));
 }

@@ -10,22 +10,38 @@
 namespace livemart {
 namespace {
 
+using clock = std::chrono::steady_clock;
+
+struct cached_user {
+  user_profile profile;
+  clock::time_point loaded;
+};
+
 struct shard_state {
-  std::unordered_map<std::uint64_t, user_profile> cache;
+  std::unordered_map<std::uint64_t, cached_user> cache;
   std::size_t cache_max = 0;
+  clock::duration ttl{};
   static inline const char* name = "user_shard";
+
+  /// A fresh cached profile, or nullptr when it must be read.
+  const user_profile* fresh(std::uint64_t id) const {
+    auto it = cache.find(id);
+    if (it == cache.end() || clock::now() - it->second.loaded > ttl)
+      return nullptr;
+    return &it->second.profile;
+  }
 
   /// Keeps the newest version: a slow read must not overwrite a fresher write.
   void remember(const user_profile& u) {
     auto it = cache.find(u.id);
     if (it != cache.end()) {
-      if (it->second.version <= u.version)
-        it->second = u;
+      if (it->second.profile.version <= u.version)
+        it->second = cached_user{u, clock::now()};
       return;
     }
     if (cache.size() >= cache_max && !cache.empty())
       cache.erase(cache.begin());
-    cache.emplace(u.id, u);
+    cache.emplace(u.id, cached_user{u, clock::now()});
   }
 };
 
@@ -52,12 +68,13 @@ auto fail_to(user_promise rp) {
 }
 
 user_shard_actor::behavior_type user_shard(shard_pointer self,
-                                           std::size_t cache_max, persistence::database db) {
-  self->state.cache_max = cache_max;
+                                           conf::actor_settings cfg, persistence::database db) {
+  self->state.cache_max = cfg.user_cache_entries_max;
+  self->state.ttl = std::chrono::seconds{cfg.user_cache_ttl_s};
   return {
     [self, db](get_atom, std::uint64_t id) -> caf::result<user_profile> {
-      if (auto it = self->state.cache.find(id); it != self->state.cache.end())
-        return it->second;
+      if (const auto* cached = self->state.fresh(id))
+        return *cached;
       auto rp = self->make_response_promise<user_profile>();
       self->request(db.reads, db_timeout, query_atom::value, db_command{{persistence::user_by_id(id)}})
         .then(remember_and_deliver(self, rp), fail_to(rp));
@@ -85,7 +102,7 @@ user_directory spawn_user_directory(caf::actor_system& sys, const conf::actor_se
                                     const persistence::database& db) {
   user_directory dir;
   for (std::size_t i = 0; i < std::max<std::size_t>(1, cfg.user_shards); ++i)
-    dir.shards.push_back(sys.spawn(user_shard, cfg.user_cache_entries_max, db));
+    dir.shards.push_back(sys.spawn(user_shard, cfg, db));
   return dir;
 }
 

@@ -22,11 +22,14 @@ template <class T>
 bool parse_value(std::string_view text, T& out) {
   text = trim(text);
   if constexpr (std::is_same_v<T, bool>) {
-    if (text == "true" || text == "1" || text == "yes" || text == "on") {
+    std::string lower{text};
+    for (auto& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") {
       out = true;
       return true;
     }
-    if (text == "false" || text == "0" || text == "no" || text == "off") {
+    if (lower == "false" || lower == "0" || lower == "no" || lower == "off") {
       out = false;
       return true;
     }
@@ -100,6 +103,7 @@ std::vector<setting_entry> make_entries() {
     entry("actors.scheduler_threads", &s::actors, &actor_settings::scheduler_threads, "CAF scheduler worker threads"),
     entry("actors.user_shards", &s::actors, &actor_settings::user_shards, "user directory shards"),
     entry("actors.user_cache_entries_max", &s::actors, &actor_settings::user_cache_entries_max, "cached user profiles per shard"),
+    entry("actors.user_cache_ttl_s", &s::actors, &actor_settings::user_cache_ttl_s, "seconds before a cached profile is read again (changes made outside the API)"),
     entry("auth.jwt_issuer", &s::auth, &auth_settings::jwt_issuer, "iss of issued and accepted tokens"),
     entry("auth.jwt_audience", &s::auth, &auth_settings::jwt_audience, "aud of issued and accepted tokens"),
     entry("auth.jwt_keys", &s::auth, &auth_settings::jwt_keys, "HS256 keys as kid:hex,...; the first signs; each >= 32 bytes", true),
@@ -157,6 +161,8 @@ void load_file(settings& values, const std::string& path, std::vector<std::strin
       continue;
     auto origin = path + ":" + std::to_string(number);
     if (text.front() == '[') {
+      if (auto hash = text.find('#'); hash != std::string_view::npos)
+        text = trim(text.substr(0, hash));
       if (text.back() != ']') {
         errors.push_back(origin + ": malformed section header");
         continue;
@@ -171,10 +177,19 @@ void load_file(settings& values, const std::string& path, std::vector<std::strin
     }
     auto key = trim(text.substr(0, eq));
     auto value = trim(text.substr(eq + 1));
-    // A trailing comment after an unquoted value.
-    if (!value.empty() && value.front() != '"') {
-      if (auto hash = value.find(" #"); hash != std::string_view::npos)
-        value = trim(value.substr(0, hash));
+    if (!value.empty() && value.front() == '"') {
+      // A quoted value ends at its closing quote; only a comment may follow.
+      auto close = value.find('"', 1);
+      auto rest = close == std::string_view::npos ? std::string_view{"x"} : trim(value.substr(close + 1));
+      if (!rest.empty() && rest.front() != '#') {
+        errors.push_back(origin + ": a quoted value must end with \" (and may be followed by a # comment)");
+        continue;
+      }
+      value = value.substr(0, close + 1);
+    } else if (auto hash = value.find('#'); hash != std::string_view::npos && hash > 0
+               && (value[hash - 1] == ' ' || value[hash - 1] == '\t')) {
+      // A trailing comment after an unquoted value.
+      value = trim(value.substr(0, hash));
     }
     auto name = section.empty() ? std::string{key} : section + "." + std::string{key};
     apply(values, name, value, origin, errors);
@@ -207,8 +222,12 @@ load_result load(std::span<const std::string> args,
       auto eq = arg.find('=');
       auto name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
       auto value = eq == std::string::npos ? std::string{"true"} : arg.substr(eq + 1);
-      if (name == "config")
-        config_path = value;
+      if (name == "config") {
+        if (eq == std::string::npos || value.empty())
+          result.errors.emplace_back("--config needs a file: --config=PATH");
+        else
+          config_path = value;
+      }
       else
         flags.emplace_back(name, value);
     } else {

@@ -6,18 +6,19 @@ namespace livemart::http {
 
 namespace {
 
+/// Splits "/a/b" into {"a", "b"}. Empty segments are kept, so "/a//b" and
+/// "/a/b/" are different paths from "/a/b", as they are to any client.
 std::vector<std::string_view> segments(std::string_view path) {
   std::vector<std::string_view> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
+  if (!path.empty() && path.front() == '/')
+    path.remove_prefix(1);
+  for (;;) {
     auto end = path.find('/');
     out.push_back(path.substr(0, end));
-    path = end == std::string_view::npos ? std::string_view{} : path.substr(end);
+    if (end == std::string_view::npos)
+      return out;
+    path.remove_prefix(end + 1);
   }
-  return out;
 }
 
 /// Literal segments are more specific than parameters.
@@ -36,9 +37,6 @@ void router::add(std::string method, std::string pattern, handler fn) {
 }
 
 bool router::matches(std::string_view pattern, std::string_view path, path_params* params) {
-  // A trailing slash is a different resource; "/" only matches "/".
-  if (path.size() > 1 && path.back() == '/')
-    return false;
   auto want = segments(pattern);
   auto have = segments(path);
   if (want.size() != have.size())

@@ -112,6 +112,12 @@ struct server::impl {
 
   void do_accept();
   void begin_drain();
+  void ignore_further_signals() {
+    signals.async_wait([this](beast::error_code ec, int) {
+      if (!ec)
+        ignore_further_signals();
+    });
+  }
   void check_drained();
 
   const conf::settings& cfg;
@@ -422,7 +428,9 @@ void server::impl::begin_drain() {
       app.draining.store(true);
       beast::error_code ec;
       acceptor.close(ec);
-      signals.cancel(ec);
+      // Keep catching signals while draining, so a second Ctrl-C cannot
+      // kill the process before in-flight work has finished.
+      ignore_further_signals();
       std::vector<std::shared_ptr<session>> live;
       {
         std::lock_guard lock{sessions_mutex};

@@ -22,7 +22,7 @@ constexpr std::array<named_statement, 15> catalog{{
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
    "RETURNING " LM_USER_COLUMNS},
   {"user_by_id", "SELECT " LM_USER_COLUMNS " FROM users WHERE id = $1"},
-  {"user_credentials", "SELECT id, password_hash FROM users WHERE email = $1"},
+  {"user_credentials", "SELECT " LM_USER_COLUMNS ", password_hash FROM users WHERE email = $1"},
   {"user_update_profile",
    "UPDATE users SET display_name = COALESCE($2, display_name), bio = COALESCE($3, bio), "
    "avatar_url = COALESCE($4, avatar_url), updated_at = now(), version = version + 1 "

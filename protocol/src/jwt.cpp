@@ -36,10 +36,13 @@ const key* find_key(const config& cfg, std::string_view kid) {
 
 std::variant<std::vector<key>, std::string> parse_keys(std::string_view text) {
   std::vector<key> keys;
-  while (!text.empty()) {
+  if (text.empty())
+    return std::string{"no keys configured"};
+  for (bool more = true; more;) {
     auto comma = text.find(',');
     auto item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    more = comma != std::string_view::npos;
+    text = more ? text.substr(comma + 1) : std::string_view{};
     auto colon = item.find(':');
     if (colon == std::string_view::npos || colon == 0)
       return std::string{"each key must be kid:hex"};
@@ -134,19 +137,24 @@ std::variant<claims, std::string> verify(const config& cfg, std::string_view tok
   if (!audience_ok)
     return std::string{"wrong aud"};
 
+  // Plausible times only, so the arithmetic below cannot overflow.
+  constexpr std::int64_t time_max_s = std::int64_t{1} << 40;
+  auto plausible = [](const json::value* v) {
+    return v != nullptr && v->is_integer() && v->as_integer() >= 0 && v->as_integer() < time_max_s;
+  };
   auto skew = static_cast<std::int64_t>(cfg.clock_skew_s);
   const auto* exp = p.find("exp");
-  if (exp == nullptr || !exp->is_integer())
+  if (!plausible(exp))
     return std::string{"exp missing"};
   if (exp->as_integer() + skew <= now_s)
     return std::string{"expired"};
   const auto* iat = p.find("iat");
-  if (iat == nullptr || !iat->is_integer())
+  if (!plausible(iat))
     return std::string{"iat missing"};
   if (iat->as_integer() - skew > now_s)
     return std::string{"iat in the future"};
   if (const auto* nbf = p.find("nbf")) {
-    if (!nbf->is_integer())
+    if (!plausible(nbf))
       return std::string{"nbf malformed"};
     if (nbf->as_integer() - skew > now_s)
       return std::string{"not yet valid"};

@@ -351,7 +351,9 @@ decoded<address> decode_address(std::string_view body, const conf::settings& cfg
   if (!r.ok())
     return *r.finish();
   address_patch patch;
-  read_address_fields(r, patch, true);
+  // Required fields are checked by validate_address, together with every
+  // other rule, so one reply names every offending field.
+  read_address_fields(r, patch, false);
   if (auto p = r.finish())
     return std::move(*p);
   auto a = patch.values;

@@ -30,7 +30,7 @@ db_statement ping();
 db_statement user_insert(std::uint64_t id, const std::string& email, const std::string& password_hash,
                          const std::string& display_name, role r);
 db_statement user_by_id(std::uint64_t id);
-/// Columns: id, password_hash.
+/// The user's columns (decode_user) plus password_hash.
 db_statement user_credentials(const std::string& email);
 db_statement user_update_profile(std::uint64_t id, const profile_patch& patch);
 db_statement user_set_password_hash(std::uint64_t id, const std::string& password_hash);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -21,7 +22,7 @@ public:
   using storage = std::variant<std::nullptr_t, bool, std::int64_t, double, std::string, array, object>;
 
   value() : data_(nullptr) {}
-  template <class T>
+  template <class T, class = std::enable_if_t<!std::is_same_v<std::decay_t<T>, value>>>
   value(T&& x) : data_(std::forward<T>(x)) {}
 
   bool is_null() const { return std::holds_alternative<std::nullptr_t>(data_); }
