@@ -14,6 +14,7 @@ using namespace livemart;
 namespace {
 
 using release_atom = caf::atom_constant<caf::atom("release")>;
+using held_atom = caf::atom_constant<caf::atom("held")>;
 
 caf::actor_system_config& config() {
   static caf::actor_system_config cfg = [] {
@@ -25,18 +26,17 @@ caf::actor_system_config& config() {
   return cfg;
 }
 
-/// A worker that holds each job until told to release it, so the test
-/// decides exactly when the pool's worker is busy.
+/// A worker that holds each job until told to release it, and tells the
+/// test when it has taken one: the test decides exactly when it is busy.
 struct held_state {
   std::vector<caf::response_promise> held;
 };
 
-caf::behavior held_worker(caf::stateful_actor<held_state>* self, caf::actor pool) {
+caf::behavior held_worker(caf::stateful_actor<held_state>* self, caf::actor pool, caf::actor watcher) {
   return {
-    [self](int job) -> caf::result<int> {
-      auto rp = self->make_response_promise();
-      self->state.held.push_back(rp);
-      (void)job;
+    [self, watcher](int job) -> caf::result<int> {
+      self->state.held.push_back(self->make_response_promise());
+      self->send(watcher, held_atom::value, job);
       return caf::delegated<int>{};
     },
     [self, pool](release_atom, int answer) {
@@ -49,27 +49,41 @@ caf::behavior held_worker(caf::stateful_actor<held_state>* self, caf::actor pool
   };
 }
 
+/// Ends an actor however the test leaves its scope: a linked actor that is
+/// still alive would keep the actor system from shutting down.
+struct exit_on_scope_end {
+  caf::actor target;
+  ~exit_on_scope_end() { caf::anon_send_exit(target, caf::exit_reason::user_shutdown); }
+};
+
 } // namespace
 
 TEST_CASE("worker_pool queues up to queue_max, then refuses at once", "[unit][actors]") {
   caf::actor_system sys{config()};
+  caf::scoped_actor self{sys};
   caf::actor worker;
+  caf::actor watcher = caf::actor_cast<caf::actor>(self);
   auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 1}, [&](caf::actor owner) {
-    worker = sys.spawn(held_worker, owner);
+    worker = sys.spawn(held_worker, owner, watcher);
     return worker;
   });
-  caf::scoped_actor self{sys};
+  exit_on_scope_end guard{pool};
+  auto await_held = [&](int expected) {
+    self->receive([&](held_atom, int job) { CHECK(job == expected); },
+                  caf::after(std::chrono::seconds{10}) >> [] { FAIL("the worker never took its job"); });
+  };
   auto first = self->request(pool, std::chrono::seconds{10}, 1);   // taken by the worker
   auto second = self->request(pool, std::chrono::seconds{10}, 2);  // queued
   auto third = self->request(pool, std::chrono::seconds{10}, 3);   // over queue_max
   third.receive([](int) { FAIL("the third job should have been refused"); },
                 [](caf::error& e) { CHECK(to_problem(e).code == errc::overloaded); });
+  await_held(1);
   self->send(worker, release_atom::value, 10);
   first.receive([](int v) { CHECK(v == 10); }, [](caf::error&) { FAIL("first job failed"); });
-  // The queued job reached the worker only after the first finished.
+  // The queued job reaches the worker only after the first one finished.
+  await_held(2);
   self->send(worker, release_atom::value, 20);
   second.receive([](int v) { CHECK(v == 20); }, [](caf::error&) { FAIL("second job failed"); });
-  caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("the login limiter allows max attempts per window and then names the wait", "[unit][actors]") {
@@ -78,6 +92,7 @@ TEST_CASE("the login limiter allows max attempts per window and then names the w
   cfg.login_window_s = 300;
   cfg.rate_limit_keys_max = 2;
   auto limiter = spawn_limiter(sys, cfg);
+  exit_on_scope_end guard{caf::actor_cast<caf::actor>(limiter)};
   caf::scoped_actor self{sys};
   auto check = [&](const std::string& key, std::uint32_t max) {
     std::uint32_t out = 999;
@@ -94,5 +109,4 @@ TEST_CASE("the login limiter allows max attempts per window and then names the w
   CHECK(check("b", 3) == 0); // keys are independent
   // Memory is bounded: a third key while two windows are live is refused.
   CHECK(check("c", 3) == 300);
-  caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
 }
