@@ -8,11 +8,9 @@
 namespace livemart {
 namespace {
 
-constexpr auto step_timeout = std::chrono::seconds{10};
-constexpr int update_attempts_max = 3;
-
 struct address_context {
   conf::settings cfg;
+  std::chrono::milliseconds step_timeout;
   persistence::database db;
 };
 
@@ -30,7 +28,7 @@ caf::error not_found() {
 /// change, start over (optimistic concurrency on the address's version).
 void update_address(address_pointer self, std::shared_ptr<const address_context> ctx, std::uint64_t user_id,
                     std::uint64_t id, address_patch patch, caf::typed_response_promise<address> rp, int attempt) {
-  self->request(ctx->db.reads, step_timeout, query_atom::value, db_command{{persistence::address_get(id, user_id)}})
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::address_get(id, user_id)}})
     .then(
       [self, ctx, user_id, id, patch, rp, attempt](const db_result& r) mutable {
         auto found = persistence::decode_addresses(r.results.front());
@@ -47,7 +45,7 @@ void update_address(address_pointer self, std::shared_ptr<const address_context>
           rp.deliver(make_error(errc::validation_failed, "invalid fields: " + names, std::move(errors)));
           return;
         }
-        self->request(ctx->db.writes, step_timeout, write_atom::value, db_command{{persistence::address_update(merged)}})
+        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::address_update(merged)}})
           .then(
             [rp](const db_result& w) mutable {
               auto updated = persistence::decode_addresses(w.results.front());
@@ -58,7 +56,7 @@ void update_address(address_pointer self, std::shared_ptr<const address_context>
             },
             [self, ctx, user_id, id, patch, rp, attempt](caf::error& err) mutable {
               auto p = to_problem(err);
-              if (p.code == errc::conflict && p.detail.rfind("stale:", 0) == 0 && attempt + 1 < update_attempts_max) {
+              if (p.code == errc::conflict && p.detail.rfind("stale:", 0) == 0 && static_cast<std::size_t>(attempt + 1) < ctx->cfg.actors.update_attempts_max) {
                 update_address(self, ctx, user_id, id, std::move(patch), rp, attempt + 1);
               } else if (p.code == errc::validation_failed) {
                 rp.deliver(make_error(errc::validation_failed, "the default address cannot be unset; make another address the default",
@@ -77,7 +75,7 @@ address_actor::behavior_type address_service(address_pointer self, std::shared_p
   return {
     [self, ctx](list_atom, std::uint64_t user_id) -> caf::result<std::vector<address>> {
       auto rp = self->make_response_promise<std::vector<address>>();
-      self->request(ctx->db.reads, step_timeout, query_atom::value, db_command{{persistence::address_list(user_id)}})
+      self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::address_list(user_id)}})
         .then([rp](const db_result& r) mutable { rp.deliver(persistence::decode_addresses(r.results.front())); },
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
@@ -86,7 +84,7 @@ address_actor::behavior_type address_service(address_pointer self, std::shared_p
       auto rp = self->make_response_promise<address>();
       a.id = ids::next();
       db_command cmd{{persistence::address_create(a, ctx->cfg.users.addresses_per_user_max)}};
-      self->request(ctx->db.writes, step_timeout, write_atom::value, std::move(cmd))
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
         .then(
           [rp](const db_result& r) mutable {
             auto created = persistence::decode_addresses(r.results.front());
@@ -111,7 +109,7 @@ address_actor::behavior_type address_service(address_pointer self, std::shared_p
     },
     [self, ctx](delete_atom, std::uint64_t user_id, std::uint64_t id) -> caf::result<caf::ok_atom> {
       auto rp = self->make_response_promise<caf::ok_atom>();
-      self->request(ctx->db.writes, step_timeout, write_atom::value, db_command{{persistence::address_delete(id, user_id)}})
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::address_delete(id, user_id)}})
         .then(
           [rp](const db_result& r) mutable {
             if (r.results.front().rows.empty())
@@ -128,7 +126,8 @@ address_actor::behavior_type address_service(address_pointer self, std::shared_p
 } // namespace
 
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db) {
-  return sys.spawn(address_service, std::make_shared<const address_context>(address_context{cfg, db}));
+  return sys.spawn(address_service, std::make_shared<const address_context>(
+                                      address_context{cfg, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db}));
 }
 
 } // namespace livemart

@@ -12,7 +12,6 @@
 namespace livemart {
 namespace {
 
-constexpr auto step_timeout = std::chrono::seconds{10};
 constexpr std::size_t refresh_token_bytes = 32; // 256 bits
 
 std::int64_t now_s() {
@@ -25,6 +24,7 @@ std::string token_hash_hex(const std::string& token) {
 
 struct auth_context {
   conf::settings cfg;
+  std::chrono::milliseconds step_timeout;
   jwt::config tokens;
   persistence::database db;
   hasher_actor hasher;
@@ -44,71 +44,15 @@ auto fail_to(Promise rp) {
   return [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
 }
 
-/// Login, after the rate limits passed: look up, verify, issue tokens.
-void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, login_request req,
-                  caf::typed_response_promise<token_pair> rp) {
-  auto verify_and_issue = [self, ctx, rp](user_profile user, std::string stored, std::string password) mutable {
-    self->request(ctx->hasher, step_timeout, verify_atom::value, std::move(stored), std::move(password))
-      .then(
-        [self, ctx, rp, user](const verify_result& v) mutable {
-          if (!v.match) {
-            rp.deliver(make_error(errc::invalid_credentials, "the e-mail or password is wrong"));
-            return;
-          }
-          // A login sees the row as it is now: refresh the owner's cache, so
-          // changes made outside this node (create-admin) show up at once.
-          auto user_id = user.id;
-          self->send(ctx->users.shard_for(user_id), put_atom::value, std::move(user));
-          token_pair tokens;
-          tokens.user_id = user_id;
-          tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
-          tokens.refresh_expires_in_s = ctx->cfg.auth.refresh_token_ttl_s;
-          auto token_id = ids::next();
-          db_command cmd{{persistence::refresh_insert(token_id, user_id, token_id, token_hash_hex(tokens.refresh_token),
-                                                      ctx->cfg.auth.refresh_token_ttl_s)}};
-          if (!v.rehash.empty())
-            cmd.statements.push_back(persistence::user_set_password_hash(user_id, v.rehash));
-          self->request(ctx->db.writes, step_timeout, write_atom::value, std::move(cmd))
-            .then(
-              [ctx, rp, tokens](const db_result&) mutable {
-                tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, now_s());
-                tokens.access_expires_in_s = ctx->tokens.ttl_s;
-                rp.deliver(std::move(tokens));
-              },
-              fail_to(rp));
-        },
-        fail_to(rp));
-  };
-  if (req.email.empty()) {
-    // Not an e-mail address at all: spend the same time as a real check.
-    verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
-    return;
-  }
-  self->request(ctx->db.reads, step_timeout, query_atom::value, db_command{{persistence::user_credentials(req.email)}})
-    .then(
-      [verify_and_issue, req](const db_result& r) mutable {
-        const auto& rows = r.results.front();
-        auto user = persistence::decode_user(rows);
-        if (!user) {
-          verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
-          return;
-        }
-        auto stored = rows.rows.front()[static_cast<std::size_t>(rows.column("password_hash"))].text;
-        verify_and_issue(std::move(*user), std::move(stored), std::move(req.password));
-      },
-      fail_to(rp));
-}
-
-auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const auth_context> ctx) {
-  return {
-    [self, ctx](register_atom, register_request& req) -> caf::result<user_profile> {
-      auto rp = self->make_response_promise<user_profile>();
-      self->request(ctx->hasher, step_timeout, hash_atom::value, req.password)
+/// Registration, after the rate limit passed: hash, insert, cache.
+void register_user(auth_pointer self, std::shared_ptr<const auth_context> ctx, register_request req,
+                   caf::typed_response_promise<user_profile> rp) {
+      self->request(ctx->hasher, ctx->step_timeout, hash_atom::value, req.password)
         .then(
           [self, ctx, rp, req](const std::string& hash) mutable {
             auto id = ids::next();
             db_command cmd{{persistence::user_insert(id, req.email, hash, req.display_name, role::buyer)}};
-            self->request(ctx->db.writes, step_timeout, write_atom::value, std::move(cmd))
+            self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
               .then(
                 [self, ctx, rp](const db_result& r) mutable {
                   auto user = persistence::decode_user(r.results.front());
@@ -129,13 +73,87 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
                 });
           },
           fail_to(rp));
+}
+
+/// Login, after the rate limits passed: look up, verify, issue tokens.
+void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, login_request req,
+                  caf::typed_response_promise<token_pair> rp) {
+  auto verify_and_issue = [self, ctx, rp](user_profile user, std::string stored, std::string password) mutable {
+    self->request(ctx->hasher, ctx->step_timeout, verify_atom::value, std::move(stored), std::move(password))
+      .then(
+        [self, ctx, rp, user](const verify_result& v) mutable {
+          if (!v.match) {
+            rp.deliver(make_error(errc::invalid_credentials, "the e-mail or password is wrong"));
+            return;
+          }
+          // A login sees the row as it is now: refresh the owner's cache, so
+          // changes made outside this node (create-admin) show up at once.
+          auto user_id = user.id;
+          self->send(ctx->users.shard_for(user_id), put_atom::value, std::move(user));
+          token_pair tokens;
+          tokens.user_id = user_id;
+          tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
+          tokens.refresh_expires_in_s = ctx->cfg.auth.refresh_token_ttl_s;
+          auto token_id = ids::next();
+          db_command cmd{{persistence::refresh_insert(token_id, user_id, token_id, token_hash_hex(tokens.refresh_token),
+                                                      ctx->cfg.auth.refresh_token_ttl_s)}};
+          if (!v.rehash.empty())
+            cmd.statements.push_back(persistence::user_set_password_hash(user_id, v.rehash));
+          self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+            .then(
+              [ctx, rp, tokens](const db_result&) mutable {
+                tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, now_s());
+                tokens.access_expires_in_s = ctx->tokens.ttl_s;
+                rp.deliver(std::move(tokens));
+              },
+              fail_to(rp));
+        },
+        fail_to(rp));
+  };
+  if (req.email.empty()) {
+    // Not an e-mail address at all: spend the same time as a real check.
+    verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
+    return;
+  }
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::user_credentials(req.email)}})
+    .then(
+      [verify_and_issue, req](const db_result& r) mutable {
+        const auto& rows = r.results.front();
+        auto user = persistence::decode_user(rows);
+        if (!user) {
+          verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
+          return;
+        }
+        auto stored = rows.rows.front()[static_cast<std::size_t>(rows.column("password_hash"))].text;
+        verify_and_issue(std::move(*user), std::move(stored), std::move(req.password));
+      },
+      fail_to(rp));
+}
+
+auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const auth_context> ctx) {
+  return {
+    [self, ctx](register_atom, register_request& req, const std::string& client_network) -> caf::result<user_profile> {
+      auto rp = self->make_response_promise<user_profile>();
+      // Registration costs an Argon2id hash: bound it per client network so
+      // it cannot starve logins of the hasher.
+      self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "register:" + client_network,
+                    static_cast<std::uint32_t>(ctx->cfg.auth.registrations_per_address_max))
+        .then(
+          [self, ctx, rp, req](std::uint32_t retry_after) mutable {
+            if (retry_after > 0) {
+              rp.deliver(make_rate_limited(retry_after));
+              return;
+            }
+            register_user(self, ctx, std::move(req), rp);
+          },
+          fail_to(rp));
       return rp;
     },
     [self, ctx](login_atom, login_request& req, const std::string& client_address) -> caf::result<token_pair> {
       auto rp = self->make_response_promise<token_pair>();
       const auto& a = ctx->cfg.auth;
       // Per client address first, then per account: both must allow it.
-      self->request(ctx->limiter, step_timeout, check_atom::value, "address:" + client_address,
+      self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "address:" + client_address,
                     static_cast<std::uint32_t>(a.login_attempts_per_address_max))
         .then(
           [self, ctx, rp, req](std::uint32_t retry_after) mutable {
@@ -143,7 +161,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
               rp.deliver(make_rate_limited(retry_after));
               return;
             }
-            self->request(ctx->limiter, step_timeout, check_atom::value, "account:" + req.email,
+            self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "account:" + req.email,
                           static_cast<std::uint32_t>(ctx->cfg.auth.login_attempts_per_account_max))
               .then(
                 [self, ctx, rp, req](std::uint32_t account_retry_after) mutable {
@@ -165,7 +183,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
       tokens.refresh_expires_in_s = ctx->cfg.auth.refresh_token_ttl_s;
       db_command cmd{{persistence::refresh_rotate(token_hash_hex(req.refresh_token), ids::next(),
                                                   token_hash_hex(tokens.refresh_token), ctx->cfg.auth.refresh_token_ttl_s)}};
-      self->request(ctx->db.writes, step_timeout, write_atom::value, std::move(cmd))
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
         .then(
           [ctx, rp, tokens](const db_result& r) mutable {
             const auto& rows = r.results.front();
@@ -186,7 +204,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
     },
     [self, ctx](logout_atom, const refresh_request& req) -> caf::result<caf::ok_atom> {
       auto rp = self->make_response_promise<caf::ok_atom>();
-      self->request(ctx->db.writes, step_timeout, write_atom::value,
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                     db_command{{persistence::refresh_revoke_family(token_hash_hex(req.refresh_token))}})
         .then([rp](const db_result&) mutable { rp.deliver(caf::ok_atom::value); }, fail_to(rp));
       return rp;
@@ -199,8 +217,9 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
 auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
                       const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
                       user_directory users) {
-  auto ctx = std::make_shared<const auth_context>(
-    auth_context{cfg, tokens, db, std::move(hasher), std::move(limiter), std::move(users)});
+  auto ctx = std::make_shared<const auth_context>(auth_context{cfg, std::chrono::milliseconds{cfg.actors.step_timeout_ms},
+                                                               tokens, db, std::move(hasher), std::move(limiter),
+                                                               std::move(users)});
   return sys.spawn(auth_service, std::move(ctx));
 }
 

@@ -45,8 +45,6 @@ struct shard_state {
   }
 };
 
-constexpr auto db_timeout = std::chrono::seconds{10};
-
 using shard_pointer = user_shard_actor::stateful_pointer<shard_state>;
 using user_promise = caf::typed_response_promise<user_profile>;
 
@@ -71,8 +69,9 @@ user_shard_actor::behavior_type user_shard(shard_pointer self,
                                            conf::actor_settings cfg, persistence::database db) {
   self->state.cache_max = cfg.user_cache_entries_max;
   self->state.ttl = std::chrono::seconds{cfg.user_cache_ttl_s};
+  auto db_timeout = std::chrono::milliseconds{cfg.step_timeout_ms};
   return {
-    [self, db](get_atom, std::uint64_t id) -> caf::result<user_profile> {
+    [self, db, db_timeout](get_atom, std::uint64_t id) -> caf::result<user_profile> {
       if (const auto* cached = self->state.fresh(id))
         return *cached;
       auto rp = self->make_response_promise<user_profile>();
@@ -80,7 +79,7 @@ user_shard_actor::behavior_type user_shard(shard_pointer self,
         .then(remember_and_deliver(self, rp), fail_to(rp));
       return rp;
     },
-    [self, db](update_atom, std::uint64_t id, const profile_patch& patch) -> caf::result<user_profile> {
+    [self, db, db_timeout](update_atom, std::uint64_t id, const profile_patch& patch) -> caf::result<user_profile> {
       auto rp = self->make_response_promise<user_profile>();
       self->request(db.writes, db_timeout, write_atom::value, db_command{{persistence::user_update_profile(id, patch)}})
         .then(remember_and_deliver(self, rp), fail_to(rp));

@@ -82,6 +82,8 @@ std::vector<setting_entry> make_entries() {
     entry("http.threads", &s::http, &http_settings::threads, "Asio I/O threads"),
     entry("http.header_bytes_max", &s::http, &http_settings::header_bytes_max, "largest request header block (431 above)"),
     entry("http.body_bytes_max", &s::http, &http_settings::body_bytes_max, "largest request body (413 above)"),
+    entry("http.json_depth_max", &s::http, &http_settings::json_depth_max, "nesting depth of JSON request bodies"),
+    entry("http.json_members_max", &s::http, &http_settings::json_members_max, "members per JSON object or array in request bodies"),
     entry("http.connections_max", &s::http, &http_settings::connections_max, "open connections at most; more are closed at accept"),
     entry("http.read_timeout_ms", &s::http, &http_settings::read_timeout_ms, "time to read one whole request"),
     entry("http.write_timeout_ms", &s::http, &http_settings::write_timeout_ms, "time to write one response"),
@@ -104,6 +106,8 @@ std::vector<setting_entry> make_entries() {
     entry("actors.user_shards", &s::actors, &actor_settings::user_shards, "user directory shards"),
     entry("actors.user_cache_entries_max", &s::actors, &actor_settings::user_cache_entries_max, "cached user profiles per shard"),
     entry("actors.user_cache_ttl_s", &s::actors, &actor_settings::user_cache_ttl_s, "seconds before a cached profile is read again (changes made outside the API)"),
+    entry("actors.step_timeout_ms", &s::actors, &actor_settings::step_timeout_ms, "budget of one actor-to-actor request"),
+    entry("actors.update_attempts_max", &s::actors, &actor_settings::update_attempts_max, "optimistic retries when a row changed concurrently"),
     entry("auth.jwt_issuer", &s::auth, &auth_settings::jwt_issuer, "iss of issued and accepted tokens"),
     entry("auth.jwt_audience", &s::auth, &auth_settings::jwt_audience, "aud of issued and accepted tokens"),
     entry("auth.jwt_keys", &s::auth, &auth_settings::jwt_keys, "HS256 keys as kid:hex,...; the first signs; each >= 32 bytes", true),
@@ -119,6 +123,7 @@ std::vector<setting_entry> make_entries() {
     entry("auth.login_attempts_per_account_max", &s::auth, &auth_settings::login_attempts_per_account_max, "login attempts per e-mail per window"),
     entry("auth.login_attempts_per_address_max", &s::auth, &auth_settings::login_attempts_per_address_max, "login attempts per client address per window"),
     entry("auth.login_window_s", &s::auth, &auth_settings::login_window_s, "login rate-limit window"),
+    entry("auth.registrations_per_address_max", &s::auth, &auth_settings::registrations_per_address_max, "registrations per client address per login_window_s"),
     entry("auth.rate_limit_keys_max", &s::auth, &auth_settings::rate_limit_keys_max, "tracked rate-limit keys at most"),
     entry("users.display_name_length_max", &s::users, &user_settings::display_name_length_max, "display name, characters"),
     entry("users.bio_length_max", &s::users, &user_settings::bio_length_max, "bio, characters"),
@@ -260,6 +265,12 @@ std::vector<std::string> validate(const settings& v) {
   require(v.http.body_bytes_max >= 1024, "http.body_bytes_max must be at least 1024");
   require(v.http.connections_max >= 1, "http.connections_max must be at least 1");
   require(v.http.request_timeout_ms >= 1, "http.request_timeout_ms must be positive");
+  // (Checked only against a valid budget, so one mistake yields one message.)
+  require(v.actors.step_timeout_ms >= 1
+            && (v.http.request_timeout_ms == 0 || v.actors.step_timeout_ms <= v.http.request_timeout_ms),
+          "actors.step_timeout_ms must be positive and at most http.request_timeout_ms");
+  require(v.http.json_depth_max >= 2 && v.http.json_members_max >= 16,
+          "http.json_depth_max must be at least 2 and http.json_members_max at least 16");
   require(v.database.read_connections >= 1, "database.read_connections must be at least 1");
   require(v.database.write_batch_max >= 1, "database.write_batch_max must be at least 1");
   require(v.actors.scheduler_threads >= 1, "actors.scheduler_threads must be at least 1");

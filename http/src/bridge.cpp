@@ -62,21 +62,20 @@ void request_context::respond_problem(problem p) {
   }
   if (r.status == 401)
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"livemart\"");
-  if (p.code == errc::internal)
+  if (p.code == errc::internal) {
     log::error("internal error", "\"request_id\":\"" + req_.request_id + "\",\"detail\":" + [&] {
       std::string s;
       json::append_string(s, p.detail);
       return s;
     }());
+    p.detail.clear(); // logged above; never shown to clients
+  }
   r.body = render(p, req_.path, req_.request_id);
   respond(std::move(r));
 }
 
 void request_context::respond_error(const caf::error& err) {
-  auto p = to_problem_with_fields(err);
-  if (p.code == errc::internal)
-    p.detail.clear(); // never leak internals to clients
-  respond_problem(std::move(p));
+  respond_problem(to_problem_with_fields(err));
 }
 
 bool request_context::authenticate() {
@@ -118,7 +117,20 @@ caf::behavior bridge_actor(caf::event_based_actor* self) {
   // A failed request must never kill the bridge: errors go to the handlers.
   self->set_error_handler([](caf::scheduled_actor*, caf::error&) {});
   return {
-    [self](run_atom, const bridge_task& task) { task.run(self); },
+    [self](run_atom, const bridge_task& task) {
+      // An exception would end this bridge; the task's own reply path
+      // answers errors, so an escaping one is logged and dropped (the
+      // session's backstop still answers the client).
+      try {
+        task.run(self);
+      } catch (const std::exception& e) {
+        log::error("bridge task threw", "\"error\":" + [&] {
+          std::string s;
+          json::append_string(s, e.what());
+          return s;
+        }());
+      }
+    },
   };
 }
 

@@ -35,6 +35,7 @@ struct request {
   header_list headers; ///< names lower-cased
   std::string body;
   std::string client_address;
+  std::string client_network; ///< address, or its /64 for IPv6: the rate-limit unit
   std::string request_id;
 
   std::string_view header(std::string_view lower_name) const;
@@ -118,11 +119,46 @@ public:
   void ask(const Handle& dest, OnReply on_reply, Args... args) {
     auto self = shared_from_this();
     auto timeout = std::chrono::milliseconds{app_.cfg.http.request_timeout_ms};
-    bridge_task task{[self, dest, timeout, on_reply, args...](caf::event_based_actor* bridge) {
-      bridge->request(dest, timeout, args...).then(on_reply, [self](caf::error& err) { self->respond_error(err); });
+    auto guarded = guard(self, std::move(on_reply), reply_args_t<OnReply>{});
+    bridge_task task{[self, dest, timeout, guarded, args...](caf::event_based_actor* bridge) {
+      bridge->request(dest, timeout, args...).then(guarded, [self](caf::error& err) { self->respond_error(err); });
     }};
     caf::anon_send(app_.bridge(), run_atom::value, std::move(task));
   }
+
+private:
+  // The argument types of a reply handler, so that a wrapper with the very
+  // same signature can be built (CAF matches replies by those types).
+  template <class... Ts>
+  struct type_list {};
+  template <class F>
+  struct reply_args : reply_args<decltype(&F::operator())> {};
+  template <class C, class R, class... Ts>
+  struct reply_args<R (C::*)(Ts...) const> {
+    using type = type_list<Ts...>;
+  };
+  template <class C, class R, class... Ts>
+  struct reply_args<R (C::*)(Ts...)> {
+    using type = type_list<Ts...>;
+  };
+  template <class F>
+  using reply_args_t = typename reply_args<F>::type;
+
+  /// Wraps a reply handler so that an exception in it (say, bad_alloc while
+  /// encoding) becomes a 500 for this request instead of ending the bridge.
+  template <class F, class... Ts>
+  static auto guard(context_ptr self, F f, type_list<Ts...>) {
+    return [self, f](Ts... xs) mutable {
+      try {
+        f(std::forward<Ts>(xs)...);
+      } catch (const std::exception& e) {
+        auto p = make_problem(errc::internal, e.what());
+        self->respond_problem(std::move(p));
+      }
+    };
+  }
+
+public:
 
 private:
   app_context& app_;

@@ -4,6 +4,13 @@
 
 namespace livemart::http {
 
+namespace {
+// decode_refresh is overloaded; this names the one that takes the limits.
+decoded<refresh_request> decode_refresh_with_limits(std::string_view body, const conf::settings& cfg) {
+  return decode_refresh(body, cfg);
+}
+} // namespace
+
 void add_auth_routes(router& r) {
   r.add("POST", "/auth/register", [](const context_ptr& ctx) {
     auto req = ctx->decode_body(decode_register, ctx->cfg());
@@ -18,7 +25,7 @@ void add_auth_routes(router& r) {
         res.headers.emplace_back("Location", "/auth/me");
         ctx->respond(std::move(res));
       },
-      register_atom::value, std::move(*req));
+      register_atom::value, std::move(*req), ctx->req().client_network);
   });
 
   r.add("POST", "/auth/login", [](const context_ptr& ctx) {
@@ -27,11 +34,11 @@ void add_auth_routes(router& r) {
       return;
     ctx->ask(
       ctx->svc().auth, [ctx](const token_pair& t) { ctx->respond_json(200, encode(t)); }, login_atom::value,
-      std::move(*req), ctx->req().client_address);
+      std::move(*req), ctx->req().client_network);
   });
 
   r.add("POST", "/auth/refresh", [](const context_ptr& ctx) {
-    auto req = ctx->decode_body(decode_refresh);
+    auto req = ctx->decode_body(decode_refresh_with_limits, ctx->cfg());
     if (!req)
       return;
     ctx->ask(
@@ -40,7 +47,7 @@ void add_auth_routes(router& r) {
   });
 
   r.add("POST", "/auth/logout", [](const context_ptr& ctx) {
-    auto req = ctx->decode_body(decode_refresh);
+    auto req = ctx->decode_body(decode_refresh_with_limits, ctx->cfg());
     if (!req)
       return;
     ctx->ask(

@@ -33,6 +33,9 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
+/// How long after the request budget the session answers by itself.
+constexpr std::uint32_t backstop_margin_ms = 1000;
+
 /// Per-route request counters by status and a latency histogram.
 class route_metrics {
 public:
@@ -80,6 +83,19 @@ bool valid_request_id(std::string_view id) {
   return true;
 }
 
+/// The unit a client controls: an IPv4 address, or an IPv6 /64 (one
+/// subscriber usually holds a whole /64, so single v6 addresses are free).
+std::string network_of(const std::string& address) {
+  beast::error_code ec;
+  auto parsed = asio::ip::make_address(address, ec);
+  if (ec || !parsed.is_v6() || parsed.to_v6().is_v4_mapped())
+    return address;
+  auto bytes = parsed.to_v6().to_bytes();
+  for (std::size_t i = 8; i < bytes.size(); ++i)
+    bytes[i] = 0;
+  return asio::ip::address_v6{bytes}.to_string() + "/64";
+}
+
 std::string new_request_id() {
   return crypto::to_hex(crypto::random_bytes(8));
 }
@@ -90,10 +106,11 @@ class session;
 
 struct server::impl {
   impl(caf::actor_system& sys, const conf::settings& c, jwt::config tokens, services& svc)
-    : cfg(c), ioc(static_cast<int>(std::max<std::size_t>(1, c.http.threads))), acceptor(asio::make_strand(ioc)),
-      signals(ioc, SIGINT, SIGTERM), app{sys, c, std::move(tokens), svc, {}, {0}, {false}},
+    : cfg(c), app{sys, c, std::move(tokens), svc, {}, {0}, {false}},
       in_flight(metrics::registry::global().make_gauge("livemart_http_in_flight_requests", "Requests being handled")),
-      connections(metrics::registry::global().make_gauge("livemart_http_open_connections", "Open connections")) {
+      connections(metrics::registry::global().make_gauge("livemart_http_open_connections", "Open connections")),
+      ioc(static_cast<int>(std::max<std::size_t>(1, c.http.threads))), acceptor(asio::make_strand(ioc)),
+      signals(ioc, SIGINT, SIGTERM) {
     add_ops_routes(routes);
     add_auth_routes(routes);
     add_user_routes(routes);
@@ -105,45 +122,62 @@ struct server::impl {
       app.bridges.push_back(sys.spawn(bridge_actor));
   }
 
-  ~impl() {
-    for (auto& b : app.bridges)
+  /// Ends the bridges and waits until they are gone: a bridge may hold the
+  /// last reference to a session (in a pending reply), and a session must
+  /// not outlive the state below or the io_context.
+  void stop_bridges() {
+    caf::scoped_actor self{app.system};
+    for (auto& b : app.bridges) {
+      self->monitor(b);
       caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+    }
+    for (std::size_t n = 0; n < app.bridges.size(); ++n)
+      self->receive([](caf::down_msg&) {});
+    app.bridges.clear();
   }
 
   void do_accept();
   void begin_drain();
+  void check_drained();
+  void close_all_sessions();
   void ignore_further_signals() {
     signals.async_wait([this](beast::error_code ec, int) {
       if (!ec)
         ignore_further_signals();
     });
   }
-  void check_drained();
 
+  // Declared first, destroyed last: sessions use all of these until the
+  // io_context below has destroyed the last of them.
   const conf::settings& cfg;
-  asio::io_context ioc;
-  tcp::acceptor acceptor;
-  asio::signal_set signals;
   router routes;
   app_context app;
   std::vector<std::unique_ptr<route_metrics>> per_route;
   std::unique_ptr<route_metrics> unmatched;
   metrics::gauge& in_flight;
   metrics::gauge& connections;
-  std::vector<std::thread> threads;
   std::mutex sessions_mutex; // guards `sessions`; taken at connect, disconnect and shutdown only
   std::list<std::weak_ptr<session>> sessions;
   std::atomic<std::size_t> open_sessions{0};
   std::once_flag drain_once;
-  std::unique_ptr<asio::steady_timer> drain_timer;
   clock::time_point drain_deadline;
+  bool forced_close = false;
+  std::vector<std::thread> threads;
+
+  // Destroyed first: destroying the io_context destroys pending handlers,
+  // and with them any session they still hold.
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  std::unique_ptr<asio::steady_timer> drain_timer;
 };
 
 /// One HTTP/1.1 connection, in the manner of Beast's advanced server: all of
 /// its handlers run on its strand; a reply from the actors is posted there.
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
+  session(tcp::socket&& socket, server::impl& srv)
+    : stream_(std::move(socket)), backstop_(stream_.get_executor()), srv_(srv) {
     srv_.open_sessions.fetch_add(1);
     srv_.connections.add(1);
     beast::error_code ec;
@@ -163,6 +197,14 @@ public:
   void run(std::list<std::weak_ptr<session>>::iterator entry) {
     self_entry_ = entry;
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+  }
+
+  /// Called when the drain times out: close now, whatever is in flight.
+  void force_close() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->close_after_reply_ = true;
+      self->close();
+    });
   }
 
   /// Called on shutdown: idle connections close now, busy ones after their reply.
@@ -229,6 +271,7 @@ private:
 
   void reply_and_close(errc code, std::string detail) {
     busy_ = true;
+    answered_ = true;
     close_after_reply_ = true;
     started_ = clock::now();
     current_ = request{};
@@ -264,23 +307,36 @@ private:
     req.request_id = valid_request_id(incoming_id) ? std::string{incoming_id} : new_request_id();
     req.client_address = peer_;
     if (srv_.cfg.http.trust_forwarded_for) {
+      // Our proxy appends the address it saw; entries to its left came from
+      // the client and prove nothing. Take the last one, if it is an address.
       auto forwarded = req.header("x-forwarded-for");
-      if (!forwarded.empty()) {
-        auto first = forwarded.substr(0, forwarded.find(','));
-        while (!first.empty() && first.front() == ' ')
-          first.remove_prefix(1);
-        while (!first.empty() && first.back() == ' ')
-          first.remove_suffix(1);
-        if (!first.empty())
-          req.client_address = std::string{first};
-      }
+      auto last = forwarded.substr(forwarded.rfind(',') == std::string_view::npos ? 0 : forwarded.rfind(',') + 1);
+      while (!last.empty() && last.front() == ' ')
+        last.remove_prefix(1);
+      while (!last.empty() && last.back() == ' ')
+        last.remove_suffix(1);
+      beast::error_code ec;
+      auto parsed = asio::ip::make_address(std::string{last}, ec);
+      if (!last.empty() && !ec)
+        req.client_address = parsed.to_string();
     }
+    req.client_network = network_of(req.client_address);
     current_ = req; // kept for the access log; the handler gets its own copy
 
     auto m = srv_.routes.find(req.method, req.path);
     route_ = m.found != nullptr ? srv_.per_route[m.found->index].get() : srv_.unmatched.get();
-    auto send = [self = shared_from_this()](response r) {
-      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->write(std::move(r)); });
+    answered_ = false;
+    auto sequence = ++sequence_;
+    // A backstop in case no answer ever comes (a bridge lost its task):
+    // the client gets a 503 instead of a connection that hangs.
+    backstop_.expires_after(std::chrono::milliseconds{srv_.cfg.http.request_timeout_ms + backstop_margin_ms});
+    backstop_.async_wait([self = shared_from_this(), sequence](beast::error_code ec) {
+      if (!ec)
+        self->answer(sequence, timeout_reply(self->current_));
+    });
+    auto send = [self = shared_from_this(), sequence](response r) {
+      asio::post(self->stream_.get_executor(),
+                 [self, sequence, r = std::move(r)]() mutable { self->answer(sequence, std::move(r)); });
     };
     auto ctx = std::make_shared<request_context>(srv_.app, std::move(req), std::move(m.params), std::move(send));
     switch (m.result) {
@@ -312,6 +368,25 @@ private:
       }());
       ctx->respond_problem(make_problem(errc::internal));
     }
+  }
+
+  /// The one answer to request `sequence`; later ones are dropped.
+  void answer(std::uint64_t sequence, response r) {
+    if (sequence != sequence_ || answered_)
+      return;
+    answered_ = true;
+    backstop_.cancel();
+    write(std::move(r));
+  }
+
+  static response timeout_reply(const request& req) {
+    response r;
+    auto p = make_problem(errc::timeout, "no answer within http.request_timeout_ms");
+    r.status = info(p.code).status;
+    r.content_type = "application/problem+json";
+    r.headers.emplace_back("Retry-After", "1");
+    r.body = render(p, req.path, req.request_id);
+    return r;
   }
 
   void write(response r) {
@@ -381,6 +456,7 @@ private:
   }
 
   beast::tcp_stream stream_;
+  asio::steady_timer backstop_; ///< answers 503 if the actors never do
   server::impl& srv_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -392,6 +468,8 @@ private:
   std::size_t requests_ = 0;
   std::size_t bytes_out_ = 0;
   int status_ = 0;
+  std::uint64_t sequence_ = 0; ///< which request an answer belongs to
+  bool answered_ = true;
   bool keep_alive_ = true;
   bool busy_ = false;
   bool close_after_reply_ = false;
@@ -447,12 +525,35 @@ void server::impl::begin_drain() {
   });
 }
 
+void server::impl::close_all_sessions() {
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock{sessions_mutex};
+    for (auto& w : sessions)
+      if (auto s = w.lock())
+        live.push_back(std::move(s));
+  }
+  for (auto& s : live)
+    s->force_close();
+}
+
 void server::impl::check_drained() {
-  if (open_sessions.load() == 0 || clock::now() >= drain_deadline) {
-    if (open_sessions.load() != 0)
-      log::warn("shutdown timeout: closing connections with requests in flight");
+  if (open_sessions.load() == 0) {
     ioc.stop();
     return;
+  }
+  if (clock::now() >= drain_deadline) {
+    if (forced_close) {
+      // Sessions still waiting for an actor reply are released when the
+      // bridges stop (server::~server).
+      ioc.stop();
+      return;
+    }
+    log::warn("shutdown timeout: closing connections with requests in flight");
+    forced_close = true;
+    close_all_sessions();
+    // Give the cancelled operations a moment to unwind on their strands.
+    drain_deadline = clock::now() + std::chrono::milliseconds{500};
   }
   drain_timer->expires_after(std::chrono::milliseconds{20});
   drain_timer->async_wait([this](beast::error_code) { check_drained(); });
@@ -466,6 +567,7 @@ server::~server() {
   for (auto& t : impl_->threads)
     if (t.joinable())
       t.join();
+  impl_->stop_bridges();
 }
 
 std::uint16_t server::start() {

@@ -100,6 +100,7 @@ reader_metrics& read_metrics() {
 
 caf::behavior reader(caf::stateful_actor<reader_state>* self, conf::database_settings cfg, caf::actor pool) {
   self->state.conn = std::make_unique<lazy_connection>(std::move(cfg), "read");
+  refuse_unknown_jobs(self, pool);
   return {
     [self, pool](query_atom, const db_command& cmd) -> caf::result<db_result> {
       auto started = clock::now();

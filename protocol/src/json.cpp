@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <unordered_set>
 
 #include <simdjson.h>
 
@@ -44,7 +45,15 @@ namespace {
 
 struct converter {
   std::size_t depth_max;
+  std::size_t members_max;
   std::optional<std::string> error;
+
+  bool too_many(std::size_t count) {
+    if (count <= members_max)
+      return false;
+    error = "more than " + std::to_string(members_max) + " members";
+    return true;
+  }
 
   value convert(simdjson::dom::element e, std::size_t depth) {
     using simdjson::dom::element_type;
@@ -62,6 +71,8 @@ struct converter {
       case element_type::ARRAY: {
         array out;
         simdjson::dom::array items = e.get_array().value_unsafe(); // a copy: the result is a temporary
+        if (too_many(items.size()))
+          return {};
         for (auto child : items) {
           out.push_back(convert(child, depth + 1));
           if (error)
@@ -72,16 +83,16 @@ struct converter {
       case element_type::OBJECT: {
         object out;
         simdjson::dom::object fields = e.get_object().value_unsafe(); // a copy: the result is a temporary
+        if (too_many(fields.size()))
+          return {};
+        std::unordered_set<std::string_view> keys; // views into the parser's buffers
         for (auto field : fields) {
-          std::string key{field.key};
-          for (const auto& [k, v] : out) {
-            if (k == key) {
-              // Duplicate keys are ambiguous; refuse them rather than guess.
-              error = "duplicate key \"" + key + "\"";
-              return {};
-            }
+          if (!keys.insert(field.key).second) {
+            // Duplicate keys are ambiguous; refuse them rather than guess.
+            error = "duplicate key \"" + std::string{field.key} + "\"";
+            return {};
           }
-          out.emplace_back(std::move(key), convert(field.value, depth + 1));
+          out.emplace_back(std::string{field.key}, convert(field.value, depth + 1));
           if (error)
             return {};
         }
@@ -94,14 +105,14 @@ struct converter {
 
 } // namespace
 
-std::variant<value, parse_error> parse(std::string_view text, std::size_t depth_max) {
+std::variant<value, parse_error> parse(std::string_view text, std::size_t depth_max, std::size_t members_max) {
   // One parser per thread: simdjson parsers are reusable but not thread-safe.
   thread_local simdjson::dom::parser parser;
   simdjson::padded_string padded{text};
   auto doc = parser.parse(padded);
   if (doc.error())
     return parse_error{simdjson::error_message(doc.error())};
-  converter c{depth_max, {}};
+  converter c{depth_max, members_max, {}};
   auto result = c.convert(doc.value_unsafe(), 0);
   if (c.error)
     return parse_error{*c.error};

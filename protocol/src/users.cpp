@@ -11,8 +11,8 @@ namespace livemart {
 
 // -- body_reader ------------------------------------------------------------
 
-body_reader::body_reader(std::string_view body) {
-  auto parsed = json::parse(body);
+body_reader::body_reader(std::string_view body, std::size_t depth_max, std::size_t members_max) {
+  auto parsed = json::parse(body, depth_max, members_max);
   if (auto* err = std::get_if<json::parse_error>(&parsed)) {
     fatal_ = true;
     fatal_problem_ = make_problem(errc::malformed_json, "the body is not valid JSON: " + err->message);
@@ -160,7 +160,7 @@ void check_email(body_reader& reader, std::string& email) {
 } // namespace
 
 decoded<register_request> decode_register(std::string_view body, const conf::settings& cfg) {
-  body_reader r{body};
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   register_request out;
   if (!r.ok())
     return *r.finish();
@@ -182,7 +182,7 @@ decoded<register_request> decode_register(std::string_view body, const conf::set
 }
 
 decoded<login_request> decode_login(std::string_view body, const conf::settings& cfg) {
-  body_reader r{body};
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   login_request out;
   if (!r.ok())
     return *r.finish();
@@ -204,7 +204,11 @@ decoded<login_request> decode_login(std::string_view body, const conf::settings&
 }
 
 decoded<refresh_request> decode_refresh(std::string_view body) {
-  body_reader r{body};
+  return decode_refresh(body, conf::settings{});
+}
+
+decoded<refresh_request> decode_refresh(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   refresh_request out;
   if (!r.ok())
     return *r.finish();
@@ -217,7 +221,7 @@ decoded<refresh_request> decode_refresh(std::string_view body) {
 }
 
 decoded<profile_patch> decode_profile_patch(std::string_view body, const conf::settings& cfg) {
-  body_reader r{body};
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   profile_patch out;
   if (!r.ok())
     return *r.finish();
@@ -347,7 +351,7 @@ address apply_patch(const address& current, const address_patch& patch) {
 }
 
 decoded<address> decode_address(std::string_view body, const conf::settings& cfg) {
-  body_reader r{body};
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   if (!r.ok())
     return *r.finish();
   address_patch patch;
@@ -369,8 +373,8 @@ decoded<address> decode_address(std::string_view body, const conf::settings& cfg
   return a;
 }
 
-decoded<address_patch> decode_address_patch(std::string_view body, const conf::settings&) {
-  body_reader r{body};
+decoded<address_patch> decode_address_patch(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   if (!r.ok())
     return *r.finish();
   address_patch patch;

@@ -504,6 +504,38 @@ TEST_CASE("login is rate limited per client address", "[e2e][auth]") {
   check_problem(fresh.post("/auth/login", login_body(a.email, a.password)), 429, "rate-limited");
 }
 
+TEST_CASE("behind a trusted proxy the limit follows the address the proxy saw", "[e2e][auth]") {
+  temp_database db;
+  server_process srv{db.url(), {"--auth.login_attempts_per_address_max=2", "--http.trust_forwarded_for=true"}};
+  http_client c{srv.port()};
+  auto attempt = [&](const std::string& forwarded_for) {
+    return c.request("POST", "/auth/login", login_body(unique_email("proxy"), "not the right passphrase"),
+                     {{"Content-Type", "application/json"}, {"X-Forwarded-For", forwarded_for}});
+  };
+  // The client controls the left part of the header; our proxy appends the
+  // address it saw. Rotating the left part must not reset the limit.
+  check_problem(attempt("10.0.0.1, 203.0.113.7"), 401, "invalid-credentials");
+  check_problem(attempt("10.0.0.2, 203.0.113.7"), 401, "invalid-credentials");
+  check_problem(attempt("10.0.0.3, 203.0.113.7"), 429, "rate-limited");
+  // Another client address has its own budget.
+  check_problem(attempt("203.0.113.8"), 401, "invalid-credentials");
+  // One IPv6 /64 is one client.
+  check_problem(attempt("2001:db8:1:2::1"), 401, "invalid-credentials");
+  check_problem(attempt("2001:db8:1:2::ffff"), 401, "invalid-credentials");
+  check_problem(attempt("2001:db8:1:2:abcd::9"), 429, "rate-limited");
+}
+
+TEST_CASE("registration is rate limited per client address", "[e2e][auth]") {
+  temp_database db;
+  server_process srv{db.url(), {"--auth.registrations_per_address_max=2"}};
+  http_client c{srv.port()};
+  for (int i = 0; i < 2; ++i)
+    CHECK(c.post("/auth/register", register_body(unique_email("reg"), "a long enough passphrase")).status == 201);
+  auto limited = c.post("/auth/register", register_body(unique_email("reg"), "a long enough passphrase"));
+  check_problem(limited, 429, "rate-limited");
+  CHECK_FALSE(limited.header("retry-after").empty());
+}
+
 TEST_CASE("password hashes are Argon2id and are upgraded on login when the cost changes", "[e2e][auth]") {
   temp_database db;
   account a;

@@ -90,7 +90,7 @@ TEST_CASE("the login limiter allows max attempts per window and then names the w
   caf::actor_system sys{config()};
   conf::auth_settings cfg;
   cfg.login_window_s = 300;
-  cfg.rate_limit_keys_max = 2;
+  cfg.rate_limit_keys_max = 16;
   auto limiter = spawn_limiter(sys, cfg);
   exit_on_scope_end guard{caf::actor_cast<caf::actor>(limiter)};
   caf::scoped_actor self{sys};
@@ -107,6 +107,57 @@ TEST_CASE("the login limiter allows max attempts per window and then names the w
   CHECK(wait > 0);
   CHECK(wait <= 301);
   CHECK(check("b", 3) == 0); // keys are independent
-  // Memory is bounded: a third key while two windows are live is refused.
-  CHECK(check("c", 3) == 300);
+  // Memory is bounded, and a full table never locks a newcomer out.
+  for (int i = 0; i < 40; ++i)
+    CHECK(check("k" + std::to_string(i), 3) == 0);
+  // The oldest windows were forgotten to make room; the newest is intact.
+  CHECK(check("k39", 1) > 0);
+}
+
+TEST_CASE("a pool worker answers a message it does not understand and stays available", "[unit][actors]") {
+  caf::actor_system sys{config()};
+  caf::scoped_actor self{sys};
+  caf::actor worker;
+  caf::actor watcher = caf::actor_cast<caf::actor>(self);
+  auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
+    worker = sys.spawn([owner](caf::event_based_actor* w) -> caf::behavior {
+      persistence::refuse_unknown_jobs(w, owner);
+      return {[w, owner](int job) {
+        persistence::report_done(w, owner);
+        return job * 2;
+      }};
+    });
+    return worker;
+  });
+  exit_on_scope_end guard{pool};
+  self->request(pool, std::chrono::seconds{10}, std::string{"what is this"})
+    .receive([](const std::string&) { FAIL("an unknown job cannot succeed"); },
+             [](caf::error& e) { CHECK(e == caf::sec::unexpected_message); });
+  // Had the worker stayed busy, this job would wait in the queue forever.
+  self->request(pool, std::chrono::seconds{10}, 21)
+    .receive([](int v) { CHECK(v == 42); }, [](caf::error&) { FAIL("the worker is stuck"); });
+}
+
+TEST_CASE("a pool replaces a worker that died", "[unit][actors]") {
+  caf::actor_system sys{config()};
+  caf::scoped_actor self{sys};
+  std::atomic<int> spawned{0};
+  auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
+    ++spawned;
+    return sys.spawn([owner](caf::event_based_actor* w) -> caf::behavior {
+      return {[w, owner](int job) -> caf::result<int> {
+        if (job < 0)
+          throw std::runtime_error("worker bug"); // ends this worker
+        persistence::report_done(w, owner);
+        return job;
+      }};
+    });
+  });
+  exit_on_scope_end guard{pool};
+  self->request(pool, std::chrono::seconds{10}, -1)
+    .receive([](int) { FAIL("the job should have failed"); }, [](caf::error&) {});
+  // The replacement serves the next job.
+  self->request(pool, std::chrono::seconds{10}, 7)
+    .receive([](int v) { CHECK(v == 7); }, [](caf::error&) { FAIL("no worker after the crash"); });
+  CHECK(spawned.load() == 2);
 }

@@ -513,3 +513,16 @@ TEST_CASE("json round trip: doubles", "[json]") {
     CHECK(parse_ok(w.str()).as_double() == d);
   }
 }
+
+TEST_CASE("json: members per object or array are bounded", "[json]") {
+  std::string object = "{";
+  for (int i = 0; i < 20; ++i) {
+    if (i > 0)
+      object += ',';
+    object.append("\"k").append(std::to_string(i)).append("\":").append(std::to_string(i));
+  }
+  object += "}";
+  CHECK(std::holds_alternative<livemart::json::value>(livemart::json::parse(object, 8, 20)));
+  CHECK(std::holds_alternative<livemart::json::parse_error>(livemart::json::parse(object, 8, 19)));
+  CHECK(std::holds_alternative<livemart::json::parse_error>(livemart::json::parse("[1,2,3]", 8, 2)));
+}

@@ -31,9 +31,10 @@ using user_shard_actor = caf::typed_actor<
   caf::replies_to<update_atom, std::uint64_t, profile_patch>::with<user_profile>,
   caf::reacts_to<put_atom, user_profile>>;
 
-/// Registration, login, refresh-token rotation and logout.
+/// Registration, login, refresh-token rotation and logout. Registration
+/// and login name the client's network for their rate limits.
 using auth_actor = caf::typed_actor<
-  caf::replies_to<register_atom, register_request>::with<user_profile>,
+  caf::replies_to<register_atom, register_request, std::string>::with<user_profile>,
   caf::replies_to<login_atom, login_request, std::string>::with<token_pair>,
   caf::replies_to<refresh_atom, refresh_request>::with<token_pair>,
   caf::replies_to<logout_atom, refresh_request>::with<caf::ok_atom>>;

@@ -23,6 +23,8 @@ struct http_settings {
   std::size_t threads = 2;
   std::size_t header_bytes_max = 8 * 1024;
   std::size_t body_bytes_max = 64 * 1024;
+  std::size_t json_depth_max = 16;          ///< nesting of request bodies
+  std::size_t json_members_max = 256;       ///< members per object or array in request bodies
   std::size_t connections_max = 10'000;
   std::uint32_t read_timeout_ms = 10'000;   ///< whole request, header and body
   std::uint32_t write_timeout_ms = 10'000;
@@ -51,6 +53,8 @@ struct actor_settings {
   std::size_t user_shards = 16;
   std::size_t user_cache_entries_max = 100'000; ///< per shard
   std::uint32_t user_cache_ttl_s = 60;          ///< re-read a cached profile after this long
+  std::uint32_t step_timeout_ms = 4'000;        ///< one actor-to-actor request (below http.request_timeout_ms)
+  std::size_t update_attempts_max = 3;          ///< optimistic retries when a row changed concurrently
 };
 
 struct auth_settings {
@@ -69,6 +73,7 @@ struct auth_settings {
   std::size_t login_attempts_per_account_max = 10;
   std::size_t login_attempts_per_address_max = 50;
   std::uint32_t login_window_s = 300;
+  std::size_t registrations_per_address_max = 20; ///< per login_window_s
   std::size_t rate_limit_keys_max = 100'000;
 };
 

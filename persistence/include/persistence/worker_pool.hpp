@@ -24,11 +24,16 @@ struct worker_pool_options {
 };
 
 /// Spawns the pool; `spawn_worker(pool)` spawns one worker that knows the
-/// pool's handle. Workers are linked to the pool and die with it.
+/// pool's handle. The pool supervises its workers: one that dies is
+/// replaced; all of them end with the pool.
 caf::actor spawn_worker_pool(caf::actor_system& sys, worker_pool_options options,
                              std::function<caf::actor(caf::actor pool)> spawn_worker);
 
 /// Called by a worker after it answered a job.
 void report_done(caf::local_actor* self, const caf::actor& pool);
+
+/// Makes a worker answer messages it does not understand with an error and
+/// still report them done. Call it when the worker starts.
+void refuse_unknown_jobs(caf::scheduled_actor* self, const caf::actor& pool);
 
 } // namespace livemart::persistence

@@ -17,8 +17,9 @@ namespace livemart {
 /// Wrong JSON types and unknown fields are 400; broken rules are 422.
 class body_reader {
 public:
-  /// Parses `body`; a parse error or a non-object is remembered as 400.
-  explicit body_reader(std::string_view body);
+  /// Parses `body` within the nesting and member limits; a parse error or
+  /// a non-object is remembered as 400.
+  explicit body_reader(std::string_view body, std::size_t depth_max = 16, std::size_t members_max = 256);
 
   bool ok() const { return !fatal_; }
   bool has(std::string_view key) const;

@@ -59,8 +59,10 @@ struct parse_error {
   std::string message;
 };
 
-/// Parses a complete JSON text. `depth_max` bounds nesting.
-std::variant<value, parse_error> parse(std::string_view text, std::size_t depth_max = 32);
+/// Parses a complete JSON text. `depth_max` bounds nesting and
+/// `members_max` the members of any one object or array.
+std::variant<value, parse_error> parse(std::string_view text, std::size_t depth_max = 32,
+                                       std::size_t members_max = 100'000);
 
 /// Appends `text` as a quoted, escaped JSON string.
 void append_string(std::string& out, std::string_view text);

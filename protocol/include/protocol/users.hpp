@@ -95,6 +95,7 @@ using decoded = std::variant<T, problem>;
 decoded<register_request> decode_register(std::string_view body, const conf::settings& cfg);
 decoded<login_request> decode_login(std::string_view body, const conf::settings& cfg);
 decoded<refresh_request> decode_refresh(std::string_view body);
+decoded<refresh_request> decode_refresh(std::string_view body, const conf::settings& cfg);
 decoded<profile_patch> decode_profile_patch(std::string_view body, const conf::settings& cfg);
 /// A new address: every rule checked, country and postal code normalised.
 decoded<address> decode_address(std::string_view body, const conf::settings& cfg);
