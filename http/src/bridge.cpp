@@ -113,7 +113,7 @@ bool request_context::require_json() {
   return true;
 }
 
-caf::behavior bridge_actor(caf::event_based_actor* self) {
+caf::behavior bridge_actor(caf::event_based_actor* self, std::size_t /*index*/) {
   // A failed request must never kill the bridge: errors go to the handlers.
   self->set_error_handler([](caf::scheduled_actor*, caf::error&) {});
   return {

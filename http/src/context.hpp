@@ -175,7 +175,9 @@ void add_auth_routes(router& r);
 void add_user_routes(router& r);
 
 /// The bridge actor: runs tasks, so that replies arrive in an actor.
-caf::behavior bridge_actor(caf::event_based_actor* self);
+/// (`index` only names it; CAF 0.17 dereferences a null argument tuple when
+/// a function-based actor is spawned without arguments, which UBSan flags.)
+caf::behavior bridge_actor(caf::event_based_actor* self, std::size_t index);
 
 } // namespace livemart::http
 

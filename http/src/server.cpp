@@ -119,7 +119,7 @@ struct server::impl {
     unmatched = std::make_unique<route_metrics>("unmatched");
     // A few bridge actors per scheduler thread spread reply handling.
     for (std::size_t i = 0; i < std::max<std::size_t>(2, c.actors.scheduler_threads * 2); ++i)
-      app.bridges.push_back(sys.spawn(bridge_actor));
+      app.bridges.push_back(sys.spawn(bridge_actor, i));
   }
 
   /// Ends the bridges and waits until they are gone: a bridge may hold the

@@ -120,13 +120,17 @@ TEST_CASE("a pool worker answers a message it does not understand and stays avai
   caf::actor worker;
   caf::actor watcher = caf::actor_cast<caf::actor>(self);
   auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
-    worker = sys.spawn([owner](caf::event_based_actor* w) -> caf::behavior {
-      persistence::refuse_unknown_jobs(w, owner);
-      return {[w, owner](int job) {
-        persistence::report_done(w, owner);
-        return job * 2;
-      }};
-    });
+    // Spawned with an argument: CAF 0.17 trips UBSan on argument-less
+    // function-based actors (a null argument tuple is dereferenced).
+    worker = sys.spawn(
+      [](caf::event_based_actor* w, caf::actor owner_pool) -> caf::behavior {
+        persistence::refuse_unknown_jobs(w, owner_pool);
+        return {[w, owner_pool](int job) {
+          persistence::report_done(w, owner_pool);
+          return job * 2;
+        }};
+      },
+      owner);
     return worker;
   });
   exit_on_scope_end guard{pool};
@@ -144,14 +148,16 @@ TEST_CASE("a pool replaces a worker that died", "[unit][actors]") {
   std::atomic<int> spawned{0};
   auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
     ++spawned;
-    return sys.spawn([owner](caf::event_based_actor* w) -> caf::behavior {
-      return {[w, owner](int job) -> caf::result<int> {
-        if (job < 0)
-          throw std::runtime_error("worker bug"); // ends this worker
-        persistence::report_done(w, owner);
-        return job;
-      }};
-    });
+    return sys.spawn(
+      [](caf::event_based_actor* w, caf::actor owner_pool) -> caf::behavior {
+        return {[w, owner_pool](int job) -> caf::result<int> {
+          if (job < 0)
+            throw std::runtime_error("worker bug"); // ends this worker
+          persistence::report_done(w, owner_pool);
+          return job;
+        }};
+      },
+      owner);
   });
   exit_on_scope_end guard{pool};
   self->request(pool, std::chrono::seconds{10}, -1)
