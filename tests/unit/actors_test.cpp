@@ -109,7 +109,7 @@ TEST_CASE("the login limiter allows max attempts per window and then names the w
   CHECK(check("b", 3) == 0); // keys are independent
   // Memory is bounded, and a full table never locks a newcomer out.
   for (int i = 0; i < 40; ++i)
-    CHECK(check("k" + std::to_string(i), 3) == 0);
+    CHECK(check(std::string{"k"}.append(std::to_string(i)), 3) == 0);
   // The oldest windows were forgotten to make room; the newest is intact.
   CHECK(check("k39", 1) > 0);
 }
