@@ -39,10 +39,8 @@ void update_address(address_pointer self, std::shared_ptr<const address_context>
         auto merged = apply_patch(found.front(), patch);
         auto errors = validate_address(merged, ctx->cfg);
         if (!errors.empty()) {
-          std::string names;
-          for (const auto& f : errors)
-            names += (names.empty() ? "" : ", ") + f.field;
-          rp.deliver(make_error(errc::validation_failed, "invalid fields: " + names, std::move(errors)));
+          auto detail = "invalid fields: " + list_field_names(errors);
+          rp.deliver(make_error(errc::validation_failed, std::move(detail), std::move(errors)));
           return;
         }
         self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::address_update(merged)}})

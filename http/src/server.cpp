@@ -140,6 +140,7 @@ struct server::impl {
   void begin_drain();
   void check_drained();
   void close_all_sessions();
+  std::vector<std::shared_ptr<session>> live_sessions();
   void ignore_further_signals() {
     signals.async_wait([this](beast::error_code ec, int) {
       if (!ec)
@@ -509,14 +510,7 @@ void server::impl::begin_drain() {
       // Keep catching signals while draining, so a second Ctrl-C cannot
       // kill the process before in-flight work has finished.
       ignore_further_signals();
-      std::vector<std::shared_ptr<session>> live;
-      {
-        std::lock_guard lock{sessions_mutex};
-        for (auto& w : sessions)
-          if (auto s = w.lock())
-            live.push_back(std::move(s));
-      }
-      for (auto& s : live)
+      for (auto& s : live_sessions())
         s->drain();
       drain_deadline = clock::now() + std::chrono::milliseconds{cfg.http.shutdown_timeout_ms};
       drain_timer = std::make_unique<asio::steady_timer>(ioc);
@@ -525,15 +519,17 @@ void server::impl::begin_drain() {
   });
 }
 
-void server::impl::close_all_sessions() {
+std::vector<std::shared_ptr<session>> server::impl::live_sessions() {
   std::vector<std::shared_ptr<session>> live;
-  {
-    std::lock_guard lock{sessions_mutex};
-    for (auto& w : sessions)
-      if (auto s = w.lock())
-        live.push_back(std::move(s));
-  }
-  for (auto& s : live)
+  std::lock_guard lock{sessions_mutex};
+  for (auto& w : sessions)
+    if (auto s = w.lock())
+      live.push_back(std::move(s));
+  return live;
+}
+
+void server::impl::close_all_sessions() {
+  for (auto& s : live_sessions())
     s->force_close();
 }
 

@@ -72,6 +72,19 @@ problem make_problem(errc code, std::string detail) {
   return p;
 }
 
+std::string list_field_names(const std::vector<field_error>& fields) {
+  std::string names;
+  for (const auto& f : fields)
+    names += (names.empty() ? "" : ", ") + f.field;
+  return names;
+}
+
+problem invalid_fields(std::vector<field_error> fields) {
+  auto p = make_problem(errc::validation_failed, "invalid fields: " + list_field_names(fields));
+  p.fields = std::move(fields);
+  return p;
+}
+
 problem to_problem(const caf::error& err) {
   if (err.category() == category) {
     problem p;

@@ -86,14 +86,8 @@ std::optional<problem> body_reader::finish() {
     p.fields = std::move(type_errors_);
     return p;
   }
-  if (!rule_errors_.empty()) {
-    std::string names;
-    for (const auto& f : rule_errors_)
-      names += (names.empty() ? "" : ", ") + f.field;
-    auto p = make_problem(errc::validation_failed, "invalid fields: " + names);
-    p.fields = std::move(rule_errors_);
-    return p;
-  }
+  if (!rule_errors_.empty())
+    return invalid_fields(std::move(rule_errors_));
   return std::nullopt;
 }
 
@@ -361,15 +355,8 @@ decoded<address> decode_address(std::string_view body, const conf::settings& cfg
   if (auto p = r.finish())
     return std::move(*p);
   auto a = patch.values;
-  auto errors = validate_address(a, cfg);
-  if (!errors.empty()) {
-    std::string names;
-    for (const auto& f : errors)
-      names += (names.empty() ? "" : ", ") + f.field;
-    auto p = make_problem(errc::validation_failed, "invalid fields: " + names);
-    p.fields = std::move(errors);
-    return p;
-  }
+  if (auto errors = validate_address(a, cfg); !errors.empty())
+    return invalid_fields(std::move(errors));
   return a;
 }
 

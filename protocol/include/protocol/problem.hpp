@@ -73,6 +73,12 @@ struct problem {
 
 problem make_problem(errc code, std::string detail = {});
 
+/// A 422 naming every field in `fields` ("invalid fields: email, password").
+problem invalid_fields(std::vector<field_error> fields);
+
+/// "email, password": the field names, for details and messages.
+std::string list_field_names(const std::vector<field_error>& fields);
+
 /// Turns an error from an actor reply into a problem: our own category keeps
 /// its code and detail; CAF's request timeout becomes `timeout`; everything
 /// else is `internal` (and the detail is not leaked).
