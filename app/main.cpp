@@ -101,6 +101,7 @@ int run_serve(const conf::settings& cfg) {
 
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", cfg.actors.scheduler_threads);
+  caf_cfg.set("scheduler.policy", caf::atom_from_string(cfg.actors.scheduler_policy));
   add_message_types(caf_cfg);
   caf::actor_system sys{caf_cfg};
 

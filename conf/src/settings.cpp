@@ -103,6 +103,7 @@ std::vector<setting_entry> make_entries() {
     entry("database.statement_timeout_ms", &s::database, &database_settings::statement_timeout_ms, "server-side statement timeout"),
     entry("database.retry_after_s", &s::database, &database_settings::retry_after_s, "Retry-After for 503 while the database is away"),
     entry("actors.scheduler_threads", &s::actors, &actor_settings::scheduler_threads, "CAF scheduler worker threads"),
+    entry("actors.scheduler_policy", &s::actors, &actor_settings::scheduler_policy, "CAF scheduler policy: stealing or sharing"),
     entry("actors.user_shards", &s::actors, &actor_settings::user_shards, "user directory shards"),
     entry("actors.user_cache_entries_max", &s::actors, &actor_settings::user_cache_entries_max, "cached user profiles per shard"),
     entry("actors.user_cache_ttl_s", &s::actors, &actor_settings::user_cache_ttl_s, "seconds before a cached profile is read again (changes made outside the API)"),
@@ -275,6 +276,8 @@ std::vector<std::string> validate(const settings& v) {
   require(v.database.write_batch_max >= 1, "database.write_batch_max must be at least 1");
   require(v.actors.scheduler_threads >= 1, "actors.scheduler_threads must be at least 1");
   require(v.actors.user_shards >= 1, "actors.user_shards must be at least 1");
+  require(v.actors.scheduler_policy == "stealing" || v.actors.scheduler_policy == "sharing",
+          "actors.scheduler_policy must be stealing or sharing");
   require(v.auth.access_token_ttl_s >= 1 && v.auth.access_token_ttl_s <= 900,
           "auth.access_token_ttl_s must be between 1 and 900 (15 minutes)");
   require(v.auth.argon2_memory_kib >= 19 * 1024, "auth.argon2_memory_kib must be at least 19456 (19 MiB)");

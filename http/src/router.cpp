@@ -21,61 +21,55 @@ std::vector<std::string_view> segments(std::string_view path) {
   }
 }
 
-/// Literal segments are more specific than parameters.
-int specificity(std::string_view pattern) {
-  int score = 0;
-  for (auto s : segments(pattern))
-    score += s.empty() || s.front() != ':' ? 2 : 1;
-  return score;
-}
-
 } // namespace
 
 void router::add(std::string method, std::string pattern, handler fn) {
-  auto r = std::make_unique<route>(route{std::move(method), std::move(pattern), std::move(fn), routes_.size()});
+  auto r = std::make_unique<route>(route{std::move(method), std::move(pattern), std::move(fn), routes_.size(), {}, 0});
+  for (auto segment : segments(r->pattern)) {
+    r->segments.emplace_back(segment);
+    // Literal segments are more specific than parameters.
+    r->specificity += segment.empty() || segment.front() != ':' ? 2 : 1;
+  }
   routes_.push_back(std::move(r));
 }
 
-bool router::matches(std::string_view pattern, std::string_view path, path_params* params) {
-  auto want = segments(pattern);
-  auto have = segments(path);
-  if (want.size() != have.size())
+bool router::matches(const route& r, const std::vector<std::string_view>& path, path_params* params) {
+  if (r.segments.size() != path.size())
     return false;
-  path_params found;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    if (!want[i].empty() && want[i].front() == ':') {
-      if (have[i].empty())
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const auto& want = r.segments[i];
+    if (!want.empty() && want.front() == ':') {
+      if (path[i].empty())
         return false;
-      found.emplace_back(std::string{want[i].substr(1)}, std::string{have[i]});
-    } else if (want[i] != have[i]) {
+    } else if (want != path[i]) {
       return false;
     }
   }
   if (params != nullptr)
-    *params = std::move(found);
+    for (std::size_t i = 0; i < path.size(); ++i)
+      if (!r.segments[i].empty() && r.segments[i].front() == ':')
+        params->emplace_back(r.segments[i].substr(1), std::string{path[i]});
   return true;
 }
 
 router::match router::find(std::string_view method, std::string_view path) const {
   match m;
+  auto split = segments(path);
   const route* best = nullptr;
-  int best_score = -1;
   for (const auto& r : routes_) {
-    if (!matches(r->pattern, path, nullptr))
+    if (!matches(*r, split, nullptr))
       continue;
     if (std::find(m.allow.begin(), m.allow.end(), r->method) == m.allow.end())
       m.allow.push_back(r->method);
     if (r->method != method)
       continue;
-    if (int score = specificity(r->pattern); score > best_score) {
+    if (best == nullptr || r->specificity > best->specificity)
       best = r.get();
-      best_score = score;
-    }
   }
   if (best != nullptr) {
     m.result = outcome::found;
     m.found = best;
-    matches(best->pattern, path, &m.params);
+    matches(*best, split, &m.params);
     m.allow.clear();
   } else if (!m.allow.empty()) {
     m.result = outcome::method_not_allowed;

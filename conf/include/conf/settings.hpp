@@ -50,6 +50,7 @@ struct database_settings {
 
 struct actor_settings {
   std::size_t scheduler_threads = 2;
+  std::string scheduler_policy = "stealing"; ///< CAF scheduler: stealing or sharing
   std::size_t user_shards = 16;
   std::size_t user_cache_entries_max = 100'000; ///< per shard
   std::uint32_t user_cache_ttl_s = 60;          ///< re-read a cached profile after this long

@@ -22,7 +22,9 @@ struct route {
   std::string method;
   std::string pattern;
   handler fn;
-  std::size_t index = 0; ///< position in registration order (metrics)
+  std::size_t index = 0;               ///< position in registration order (metrics)
+  std::vector<std::string> segments;   ///< the pattern, split once at registration
+  int specificity = 0;                 ///< literal segments count double
 };
 
 class router {
@@ -43,7 +45,7 @@ public:
   const std::vector<std::unique_ptr<route>>& routes() const { return routes_; }
 
 private:
-  static bool matches(std::string_view pattern, std::string_view path, path_params* params);
+  static bool matches(const route& r, const std::vector<std::string_view>& path, path_params* params);
   std::vector<std::unique_ptr<route>> routes_;
 };
 
