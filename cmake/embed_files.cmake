@@ -1,5 +1,6 @@
 # Script mode: writes OUT, a C++ file that defines NS::SYMBOL, a std::array of
 # embedded_file {name, contents}, from the files in INPUTS (in the order given).
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
 list(LENGTH INPUTS count)
 set(body "")
 foreach(input IN LISTS INPUTS)

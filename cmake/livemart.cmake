@@ -10,10 +10,14 @@ endfunction()
 # self-contained: migrations and the common-password list travel inside it.
 function(livemart_embed out ns symbol)
   set(inputs ${ARGN})
+  # A CMake list would be split into separate shell words (or commands) on
+  # ';', so the file names travel joined by '|'.
+  string(JOIN "|" joined ${inputs})
   add_custom_command(
     OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} -DSYMBOL=${symbol} "-DINPUTS=${inputs}"
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} -DSYMBOL=${symbol} -DINPUTS=${joined}
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
     DEPENDS ${inputs} ${PROJECT_SOURCE_DIR}/cmake/embed_files.cmake
-    COMMENT "Embedding ${symbol}")
+    COMMENT "Embedding ${symbol}"
+    VERBATIM)
 endfunction()

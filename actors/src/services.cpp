@@ -12,6 +12,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.users = spawn_user_directory(sys, cfg.actors, s.db);
   s.auth = spawn_auth(sys, cfg, tokens, s.db, s.hasher, s.limiter, s.users);
   s.addresses = spawn_addresses(sys, cfg, s.db);
+  s.sellers = spawn_sellers(sys, cfg, s.db, s.users);
   return s;
 }
 
@@ -19,6 +20,7 @@ void stop_services(services& s) {
   auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
   stop(s.auth);
   stop(s.addresses);
+  stop(s.sellers);
   for (const auto& shard : s.users.shards)
     stop(shard);
   stop(s.limiter);

@@ -86,6 +86,7 @@ user_shard_actor::behavior_type user_shard(shard_pointer self,
       return rp;
     },
     [self](put_atom, const user_profile& u) { self->state.remember(u); },
+    [self](forget_atom, std::uint64_t id) { self->state.cache.erase(id); },
   };
 }
 

@@ -131,6 +131,8 @@ std::vector<setting_entry> make_entries() {
     entry("users.avatar_url_bytes_max", &s::users, &user_settings::avatar_url_bytes_max, "avatar URL, bytes"),
     entry("users.addresses_per_user_max", &s::users, &user_settings::addresses_per_user_max, "saved addresses per user"),
     entry("users.address_field_length_max", &s::users, &user_settings::address_field_length_max, "each address field, characters"),
+    entry("users.shop_description_length_max", &s::users, &user_settings::shop_description_length_max, "shop description, characters"),
+    entry("users.page_size_max", &s::users, &user_settings::page_size_max, "items per page of any list"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
   };
 }

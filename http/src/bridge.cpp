@@ -1,6 +1,9 @@
 #include "context.hpp"
 
+#include <charconv>
 #include <unordered_map>
+
+#include <protocol/ids.hpp>
 
 #include <protocol/json.hpp>
 #include <protocol/log.hpp>
@@ -138,6 +141,74 @@ bool request_context::require_json() {
   if (lower != "application/json") {
     respond_problem(make_problem(errc::unsupported_media_type, "send the body as Content-Type: application/json"));
     return false;
+  }
+  return true;
+}
+
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte;
+/// a malformed escape is kept as it is.
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<std::string> request_context::query(std::string_view name) const {
+  std::string_view rest = req_.query;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq)) == name)
+      return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+bool request_context::read_page(page& out) {
+  auto bad = [this](std::string field, std::string message) {
+    auto p = make_problem(errc::bad_request, "query parameter \"" + field + "\" " + message);
+    p.fields.push_back({std::move(field), std::move(message)});
+    respond_problem(std::move(p));
+    return false;
+  };
+  if (auto limit = query("limit")) {
+    std::uint32_t n = 0;
+    auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 || n > app_.cfg.users.page_size_max)
+      return bad("limit", "must be a whole number from 1 to " + std::to_string(app_.cfg.users.page_size_max));
+    out.limit = n;
+  }
+  if (auto cursor = query("cursor"); cursor && !cursor->empty()) {
+    auto id = ids::parse(*cursor);
+    if (!id)
+      return bad("cursor", "is not a cursor this server issued");
+    out.after = *id;
   }
   return true;
 }

@@ -96,6 +96,38 @@ public:
   bool authenticate();
   /// A body must be application/json; on failure answers 415.
   bool require_json();
+
+  /// A query parameter, percent-decoded; nullopt when absent.
+  std::optional<std::string> query(std::string_view name) const;
+
+  /// Keyset paging from `limit` (1..users.page_size_max, default 20) and
+  /// `cursor` (the last id of the previous page). Answers 400 naming the
+  /// parameter and returns false when one is malformed.
+  struct page {
+    std::uint64_t after = 0;
+    std::uint32_t limit = 20;
+  };
+  bool read_page(page& out);
+
+  /// Authenticates, then checks the caller's role with the owner of its
+  /// profile (never with the token: roles change). Answers 401/403 itself;
+  /// otherwise runs `then(profile)` in a bridge actor.
+  template <class F>
+  void with_role(role needed, F then) {
+    if (!authenticate())
+      return;
+    auto self = shared_from_this();
+    ask(
+      app_.svc.users.shard_for(user_id_),
+      [self, needed, then](const user_profile& me) mutable {
+        if (me.role != needed) {
+          self->respond_problem(make_problem(errc::forbidden, "this needs the " + std::string{to_string(needed)} + " role"));
+          return;
+        }
+        then(me);
+      },
+      get_atom::value, user_id_);
+  }
   /// For endpoints with a JSON body: checks the content type, decodes the
   /// body with `decode(body, extra...)` and answers any problem itself.
   /// Returns the decoded value, or nullopt when the request was answered.
@@ -173,6 +205,7 @@ private:
 void add_ops_routes(router& r);
 void add_auth_routes(router& r);
 void add_user_routes(router& r);
+void add_seller_routes(router& r);
 
 /// The bridge actor: runs tasks, so that replies arrive in an actor.
 /// (`index` only names it; CAF 0.17 dereferences a null argument tuple when

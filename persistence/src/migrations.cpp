@@ -53,6 +53,8 @@ std::variant<migration_report, std::string> migrate(const std::string& url, std:
     conn.run_sql("ROLLBACK");
     return what + ": " + message;
   };
+  // IF NOT EXISTS notices are noise on every run.
+  conn.run_sql("SET client_min_messages = warning");
   for (const auto* sql : {"BEGIN", lock_sql,
                           "CREATE TABLE IF NOT EXISTS schema_migrations ("
                           " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"

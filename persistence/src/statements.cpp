@@ -16,7 +16,12 @@ namespace {
   "(extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 15> catalog{{
+#define LM_SELLER_COLUMNS \
+  "id, user_id, shop_name, slug, description, contact_email, country, business_type, status, status_reason, " \
+  "follower_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
+  "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
+
+constexpr std::array<named_statement, 23> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -46,10 +51,21 @@ constexpr std::array<named_statement, 15> catalog{{
   {"address_update",
    "SELECT " LM_ADDRESS_COLUMNS " FROM address_update($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"},
   {"address_delete", "SELECT address_delete AS id FROM address_delete($1, $2)"},
+  {"seller_apply", "SELECT " LM_SELLER_COLUMNS " FROM seller_apply($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
+  {"seller_decide", "SELECT " LM_SELLER_COLUMNS " FROM seller_decide($1, $2, $3, $4, $5)"},
+  {"seller_by_id", "SELECT " LM_SELLER_COLUMNS " FROM sellers WHERE id = $1"},
+  {"seller_by_user", "SELECT " LM_SELLER_COLUMNS " FROM sellers WHERE user_id = $1"},
+  {"sellers_by_status", "SELECT " LM_SELLER_COLUMNS " FROM sellers WHERE status = $1 AND id > $2 ORDER BY id LIMIT $3"},
+  {"seller_follow", "SELECT seller_follow AS follower_count FROM seller_follow($1, $2)"},
+  {"seller_unfollow", "SELECT seller_unfollow AS follower_count FROM seller_unfollow($1, $2)"},
+  {"sellers_followed",
+   "SELECT " LM_SELLER_COLUMNS " FROM sellers WHERE id IN (SELECT seller_id FROM follows WHERE user_id = $1) "
+   "AND id > $2 ORDER BY id LIMIT $3"},
 }};
 
 #undef LM_USER_COLUMNS
 #undef LM_ADDRESS_COLUMNS
+#undef LM_SELLER_COLUMNS
 
 db_value optional_text(bool present, const std::string& text) {
   return present ? db_text(text) : db_null();
@@ -162,6 +178,71 @@ db_statement address_update(const address& a) {
 
 db_statement address_delete(std::uint64_t id, std::uint64_t user_id) {
   return {"address_delete", {db_uint(id), db_uint(user_id)}};
+}
+
+db_statement seller_apply(std::uint64_t id, std::uint64_t user_id, const seller_application& a,
+                          std::uint64_t transition_id) {
+  return {"seller_apply",
+          {db_uint(id), db_uint(user_id), db_text(a.shop_name), db_text(a.slug), db_text(a.description),
+           db_text(a.contact_email), db_text(a.country), db_text(a.business_type), db_uint(transition_id)}};
+}
+
+db_statement seller_decide(std::uint64_t seller_id, seller_status to, std::uint64_t actor_id, const std::string& reason,
+                           std::uint64_t transition_id) {
+  return {"seller_decide",
+          {db_uint(seller_id), db_text(std::string{to_string(to)}), db_uint(actor_id), db_text(reason),
+           db_uint(transition_id)}};
+}
+
+db_statement seller_by_id(std::uint64_t id) {
+  return {"seller_by_id", {db_uint(id)}};
+}
+
+db_statement seller_by_user(std::uint64_t user_id) {
+  return {"seller_by_user", {db_uint(user_id)}};
+}
+
+db_statement sellers_by_status(seller_status status, std::uint64_t after_id, std::size_t limit) {
+  return {"sellers_by_status", {db_text(std::string{to_string(status)}), db_uint(after_id), db_uint(limit)}};
+}
+
+db_statement seller_follow(std::uint64_t user_id, std::uint64_t seller_id, bool follow) {
+  return {follow ? "seller_follow" : "seller_unfollow", {db_uint(user_id), db_uint(seller_id)}};
+}
+
+db_statement sellers_followed(std::uint64_t user_id, std::uint64_t after_id, std::size_t limit) {
+  return {"sellers_followed", {db_uint(user_id), db_uint(after_id), db_uint(limit)}};
+}
+
+std::vector<seller> decode_sellers(const db_rows& rows) {
+  std::vector<seller> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto id = idx("id"), user_id = idx("user_id"), shop_name = idx("shop_name"), slug = idx("slug"),
+       description = idx("description"), contact = idx("contact_email"), country = idx("country"),
+       business = idx("business_type"), status = idx("status"), reason = idx("status_reason"),
+       followers = idx("follower_count"), created = idx("created_at_ms"), updated = idx("updated_at_ms"),
+       version = idx("version");
+  for (const auto& row : rows.rows) {
+    seller s;
+    s.id = to_uint(row[id]);
+    s.user_id = to_uint(row[user_id]);
+    s.shop_name = row[shop_name].text;
+    s.slug = row[slug].text;
+    s.description = row[description].text;
+    s.contact_email = row[contact].text;
+    s.country = row[country].text;
+    s.business_type = row[business].text;
+    from_string(row[status].text, s.status);
+    s.status_reason = row[reason].text;
+    s.follower_count = to_int(row[followers]);
+    s.created_at_ms = to_int(row[created]);
+    s.updated_at_ms = to_int(row[updated]);
+    s.version = static_cast<std::int32_t>(to_int(row[version]));
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 std::vector<address> decode_addresses(const db_rows& rows) {

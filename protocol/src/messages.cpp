@@ -48,6 +48,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<address>>("std::vector<address>");
   cfg.add_message_type<address_patch>("address_patch");
   cfg.add_message_type<verify_result>("verify_result");
+  cfg.add_message_type<seller>("seller");
+  cfg.add_message_type<std::vector<seller>>("std::vector<seller>");
+  cfg.add_message_type<seller_application>("seller_application");
   add_error_category(cfg);
 }
 

@@ -29,7 +29,8 @@ using limiter_actor = caf::typed_actor<
 using user_shard_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::uint64_t>::with<user_profile>,
   caf::replies_to<update_atom, std::uint64_t, profile_patch>::with<user_profile>,
-  caf::reacts_to<put_atom, user_profile>>;
+  caf::reacts_to<put_atom, user_profile>,
+  caf::reacts_to<forget_atom, std::uint64_t>>; ///< the row changed elsewhere: read it again next time
 
 /// Registration, login, refresh-token rotation and logout. Registration
 /// and login name the client's network for their rate limits.
@@ -46,5 +47,16 @@ using address_actor = caf::typed_actor<
   caf::replies_to<create_atom, address>::with<address>,
   caf::replies_to<update_atom, std::uint64_t, std::uint64_t, address_patch>::with<address>,
   caf::replies_to<delete_atom, std::uint64_t, std::uint64_t>::with<caf::ok_atom>>;
+
+/// Seller applications, verification and follows. Acting users come from
+/// the access token; an unapproved shop is not visible to the public.
+using seller_actor = caf::typed_actor<
+  caf::replies_to<apply_atom, std::uint64_t, seller_application>::with<seller>,
+  caf::replies_to<get_atom, std::uint64_t>::with<seller>,             ///< by seller id
+  caf::replies_to<profile_atom, std::uint64_t>::with<seller>,         ///< by owner's user id
+  caf::replies_to<list_atom, seller_status, std::uint64_t, std::uint32_t>::with<std::vector<seller>>,
+  caf::replies_to<decide_atom, std::uint64_t, std::uint64_t, seller_status, std::string>::with<seller>,
+  caf::replies_to<follow_atom, std::uint64_t, std::uint64_t, bool>::with<std::int64_t>,
+  caf::replies_to<following_atom, std::uint64_t, std::uint64_t, std::uint32_t>::with<std::vector<seller>>>;
 
 } // namespace livemart

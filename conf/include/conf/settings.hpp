@@ -84,6 +84,8 @@ struct user_settings {
   std::size_t avatar_url_bytes_max = 2'048;
   std::size_t addresses_per_user_max = 20;
   std::size_t address_field_length_max = 128;
+  std::size_t shop_description_length_max = 2'000;
+  std::size_t page_size_max = 100;            ///< items per page of any list
 };
 
 struct node_settings {

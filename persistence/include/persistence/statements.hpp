@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <protocol/db_types.hpp>
+#include <protocol/sellers.hpp>
 #include <protocol/users.hpp>
 
 /// Every SQL statement of livemart has a name and lives in statements.cpp,
@@ -62,5 +63,26 @@ db_statement address_update(const address& a);
 db_statement address_delete(std::uint64_t id, std::uint64_t user_id);
 
 std::vector<address> decode_addresses(const db_rows& rows);
+
+// -- sellers --------------------------------------------------------------------
+
+/// Creates the application, or re-opens a rejected one (LM409 otherwise:
+/// conflict "already_pending" / "already_approved"); a taken shop name or
+/// slug is a unique violation.
+db_statement seller_apply(std::uint64_t id, std::uint64_t user_id, const seller_application& a,
+                          std::uint64_t transition_id);
+/// pending -> approved | rejected (conflict "status_<current>" otherwise);
+/// approval makes a buyer a seller. No row: no such seller.
+db_statement seller_decide(std::uint64_t seller_id, seller_status to, std::uint64_t actor_id, const std::string& reason,
+                           std::uint64_t transition_id);
+db_statement seller_by_id(std::uint64_t id);
+db_statement seller_by_user(std::uint64_t user_id);
+db_statement sellers_by_status(seller_status status, std::uint64_t after_id, std::size_t limit);
+/// Idempotent; one row with the follower count, none when no such
+/// (approved, for follow) seller exists.
+db_statement seller_follow(std::uint64_t user_id, std::uint64_t seller_id, bool follow);
+db_statement sellers_followed(std::uint64_t user_id, std::uint64_t after_id, std::size_t limit);
+
+std::vector<seller> decode_sellers(const db_rows& rows);
 
 } // namespace livemart::persistence

@@ -9,6 +9,7 @@
 
 #include <protocol/db_types.hpp>
 #include <protocol/problem.hpp>
+#include <protocol/sellers.hpp>
 #include <protocol/users.hpp>
 
 /// Every atom and message type of livemart, registered in one place so that
@@ -39,6 +40,11 @@ using address_atom = caf::atom_constant<caf::atom("address")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using create_atom = caf::atom_constant<caf::atom("create")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
+using apply_atom = caf::atom_constant<caf::atom("apply")>;
+using decide_atom = caf::atom_constant<caf::atom("decide")>;
+using follow_atom = caf::atom_constant<caf::atom("follow")>;
+using following_atom = caf::atom_constant<caf::atom("following")>;
+using forget_atom = caf::atom_constant<caf::atom("forget")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -106,6 +112,17 @@ typename Inspector::result_type inspect(Inspector& f, address& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, address_patch& x) {
   return f(caf::meta::type_name("address_patch"), x.present, x.values);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, seller& x) {
+  return f(caf::meta::type_name("seller"), x.id, x.user_id, x.shop_name, x.slug, x.description, x.contact_email,
+           x.country, x.business_type, x.status, x.status_reason, x.follower_count, x.created_at_ms, x.updated_at_ms,
+           x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, seller_application& x) {
+  return f(caf::meta::type_name("seller_application"), x.shop_name, x.slug, x.description, x.contact_email, x.country,
+           x.business_type);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verify_result& x) {

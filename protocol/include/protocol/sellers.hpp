@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <conf/settings.hpp>
+#include <protocol/users.hpp>
+
+/// The Seller service's shop side: applications, verification, follows.
+namespace livemart {
+
+enum class seller_status : std::uint8_t { pending = 0, approved = 1, rejected = 2 };
+std::string_view to_string(seller_status s);
+bool from_string(std::string_view text, seller_status& out);
+
+struct seller {
+  std::uint64_t id = 0;
+  std::uint64_t user_id = 0;
+  std::string shop_name;
+  std::string slug;
+  std::string description;
+  std::string contact_email;
+  std::string country;
+  std::string business_type; ///< individual or company
+  seller_status status = seller_status::pending;
+  std::string status_reason;
+  std::int64_t follower_count = 0;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::int32_t version = 0;
+};
+
+/// What an applicant sends; the slug is derived from the shop name.
+struct seller_application {
+  std::string shop_name;
+  std::string slug;
+  std::string description;
+  std::string contact_email;
+  std::string country;
+  std::string business_type;
+};
+
+/// "Joe's Vintage Shop!" -> "joe-s-vintage-shop": lower-case ASCII letters
+/// and digits, other runs become one hyphen, at most 48 characters.
+/// Empty when the name has no ASCII letter or digit.
+std::string slugify(std::string_view name);
+
+decoded<seller_application> decode_seller_application(std::string_view body, const conf::settings& cfg);
+/// A rejection must say why: {"reason": "..."}.
+decoded<std::string> decode_rejection(std::string_view body, const conf::settings& cfg);
+
+/// The public shop page: no contact e-mail, no owner id.
+std::string encode_public(const seller& s);
+/// What the owner and admins see.
+std::string encode_private(const seller& s);
+/// {"items": [...], "next_cursor": ...} with the public (or private) view
+/// of each; `limit` is the page size asked for: a full page has a cursor.
+std::string encode_list(const std::vector<seller>& list, bool private_view, std::size_t limit);
+
+} // namespace livemart

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <catch2/catch.hpp>
+
+#include <protocol/json.hpp>
+
+#include "http_client.hpp"
+#include "pg_harness.hpp"
+
+/// Helpers for e2e tests that speak livemart's API.
+namespace livemart::testing {
+
+inline std::string quote(std::string_view text) {
+  std::string out;
+  json::append_string(out, text);
+  return out;
+}
+
+/// Checks an RFC 9457 reply: status, media type, the standard members, code.
+inline void check_problem(const http_reply& r, int status, const std::string& code) {
+  INFO("reply: " << r.status << " " << r.body);
+  REQUIRE(r.status == status);
+  CHECK(r.header("content-type").rfind("application/problem+json", 0) == 0);
+  auto doc = r.json();
+  for (const char* key : {"type", "title", "status", "code", "detail", "instance", "request_id"})
+    CHECK(doc.find(key) != nullptr);
+  CHECK(doc.string_or("code") == code);
+}
+
+struct api_user {
+  std::string email;
+  std::string password;
+  std::string id;
+  std::string token; ///< access token
+};
+
+/// Registers a fresh buyer and logs it in.
+inline api_user sign_up(http_client& c, const std::string& prefix = "user") {
+  api_user u{prefix + "." + unique_suffix() + "@example.com", "correct horse battery staple", {}, {}};
+  auto r = c.post("/auth/register", "{\"email\":" + quote(u.email) + ",\"password\":" + quote(u.password)
+                                      + ",\"display_name\":\"Test\"}");
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  u.id = r.json().string_or("id");
+  auto login = c.post("/auth/login", "{\"email\":" + quote(u.email) + ",\"password\":" + quote(u.password) + "}");
+  INFO(login.body);
+  REQUIRE(login.status == 200);
+  u.token = login.json().string_or("access_token");
+  return u;
+}
+
+} // namespace livemart::testing
