@@ -13,6 +13,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.auth = spawn_auth(sys, cfg, tokens, s.db, s.hasher, s.limiter, s.users);
   s.addresses = spawn_addresses(sys, cfg, s.db);
   s.sellers = spawn_sellers(sys, cfg, s.db, s.users);
+  s.categories = spawn_categories(sys, cfg, s.db);
   return s;
 }
 
@@ -21,6 +22,7 @@ void stop_services(services& s) {
   stop(s.auth);
   stop(s.addresses);
   stop(s.sellers);
+  stop(s.categories);
   for (const auto& shard : s.users.shards)
     stop(shard);
   stop(s.limiter);

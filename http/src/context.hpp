@@ -206,6 +206,7 @@ void add_ops_routes(router& r);
 void add_auth_routes(router& r);
 void add_user_routes(router& r);
 void add_seller_routes(router& r);
+void add_catalog_routes(router& r);
 
 /// The bridge actor: runs tasks, so that replies arrive in an actor.
 /// (`index` only names it; CAF 0.17 dereferences a null argument tuple when

@@ -21,7 +21,9 @@ namespace {
   "follower_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 23> catalog{{
+#define LM_CATEGORY_COLUMNS "id, parent_id, name, slug, position, active, version"
+
+constexpr std::array<named_statement, 27> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -61,11 +63,22 @@ constexpr std::array<named_statement, 23> catalog{{
   {"sellers_followed",
    "SELECT " LM_SELLER_COLUMNS " FROM sellers WHERE id IN (SELECT seller_id FROM follows WHERE user_id = $1) "
    "AND id > $2 ORDER BY id LIMIT $3"},
+  {"category_all", "SELECT " LM_CATEGORY_COLUMNS " FROM categories"},
+  {"category_insert",
+   "INSERT INTO categories (id, parent_id, name, slug, position) VALUES ($1, $2, $3, $4, $5) "
+   "RETURNING " LM_CATEGORY_COLUMNS},
+  {"category_update",
+   "UPDATE categories SET parent_id = $2, name = $3, slug = $4, position = $5, active = $6, updated_at = now(), "
+   "version = version + 1 WHERE id = $1 AND version = $7 RETURNING " LM_CATEGORY_COLUMNS},
+  {"category_delete",
+   "DELETE FROM categories WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.parent_id = $1) "
+   "RETURNING id"},
 }};
 
 #undef LM_USER_COLUMNS
 #undef LM_ADDRESS_COLUMNS
 #undef LM_SELLER_COLUMNS
+#undef LM_CATEGORY_COLUMNS
 
 db_value optional_text(bool present, const std::string& text) {
   return present ? db_text(text) : db_null();
@@ -241,6 +254,51 @@ std::vector<seller> decode_sellers(const db_rows& rows) {
     s.updated_at_ms = to_int(row[updated]);
     s.version = static_cast<std::int32_t>(to_int(row[version]));
     out.push_back(std::move(s));
+  }
+  return out;
+}
+
+db_statement category_all() {
+  return {"category_all", {}};
+}
+
+namespace {
+db_value parent_value(std::uint64_t parent_id) {
+  return parent_id == 0 ? db_null() : db_uint(parent_id);
+}
+} // namespace
+
+db_statement category_insert(const category& c) {
+  return {"category_insert", {db_uint(c.id), parent_value(c.parent_id), db_text(c.name), db_text(c.slug), db_int(c.position)}};
+}
+
+db_statement category_update(const category& c) {
+  return {"category_update",
+          {db_uint(c.id), parent_value(c.parent_id), db_text(c.name), db_text(c.slug), db_int(c.position),
+           db_bool(c.active), db_int(c.version)}};
+}
+
+db_statement category_delete(std::uint64_t id) {
+  return {"category_delete", {db_uint(id)}};
+}
+
+std::vector<category> decode_categories(const db_rows& rows) {
+  std::vector<category> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto id = idx("id"), parent = idx("parent_id"), name = idx("name"), slug = idx("slug"), position = idx("position"),
+       active = idx("active"), version = idx("version");
+  for (const auto& row : rows.rows) {
+    category c;
+    c.id = to_uint(row[id]);
+    c.parent_id = row[parent].is_null ? 0 : to_uint(row[parent]);
+    c.name = row[name].text;
+    c.slug = row[slug].text;
+    c.position = static_cast<std::int32_t>(to_int(row[position]));
+    c.active = row[active].text == "t";
+    c.version = static_cast<std::int32_t>(to_int(row[version]));
+    out.push_back(std::move(c));
   }
   return out;
 }

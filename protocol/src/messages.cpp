@@ -51,6 +51,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<seller>("seller");
   cfg.add_message_type<std::vector<seller>>("std::vector<seller>");
   cfg.add_message_type<seller_application>("seller_application");
+  cfg.add_message_type<category>("category");
+  cfg.add_message_type<category_patch>("category_patch");
   add_error_category(cfg);
 }
 

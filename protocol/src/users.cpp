@@ -64,6 +64,30 @@ std::optional<bool> body_reader::boolean(std::string_view key, bool required) {
   return v->as_bool();
 }
 
+std::optional<std::int64_t> body_reader::integer(std::string_view key, bool required, std::int64_t min,
+                                                  std::int64_t max) {
+  const auto* v = field(key);
+  if (v == nullptr) {
+    if (required)
+      rule_errors_.push_back({std::string{key}, "is required"});
+    return std::nullopt;
+  }
+  if (!v->is_integer()) {
+    type_errors_.push_back({std::string{key}, "must be a whole number, not " + std::string{v->type_name()}});
+    return std::nullopt;
+  }
+  if (v->as_integer() < min || v->as_integer() > max) {
+    rule_errors_.push_back({std::string{key}, "must be from " + std::to_string(min) + " to " + std::to_string(max)});
+    return std::nullopt;
+  }
+  return v->as_integer();
+}
+
+bool body_reader::is_null(std::string_view key) const {
+  const auto* v = root_.find(key);
+  return v != nullptr && v->is_null();
+}
+
 void body_reader::invalid(std::string_view key, std::string message) {
   rule_errors_.push_back({std::string{key}, std::move(message)});
 }

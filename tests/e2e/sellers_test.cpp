@@ -18,33 +18,13 @@ std::string application(const std::string& shop_name, const std::string& busines
          "\"contact_email\":\"Shop@Example.com\",\"country\":\"de\",\"business_type\":" + quote(business_type) + "}";
 }
 
-/// A running server with an admin account.
-struct marketplace {
-  temp_database db;
-  server_process srv{db.url()};
-  http_client c{srv.port()};
-  api_user admin;
-
-  marketplace() {
-    admin.email = "admin." + unique_suffix() + "@example.com";
-    admin.password = "an admin passphrase";
-    auto [code, output] = server_process::run({"create-admin", admin.email},
-                                              {{"DATABASE_URL", db.url()}, {"LIVEMART_ADMIN_PASSWORD", admin.password}});
-    INFO(output);
-    REQUIRE(code == 0);
-    auto login = c.post("/auth/login", "{\"email\":" + quote(admin.email) + ",\"password\":" + quote(admin.password) + "}");
-    REQUIRE(login.status == 200);
-    admin.token = login.json().string_or("access_token");
-  }
-
-  /// A buyer who applied; returns the seller id.
-  std::string apply(api_user& owner, const std::string& shop_name) {
-    auto r = c.post("/sellers/apply", application(shop_name), owner.token);
-    INFO(r.body);
-    REQUIRE(r.status == 201);
-    return r.json().string_or("id");
-  }
-};
+/// A buyer who applied; returns the seller id.
+std::string apply(marketplace& m, api_user& owner, const std::string& shop_name) {
+  auto r = m.c.post("/sellers/apply", application(shop_name), owner.token);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.json().string_or("id");
+}
 
 } // namespace
 
@@ -113,7 +93,7 @@ TEST_CASE("a buyer applies, an admin approves, the buyer becomes a seller", "[e2
 TEST_CASE("a rejection needs a reason and allows a new application", "[e2e][sellers]") {
   marketplace m;
   auto owner = sign_up(m.c, "owner");
-  auto id = m.apply(owner, "First Try " + unique_suffix());
+  auto id = apply(m, owner, "First Try " + unique_suffix());
   auto no_reason = m.c.post("/admin/sellers/" + id + "/reject", "{}", m.admin.token);
   check_problem(no_reason, 422, "validation-failed");
   CHECK(no_reason.error_fields() == std::vector<std::string>{"reason"});
@@ -135,7 +115,7 @@ TEST_CASE("seller applications are validated and shop names are unique", "[e2e][
   auto first = sign_up(m.c, "first");
   auto second = sign_up(m.c, "second");
   auto name = "Unique Name " + unique_suffix();
-  m.apply(first, name);
+  apply(m, first, name);
   auto taken = m.c.post("/sellers/apply", application(name), second.token);
   check_problem(taken, 409, "conflict");
   CHECK(taken.error_fields() == std::vector<std::string>{"shop_name"});
@@ -158,7 +138,7 @@ TEST_CASE("seller applications are validated and shop names are unique", "[e2e][
 TEST_CASE("follows are idempotent and counted without COUNT(*)", "[e2e][sellers]") {
   marketplace m;
   auto owner = sign_up(m.c, "owner");
-  auto id = m.apply(owner, "Followed Shop " + unique_suffix());
+  auto id = apply(m, owner, "Followed Shop " + unique_suffix());
   auto fan = sign_up(m.c, "fan");
   // Only approved shops can be followed.
   check_problem(m.c.post("/sellers/" + id + "/follow", "", fan.token), 404, "not-found");
@@ -194,7 +174,7 @@ TEST_CASE("admin lists page with a cursor", "[e2e][sellers]") {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     auto u = sign_up(m.c, "paged");
-    ids.push_back(m.apply(u, "Paged Shop " + unique_suffix()));
+    ids.push_back(apply(m, u, "Paged Shop " + unique_suffix()));
   }
   auto first = m.c.get("/admin/sellers?status=pending&limit=2", m.admin.token);
   REQUIRE(first.status == 200);

@@ -9,6 +9,7 @@
 
 #include "http_client.hpp"
 #include "pg_harness.hpp"
+#include "server_process.hpp"
 
 /// Helpers for e2e tests that speak livemart's API.
 namespace livemart::testing {
@@ -51,5 +52,27 @@ inline api_user sign_up(http_client& c, const std::string& prefix = "user") {
   u.token = login.json().string_or("access_token");
   return u;
 }
+
+/// Makes an admin with `livemart create-admin` and logs it in.
+inline api_user make_admin(const std::string& database_url, http_client& c) {
+  api_user admin{"admin." + unique_suffix() + "@example.com", "an admin passphrase", {}, {}};
+  auto [code, output] = server_process::run({"create-admin", admin.email},
+                                            {{"DATABASE_URL", database_url}, {"LIVEMART_ADMIN_PASSWORD", admin.password}});
+  INFO(output);
+  REQUIRE(code == 0);
+  auto login = c.post("/auth/login", "{\"email\":" + quote(admin.email) + ",\"password\":" + quote(admin.password) + "}");
+  REQUIRE(login.status == 200);
+  admin.id = login.json().string_or("user_id");
+  admin.token = login.json().string_or("access_token");
+  return admin;
+}
+
+/// A running server on a fresh database, with an admin.
+struct marketplace {
+  temp_database db;
+  server_process srv{db.url()};
+  http_client c{srv.port()};
+  api_user admin = make_admin(db.url(), c);
+};
 
 } // namespace livemart::testing

@@ -59,4 +59,14 @@ using seller_actor = caf::typed_actor<
   caf::replies_to<follow_atom, std::uint64_t, std::uint64_t, bool>::with<std::int64_t>,
   caf::replies_to<following_atom, std::uint64_t, std::uint64_t, std::uint32_t>::with<std::vector<seller>>>;
 
+/// The category tree: held whole in memory by one actor, its only writer,
+/// which answers reads without the database and checks moves for cycles.
+/// `get` replies with the public tree, rendered once per change.
+using category_actor = caf::typed_actor<
+  caf::replies_to<get_atom>::with<std::string>,
+  caf::replies_to<create_atom, category_patch>::with<category>,
+  caf::replies_to<update_atom, std::uint64_t, category_patch>::with<category>,
+  caf::replies_to<delete_atom, std::uint64_t>::with<caf::ok_atom>,
+  caf::replies_to<check_atom, std::uint64_t>::with<bool>>; ///< exists and active, ancestors included
+
 } // namespace livemart

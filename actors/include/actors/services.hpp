@@ -29,6 +29,7 @@ struct services {
   auth_actor auth;
   address_actor addresses;
   seller_actor sellers;
+  category_actor categories;
 };
 
 services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens);
@@ -45,6 +46,7 @@ auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const j
                       const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
                       user_directory users);
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
+category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                            user_directory users);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <protocol/db_types.hpp>
+#include <protocol/catalog.hpp>
 #include <protocol/sellers.hpp>
 #include <protocol/users.hpp>
 
@@ -84,5 +85,16 @@ db_statement seller_follow(std::uint64_t user_id, std::uint64_t seller_id, bool 
 db_statement sellers_followed(std::uint64_t user_id, std::uint64_t after_id, std::size_t limit);
 
 std::vector<seller> decode_sellers(const db_rows& rows);
+
+// -- categories -------------------------------------------------------------------
+
+db_statement category_all();
+db_statement category_insert(const category& c);
+/// Applies if the row is still at c.version; no row otherwise.
+db_statement category_update(const category& c);
+/// Deletes a category without subcategories; no row otherwise.
+db_statement category_delete(std::uint64_t id);
+
+std::vector<category> decode_categories(const db_rows& rows);
 
 } // namespace livemart::persistence

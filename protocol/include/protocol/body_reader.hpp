@@ -28,6 +28,10 @@ public:
   /// JSON null is accepted only with `nullable` and yields "".
   std::optional<std::string> string(std::string_view key, bool required, bool nullable = false);
   std::optional<bool> boolean(std::string_view key, bool required);
+  /// A whole number within [min, max] (a 422 outside, a 400 for non-integers).
+  std::optional<std::int64_t> integer(std::string_view key, bool required, std::int64_t min, std::int64_t max);
+  /// True when `key` is present and JSON null (marks "clear this").
+  bool is_null(std::string_view key) const;
 
   /// Records a 422 rule violation for `key`.
   void invalid(std::string_view key, std::string message);

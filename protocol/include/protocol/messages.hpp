@@ -7,6 +7,7 @@
 #include <caf/fwd.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include <protocol/catalog.hpp>
 #include <protocol/db_types.hpp>
 #include <protocol/problem.hpp>
 #include <protocol/sellers.hpp>
@@ -123,6 +124,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seller_application& x) {
   return f(caf::meta::type_name("seller_application"), x.shop_name, x.slug, x.description, x.contact_email, x.country,
            x.business_type);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, category& x) {
+  return f(caf::meta::type_name("category"), x.id, x.parent_id, x.name, x.slug, x.position, x.active, x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, category_patch& x) {
+  return f(caf::meta::type_name("category_patch"), x.present, x.values);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verify_result& x) {

@@ -1,0 +1,223 @@
+#include <actors/services.hpp>
+
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include <persistence/statements.hpp>
+#include <protocol/ids.hpp>
+
+namespace livemart {
+namespace {
+
+struct category_context {
+  std::chrono::milliseconds step_timeout;
+  persistence::database db;
+};
+
+struct category_state {
+  std::unordered_map<std::uint64_t, category> nodes;
+  bool loaded = false;
+  std::string public_tree; ///< rendered once per change, served as is
+  static inline const char* name = "categories";
+
+  void render() {
+    std::vector<category> all;
+    all.reserve(nodes.size());
+    for (const auto& [id, c] : nodes)
+      all.push_back(c);
+    public_tree = encode_tree(all, true);
+  }
+
+  /// True when `id` is `ancestor` or lies below it.
+  bool within(std::uint64_t id, std::uint64_t ancestor) const {
+    // Bounded by the number of nodes, so even a corrupt loop cannot hang us.
+    for (std::size_t steps = 0; id != 0 && steps <= nodes.size(); ++steps) {
+      if (id == ancestor)
+        return true;
+      auto it = nodes.find(id);
+      id = it == nodes.end() ? 0 : it->second.parent_id;
+    }
+    return false;
+  }
+
+  /// Exists, and it and every ancestor are active.
+  bool usable(std::uint64_t id) const {
+    for (std::size_t steps = 0; id != 0 && steps <= nodes.size(); ++steps) {
+      auto it = nodes.find(id);
+      if (it == nodes.end() || !it->second.active)
+        return false;
+      id = it->second.parent_id;
+    }
+    return id == 0;
+  }
+
+  bool has_children(std::uint64_t id) const {
+    for (const auto& [other, c] : nodes)
+      if (c.parent_id == id)
+        return true;
+    return false;
+  }
+};
+
+using category_pointer = category_actor::stateful_pointer<category_state>;
+
+caf::error no_such_category() {
+  return make_error(errc::not_found, "no such category");
+}
+
+caf::error bad_parent(std::string message) {
+  return make_error(errc::validation_failed, message, {field_error{"parent_id", message}});
+}
+
+/// Runs `then` once the tree is in memory. Loading uses `await`: no other
+/// message is handled before the tree is there.
+template <class Promise, class F>
+void with_tree(category_pointer self, const std::shared_ptr<const category_context>& ctx, Promise rp, F then) {
+  if (self->state.loaded) {
+    then();
+    return;
+  }
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::category_all()}})
+    .await(
+      [self, then](const db_result& r) mutable {
+        for (auto& c : persistence::decode_categories(r.results.front()))
+          self->state.nodes.emplace(c.id, std::move(c));
+        self->state.loaded = true;
+        self->state.render();
+        then();
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+/// Writes one statement and waits for COMMIT before handling anything else:
+/// the in-memory tree must never be checked against a change in flight
+/// (two concurrent moves could otherwise build a cycle).
+template <class Promise, class F>
+void write_then(category_pointer self, const std::shared_ptr<const category_context>& ctx, db_statement statement,
+                Promise rp, F then) {
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{std::move(statement)}})
+    .await(then, [rp](caf::error& err) mutable {
+      auto p = to_problem(err);
+      if (p.code == errc::conflict && p.detail.rfind("unique:", 0) == 0)
+        rp.deliver(make_error(errc::conflict, "a sibling category has this name",
+                              {field_error{"name", "is taken by a sibling category"}}));
+      else
+        rp.deliver(std::move(err));
+    });
+}
+
+category_actor::behavior_type category_catalog(category_pointer self, std::shared_ptr<const category_context> ctx) {
+  return {
+    [self, ctx](get_atom) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      with_tree(self, ctx, rp, [self, rp]() mutable { rp.deliver(self->state.public_tree); });
+      return rp;
+    },
+    [self, ctx](check_atom, std::uint64_t id) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      with_tree(self, ctx, rp, [self, rp, id]() mutable { rp.deliver(self->state.usable(id)); });
+      return rp;
+    },
+    [self, ctx](create_atom, const category_patch& patch) -> caf::result<category> {
+      auto rp = self->make_response_promise<category>();
+      with_tree(self, ctx, rp, [self, ctx, rp, patch]() mutable {
+        auto c = patch.values;
+        c.id = ids::next();
+        c.active = true;
+        c.version = 1;
+        if (c.parent_id != 0 && self->state.nodes.count(c.parent_id) == 0) {
+          rp.deliver(bad_parent("is not a category"));
+          return;
+        }
+        write_then(self, ctx, persistence::category_insert(c), rp, [self, rp](const db_result& r) mutable {
+          auto rows = persistence::decode_categories(r.results.front());
+          self->state.nodes[rows.front().id] = rows.front();
+          self->state.render();
+          rp.deliver(rows.front());
+        });
+      });
+      return rp;
+    },
+    [self, ctx](update_atom, std::uint64_t id, const category_patch& patch) -> caf::result<category> {
+      auto rp = self->make_response_promise<category>();
+      with_tree(self, ctx, rp, [self, ctx, rp, id, patch]() mutable {
+        auto& st = self->state;
+        auto it = st.nodes.find(id);
+        if (it == st.nodes.end()) {
+          rp.deliver(no_such_category());
+          return;
+        }
+        auto c = it->second;
+        if (patch.present & cf_name) {
+          c.name = patch.values.name;
+          c.slug = patch.values.slug;
+        }
+        if (patch.present & cf_position)
+          c.position = patch.values.position;
+        if (patch.present & cf_active)
+          c.active = patch.values.active;
+        if (patch.present & cf_parent) {
+          auto parent = patch.values.parent_id;
+          if (parent != 0 && st.nodes.count(parent) == 0) {
+            rp.deliver(bad_parent("is not a category"));
+            return;
+          }
+          // Moving a category below itself or its own descendant is a cycle.
+          if (parent != 0 && st.within(parent, id)) {
+            rp.deliver(bad_parent("would put the category below itself (a cycle)"));
+            return;
+          }
+          c.parent_id = parent;
+        }
+        write_then(self, ctx, persistence::category_update(c), rp, [self, rp](const db_result& r) mutable {
+          auto rows = persistence::decode_categories(r.results.front());
+          if (rows.empty()) {
+            // Only this actor writes categories; a version mismatch means
+            // someone edited the table by hand. Reload on next use.
+            self->state.loaded = false;
+            self->state.nodes.clear();
+            rp.deliver(make_error(errc::conflict, "the category changed outside livemart; retry"));
+            return;
+          }
+          self->state.nodes[rows.front().id] = rows.front();
+          self->state.render();
+          rp.deliver(rows.front());
+        });
+      });
+      return rp;
+    },
+    [self, ctx](delete_atom, std::uint64_t id) -> caf::result<caf::ok_atom> {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      with_tree(self, ctx, rp, [self, ctx, rp, id]() mutable {
+        if (self->state.nodes.count(id) == 0) {
+          rp.deliver(no_such_category());
+          return;
+        }
+        if (self->state.has_children(id)) {
+          rp.deliver(make_error(errc::conflict, "the category has subcategories; deactivate it instead"));
+          return;
+        }
+        write_then(self, ctx, persistence::category_delete(id), rp, [self, rp, id](const db_result& r) mutable {
+          if (r.results.front().rows.empty()) {
+            rp.deliver(make_error(errc::conflict, "the category has subcategories; deactivate it instead"));
+            return;
+          }
+          self->state.nodes.erase(id);
+          self->state.render();
+          rp.deliver(caf::ok_atom::value);
+        });
+      });
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db) {
+  return sys.spawn(category_catalog, std::make_shared<const category_context>(
+                                       category_context{std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db}));
+}
+
+} // namespace livemart

@@ -1,0 +1,75 @@
+#include "context.hpp"
+
+#include <protocol/catalog.hpp>
+#include <protocol/ids.hpp>
+
+namespace livemart::http {
+
+namespace {
+
+std::optional<std::uint64_t> category_id(const context_ptr& ctx) {
+  auto id = ids::parse(ctx->param("id"));
+  if (!id)
+    ctx->respond_problem(make_problem(errc::not_found, "no such category"));
+  return id;
+}
+
+} // namespace
+
+void add_catalog_routes(router& r) {
+  // Served from the category actor's memory: no database round trip.
+  r.add("GET", "/categories", [](const context_ptr& ctx) {
+    ctx->ask(
+      ctx->svc().categories, [ctx](const std::string& tree) { ctx->respond_json(200, tree); }, get_atom::value);
+  });
+
+  r.add("POST", "/admin/categories", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto patch = ctx->decode_body(decode_category_create, ctx->cfg());
+    if (!patch)
+      return;
+    ctx->with_role(role::admin, [ctx, patch = std::move(*patch)](const user_profile&) {
+      ctx->ask(
+        ctx->svc().categories,
+        [ctx](const category& c) {
+          response res;
+          res.status = 201;
+          res.body = encode(c);
+          res.headers.emplace_back("Location", "/admin/categories/" + ids::format(c.id));
+          ctx->respond(std::move(res));
+        },
+        create_atom::value, patch);
+    });
+  });
+
+  r.add("PATCH", "/admin/categories/:id", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto id = category_id(ctx);
+    if (!id)
+      return;
+    auto patch = ctx->decode_body(decode_category_patch, ctx->cfg());
+    if (!patch)
+      return;
+    ctx->with_role(role::admin, [ctx, id = *id, patch = std::move(*patch)](const user_profile&) {
+      ctx->ask(
+        ctx->svc().categories, [ctx](const category& c) { ctx->respond_json(200, encode(c)); }, update_atom::value, id,
+        patch);
+    });
+  });
+
+  r.add("DELETE", "/admin/categories/:id", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto id = category_id(ctx);
+    if (!id)
+      return;
+    ctx->with_role(role::admin, [ctx, id = *id](const user_profile&) {
+      ctx->ask(
+        ctx->svc().categories, [ctx](caf::ok_atom) { ctx->respond_no_content(); }, delete_atom::value, id);
+    });
+  });
+}
+
+} // namespace livemart::http

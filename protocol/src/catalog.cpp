@@ -1,0 +1,132 @@
+#include <protocol/catalog.hpp>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <protocol/body_reader.hpp>
+#include <protocol/ids.hpp>
+#include <protocol/json.hpp>
+#include <protocol/sellers.hpp>
+
+namespace livemart {
+
+namespace {
+
+constexpr std::int64_t position_max = 1'000'000;
+
+/// Reads the fields of a category body; `creating` requires a name.
+decoded<category_patch> decode_category(std::string_view body, const conf::settings& cfg, bool creating) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  category_patch out;
+  if (auto name = r.string("name", creating)) {
+    out.present |= cf_name;
+    out.values.name = std::move(*name);
+    if (check_text(r, "name", out.values.name, 1, cfg.users.display_name_length_max)) {
+      out.values.slug = slugify(out.values.name);
+      if (out.values.slug.empty())
+        r.invalid("name", "must contain at least one letter or digit (A-Z, 0-9)");
+    }
+  }
+  // parent_id: an id string, or null for a root.
+  if (r.is_null("parent_id")) {
+    r.string("parent_id", false, true); // marks the field as read
+    out.present |= cf_parent;
+    out.values.parent_id = 0;
+  } else if (auto parent = r.string("parent_id", false)) {
+    out.present |= cf_parent;
+    if (auto id = ids::parse(*parent))
+      out.values.parent_id = *id;
+    else
+      r.invalid("parent_id", "must be a category id or null");
+  }
+  if (auto position = r.integer("position", false, -position_max, position_max)) {
+    out.present |= cf_position;
+    out.values.position = static_cast<std::int32_t>(*position);
+  }
+  if (!creating) {
+    if (auto active = r.boolean("active", false)) {
+      out.present |= cf_active;
+      out.values.active = *active;
+    }
+  }
+  if (auto p = r.finish())
+    return std::move(*p);
+  if (!creating && out.present == 0)
+    return make_problem(errc::validation_failed, "the body names no field to change (name, parent_id, position, active)");
+  return out;
+}
+
+void write_category(json::writer& w, const category& c) {
+  w.field("id", ids::format(c.id))
+    .key("parent_id");
+  if (c.parent_id == 0)
+    w.null();
+  else
+    w.string(ids::format(c.parent_id));
+  w.field("name", c.name).field("slug", c.slug).field("position", c.position).field("active", c.active);
+}
+
+} // namespace
+
+decoded<category_patch> decode_category_create(std::string_view body, const conf::settings& cfg) {
+  return decode_category(body, cfg, true);
+}
+
+decoded<category_patch> decode_category_patch(std::string_view body, const conf::settings& cfg) {
+  return decode_category(body, cfg, false);
+}
+
+std::string encode(const category& c) {
+  json::writer w;
+  w.begin_object();
+  write_category(w, c);
+  w.field("version", c.version);
+  w.end_object();
+  return w.take();
+}
+
+std::string encode_tree(const std::vector<category>& all, bool active_only) {
+  std::unordered_map<std::uint64_t, std::vector<const category*>> children;
+  for (const auto& c : all)
+    children[c.parent_id].push_back(&c);
+  for (auto& [parent, list] : children)
+    std::sort(list.begin(), list.end(), [](const category* a, const category* b) {
+      return a->position != b->position ? a->position < b->position : a->name < b->name;
+    });
+  json::writer w;
+  // Depth-first with an explicit stack: the tree's depth is not bounded by
+  // the call stack. Each frame is a list of siblings and the next index.
+  struct frame {
+    const std::vector<const category*>* siblings;
+    std::size_t next;
+  };
+  static const std::vector<const category*> none;
+  auto kids = [&](std::uint64_t id) -> const std::vector<const category*>& {
+    auto it = children.find(id);
+    return it == children.end() ? none : it->second;
+  };
+  w.begin_object().key("items").begin_array();
+  std::vector<frame> stack{{&kids(0), 0}};
+  while (!stack.empty()) {
+    auto& top = stack.back();
+    if (top.next == top.siblings->size()) {
+      stack.pop_back();
+      if (!stack.empty())
+        w.end_array().end_object(); // children of the parent, then the parent
+      continue;
+    }
+    const auto* c = (*top.siblings)[top.next++];
+    if (active_only && !c->active)
+      continue;
+    w.begin_object();
+    write_category(w, *c);
+    w.key("children").begin_array();
+    stack.push_back({&kids(c->id), 0});
+  }
+  w.end_array().end_object();
+  return w.take();
+}
+
+} // namespace livemart
