@@ -3,6 +3,7 @@
 #include <charconv>
 #include <unordered_map>
 
+#include <protocol/crypto.hpp>
 #include <protocol/ids.hpp>
 
 #include <protocol/json.hpp>
@@ -145,38 +146,6 @@ bool request_context::require_json() {
   return true;
 }
 
-namespace {
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte;
-/// a malformed escape is kept as it is.
-std::string percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out.push_back(' ');
-    } else if (text[i] == '%' && i + 2 < text.size() && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
-} // namespace
-
 std::optional<std::string> request_context::query(std::string_view name) const {
   std::string_view rest = req_.query;
   while (!rest.empty()) {
@@ -184,10 +153,17 @@ std::optional<std::string> request_context::query(std::string_view name) const {
     auto pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
     auto eq = pair.find('=');
-    if (percent_decode(pair.substr(0, eq)) == name)
-      return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+    if (crypto::percent_decode(pair.substr(0, eq)) == name)
+      return eq == std::string_view::npos ? std::string{} : crypto::percent_decode(pair.substr(eq + 1));
   }
   return std::nullopt;
+}
+
+std::optional<std::uint64_t> request_context::path_id(std::string_view what) {
+  auto id = ids::parse(param("id"));
+  if (!id)
+    respond_problem(make_problem(errc::not_found, "no such " + std::string{what}));
+  return id;
 }
 
 bool request_context::read_page(page& out) {

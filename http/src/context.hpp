@@ -97,6 +97,10 @@ public:
   /// A body must be application/json; on failure answers 415.
   bool require_json();
 
+  /// The `:id` path parameter as an id. A malformed id answers 404 "no such
+  /// <what>", as a missing or foreign one does, so ids cannot be probed.
+  std::optional<std::uint64_t> path_id(std::string_view what);
+
   /// A query parameter, percent-decoded; nullopt when absent.
   std::optional<std::string> query(std::string_view name) const;
 

@@ -5,17 +5,6 @@
 
 namespace livemart::http {
 
-namespace {
-
-std::optional<std::uint64_t> category_id(const context_ptr& ctx) {
-  auto id = ids::parse(ctx->param("id"));
-  if (!id)
-    ctx->respond_problem(make_problem(errc::not_found, "no such category"));
-  return id;
-}
-
-} // namespace
-
 void add_catalog_routes(router& r) {
   // Served from the category actor's memory: no database round trip.
   r.add("GET", "/categories", [](const context_ptr& ctx) {
@@ -46,7 +35,7 @@ void add_catalog_routes(router& r) {
   r.add("PATCH", "/admin/categories/:id", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    auto id = category_id(ctx);
+    auto id = ctx->path_id("category");
     if (!id)
       return;
     auto patch = ctx->decode_body(decode_category_patch, ctx->cfg());
@@ -62,7 +51,7 @@ void add_catalog_routes(router& r) {
   r.add("DELETE", "/admin/categories/:id", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    auto id = category_id(ctx);
+    auto id = ctx->path_id("category");
     if (!id)
       return;
     ctx->with_role(role::admin, [ctx, id = *id](const user_profile&) {

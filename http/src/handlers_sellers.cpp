@@ -8,14 +8,6 @@ namespace livemart::http {
 
 namespace {
 
-/// The seller id from the path; a malformed id reads as "not found".
-std::optional<std::uint64_t> seller_id(const context_ptr& ctx) {
-  auto id = ids::parse(ctx->param("id"));
-  if (!id)
-    ctx->respond_problem(make_problem(errc::not_found, "no such seller"));
-  return id;
-}
-
 std::string follow_reply(bool following, std::int64_t count) {
   json::writer w;
   w.begin_object().field("following", following).field("follower_count", count).end_object();
@@ -25,7 +17,7 @@ std::string follow_reply(bool following, std::int64_t count) {
 void follow(const context_ptr& ctx, bool on) {
   if (!ctx->authenticate())
     return;
-  auto id = seller_id(ctx);
+  auto id = ctx->path_id("seller");
   if (!id)
     return;
   ctx->ask(
@@ -36,7 +28,7 @@ void follow(const context_ptr& ctx, bool on) {
 void decide(const context_ptr& ctx, seller_status to) {
   if (!ctx->authenticate())
     return;
-  auto id = seller_id(ctx);
+  auto id = ctx->path_id("seller");
   if (!id)
     return;
   std::string reason;
@@ -85,7 +77,7 @@ void add_seller_routes(router& r) {
 
   // A shop page: public once the shop is approved.
   r.add("GET", "/sellers/:id", [](const context_ptr& ctx) {
-    auto id = seller_id(ctx);
+    auto id = ctx->path_id("seller");
     if (!id)
       return;
     ctx->ask(

@@ -5,19 +5,6 @@
 
 namespace livemart::http {
 
-namespace {
-
-/// The address id from the path; another user's id and a malformed one both
-/// read as "not found", so ids cannot be probed.
-std::optional<std::uint64_t> address_id(const context_ptr& ctx) {
-  auto id = ids::parse(ctx->param("id"));
-  if (!id)
-    ctx->respond_problem(make_problem(errc::not_found, "no such address"));
-  return id;
-}
-
-} // namespace
-
 void add_user_routes(router& r) {
   r.add("GET", "/users/addresses", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
@@ -49,7 +36,7 @@ void add_user_routes(router& r) {
   r.add("PATCH", "/users/addresses/:id", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    auto id = address_id(ctx);
+    auto id = ctx->path_id("address");
     if (!id)
       return;
     auto patch = ctx->decode_body(decode_address_patch, ctx->cfg());
@@ -63,7 +50,7 @@ void add_user_routes(router& r) {
   r.add("DELETE", "/users/addresses/:id", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    auto id = address_id(ctx);
+    auto id = ctx->path_id("address");
     if (!id)
       return;
     ctx->ask(

@@ -9,6 +9,7 @@
 
 #include <protocol/json.hpp>
 
+#include "api.hpp"
 #include "http_client.hpp"
 #include "pg_harness.hpp"
 #include "server_process.hpp"
@@ -20,11 +21,6 @@ namespace {
 
 constexpr const char* good_password = "correct horse battery staple";
 
-std::string quote(std::string_view text) {
-  std::string out;
-  json::append_string(out, text);
-  return out;
-}
 
 bool contains(const std::vector<std::string>& list, const std::string& item) {
   for (const auto& x : list)
@@ -47,16 +43,6 @@ bool bool_field(const json::value& doc, std::string_view key) {
   return v->as_bool();
 }
 
-void check_problem(const http_reply& r, int status, const std::string& code) {
-  INFO("reply: " << r.status << " " << r.body);
-  REQUIRE(r.status == status);
-  CHECK(r.header("content-type").rfind("application/problem+json", 0) == 0);
-  auto doc = r.json();
-  for (const char* key : {"type", "title", "status", "code", "detail", "instance", "request_id"})
-    CHECK(doc.find(key) != nullptr);
-  CHECK(doc.string_or("code") == code);
-  CHECK(integer_field(doc, "status") == status);
-}
 
 /// A registered, logged-in user.
 struct user {

@@ -12,6 +12,7 @@
 #include <protocol/crypto.hpp>
 #include <protocol/json.hpp>
 
+#include "api.hpp"
 #include "http_client.hpp"
 #include "pg_harness.hpp"
 #include "server_process.hpp"
@@ -23,11 +24,6 @@ namespace {
 
 constexpr const char* good_password = "correct horse battery staple";
 
-std::string quote(std::string_view text) {
-  std::string out;
-  json::append_string(out, text);
-  return out;
-}
 
 std::string unique_email(const std::string& prefix = "user") {
   return prefix + "_" + unique_suffix() + "@example.com";
@@ -61,19 +57,6 @@ std::int64_t integer_field(const json::value& doc, std::string_view key) {
 }
 
 /// An RFC 9457 problem with the given status and code and every standard member.
-void check_problem(const http_reply& r, int status, const std::string& code) {
-  INFO("reply: " << r.status << " " << r.body);
-  REQUIRE(r.status == status);
-  CHECK(r.header("content-type").rfind("application/problem+json", 0) == 0);
-  auto doc = r.json();
-  for (const char* key : {"type", "title", "status", "code", "detail", "instance", "request_id"})
-    CHECK(doc.find(key) != nullptr);
-  CHECK(doc.string_or("code") == code);
-  CHECK(integer_field(doc, "status") == status);
-  CHECK_FALSE(doc.string_or("type").empty());
-  CHECK_FALSE(doc.string_or("detail").empty());
-  CHECK(doc.string_or("request_id") == r.header("x-request-id"));
-}
 
 struct account {
   std::string email;

@@ -18,6 +18,7 @@
 #include <persistence/admin.hpp>
 #include <protocol/json.hpp>
 
+#include "api.hpp"
 #include "http_client.hpp"
 #include "pg_harness.hpp"
 #include "server_process.hpp"
@@ -27,25 +28,7 @@ using namespace livemart::testing;
 
 namespace {
 
-std::int64_t integer_field(const json::value& doc, std::string_view key) {
-  const auto* v = doc.find(key);
-  REQUIRE(v != nullptr);
-  REQUIRE(v->is_integer());
-  return v->as_integer();
-}
 
-void check_problem(const http_reply& r, int status, const std::string& code) {
-  INFO("reply: " << r.status << " " << r.body);
-  REQUIRE(r.status == status);
-  CHECK(r.header("content-type").rfind("application/problem+json", 0) == 0);
-  auto doc = r.json();
-  for (const char* key : {"type", "title", "status", "code", "detail", "instance", "request_id"})
-    CHECK(doc.find(key) != nullptr);
-  CHECK(doc.string_or("code") == code);
-  CHECK(integer_field(doc, "status") == status);
-  CHECK_FALSE(r.header("x-request-id").empty());
-  CHECK(doc.string_or("request_id") == r.header("x-request-id"));
-}
 
 /// A plain loopback TCP connection, for what http_client cannot express:
 /// replies that may never come and watching the server close.

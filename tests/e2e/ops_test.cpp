@@ -12,6 +12,7 @@
 #include <persistence/migrations.hpp>
 #include <protocol/json.hpp>
 
+#include "api.hpp"
 #include "http_client.hpp"
 #include "pg_harness.hpp"
 #include "server_process.hpp"
@@ -21,33 +22,12 @@ using namespace livemart::testing;
 
 namespace {
 
-std::string quote(std::string_view text) {
-  std::string out;
-  json::append_string(out, text);
-  return out;
-}
 
 std::string register_body(const std::string& email) {
   return R"({"email":)" + quote(email) + R"(,"password":"correct horse battery staple","display_name":"Ops"})";
 }
 
-std::int64_t integer_field(const json::value& doc, std::string_view key) {
-  const auto* v = doc.find(key);
-  REQUIRE(v != nullptr);
-  REQUIRE(v->is_integer());
-  return v->as_integer();
-}
 
-void check_problem(const http_reply& r, int status, const std::string& code) {
-  INFO("reply: " << r.status << " " << r.body);
-  REQUIRE(r.status == status);
-  CHECK(r.header("content-type").rfind("application/problem+json", 0) == 0);
-  auto doc = r.json();
-  for (const char* key : {"type", "title", "status", "code", "detail", "instance", "request_id"})
-    CHECK(doc.find(key) != nullptr);
-  CHECK(doc.string_or("code") == code);
-  CHECK(integer_field(doc, "status") == status);
-}
 
 void check_retry_after(const http_reply& r) {
   auto value = r.header("retry-after");

@@ -29,6 +29,8 @@ inline void check_problem(const http_reply& r, int status, const std::string& co
   for (const char* key : {"type", "title", "status", "code", "detail", "instance", "request_id"})
     CHECK(doc.find(key) != nullptr);
   CHECK(doc.string_or("code") == code);
+  const auto* reported = doc.find("status");
+  CHECK((reported != nullptr && reported->is_integer() && reported->as_integer() == status));
 }
 
 struct api_user {

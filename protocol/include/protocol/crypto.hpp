@@ -22,6 +22,10 @@ bool equal_constant_time(std::string_view a, std::string_view b);
 std::string to_hex(std::string_view bytes);
 std::optional<std::string> from_hex(std::string_view hex);
 
+/// application/x-www-form-urlencoded decoding (query strings): '+' is a
+/// space, %XX a byte; a malformed escape is kept as it is.
+std::string percent_decode(std::string_view text);
+
 /// RFC 4648 §5, without padding.
 std::string base64url_encode(std::string_view bytes);
 /// Rejects padding, white space and characters outside the alphabet.
