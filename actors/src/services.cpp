@@ -14,6 +14,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.addresses = spawn_addresses(sys, cfg, s.db);
   s.sellers = spawn_sellers(sys, cfg, s.db, s.users);
   s.categories = spawn_categories(sys, cfg, s.db);
+  s.products = spawn_product_directory(sys, cfg, s.db);
   return s;
 }
 
@@ -23,6 +24,8 @@ void stop_services(services& s) {
   stop(s.addresses);
   stop(s.sellers);
   stop(s.categories);
+  for (const auto& shard : s.products.shards)
+    stop(shard);
   for (const auto& shard : s.users.shards)
     stop(shard);
   stop(s.limiter);

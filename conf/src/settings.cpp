@@ -109,6 +109,8 @@ std::vector<setting_entry> make_entries() {
     entry("actors.user_cache_ttl_s", &s::actors, &actor_settings::user_cache_ttl_s, "seconds before a cached profile is read again (changes made outside the API)"),
     entry("actors.step_timeout_ms", &s::actors, &actor_settings::step_timeout_ms, "budget of one actor-to-actor request"),
     entry("actors.update_attempts_max", &s::actors, &actor_settings::update_attempts_max, "optimistic retries when a row changed concurrently"),
+    entry("actors.product_shards", &s::actors, &actor_settings::product_shards, "product registry shards"),
+    entry("actors.product_idle_s", &s::actors, &actor_settings::product_idle_s, "seconds before an idle product actor is passivated"),
     entry("auth.jwt_issuer", &s::auth, &auth_settings::jwt_issuer, "iss of issued and accepted tokens"),
     entry("auth.jwt_audience", &s::auth, &auth_settings::jwt_audience, "aud of issued and accepted tokens"),
     entry("auth.jwt_keys", &s::auth, &auth_settings::jwt_keys, "HS256 keys as kid:hex,...; the first signs; each >= 32 bytes", true),
@@ -278,6 +280,8 @@ std::vector<std::string> validate(const settings& v) {
   require(v.database.write_batch_max >= 1, "database.write_batch_max must be at least 1");
   require(v.actors.scheduler_threads >= 1, "actors.scheduler_threads must be at least 1");
   require(v.actors.user_shards >= 1, "actors.user_shards must be at least 1");
+  require(v.actors.product_shards >= 1, "actors.product_shards must be at least 1");
+  require(v.actors.product_idle_s >= 1, "actors.product_idle_s must be at least 1");
   require(v.actors.scheduler_policy == "stealing" || v.actors.scheduler_policy == "sharing",
           "actors.scheduler_policy must be stealing or sharing");
   require(v.auth.access_token_ttl_s >= 1 && v.auth.access_token_ttl_s <= 900,

@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 
+#include <protocol/json.hpp>
+
 namespace livemart::persistence {
 namespace {
 
@@ -23,7 +25,12 @@ namespace {
 
 #define LM_CATEGORY_COLUMNS "id, parent_id, name, slug, position, active, version"
 
-constexpr std::array<named_statement, 27> catalog{{
+#define LM_PRODUCT_COLUMNS \
+  "id, seller_id, category_id, title, description, price_minor, currency, stock, reserved, sold, status, " \
+  "image_urls::text AS image_urls, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
+  "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
+
+constexpr std::array<named_statement, 31> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -73,12 +80,21 @@ constexpr std::array<named_statement, 27> catalog{{
   {"category_delete",
    "DELETE FROM categories WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.parent_id = $1) "
    "RETURNING id"},
+  {"product_insert",
+   "INSERT INTO products (id, seller_id, category_id, title, description, price_minor, currency, status, image_urls) "
+   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING " LM_PRODUCT_COLUMNS},
+  {"product_by_id", "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE id = $1"},
+  {"product_set_price",
+   "UPDATE products SET price_minor = $2, updated_at = now(), version = version + 1 WHERE id = $1 "
+   "RETURNING " LM_PRODUCT_COLUMNS},
+  {"stock_move", "SELECT stock, reserved, sold FROM stock_move($1, $2, $3, $4, $5, $6)"},
 }};
 
 #undef LM_USER_COLUMNS
 #undef LM_ADDRESS_COLUMNS
 #undef LM_SELLER_COLUMNS
 #undef LM_CATEGORY_COLUMNS
+#undef LM_PRODUCT_COLUMNS
 
 db_value optional_text(bool present, const std::string& text) {
   return present ? db_text(text) : db_null();
@@ -299,6 +315,70 @@ std::vector<category> decode_categories(const db_rows& rows) {
     c.active = row[active].text == "t";
     c.version = static_cast<std::int32_t>(to_int(row[version]));
     out.push_back(std::move(c));
+  }
+  return out;
+}
+
+db_statement product_insert(const product& p) {
+  json::writer images;
+  images.begin_array();
+  for (const auto& url : p.image_urls)
+    images.string(url);
+  images.end_array();
+  return {"product_insert",
+          {db_uint(p.id), db_uint(p.seller_id), db_uint(p.category_id), db_text(p.title), db_text(p.description),
+           db_int(p.price_minor), db_text(p.currency), db_text(std::string{to_string(p.status)}), db_text(images.take())}};
+}
+
+db_statement product_by_id(std::uint64_t id) {
+  return {"product_by_id", {db_uint(id)}};
+}
+
+db_statement product_set_price(std::uint64_t id, std::int64_t price_minor) {
+  return {"product_set_price", {db_uint(id), db_int(price_minor)}};
+}
+
+db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock_kind kind, std::int64_t quantity,
+                        const std::string& reason, std::uint64_t actor_id) {
+  static constexpr std::string_view kinds[] = {"restock", "reserve", "release", "commit"};
+  return {"stock_move",
+          {db_uint(ledger_id), db_uint(product_id), db_text(std::string{kinds[static_cast<int>(kind)]}), db_int(quantity),
+           db_text(reason), actor_id == 0 ? db_null() : db_uint(actor_id)}};
+}
+
+std::vector<product> decode_products(const db_rows& rows) {
+  std::vector<product> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto id = idx("id"), seller = idx("seller_id"), category = idx("category_id"), title = idx("title"),
+       description = idx("description"), price = idx("price_minor"), currency = idx("currency"), stock = idx("stock"),
+       reserved = idx("reserved"), sold = idx("sold"), status = idx("status"), images = idx("image_urls"),
+       created = idx("created_at_ms"), updated = idx("updated_at_ms"), version = idx("version");
+  for (const auto& row : rows.rows) {
+    product p;
+    p.id = to_uint(row[id]);
+    p.seller_id = to_uint(row[seller]);
+    p.category_id = to_uint(row[category]);
+    p.title = row[title].text;
+    p.description = row[description].text;
+    p.price_minor = to_int(row[price]);
+    p.currency = row[currency].text;
+    p.stock = to_int(row[stock]);
+    p.reserved = to_int(row[reserved]);
+    p.sold = to_int(row[sold]);
+    from_string(row[status].text, p.status);
+    if (auto parsed = json::parse(row[images].text); std::holds_alternative<json::value>(parsed)) {
+      const auto& list = std::get<json::value>(parsed);
+      if (list.is_array())
+        for (const auto& url : list.as_array())
+          if (url.is_string())
+            p.image_urls.push_back(url.as_string());
+    }
+    p.created_at_ms = to_int(row[created]);
+    p.updated_at_ms = to_int(row[updated]);
+    p.version = static_cast<std::int32_t>(to_int(row[version]));
+    out.push_back(std::move(p));
   }
   return out;
 }

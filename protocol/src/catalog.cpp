@@ -70,6 +70,61 @@ void write_category(json::writer& w, const category& c) {
 
 } // namespace
 
+std::string_view to_string(product_status s) {
+  switch (s) {
+    case product_status::active: return "active";
+    case product_status::archived: return "archived";
+    default: return "draft";
+  }
+}
+
+bool from_string(std::string_view text, product_status& out) {
+  if (text == "draft")
+    out = product_status::draft;
+  else if (text == "active")
+    out = product_status::active;
+  else if (text == "archived")
+    out = product_status::archived;
+  else
+    return false;
+  return true;
+}
+
+std::string encode(const product& p) {
+  json::writer w;
+  w.begin_object()
+    .field("id", ids::format(p.id))
+    .field("seller_id", ids::format(p.seller_id))
+    .field("category_id", ids::format(p.category_id))
+    .field("title", p.title)
+    .field("description", p.description)
+    .field("price_minor", p.price_minor)
+    .field("currency", p.currency)
+    .field("stock", p.stock)
+    .field("status", to_string(p.status));
+  w.key("image_urls").begin_array();
+  for (const auto& url : p.image_urls)
+    w.string(url);
+  w.end_array()
+    .field("created_at_ms", p.created_at_ms)
+    .field("updated_at_ms", p.updated_at_ms)
+    .field("version", p.version)
+    .end_object();
+  return w.take();
+}
+
+std::string encode(const stock_update& u) {
+  json::writer w;
+  w.begin_object()
+    .field("product_id", ids::format(u.product_id))
+    .field("sequence", u.sequence)
+    .field("stock", u.stock)
+    .field("price_minor", u.price_minor)
+    .field("currency", u.currency)
+    .end_object();
+  return w.take();
+}
+
 decoded<category_patch> decode_category_create(std::string_view body, const conf::settings& cfg) {
   return decode_category(body, cfg, true);
 }

@@ -53,6 +53,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<seller_application>("seller_application");
   cfg.add_message_type<category>("category");
   cfg.add_message_type<category_patch>("category_patch");
+  cfg.add_message_type<product>("product");
+  cfg.add_message_type<stock_update>("stock_update");
   add_error_category(cfg);
 }
 

@@ -95,6 +95,10 @@ problem to_problem(const caf::error& err) {
   }
   if (err == caf::sec::request_timeout)
     return make_problem(errc::timeout, "the request took longer than the configured budget");
+  // The receiver ended while the request waited (an actor passivated or
+  // restarted in that moment): nothing happened, a retry will find a new one.
+  if (err == caf::sec::request_receiver_down)
+    return make_problem(errc::overloaded, "the request raced an actor restart; retry");
   return make_problem(errc::internal);
 }
 

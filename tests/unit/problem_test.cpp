@@ -250,9 +250,15 @@ TEST_CASE("problem to_problem: a CAF request timeout is errc::timeout", "[proble
   CHECK(livemart::info(p.code).status == 503);
 }
 
+TEST_CASE("problem to_problem: a receiver that ended meanwhile is a 503 to retry", "[problem]") {
+  auto p = livemart::to_problem(caf::make_error(caf::sec::request_receiver_down));
+  CHECK(p.code == errc::overloaded);
+  CHECK(livemart::info(p.code).status == 503);
+}
+
 TEST_CASE("problem to_problem: other CAF errors are internal and do not leak", "[problem]") {
-  for (auto code : {caf::sec::unexpected_message, caf::sec::request_receiver_down,
-                    caf::sec::unexpected_response, caf::sec::runtime_error, caf::sec::invalid_argument}) {
+  for (auto code : {caf::sec::unexpected_message, caf::sec::unexpected_response, caf::sec::runtime_error,
+                    caf::sec::invalid_argument}) {
     CAPTURE(static_cast<int>(code));
     auto p = livemart::to_problem(caf::make_error(code));
     CHECK(p.code == errc::internal);

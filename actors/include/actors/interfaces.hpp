@@ -69,4 +69,21 @@ using category_actor = caf::typed_actor<
   caf::replies_to<delete_atom, std::uint64_t>::with<caf::ok_atom>,
   caf::replies_to<check_atom, std::uint64_t>::with<bool>>; ///< exists and active, ancestors included
 
+/// One product: owns its stock and price and serialises every change to
+/// them. A change is answered only after it is committed, and published
+/// with a per-product sequence number to the product's group
+/// (`product_group_name`). Quantities must be positive.
+using product_actor = caf::typed_actor<
+  caf::replies_to<get_atom>::with<product>,
+  caf::replies_to<reserve_atom, std::int64_t>::with<stock_update>,
+  caf::replies_to<release_atom, std::int64_t>::with<stock_update>,
+  caf::replies_to<commit_atom, std::int64_t>::with<stock_update>,
+  caf::replies_to<restock_atom, std::int64_t, std::string, std::uint64_t>::with<stock_update>, ///< delta, reason, who
+  caf::replies_to<price_atom, std::int64_t>::with<stock_update>>;
+
+/// One shard of the product registry: spawns a product's actor on first
+/// use and forgets it when it ends (passivated or crashed).
+using product_registry_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::uint64_t>::with<product_actor>>;
+
 } // namespace livemart

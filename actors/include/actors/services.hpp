@@ -20,6 +20,15 @@ struct user_directory {
   const user_shard_actor& shard_for(std::uint64_t user_id) const;
 };
 
+/// The product registry: shards chosen by id, like the user directory.
+struct product_directory {
+  std::vector<product_registry_actor> shards;
+  const product_registry_actor& shard_for(std::uint64_t product_id) const;
+};
+
+/// The CAF group a product publishes its stock_update messages to.
+std::string product_group_name(std::uint64_t product_id);
+
 /// Every long-lived domain actor, spawned together and stopped together.
 struct services {
   persistence::database db;
@@ -30,6 +39,7 @@ struct services {
   address_actor addresses;
   seller_actor sellers;
   category_actor categories;
+  product_directory products;
 };
 
 services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens);
@@ -46,6 +56,8 @@ auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const j
                       const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
                       user_directory users);
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
+product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
+                                          const persistence::database& db);
 category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                            user_directory users);

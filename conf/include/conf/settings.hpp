@@ -56,6 +56,8 @@ struct actor_settings {
   std::uint32_t user_cache_ttl_s = 60;          ///< re-read a cached profile after this long
   std::uint32_t step_timeout_ms = 4'000;        ///< one actor-to-actor request (below http.request_timeout_ms)
   std::size_t update_attempts_max = 3;          ///< optimistic retries when a row changed concurrently
+  std::size_t product_shards = 16;              ///< product registry shards
+  std::uint32_t product_idle_s = 300;           ///< a product actor with nothing to do ends after this long
 };
 
 struct auth_settings {

@@ -97,4 +97,19 @@ db_statement category_delete(std::uint64_t id);
 
 std::vector<category> decode_categories(const db_rows& rows);
 
+// -- products ------------------------------------------------------------------------
+
+db_statement product_insert(const product& p);
+db_statement product_by_id(std::uint64_t id);
+db_statement product_set_price(std::uint64_t id, std::int64_t price_minor);
+
+enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3 };
+
+/// One stock change with its ledger entry; columns stock, reserved, sold.
+/// Never below zero: conflict (LM409) "insufficient_stock" / "insufficient_reserved".
+db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock_kind kind, std::int64_t quantity,
+                        const std::string& reason, std::uint64_t actor_id);
+
+std::vector<product> decode_products(const db_rows& rows);
+
 } // namespace livemart::persistence

@@ -33,7 +33,44 @@ struct category_patch {
 decoded<category_patch> decode_category_create(std::string_view body, const conf::settings& cfg);
 decoded<category_patch> decode_category_patch(std::string_view body, const conf::settings& cfg);
 
+enum class product_status : std::uint8_t { draft = 0, active = 1, archived = 2 };
+std::string_view to_string(product_status s);
+bool from_string(std::string_view text, product_status& out);
+
+struct product {
+  std::uint64_t id = 0;
+  std::uint64_t seller_id = 0;
+  std::uint64_t category_id = 0;
+  std::string title;
+  std::string description;
+  std::int64_t price_minor = 0; ///< integer minor units of `currency`
+  std::string currency;         ///< ISO 4217
+  std::int64_t stock = 0;       ///< available now
+  std::int64_t reserved = 0;    ///< held by checkouts
+  std::int64_t sold = 0;
+  product_status status = product_status::draft;
+  std::vector<std::string> image_urls;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::int32_t version = 0;
+};
+
+/// What a product actor answers to a stock or price change and publishes
+/// to its subscribers. `sequence` counts this product's changes since its
+/// actor started, so a subscriber can tell when it missed one.
+struct stock_update {
+  std::uint64_t product_id = 0;
+  std::uint64_t sequence = 0;
+  std::int64_t stock = 0;
+  std::int64_t reserved = 0;
+  std::int64_t sold = 0;
+  std::int64_t price_minor = 0;
+  std::string currency;
+};
+
 std::string encode(const category& c);
+std::string encode(const product& p);
+std::string encode(const stock_update& u);
 /// The nested tree of `all`: roots and children ordered by position, then
 /// name. With `active_only`, inactive categories and everything below them
 /// are left out.

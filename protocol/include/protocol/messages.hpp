@@ -46,6 +46,11 @@ using decide_atom = caf::atom_constant<caf::atom("decide")>;
 using follow_atom = caf::atom_constant<caf::atom("follow")>;
 using following_atom = caf::atom_constant<caf::atom("following")>;
 using forget_atom = caf::atom_constant<caf::atom("forget")>;
+using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using restock_atom = caf::atom_constant<caf::atom("restock")>;
+using price_atom = caf::atom_constant<caf::atom("price")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -132,6 +137,16 @@ typename Inspector::result_type inspect(Inspector& f, category& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, category_patch& x) {
   return f(caf::meta::type_name("category_patch"), x.present, x.values);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, product& x) {
+  return f(caf::meta::type_name("product"), x.id, x.seller_id, x.category_id, x.title, x.description, x.price_minor,
+           x.currency, x.stock, x.reserved, x.sold, x.status, x.image_urls, x.created_at_ms, x.updated_at_ms, x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stock_update& x) {
+  return f(caf::meta::type_name("stock_update"), x.product_id, x.sequence, x.stock, x.reserved, x.sold, x.price_minor,
+           x.currency);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verify_result& x) {
