@@ -15,6 +15,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.sellers = spawn_sellers(sys, cfg, s.db, s.users);
   s.categories = spawn_categories(sys, cfg, s.db);
   s.products = spawn_product_directory(sys, cfg, s.db);
+  s.product_service = spawn_product_service(sys, cfg, s.db, s.users, s.sellers, s.categories, s.products);
   return s;
 }
 
@@ -24,6 +25,7 @@ void stop_services(services& s) {
   stop(s.addresses);
   stop(s.sellers);
   stop(s.categories);
+  stop(s.product_service);
   for (const auto& shard : s.products.shards)
     stop(shard);
   for (const auto& shard : s.users.shards)

@@ -211,6 +211,7 @@ void add_auth_routes(router& r);
 void add_user_routes(router& r);
 void add_seller_routes(router& r);
 void add_catalog_routes(router& r);
+void add_product_routes(router& r);
 
 /// The bridge actor: runs tasks, so that replies arrive in an actor.
 /// (`index` only names it; CAF 0.17 dereferences a null argument tuple when

@@ -61,4 +61,68 @@ void add_catalog_routes(router& r) {
   });
 }
 
+void add_product_routes(router& r) {
+  r.add("POST", "/products", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto draft = ctx->decode_body(decode_product_create, ctx->cfg());
+    if (!draft)
+      return;
+    ctx->ask(
+      ctx->svc().product_service,
+      [ctx](const product& p) {
+        response res;
+        res.status = 201;
+        res.body = encode(p);
+        res.headers.emplace_back("Location", "/products/" + ids::format(p.id));
+        ctx->respond(std::move(res));
+      },
+      create_atom::value, ctx->user_id(), std::move(*draft));
+  });
+
+  // The detail view, with stock and price from the product's actor.
+  r.add("GET", "/products/:id", [](const context_ptr& ctx) {
+    auto id = ctx->path_id("product");
+    if (!id)
+      return;
+    ctx->ask(
+      ctx->svc().product_service,
+      [ctx](const product& p) {
+        if (p.status == product_status::draft)
+          ctx->respond_problem(make_problem(errc::not_found, "no such product"));
+        else
+          ctx->respond_json(200, encode(p));
+      },
+      get_atom::value, *id);
+  });
+
+  r.add("POST", "/products/:id/restock", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto id = ctx->path_id("product");
+    if (!id)
+      return;
+    auto change = ctx->decode_body(decode_restock, ctx->cfg());
+    if (!change)
+      return;
+    ctx->ask(
+      ctx->svc().product_service, [ctx](const stock_update& u) { ctx->respond_json(200, encode(u)); },
+      restock_atom::value, ctx->user_id(), *id, change->first, change->second);
+  });
+
+  r.add("PUT", "/products/:id/price", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto id = ctx->path_id("product");
+    if (!id)
+      return;
+    auto price = ctx->decode_body(decode_price, ctx->cfg());
+    if (!price)
+      return;
+    ctx->ask(
+      ctx->svc().product_service, [ctx](const stock_update& u) { ctx->respond_json(200, encode(u)); },
+      price_atom::value, ctx->user_id(), *id, *price);
+  });
+}
+
 } // namespace livemart::http

@@ -7,6 +7,7 @@
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
 #include <protocol/sellers.hpp>
+#include <protocol/validation.hpp>
 
 namespace livemart {
 
@@ -88,6 +89,99 @@ bool from_string(std::string_view text, product_status& out) {
   else
     return false;
   return true;
+}
+
+namespace {
+constexpr std::int64_t price_minor_max = 1'000'000'000'000; // 10^10 units of a two-decimal currency
+constexpr std::int64_t stock_change_max = 1'000'000'000;
+constexpr std::size_t title_length_max = 200;
+constexpr std::size_t description_length_max = 5'000;
+constexpr std::size_t images_max = 10;
+
+bool is_currency_code(std::string_view code) {
+  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+} // namespace
+
+decoded<product_draft> decode_product_create(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  product_draft out;
+  auto& p = out.values;
+  if (auto category_id = r.string("category_id", true)) {
+    if (auto id = ids::parse(*category_id))
+      p.category_id = *id;
+    else
+      r.invalid("category_id", "must be a category id");
+  }
+  if (auto title = r.string("title", true)) {
+    p.title = std::move(*title);
+    check_text(r, "title", p.title, 1, title_length_max);
+  }
+  if (auto description = r.string("description", false)) {
+    p.description = std::move(*description);
+    check_text(r, "description", p.description, 0, description_length_max, "\n");
+  }
+  if (auto price = r.integer("price_minor", true, 0, price_minor_max))
+    p.price_minor = *price;
+  if (auto currency = r.string("currency", true)) {
+    if (is_currency_code(*currency))
+      p.currency = std::move(*currency);
+    else
+      r.invalid("currency", "must be an ISO 4217 code in capitals, such as EUR or USD");
+  }
+  if (auto stock = r.integer("stock", false, 0, stock_change_max))
+    out.initial_stock = *stock;
+  p.status = product_status::draft;
+  if (auto status = r.string("status", false)) {
+    if (*status == "draft" || *status == "active")
+      from_string(*status, p.status);
+    else
+      r.invalid("status", "must be draft or active");
+  }
+  if (auto urls = r.string_array("image_urls", false, images_max)) {
+    for (auto& url : *urls)
+      if (!validation::is_https_url(url, cfg.users.avatar_url_bytes_max)) {
+        r.invalid("image_urls", "must be https URLs");
+        break;
+      }
+    p.image_urls = std::move(*urls);
+  }
+  if (auto problem_found = r.finish())
+    return std::move(*problem_found);
+  return out;
+}
+
+decoded<std::pair<std::int64_t, std::string>> decode_restock(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  std::pair<std::int64_t, std::string> out;
+  if (auto delta = r.integer("delta", true, -stock_change_max, stock_change_max)) {
+    out.first = *delta;
+    if (*delta == 0)
+      r.invalid("delta", "must not be 0");
+  }
+  if (auto reason = r.string("reason", true)) {
+    out.second = std::move(*reason);
+    check_text(r, "reason", out.second, 1, cfg.users.bio_length_max);
+  }
+  if (auto problem_found = r.finish())
+    return std::move(*problem_found);
+  return out;
+}
+
+decoded<std::int64_t> decode_price(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  std::int64_t out = 0;
+  if (auto price = r.integer("price_minor", true, 0, price_minor_max))
+    out = *price;
+  if (auto problem_found = r.finish())
+    return std::move(*problem_found);
+  return out;
 }
 
 std::string encode(const product& p) {

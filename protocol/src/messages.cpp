@@ -55,6 +55,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<category_patch>("category_patch");
   cfg.add_message_type<product>("product");
   cfg.add_message_type<stock_update>("stock_update");
+  cfg.add_message_type<product_draft>("product_draft");
   add_error_category(cfg);
 }
 

@@ -83,6 +83,33 @@ std::optional<std::int64_t> body_reader::integer(std::string_view key, bool requ
   return v->as_integer();
 }
 
+std::optional<std::vector<std::string>> body_reader::string_array(std::string_view key, bool required,
+                                                                  std::size_t items_max) {
+  const auto* v = field(key);
+  if (v == nullptr) {
+    if (required)
+      rule_errors_.push_back({std::string{key}, "is required"});
+    return std::nullopt;
+  }
+  if (!v->is_array()) {
+    type_errors_.push_back({std::string{key}, "must be an array of strings, not " + std::string{v->type_name()}});
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (const auto& item : v->as_array()) {
+    if (!item.is_string()) {
+      type_errors_.push_back({std::string{key}, "must be an array of strings"});
+      return std::nullopt;
+    }
+    out.push_back(item.as_string());
+  }
+  if (out.size() > items_max) {
+    rule_errors_.push_back({std::string{key}, "must have at most " + std::to_string(items_max) + " entries"});
+    return std::nullopt;
+  }
+  return out;
+}
+
 bool body_reader::is_null(std::string_view key) const {
   const auto* v = root_.find(key);
   return v != nullptr && v->is_null();

@@ -86,4 +86,12 @@ using product_actor = caf::typed_actor<
 using product_registry_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::uint64_t>::with<product_actor>>;
 
+/// Product operations that need more than one actor: creation (an approved
+/// seller, a usable category) and changes by the owning seller or an admin.
+using product_service_actor = caf::typed_actor<
+  caf::replies_to<create_atom, std::uint64_t, product_draft>::with<product>,                     ///< user, draft
+  caf::replies_to<restock_atom, std::uint64_t, std::uint64_t, std::int64_t, std::string>::with<stock_update>, ///< user, product, delta, reason
+  caf::replies_to<price_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stock_update>,   ///< user, product, price
+  caf::replies_to<get_atom, std::uint64_t>::with<product>>;                                      ///< product
+
 } // namespace livemart

@@ -40,6 +40,7 @@ struct services {
   seller_actor sellers;
   category_actor categories;
   product_directory products;
+  product_service_actor product_service;
 };
 
 services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens);
@@ -58,6 +59,9 @@ auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const j
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
                                           const persistence::database& db);
+product_service_actor spawn_product_service(caf::actor_system& sys, const conf::settings& cfg,
+                                            const persistence::database& db, user_directory users,
+                                            seller_actor sellers, category_actor categories, product_directory products);
 category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                            user_directory users);

@@ -68,6 +68,19 @@ struct stock_update {
   std::string currency;
 };
 
+/// A new product: category, title, description?, price_minor, currency,
+/// stock? (initial units), status? (draft or active), image_urls?.
+/// The seller comes from the caller, never from the body.
+struct product_draft {
+  product values;
+  std::int64_t initial_stock = 0;
+};
+decoded<product_draft> decode_product_create(std::string_view body, const conf::settings& cfg);
+/// {"delta": n, "reason": "..."}: a restock (n > 0) or an adjustment (n < 0).
+decoded<std::pair<std::int64_t, std::string>> decode_restock(std::string_view body, const conf::settings& cfg);
+/// {"price_minor": n}
+decoded<std::int64_t> decode_price(std::string_view body, const conf::settings& cfg);
+
 std::string encode(const category& c);
 std::string encode(const product& p);
 std::string encode(const stock_update& u);

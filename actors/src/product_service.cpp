@@ -1,0 +1,172 @@
+#include <actors/services.hpp>
+
+#include <caf/all.hpp>
+
+#include <persistence/statements.hpp>
+#include <protocol/ids.hpp>
+
+namespace livemart {
+namespace {
+
+struct service_context {
+  std::chrono::milliseconds step_timeout;
+  persistence::database db;
+  user_directory users;
+  seller_actor sellers;
+  category_actor categories;
+  product_directory products;
+};
+
+struct service_state {
+  static inline const char* name = "product_service";
+};
+
+using service_pointer = product_service_actor::stateful_pointer<service_state>;
+using context_ptr = std::shared_ptr<const service_context>;
+
+template <class Promise>
+auto fail_to(Promise rp) {
+  return [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
+}
+
+caf::error not_yours() {
+  return make_error(errc::forbidden, "only the owning seller or an admin may change this product");
+}
+
+/// Finds the product's actor and runs `then(actor)`.
+template <class Promise, class F>
+void with_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, F then) {
+  self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id).then(then, fail_to(rp));
+}
+
+/// Runs `then(actor)` when `user_id` may change product `id`: an admin, or
+/// the approved seller who owns it.
+template <class Promise, class F>
+void with_owned_product(service_pointer self, const context_ptr& ctx, std::uint64_t user_id, std::uint64_t id,
+                        Promise rp, F then) {
+  with_product(self, ctx, id, rp, [self, ctx, user_id, rp, then](const product_actor& actor) mutable {
+    self->request(actor, ctx->step_timeout, get_atom::value)
+      .then(
+        [self, ctx, user_id, rp, then, actor](const product& p) mutable {
+          self->request(ctx->users.shard_for(user_id), ctx->step_timeout, get_atom::value, user_id)
+            .then(
+              [self, ctx, user_id, rp, then, actor, seller_id = p.seller_id](const user_profile& me) mutable {
+                if (me.role == role::admin) {
+                  then(actor);
+                  return;
+                }
+                self->request(ctx->sellers, ctx->step_timeout, profile_atom::value, user_id)
+                  .then(
+                    [rp, then, actor, seller_id](const seller& mine) mutable {
+                      if (mine.id != seller_id || mine.status != seller_status::approved)
+                        rp.deliver(not_yours());
+                      else
+                        then(actor);
+                    },
+                    [rp](caf::error& err) mutable {
+                      // No shop at all: not the owner.
+                      rp.deliver(to_problem(err).code == errc::not_found ? not_yours() : std::move(err));
+                    });
+              },
+              fail_to(rp));
+        },
+        fail_to(rp));
+  });
+}
+
+product_service_actor::behavior_type product_service(service_pointer self, context_ptr ctx) {
+  return {
+    [self, ctx](create_atom, std::uint64_t user_id, product_draft draft) -> caf::result<product> {
+      auto rp = self->make_response_promise<product>();
+      self->request(ctx->sellers, ctx->step_timeout, profile_atom::value, user_id)
+        .then(
+          [self, ctx, user_id, draft, rp](const seller& mine) mutable {
+            if (mine.status != seller_status::approved) {
+              rp.deliver(make_error(errc::forbidden, "only approved sellers can list products"));
+              return;
+            }
+            self->request(ctx->categories, ctx->step_timeout, check_atom::value, draft.values.category_id)
+              .then(
+                [self, ctx, user_id, draft, rp, seller_id = mine.id](bool usable) mutable {
+                  if (!usable) {
+                    rp.deliver(make_error(errc::validation_failed, "no such active category",
+                                          {field_error{"category_id", "is not an active category"}}));
+                    return;
+                  }
+                  auto p = draft.values;
+                  p.id = ids::next();
+                  p.seller_id = seller_id;
+                  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::product_insert(p)}})
+                    .then(
+                      [self, ctx, user_id, draft, rp](const db_result& r) mutable {
+                        auto created = persistence::decode_products(r.results.front()).front();
+                        if (draft.initial_stock == 0) {
+                          rp.deliver(std::move(created));
+                          return;
+                        }
+                        // Initial stock goes through the product's actor and ledger
+                        // like any restock, so the ledger balances from the start.
+                        with_product(self, ctx, created.id, rp,
+                                     [self, ctx, user_id, draft, rp, created](const product_actor& actor) mutable {
+                                       self->request(actor, ctx->step_timeout, restock_atom::value, draft.initial_stock,
+                                                     std::string{"initial stock"}, user_id)
+                                         .then(
+                                           [rp, created](const stock_update& u) mutable {
+                                             created.stock = u.stock;
+                                             rp.deliver(std::move(created));
+                                           },
+                                           fail_to(rp));
+                                     });
+                      },
+                      fail_to(rp));
+                },
+                fail_to(rp));
+          },
+          [rp](caf::error& err) mutable {
+            rp.deliver(to_problem(err).code == errc::not_found
+                         ? make_error(errc::forbidden, "only approved sellers can list products")
+                         : std::move(err));
+          });
+      return rp;
+    },
+    [self, ctx](restock_atom, std::uint64_t user_id, std::uint64_t id, std::int64_t delta,
+                const std::string& reason) -> caf::result<stock_update> {
+      auto rp = self->make_response_promise<stock_update>();
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, user_id, delta, reason, rp](const product_actor& actor) mutable {
+        self->request(actor, ctx->step_timeout, restock_atom::value, delta, reason, user_id)
+          .then([rp](const stock_update& u) mutable { rp.deliver(u); }, fail_to(rp));
+      });
+      return rp;
+    },
+    [self, ctx](price_atom, std::uint64_t user_id, std::uint64_t id, std::int64_t price) -> caf::result<stock_update> {
+      auto rp = self->make_response_promise<stock_update>();
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, price, rp](const product_actor& actor) mutable {
+        self->request(actor, ctx->step_timeout, price_atom::value, price)
+          .then([rp](const stock_update& u) mutable { rp.deliver(u); }, fail_to(rp));
+      });
+      return rp;
+    },
+    [self, ctx](get_atom, std::uint64_t id) -> caf::result<product> {
+      auto rp = self->make_response_promise<product>();
+      with_product(self, ctx, id, rp, [self, ctx, rp](const product_actor& actor) mutable {
+        self->request(actor, ctx->step_timeout, get_atom::value)
+          .then([rp](const product& p) mutable { rp.deliver(p); }, fail_to(rp));
+      });
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+product_service_actor spawn_product_service(caf::actor_system& sys, const conf::settings& cfg,
+                                            const persistence::database& db, user_directory users,
+                                            seller_actor sellers, category_actor categories,
+                                            product_directory products) {
+  return sys.spawn(product_service,
+                   std::make_shared<const service_context>(service_context{std::chrono::milliseconds{cfg.actors.step_timeout_ms},
+                                                                           db, std::move(users), std::move(sellers),
+                                                                           std::move(categories), std::move(products)}));
+}
+
+} // namespace livemart
