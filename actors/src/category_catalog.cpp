@@ -200,7 +200,7 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
         }
         write_then(self, ctx, persistence::category_delete(id), rp, [self, rp, id](const db_result& r) mutable {
           if (r.results.front().rows.empty()) {
-            rp.deliver(make_error(errc::conflict, "the category has subcategories; deactivate it instead"));
+            rp.deliver(make_error(errc::conflict, "the category has products; deactivate it instead"));
             return;
           }
           self->state.nodes.erase(id);

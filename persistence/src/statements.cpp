@@ -79,7 +79,7 @@ constexpr std::array<named_statement, 31> catalog{{
    "version = version + 1 WHERE id = $1 AND version = $7 RETURNING " LM_CATEGORY_COLUMNS},
   {"category_delete",
    "DELETE FROM categories WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.parent_id = $1) "
-   "RETURNING id"},
+   "AND NOT EXISTS (SELECT 1 FROM products p WHERE p.category_id = $1) RETURNING id"},
   {"product_insert",
    "INSERT INTO products (id, seller_id, category_id, title, description, price_minor, currency, status, image_urls) "
    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING " LM_PRODUCT_COLUMNS},

@@ -111,8 +111,19 @@ TEST_CASE("product input is validated and stock never goes below zero", "[e2e][p
                 "validation-failed");
   CHECK(m.c.get("/products/" + id).json().find("stock")->as_integer() == 2);
 
-  // Drafts are not public; unknown ids are 404.
   auto draft = m.c.post("/products", product_body(s.category, 0, "draft"), s.owner.token).json().string_or("id");
+
+  // A category with products cannot be deleted, only deactivated.
+  auto in_use = m.c.del("/admin/categories/" + s.category, m.admin.token);
+  check_problem(in_use, 409, "conflict");
+  CHECK(in_use.json().string_or("detail").find("products") != std::string::npos);
+  CHECK(m.c.patch("/admin/categories/" + s.category, "{\"active\":false}", m.admin.token).status == 200);
+  // ...after which no new product can be placed in it.
+  auto inactive = m.c.post("/products", product_body(s.category, 1), s.owner.token);
+  check_problem(inactive, 422, "validation-failed");
+  CHECK(inactive.error_fields() == std::vector<std::string>{"category_id"});
+
+  // Drafts are not public; unknown ids are 404.
   check_problem(m.c.get("/products/" + draft), 404, "not-found");
   check_problem(m.c.get("/products/98765"), 404, "not-found");
 }

@@ -92,7 +92,7 @@ db_statement category_all();
 db_statement category_insert(const category& c);
 /// Applies if the row is still at c.version; no row otherwise.
 db_statement category_update(const category& c);
-/// Deletes a category without subcategories; no row otherwise.
+/// Deletes a category without subcategories and products; no row otherwise.
 db_statement category_delete(std::uint64_t id);
 
 std::vector<category> decode_categories(const db_rows& rows);
