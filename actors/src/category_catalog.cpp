@@ -43,6 +43,8 @@ struct category_state {
 
   /// Exists, and it and every ancestor are active.
   bool usable(std::uint64_t id) const {
+    if (id == 0)
+      return false;
     for (std::size_t steps = 0; id != 0 && steps <= nodes.size(); ++steps) {
       auto it = nodes.find(id);
       if (it == nodes.end() || !it->second.active)

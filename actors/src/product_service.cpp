@@ -146,6 +146,32 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
       });
       return rp;
     },
+    [self, ctx](update_atom, std::uint64_t user_id, std::uint64_t id, const product_patch& patch)
+      -> caf::result<product> {
+      auto rp = self->make_response_promise<product>();
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, patch, rp](const product_actor& actor) mutable {
+        auto edit = [self, ctx, patch, rp, actor]() mutable {
+          self->request(actor, ctx->step_timeout, update_atom::value, patch)
+            .then([rp](const product& p) mutable { rp.deliver(p); }, fail_to(rp));
+        };
+        if ((patch.present & pf_category) == 0) {
+          edit();
+          return;
+        }
+        // A product moves only into an existing, active category.
+        self->request(ctx->categories, ctx->step_timeout, check_atom::value, patch.values.category_id)
+          .then(
+            [rp, edit](bool usable) mutable {
+              if (usable)
+                edit();
+              else
+                rp.deliver(make_error(errc::validation_failed, "no such active category",
+                                      {field_error{"category_id", "is not an active category"}}));
+            },
+            fail_to(rp));
+      });
+      return rp;
+    },
     [self, ctx](get_atom, std::uint64_t id) -> caf::result<product> {
       auto rp = self->make_response_promise<product>();
       with_product(self, ctx, id, rp, [self, ctx, rp](const product_actor& actor) mutable {

@@ -217,6 +217,42 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       });
       return rp;
     },
+    [self, ctx, touch](update_atom, const product_patch& patch) -> caf::result<product> {
+      touch();
+      auto& s = self->state;
+      if (auto err = unusable(s))
+        return *err;
+      auto rp = self->make_response_promise<product>();
+      ++s.in_flight;
+      // Await: a second edit must see this one's version.
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                    db_command{{persistence::product_update(apply_patch(s.committed, patch))}})
+        .await(
+          [self, rp](const db_result& r) mutable {
+            auto& current = self->state;
+            --current.in_flight;
+            auto rows = persistence::decode_products(r.results.front());
+            if (rows.empty()) {
+              rp.deliver(make_error(errc::conflict, "the product changed outside livemart; retry"));
+              return;
+            }
+            // Stock fields stay as this actor knows them; only the listing changed.
+            const auto& row = rows.front();
+            current.committed.title = row.title;
+            current.committed.description = row.description;
+            current.committed.status = row.status;
+            current.committed.category_id = row.category_id;
+            current.committed.image_urls = row.image_urls;
+            current.committed.version = row.version;
+            current.committed.updated_at_ms = row.updated_at_ms;
+            rp.deliver(current.committed);
+          },
+          [self, rp](caf::error& err) mutable {
+            --self->state.in_flight;
+            rp.deliver(std::move(err));
+          });
+      return rp;
+    },
     [self, ctx, touch](price_atom, std::int64_t price_minor) -> caf::result<stock_update> {
       touch();
       auto& s = self->state;

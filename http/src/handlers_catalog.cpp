@@ -96,6 +96,21 @@ void add_product_routes(router& r) {
       get_atom::value, *id);
   });
 
+  // Listing changes, archiving included (status "archived"): owner or admin.
+  r.add("PATCH", "/products/:id", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto id = ctx->path_id("product");
+    if (!id)
+      return;
+    auto patch = ctx->decode_body(decode_product_patch, ctx->cfg());
+    if (!patch)
+      return;
+    ctx->ask(
+      ctx->svc().product_service, [ctx](const product& p) { ctx->respond_json(200, encode(p)); }, update_atom::value,
+      ctx->user_id(), *id, std::move(*patch));
+  });
+
   r.add("POST", "/products/:id/restock", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;

@@ -30,7 +30,7 @@ namespace {
   "image_urls::text AS image_urls, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 31> catalog{{
+constexpr std::array<named_statement, 32> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -88,6 +88,9 @@ constexpr std::array<named_statement, 31> catalog{{
    "UPDATE products SET price_minor = $2, updated_at = now(), version = version + 1 WHERE id = $1 "
    "RETURNING " LM_PRODUCT_COLUMNS},
   {"stock_move", "SELECT stock, reserved, sold FROM stock_move($1, $2, $3, $4, $5, $6)"},
+  {"product_update",
+   "UPDATE products SET title = $2, description = $3, status = $4, category_id = $5, image_urls = $6::jsonb, "
+   "updated_at = now(), version = version + 1 WHERE id = $1 AND version = $7 RETURNING " LM_PRODUCT_COLUMNS},
 }};
 
 #undef LM_USER_COLUMNS
@@ -104,6 +107,15 @@ std::int64_t to_int(const db_value& v) {
   std::int64_t out = 0;
   std::from_chars(v.text.data(), v.text.data() + v.text.size(), out);
   return out;
+}
+
+std::string images_json(const std::vector<std::string>& urls) {
+  json::writer images;
+  images.begin_array();
+  for (const auto& url : urls)
+    images.string(url);
+  images.end_array();
+  return images.take();
 }
 
 std::uint64_t to_uint(const db_value& v) {
@@ -320,14 +332,16 @@ std::vector<category> decode_categories(const db_rows& rows) {
 }
 
 db_statement product_insert(const product& p) {
-  json::writer images;
-  images.begin_array();
-  for (const auto& url : p.image_urls)
-    images.string(url);
-  images.end_array();
   return {"product_insert",
           {db_uint(p.id), db_uint(p.seller_id), db_uint(p.category_id), db_text(p.title), db_text(p.description),
-           db_int(p.price_minor), db_text(p.currency), db_text(std::string{to_string(p.status)}), db_text(images.take())}};
+           db_int(p.price_minor), db_text(p.currency), db_text(std::string{to_string(p.status)}),
+           db_text(images_json(p.image_urls))}};
+}
+
+db_statement product_update(const product& p) {
+  return {"product_update",
+          {db_uint(p.id), db_text(p.title), db_text(p.description), db_text(std::string{to_string(p.status)}),
+           db_uint(p.category_id), db_text(images_json(p.image_urls)), db_int(p.version)}};
 }
 
 db_statement product_by_id(std::uint64_t id) {

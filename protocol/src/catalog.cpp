@@ -153,6 +153,67 @@ decoded<product_draft> decode_product_create(std::string_view body, const conf::
   return out;
 }
 
+decoded<product_patch> decode_product_patch(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  product_patch out;
+  auto& p = out.values;
+  if (auto title = r.string("title", false)) {
+    out.present |= pf_title;
+    p.title = std::move(*title);
+    check_text(r, "title", p.title, 1, title_length_max);
+  }
+  if (auto description = r.string("description", false)) {
+    out.present |= pf_description;
+    p.description = std::move(*description);
+    check_text(r, "description", p.description, 0, description_length_max, "\n");
+  }
+  if (auto status = r.string("status", false)) {
+    out.present |= pf_status;
+    if (!from_string(*status, p.status))
+      r.invalid("status", "must be draft, active or archived");
+  }
+  if (auto category_id = r.string("category_id", false)) {
+    out.present |= pf_category;
+    if (auto id = ids::parse(*category_id))
+      p.category_id = *id;
+    else
+      r.invalid("category_id", "must be a category id");
+  }
+  if (auto urls = r.string_array("image_urls", false, images_max)) {
+    out.present |= pf_images;
+    for (auto& url : *urls)
+      if (!validation::is_https_url(url, cfg.users.avatar_url_bytes_max)) {
+        r.invalid("image_urls", "must be https URLs");
+        break;
+      }
+    p.image_urls = std::move(*urls);
+  }
+  if (auto problem_found = r.finish())
+    return std::move(*problem_found);
+  if (out.present == 0)
+    return make_problem(errc::validation_failed,
+                        "the body names no field to change (title, description, status, category_id, image_urls)");
+  return out;
+}
+
+product apply_patch(const product& current, const product_patch& patch) {
+  auto out = current;
+  const auto& v = patch.values;
+  if (patch.present & pf_title)
+    out.title = v.title;
+  if (patch.present & pf_description)
+    out.description = v.description;
+  if (patch.present & pf_status)
+    out.status = v.status;
+  if (patch.present & pf_category)
+    out.category_id = v.category_id;
+  if (patch.present & pf_images)
+    out.image_urls = v.image_urls;
+  return out;
+}
+
 decoded<std::pair<std::int64_t, std::string>> decode_restock(std::string_view body, const conf::settings& cfg) {
   body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   if (!r.ok())

@@ -56,6 +56,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<product>("product");
   cfg.add_message_type<stock_update>("stock_update");
   cfg.add_message_type<product_draft>("product_draft");
+  cfg.add_message_type<product_patch>("product_patch");
   add_error_category(cfg);
 }
 

@@ -127,3 +127,33 @@ TEST_CASE("product input is validated and stock never goes below zero", "[e2e][p
   check_problem(m.c.get("/products/" + draft), 404, "not-found");
   check_problem(m.c.get("/products/98765"), 404, "not-found");
 }
+
+TEST_CASE("the owner edits and archives a product", "[e2e][products]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto other = open_shop(m);
+  auto id = m.c.post("/products", product_body(s.category, 1), s.owner.token).json().string_or("id");
+  auto edited = m.c.patch("/products/" + id, "{\"title\":\"Leica M6 TTL\",\"image_urls\":[]}", s.owner.token);
+  INFO(edited.body);
+  REQUIRE(edited.status == 200);
+  CHECK(edited.json().string_or("title") == "Leica M6 TTL");
+  CHECK(edited.json().find("image_urls")->as_array().empty());
+  CHECK(edited.json().find("version")->as_integer() == 2);
+  CHECK(edited.json().find("stock")->as_integer() == 1); // untouched
+
+  // Moving to another seller's active category is fine; to a missing one is not.
+  CHECK(m.c.patch("/products/" + id, "{\"category_id\":" + quote(other.category) + "}", s.owner.token).status == 200);
+  auto missing = m.c.patch("/products/" + id, "{\"category_id\":\"4242\"}", s.owner.token);
+  check_problem(missing, 422, "validation-failed");
+  CHECK(missing.error_fields() == std::vector<std::string>{"category_id"});
+
+  check_problem(m.c.patch("/products/" + id, "{\"title\":\"Mine now\"}", other.owner.token), 403, "forbidden");
+  check_problem(m.c.patch("/products/" + id, "{\"status\":\"sold\"}", s.owner.token), 422, "validation-failed");
+  check_problem(m.c.patch("/products/" + id, "{\"price_minor\":1}", s.owner.token), 400, "unknown-field");
+  check_problem(m.c.patch("/products/" + id, "{}", s.owner.token), 422, "validation-failed");
+
+  auto archived = m.c.patch("/products/" + id, "{\"status\":\"archived\"}", s.owner.token);
+  REQUIRE(archived.status == 200);
+  CHECK(m.c.get("/products/" + id).json().string_or("status") == "archived");
+  CHECK(m.c.get("/products/" + id).json().string_or("title") == "Leica M6 TTL");
+}

@@ -79,7 +79,8 @@ using product_actor = caf::typed_actor<
   caf::replies_to<release_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<commit_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<restock_atom, std::int64_t, std::string, std::uint64_t>::with<stock_update>, ///< delta, reason, who
-  caf::replies_to<price_atom, std::int64_t>::with<stock_update>>;
+  caf::replies_to<price_atom, std::int64_t>::with<stock_update>,
+  caf::replies_to<update_atom, product_patch>::with<product>>; ///< listing fields
 
 /// One shard of the product registry: spawns a product's actor on first
 /// use and forgets it when it ends (passivated or crashed).
@@ -92,6 +93,7 @@ using product_service_actor = caf::typed_actor<
   caf::replies_to<create_atom, std::uint64_t, product_draft>::with<product>,                     ///< user, draft
   caf::replies_to<restock_atom, std::uint64_t, std::uint64_t, std::int64_t, std::string>::with<stock_update>, ///< user, product, delta, reason
   caf::replies_to<price_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stock_update>,   ///< user, product, price
+  caf::replies_to<update_atom, std::uint64_t, std::uint64_t, product_patch>::with<product>,      ///< user, product, patch
   caf::replies_to<get_atom, std::uint64_t>::with<product>>;                                      ///< product
 
 } // namespace livemart

@@ -101,6 +101,9 @@ std::vector<category> decode_categories(const db_rows& rows);
 
 db_statement product_insert(const product& p);
 db_statement product_by_id(std::uint64_t id);
+/// The listing fields (title, description, status, category, images) if the
+/// row is still at p.version; no row otherwise.
+db_statement product_update(const product& p);
 db_statement product_set_price(std::uint64_t id, std::int64_t price_minor);
 
 enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3 };

@@ -76,6 +76,20 @@ struct product_draft {
   std::int64_t initial_stock = 0;
 };
 decoded<product_draft> decode_product_create(std::string_view body, const conf::settings& cfg);
+/// Bits of `product_patch::present`.
+enum product_field : std::uint32_t {
+  pf_title = 1u << 0, pf_description = 1u << 1, pf_status = 1u << 2, pf_category = 1u << 3, pf_images = 1u << 4,
+};
+
+/// A change to a product's listing (stock and price have their own calls).
+struct product_patch {
+  std::uint32_t present = 0;
+  product values;
+};
+decoded<product_patch> decode_product_patch(std::string_view body, const conf::settings& cfg);
+/// A copy of `current` with the patch applied.
+product apply_patch(const product& current, const product_patch& patch);
+
 /// {"delta": n, "reason": "..."}: a restock (n > 0) or an adjustment (n < 0).
 decoded<std::pair<std::int64_t, std::string>> decode_restock(std::string_view body, const conf::settings& cfg);
 /// {"price_minor": n}

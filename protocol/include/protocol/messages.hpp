@@ -144,6 +144,10 @@ typename Inspector::result_type inspect(Inspector& f, product& x) {
            x.currency, x.stock, x.reserved, x.sold, x.status, x.image_urls, x.created_at_ms, x.updated_at_ms, x.version);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, product_patch& x) {
+  return f(caf::meta::type_name("product_patch"), x.present, x.values);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, product_draft& x) {
   return f(caf::meta::type_name("product_draft"), x.values, x.initial_stock);
 }
