@@ -28,6 +28,20 @@ struct pool_state {
   static inline const char* name = "worker_pool";
 };
 
+/// Worker `i` is free: give it the oldest queued job, or mark it idle.
+void hand_next_job(caf::stateful_actor<pool_state>* self, std::size_t i) {
+  auto& s = self->state;
+  if (s.queue.empty()) {
+    s.busy[i] = false;
+    return;
+  }
+  auto job = std::move(s.queue.front());
+  s.queue.pop_front();
+  s.queued->set(static_cast<std::int64_t>(s.queue.size()));
+  s.busy[i] = true;
+  job.promise.delegate(s.workers[i], std::move(job.content));
+}
+
 caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, worker_pool_options options,
                          std::function<caf::actor(caf::actor)> spawn_worker) {
   auto& st = self->state;
@@ -52,7 +66,9 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, worker_pool_opti
       log::warn("pool worker died; restarting it", "\"pool\":\"" + s.name_label + "\"");
       s.workers[i] = spawn_worker(caf::actor_cast<caf::actor>(self));
       self->monitor(s.workers[i]);
-      s.busy[i] = false;
+      // Jobs that queued while the dead worker looked busy go to its
+      // replacement; otherwise they would wait for a `done` that never comes.
+      hand_next_job(self, i);
       return;
     }
   });
@@ -84,17 +100,10 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, worker_pool_opti
       auto& s = self->state;
       auto sender = caf::actor_cast<caf::actor>(self->current_sender());
       for (std::size_t i = 0; i < s.workers.size(); ++i) {
-        if (s.workers[i] != sender)
-          continue;
-        if (s.queue.empty()) {
-          s.busy[i] = false;
-        } else {
-          auto job = std::move(s.queue.front());
-          s.queue.pop_front();
-          s.queued->set(static_cast<std::int64_t>(s.queue.size()));
-          job.promise.delegate(s.workers[i], std::move(job.content));
+        if (s.workers[i] == sender) {
+          hand_next_job(self, i);
+          return;
         }
-        return;
       }
     },
   };
