@@ -101,6 +101,23 @@ void move_stock(product_pointer self, const std::shared_ptr<const product_contex
       });
 }
 
+/// Release or commit: both take units out of the reservations, which are
+/// promised at once and given back if the write fails.
+caf::result<stock_update> take_reserved(product_pointer self, const std::shared_ptr<const product_context>& ctx,
+                                        persistence::stock_kind kind, std::int64_t quantity) {
+  auto& s = self->state;
+  if (auto err = unusable(s))
+    return *err;
+  if (quantity <= 0)
+    return bad_quantity();
+  if (s.reserved_free < quantity)
+    return make_error(errc::conflict, "only " + std::to_string(s.reserved_free) + " units are reserved");
+  s.reserved_free -= quantity;
+  auto rp = self->make_response_promise<stock_update>();
+  move_stock(self, ctx, kind, quantity, {}, 0, rp, [quantity](product_state& back) { back.reserved_free += quantity; });
+  return rp;
+}
+
 product_actor::behavior_type product_behavior(product_pointer self, std::uint64_t id,
                                               std::shared_ptr<const product_context> ctx) {
   auto& st = self->state;
@@ -169,33 +186,11 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
     },
     [self, ctx, touch](release_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
-      auto& s = self->state;
-      if (auto err = unusable(s))
-        return *err;
-      if (quantity <= 0)
-        return bad_quantity();
-      if (s.reserved_free < quantity)
-        return make_error(errc::conflict, "fewer units are reserved than released");
-      s.reserved_free -= quantity;
-      auto rp = self->make_response_promise<stock_update>();
-      move_stock(self, ctx, persistence::stock_kind::release, quantity, {}, 0, rp,
-                 [quantity](product_state& back) { back.reserved_free += quantity; });
-      return rp;
+      return take_reserved(self, ctx, persistence::stock_kind::release, quantity);
     },
     [self, ctx, touch](commit_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
-      auto& s = self->state;
-      if (auto err = unusable(s))
-        return *err;
-      if (quantity <= 0)
-        return bad_quantity();
-      if (s.reserved_free < quantity)
-        return make_error(errc::conflict, "fewer units are reserved than committed");
-      s.reserved_free -= quantity;
-      auto rp = self->make_response_promise<stock_update>();
-      move_stock(self, ctx, persistence::stock_kind::commit, quantity, {}, 0, rp,
-                 [quantity](product_state& back) { back.reserved_free += quantity; });
-      return rp;
+      return take_reserved(self, ctx, persistence::stock_kind::commit, quantity);
     },
     [self, ctx, touch](restock_atom, std::int64_t delta, const std::string& reason,
                        std::uint64_t actor_id) -> caf::result<stock_update> {

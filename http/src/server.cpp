@@ -129,6 +129,8 @@ struct server::impl {
   /// last reference to a session (in a pending reply), and a session must
   /// not outlive the state below or the io_context.
   void stop_bridges() {
+    // Blocking is fine here: this runs on the thread that owns the server,
+    // after the I/O threads have been joined, never on an Asio or CAF thread.
     caf::scoped_actor self{app.system};
     for (auto& b : app.bridges) {
       self->monitor(b);

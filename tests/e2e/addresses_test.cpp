@@ -22,19 +22,7 @@ namespace {
 constexpr const char* good_password = "correct horse battery staple";
 
 
-bool contains(const std::vector<std::string>& list, const std::string& item) {
-  for (const auto& x : list)
-    if (x == item)
-      return true;
-  return false;
-}
 
-std::int64_t integer_field(const json::value& doc, std::string_view key) {
-  const auto* v = doc.find(key);
-  REQUIRE(v != nullptr);
-  REQUIRE(v->is_integer());
-  return v->as_integer();
-}
 
 bool bool_field(const json::value& doc, std::string_view key) {
   const auto* v = doc.find(key);

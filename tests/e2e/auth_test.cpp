@@ -42,19 +42,7 @@ std::string refresh_body(const std::string& token) {
   return R"({"refresh_token":)" + quote(token) + "}";
 }
 
-bool contains(const std::vector<std::string>& list, const std::string& item) {
-  for (const auto& x : list)
-    if (x == item)
-      return true;
-  return false;
-}
 
-std::int64_t integer_field(const json::value& doc, std::string_view key) {
-  const auto* v = doc.find(key);
-  REQUIRE(v != nullptr);
-  REQUIRE(v->is_integer());
-  return v->as_integer();
-}
 
 /// An RFC 9457 problem with the given status and code and every standard member.
 

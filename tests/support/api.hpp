@@ -1,7 +1,10 @@
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +21,18 @@ inline std::string quote(std::string_view text) {
   std::string out;
   json::append_string(out, text);
   return out;
+}
+
+inline bool contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+/// An integer member; fails the test when it is missing or not an integer.
+inline std::int64_t integer_field(const json::value& doc, std::string_view key) {
+  const auto* v = doc.find(key);
+  REQUIRE(v != nullptr);
+  REQUIRE(v->is_integer());
+  return v->as_integer();
 }
 
 /// Checks an RFC 9457 reply: status, media type, the standard members, code.
