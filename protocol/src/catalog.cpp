@@ -103,26 +103,51 @@ bool is_currency_code(std::string_view code) {
 }
 } // namespace
 
+namespace {
+
+/// The listing fields both a new product and an edit carry: category,
+/// title, description and images. A new product must name the first two.
+/// Returns the product_field bits of the fields present.
+std::uint32_t read_listing(body_reader& r, const conf::settings& cfg, product& p, bool creating) {
+  std::uint32_t present = 0;
+  if (auto category_id = r.string("category_id", creating)) {
+    present |= pf_category;
+    if (auto id = ids::parse(*category_id))
+      p.category_id = *id;
+    else
+      r.invalid("category_id", "must be a category id");
+  }
+  if (auto title = r.string("title", creating)) {
+    present |= pf_title;
+    p.title = std::move(*title);
+    check_text(r, "title", p.title, 1, title_length_max);
+  }
+  if (auto description = r.string("description", false)) {
+    present |= pf_description;
+    p.description = std::move(*description);
+    check_text(r, "description", p.description, 0, description_length_max, "\n");
+  }
+  if (auto urls = r.string_array("image_urls", false, images_max)) {
+    present |= pf_images;
+    for (auto& url : *urls)
+      if (!validation::is_https_url(url, cfg.users.avatar_url_bytes_max)) {
+        r.invalid("image_urls", "must be https URLs");
+        break;
+      }
+    p.image_urls = std::move(*urls);
+  }
+  return present;
+}
+
+} // namespace
+
 decoded<product_draft> decode_product_create(std::string_view body, const conf::settings& cfg) {
   body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   if (!r.ok())
     return *r.finish();
   product_draft out;
   auto& p = out.values;
-  if (auto category_id = r.string("category_id", true)) {
-    if (auto id = ids::parse(*category_id))
-      p.category_id = *id;
-    else
-      r.invalid("category_id", "must be a category id");
-  }
-  if (auto title = r.string("title", true)) {
-    p.title = std::move(*title);
-    check_text(r, "title", p.title, 1, title_length_max);
-  }
-  if (auto description = r.string("description", false)) {
-    p.description = std::move(*description);
-    check_text(r, "description", p.description, 0, description_length_max, "\n");
-  }
+  read_listing(r, cfg, p, true);
   if (auto price = r.integer("price_minor", true, 0, price_minor_max))
     p.price_minor = *price;
   if (auto currency = r.string("currency", true)) {
@@ -140,14 +165,6 @@ decoded<product_draft> decode_product_create(std::string_view body, const conf::
     else
       r.invalid("status", "must be draft or active");
   }
-  if (auto urls = r.string_array("image_urls", false, images_max)) {
-    for (auto& url : *urls)
-      if (!validation::is_https_url(url, cfg.users.avatar_url_bytes_max)) {
-        r.invalid("image_urls", "must be https URLs");
-        break;
-      }
-    p.image_urls = std::move(*urls);
-  }
   if (auto problem_found = r.finish())
     return std::move(*problem_found);
   return out;
@@ -158,37 +175,11 @@ decoded<product_patch> decode_product_patch(std::string_view body, const conf::s
   if (!r.ok())
     return *r.finish();
   product_patch out;
-  auto& p = out.values;
-  if (auto title = r.string("title", false)) {
-    out.present |= pf_title;
-    p.title = std::move(*title);
-    check_text(r, "title", p.title, 1, title_length_max);
-  }
-  if (auto description = r.string("description", false)) {
-    out.present |= pf_description;
-    p.description = std::move(*description);
-    check_text(r, "description", p.description, 0, description_length_max, "\n");
-  }
+  out.present = read_listing(r, cfg, out.values, false);
   if (auto status = r.string("status", false)) {
     out.present |= pf_status;
-    if (!from_string(*status, p.status))
+    if (!from_string(*status, out.values.status))
       r.invalid("status", "must be draft, active or archived");
-  }
-  if (auto category_id = r.string("category_id", false)) {
-    out.present |= pf_category;
-    if (auto id = ids::parse(*category_id))
-      p.category_id = *id;
-    else
-      r.invalid("category_id", "must be a category id");
-  }
-  if (auto urls = r.string_array("image_urls", false, images_max)) {
-    out.present |= pf_images;
-    for (auto& url : *urls)
-      if (!validation::is_https_url(url, cfg.users.avatar_url_bytes_max)) {
-        r.invalid("image_urls", "must be https URLs");
-        break;
-      }
-    p.image_urls = std::move(*urls);
   }
   if (auto problem_found = r.finish())
     return std::move(*problem_found);
