@@ -110,6 +110,26 @@ int run_serve(const conf::settings& cfg) {
   metrics::registry::global().make_callback_gauge(
     "livemart_actors_running", "Actors alive in this node", [&sys] { return static_cast<double>(sys.registry().running()); });
   int status = 0;
+  // The catalog must be searchable before the first request: wait for the
+  // search index (a failed first load keeps retrying in the background).
+  {
+    caf::scoped_actor self{sys};
+    auto started = std::chrono::steady_clock::now();
+    self->request(svc.search, std::chrono::seconds{cfg.catalog.search_load_timeout_s}, ready_atom::value)
+      .receive(
+        [&](std::uint64_t indexed) {
+          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+          log::info("search index loaded",
+                    "\"products\":" + std::to_string(indexed) + ",\"ms\":" + std::to_string(ms.count()));
+        },
+        [&](caf::error& err) { status = fail("the search index did not load: " + to_problem(err).detail); });
+  }
+  if (status != 0) {
+    stop_services(svc);
+    sys.await_all_actors_done();
+    log::stop();
+    return status;
+  }
   {
     http::server front_door{sys, cfg, tokens, svc};
     std::uint16_t port = 0;

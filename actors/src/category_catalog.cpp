@@ -1,5 +1,6 @@
 #include <actors/services.hpp>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -19,9 +20,11 @@ struct category_state {
   std::unordered_map<std::uint64_t, category> nodes;
   bool loaded = false;
   std::string public_tree; ///< rendered once per change, served as is
+  std::unordered_map<std::uint64_t, category_scope> scopes; ///< search scopes asked since the last change
   static inline const char* name = "categories";
 
   void render() {
+    scopes.clear();
     std::vector<category> all;
     all.reserve(nodes.size());
     for (const auto& [id, c] : nodes)
@@ -52,6 +55,50 @@ struct category_state {
       id = it->second.parent_id;
     }
     return id == 0;
+  }
+
+  /// Searchable categories at or below `asked` (0: all), grouped into
+  /// facet buckets (see category_scope).
+  category_scope scope(std::uint64_t asked) const {
+    category_scope out;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> member_bucket;
+    for (const auto& [id, c] : nodes) {
+      if (!usable(id) || (asked != 0 && !within(id, asked)))
+        continue;
+      // The bucket: the ancestor (or self) whose parent is `asked`.
+      auto bucket = id;
+      for (std::size_t steps = 0; bucket != asked && steps <= nodes.size(); ++steps) {
+        auto parent = nodes.at(bucket).parent_id;
+        if (parent == asked)
+          break;
+        bucket = parent;
+      }
+      member_bucket.emplace_back(id, bucket);
+    }
+    std::sort(member_bucket.begin(), member_bucket.end());
+    std::unordered_map<std::uint64_t, std::uint32_t> bucket_index;
+    for (const auto& [member, bucket] : member_bucket) {
+      auto [it, added] = bucket_index.emplace(bucket, static_cast<std::uint32_t>(out.buckets.size()));
+      if (added)
+        out.buckets.push_back(nodes.at(bucket));
+      out.members.push_back(member);
+      out.bucket_of.push_back(it->second);
+    }
+    return out;
+  }
+
+  /// The root first, `id` last.
+  std::vector<category> path(std::uint64_t id) const {
+    std::vector<category> out;
+    for (std::size_t steps = 0; id != 0 && steps <= nodes.size(); ++steps) {
+      auto it = nodes.find(id);
+      if (it == nodes.end())
+        break;
+      out.push_back(it->second);
+      id = it->second.parent_id;
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
   }
 
   bool has_children(std::uint64_t id) const {
@@ -119,6 +166,27 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
     [self, ctx](check_atom, std::uint64_t id) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       with_tree(self, ctx, rp, [self, rp, id]() mutable { rp.deliver(self->state.usable(id)); });
+      return rp;
+    },
+    [self, ctx](scope_atom, std::uint64_t asked) -> caf::result<category_scope> {
+      auto rp = self->make_response_promise<category_scope>();
+      with_tree(self, ctx, rp, [self, rp, asked]() mutable {
+        auto& st = self->state;
+        if (asked != 0 && !st.usable(asked)) {
+          rp.deliver(make_error(errc::bad_request, "query parameter \"category\" is not an active category",
+                                {field_error{"category", "is not an active category"}}));
+          return;
+        }
+        auto it = st.scopes.find(asked);
+        if (it == st.scopes.end())
+          it = st.scopes.emplace(asked, st.scope(asked)).first;
+        rp.deliver(it->second);
+      });
+      return rp;
+    },
+    [self, ctx](path_atom, std::uint64_t id) -> caf::result<std::vector<category>> {
+      auto rp = self->make_response_promise<std::vector<category>>();
+      with_tree(self, ctx, rp, [self, rp, id]() mutable { rp.deliver(self->state.path(id)); });
       return rp;
     },
     [self, ctx](create_atom, const category_patch& patch) -> caf::result<category> {

@@ -14,6 +14,7 @@ struct service_context {
   user_directory users;
   seller_actor sellers;
   category_actor categories;
+  search_actor search;
   product_directory products;
 };
 
@@ -37,6 +38,24 @@ caf::error not_yours() {
 template <class Promise, class F>
 void with_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, F then) {
   self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id).then(then, fail_to(rp));
+}
+
+/// Asks product `id`'s actor, once more through the registry when the actor
+/// ended (passivated) between the lookup and the request.
+template <class T, class Promise, class... Ts>
+void ask_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, bool retried,
+                 const product_actor& actor, Ts... xs) {
+  self->request(actor, ctx->step_timeout, xs...)
+    .then([rp](const T& reply) mutable { rp.deliver(reply); },
+          [self, ctx, id, rp, retried, xs...](caf::error& err) mutable {
+            if (retried || err != caf::sec::request_receiver_down) {
+              rp.deliver(std::move(err));
+              return;
+            }
+            with_product(self, ctx, id, rp, [self, ctx, id, rp, xs...](const product_actor& fresh) mutable {
+              ask_product<T>(self, ctx, id, rp, true, fresh, xs...);
+            });
+          });
 }
 
 /// Runs `then(actor)` when `user_id` may change product `id`: an admin, or
@@ -101,6 +120,7 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
                       [self, ctx, user_id, draft, rp](const db_result& r) mutable {
                         auto created = persistence::decode_products(r.results.front()).front();
                         if (draft.initial_stock == 0) {
+                          self->send(ctx->search, put_atom::value, created);
                           rp.deliver(std::move(created));
                           return;
                         }
@@ -111,8 +131,9 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
                                        self->request(actor, ctx->step_timeout, restock_atom::value, draft.initial_stock,
                                                      std::string{"initial stock"}, user_id)
                                          .then(
-                                           [rp, created](const stock_update& u) mutable {
+                                           [self, ctx, rp, created](const stock_update& u) mutable {
                                              created.stock = u.stock;
+                                             self->send(ctx->search, put_atom::value, created);
                                              rp.deliver(std::move(created));
                                            },
                                            fail_to(rp));
@@ -132,27 +153,24 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
     [self, ctx](restock_atom, std::uint64_t user_id, std::uint64_t id, std::int64_t delta,
                 const std::string& reason) -> caf::result<stock_update> {
       auto rp = self->make_response_promise<stock_update>();
-      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, user_id, delta, reason, rp](const product_actor& actor) mutable {
-        self->request(actor, ctx->step_timeout, restock_atom::value, delta, reason, user_id)
-          .then([rp](const stock_update& u) mutable { rp.deliver(u); }, fail_to(rp));
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, user_id, delta, reason, rp](const product_actor& actor) mutable {
+        ask_product<stock_update>(self, ctx, id, rp, false, actor, restock_atom::value, delta, reason, user_id);
       });
       return rp;
     },
     [self, ctx](price_atom, std::uint64_t user_id, std::uint64_t id, std::int64_t price) -> caf::result<stock_update> {
       auto rp = self->make_response_promise<stock_update>();
-      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, price, rp](const product_actor& actor) mutable {
-        self->request(actor, ctx->step_timeout, price_atom::value, price)
-          .then([rp](const stock_update& u) mutable { rp.deliver(u); }, fail_to(rp));
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, price, rp](const product_actor& actor) mutable {
+        ask_product<stock_update>(self, ctx, id, rp, false, actor, price_atom::value, price);
       });
       return rp;
     },
     [self, ctx](update_atom, std::uint64_t user_id, std::uint64_t id, const product_patch& patch)
       -> caf::result<product> {
       auto rp = self->make_response_promise<product>();
-      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, patch, rp](const product_actor& actor) mutable {
-        auto edit = [self, ctx, patch, rp, actor]() mutable {
-          self->request(actor, ctx->step_timeout, update_atom::value, patch)
-            .then([rp](const product& p) mutable { rp.deliver(p); }, fail_to(rp));
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, patch, rp](const product_actor& actor) mutable {
+        auto edit = [self, ctx, id, patch, rp, actor]() mutable {
+          ask_product<product>(self, ctx, id, rp, false, actor, update_atom::value, patch);
         };
         if ((patch.present & pf_category) == 0) {
           edit();
@@ -174,9 +192,8 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
     },
     [self, ctx](get_atom, std::uint64_t id) -> caf::result<product> {
       auto rp = self->make_response_promise<product>();
-      with_product(self, ctx, id, rp, [self, ctx, rp](const product_actor& actor) mutable {
-        self->request(actor, ctx->step_timeout, get_atom::value)
-          .then([rp](const product& p) mutable { rp.deliver(p); }, fail_to(rp));
+      with_product(self, ctx, id, rp, [self, ctx, id, rp](const product_actor& actor) mutable {
+        ask_product<product>(self, ctx, id, rp, false, actor, get_atom::value);
       });
       return rp;
     },
@@ -187,12 +204,13 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
 
 product_service_actor spawn_product_service(caf::actor_system& sys, const conf::settings& cfg,
                                             const persistence::database& db, user_directory users,
-                                            seller_actor sellers, category_actor categories,
+                                            seller_actor sellers, category_actor categories, search_actor search,
                                             product_directory products) {
   return sys.spawn(product_service,
                    std::make_shared<const service_context>(service_context{std::chrono::milliseconds{cfg.actors.step_timeout_ms},
                                                                            db, std::move(users), std::move(sellers),
-                                                                           std::move(categories), std::move(products)}));
+                                                                           std::move(categories), std::move(search),
+                                                                           std::move(products)}));
 }
 
 } // namespace livemart

@@ -15,7 +15,11 @@ using tick_atom = caf::atom_constant<caf::atom("idle_tick")>;
 struct product_context {
   std::chrono::milliseconds step_timeout;
   std::chrono::seconds idle;
+  std::chrono::milliseconds detail_refresh;
   persistence::database db;
+  search_actor search;
+  seller_actor sellers;
+  category_actor categories;
 };
 
 /// The product as committed, plus what is already promised to changes in
@@ -32,7 +36,16 @@ struct product_state {
   std::uint64_t sequence = 0;
   std::size_t in_flight = 0;
   std::chrono::steady_clock::time_point last_activity;
+  bool retiring = false; ///< passivation agreed: end once nothing is in flight
   caf::group subscribers;
+  // The product page's extras, refreshed when older than detail_refresh.
+  seller_summary seller;
+  std::vector<category> breadcrumb;
+  std::uint64_t breadcrumb_of = 0; ///< the category the breadcrumb is for
+  std::chrono::steady_clock::time_point extras_at;
+  bool extras_loaded = false;
+  bool extras_refreshing = false;
+  std::vector<caf::typed_response_promise<product_detail>> detail_waiting;
   static inline const char* name = "product";
 };
 
@@ -57,13 +70,68 @@ caf::error bad_quantity() {
   return make_error(errc::validation_failed, "the quantity must be positive", {field_error{"quantity", "must be at least 1"}});
 }
 
-/// Publishes the committed state with the next sequence number and answers.
-void publish(product_pointer self, update_promise& rp) {
+/// A write finished: a retiring actor ends once none is left.
+void settle(product_pointer self) {
+  auto& st = self->state;
+  --st.in_flight;
+  if (st.retiring && st.in_flight == 0)
+    self->quit();
+}
+
+/// Publishes the committed state with the next sequence number, tells the
+/// search index and answers.
+void publish(product_pointer self, const std::shared_ptr<const product_context>& ctx, update_promise& rp) {
   auto& st = self->state;
   ++st.sequence;
   auto update = snapshot(st);
   caf::anon_send(st.subscribers, update);
+  self->send(ctx->search, put_atom::value, update);
   rp.deliver(update);
+}
+
+product_detail detail_of(const product_state& st) {
+  return {st.committed, st.seller, st.breadcrumb};
+}
+
+/// Reads the seller summary and the breadcrumb again, then answers the
+/// detail requests that waited for them.
+void refresh_extras(product_pointer self, const std::shared_ptr<const product_context>& ctx) {
+  auto& st = self->state;
+  if (st.extras_refreshing)
+    return;
+  st.extras_refreshing = true;
+  auto done = [self]() {
+    auto& s = self->state;
+    s.extras_refreshing = false;
+    for (auto& rp : s.detail_waiting)
+      rp.deliver(detail_of(s));
+    s.detail_waiting.clear();
+  };
+  auto failed = [self](caf::error& err) {
+    auto& s = self->state;
+    s.extras_refreshing = false;
+    for (auto& rp : s.detail_waiting)
+      rp.deliver(err);
+    s.detail_waiting.clear();
+  };
+  auto category_id = st.committed.category_id;
+  self->request(ctx->sellers, ctx->step_timeout, get_atom::value, st.committed.seller_id)
+    .then(
+      [self, ctx, done, failed, category_id](const seller& s) mutable {
+        self->request(ctx->categories, ctx->step_timeout, path_atom::value, category_id)
+          .then(
+            [self, done, s, category_id](const std::vector<category>& path) mutable {
+              auto& st = self->state;
+              st.seller = seller_summary{s.id, s.shop_name, s.slug, s.follower_count, s.rating};
+              st.breadcrumb = path;
+              st.breadcrumb_of = category_id;
+              st.extras_at = std::chrono::steady_clock::now();
+              st.extras_loaded = true;
+              done();
+            },
+            failed);
+      },
+      failed);
 }
 
 /// Writes one stock move. `undo` reverts what was promised before the
@@ -76,9 +144,8 @@ void move_stock(product_pointer self, const std::shared_ptr<const product_contex
   auto statement = persistence::stock_move(ids::next(), st.committed.id, kind, quantity, reason, actor_id);
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{std::move(statement)}})
     .then(
-      [self, rp, kind, quantity](const db_result& r) mutable {
+      [self, ctx, rp, kind, quantity](const db_result& r) mutable {
         auto& s = self->state;
-        --s.in_flight;
         const auto& row = r.results.front().rows.front();
         s.committed.stock = std::stoll(row[0].text);
         s.committed.reserved = std::stoll(row[1].text);
@@ -88,11 +155,12 @@ void move_stock(product_pointer self, const std::shared_ptr<const product_contex
           s.available += quantity;
         if (kind == persistence::stock_kind::reserve)
           s.reserved_free += quantity;
-        publish(self, rp);
+        publish(self, ctx, rp);
+        settle(self);
       },
       [self, rp, undo](caf::error& err) mutable {
-        --self->state.in_flight;
         undo(self->state);
+        settle(self);
         auto p = to_problem(err);
         if (p.code == errc::limit_reached) // the database's own guard (LM409)
           rp.deliver(make_error(errc::conflict, "out of stock"));
@@ -119,6 +187,7 @@ caf::result<stock_update> take_reserved(product_pointer self, const std::shared_
 }
 
 product_actor::behavior_type product_behavior(product_pointer self, std::uint64_t id,
+                                              product_registry_actor registry,
                                               std::shared_ptr<const product_context> ctx) {
   auto& st = self->state;
   st.committed.id = id;
@@ -146,16 +215,32 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       });
   // Passivation: a periodic tick checks for idleness; ticks are internal, so
   // they go through the default handler instead of the public interface.
-  self->set_default_handler([self, ctx](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
+  self->set_default_handler([self, ctx, registry](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
     auto msg = view.copy_content_to_message();
     if (!msg.match_elements<tick_atom>())
       return caf::sec::unexpected_message;
     auto& s = self->state;
-    if (s.load_error || (s.in_flight == 0 && std::chrono::steady_clock::now() - s.last_activity >= ctx->idle)) {
+    if (s.load_error) {
       self->quit();
       return caf::message{};
     }
-    caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), ctx->idle, tick_atom::value);
+    if (s.in_flight == 0 && std::chrono::steady_clock::now() - s.last_activity >= ctx->idle) {
+      // Passivation goes through the registry, so that it hands out no new
+      // requests to an actor that is ending.
+      self->request(registry, ctx->step_timeout, idle_atom::value, s.committed.id)
+        .then(
+          [self](bool agreed) {
+            auto& st = self->state;
+            if (!agreed)
+              return;
+            st.retiring = true;
+            if (st.in_flight == 0)
+              self->quit();
+          },
+          [](caf::error&) {});
+    }
+    if (!s.retiring)
+      caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), ctx->idle, tick_atom::value);
     return caf::message{};
   });
   caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), ctx->idle, tick_atom::value);
@@ -166,6 +251,22 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       if (auto err = unusable(self->state))
         return *err;
       return self->state.committed;
+    },
+    [self, ctx, touch](detail_atom) -> caf::result<product_detail> {
+      touch();
+      auto& s = self->state;
+      if (auto err = unusable(s))
+        return *err;
+      if (s.extras_loaded && s.breadcrumb_of == s.committed.category_id) {
+        // Served as is; refreshed in the background once too old.
+        if (std::chrono::steady_clock::now() - s.extras_at >= ctx->detail_refresh)
+          refresh_extras(self, ctx);
+        return detail_of(s);
+      }
+      auto rp = self->make_response_promise<product_detail>();
+      s.detail_waiting.push_back(rp);
+      refresh_extras(self, ctx);
+      return rp;
     },
     [self, ctx, touch](reserve_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
@@ -223,12 +324,12 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                     db_command{{persistence::product_update(apply_patch(s.committed, patch))}})
         .await(
-          [self, rp](const db_result& r) mutable {
+          [self, ctx, rp](const db_result& r) mutable {
             auto& current = self->state;
-            --current.in_flight;
             auto rows = persistence::decode_products(r.results.front());
             if (rows.empty()) {
               rp.deliver(make_error(errc::conflict, "the product changed outside livemart; retry"));
+              settle(self);
               return;
             }
             // Stock fields stay as this actor knows them; only the listing changed.
@@ -240,11 +341,13 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
             current.committed.image_urls = row.image_urls;
             current.committed.version = row.version;
             current.committed.updated_at_ms = row.updated_at_ms;
+            self->send(ctx->search, put_atom::value, current.committed);
             rp.deliver(current.committed);
+            settle(self);
           },
           [self, rp](caf::error& err) mutable {
-            --self->state.in_flight;
             rp.deliver(std::move(err));
+            settle(self);
           });
       return rp;
     },
@@ -260,19 +363,19 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                     db_command{{persistence::product_set_price(s.committed.id, price_minor)}})
         .then(
-          [self, rp](const db_result& r) mutable {
-            --self->state.in_flight;
+          [self, ctx, rp](const db_result& r) mutable {
             auto rows = persistence::decode_products(r.results.front());
             if (!rows.empty()) {
               self->state.committed.price_minor = rows.front().price_minor;
               self->state.committed.version = rows.front().version;
               self->state.committed.updated_at_ms = rows.front().updated_at_ms;
             }
-            publish(self, rp);
+            publish(self, ctx, rp);
+            settle(self);
           },
           [self, rp](caf::error& err) mutable {
-            --self->state.in_flight;
             rp.deliver(std::move(err));
+            settle(self);
           });
       return rp;
     },
@@ -281,13 +384,27 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
 
 struct registry_state {
   std::unordered_map<std::uint64_t, product_actor> live;
+  std::shared_ptr<const product_context> ctx;
   static inline const char* name = "product_registry";
 };
 
-product_registry_actor::behavior_type product_registry(product_registry_actor::stateful_pointer<registry_state> self,
-                                                       std::shared_ptr<const product_context> ctx) {
-  // Supervision: a product actor that ends (passivated or crashed) is
-  // forgotten; the next request spawns a fresh one from committed state.
+using registry_pointer = product_registry_actor::stateful_pointer<registry_state>;
+
+product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
+  auto& live = self->state.live;
+  if (auto it = live.find(id); it != live.end())
+    return it->second;
+  auto actor = self->home_system().spawn(product_behavior, id, caf::actor_cast<product_registry_actor>(self),
+                                         self->state.ctx);
+  self->monitor(actor);
+  live.emplace(id, actor);
+  return actor;
+}
+
+product_registry_actor::behavior_type product_registry(registry_pointer self, std::shared_ptr<const product_context> ctx) {
+  self->state.ctx = std::move(ctx);
+  // Supervision: a product actor that ends (crashed) is forgotten; the next
+  // request spawns a fresh one from committed state.
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& live = self->state.live;
     for (auto it = live.begin(); it != live.end(); ++it) {
@@ -304,14 +421,18 @@ product_registry_actor::behavior_type product_registry(product_registry_actor::s
     self->quit(msg.reason);
   });
   return {
-    [self, ctx](get_atom, std::uint64_t id) -> product_actor {
+    [self](get_atom, std::uint64_t id) -> product_actor { return find_or_spawn(self, id); },
+    [self](detail_atom, std::uint64_t id) -> caf::delegated<product_detail> {
+      return self->delegate(find_or_spawn(self, id), detail_atom::value);
+    },
+    [self](idle_atom, std::uint64_t id) -> bool {
       auto& live = self->state.live;
-      if (auto it = live.find(id); it != live.end())
-        return it->second;
-      auto actor = self->home_system().spawn(product_behavior, id, ctx);
-      self->monitor(actor);
-      live.emplace(id, actor);
-      return actor;
+      auto it = live.find(id);
+      if (it == live.end() || it->second.address() != self->current_sender())
+        return false;
+      self->demonitor(it->second.address());
+      live.erase(it);
+      return true;
     },
   };
 }
@@ -328,9 +449,12 @@ const product_registry_actor& product_directory::shard_for(std::uint64_t product
 }
 
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
-                                          const persistence::database& db) {
+                                          const persistence::database& db, search_actor search, seller_actor sellers,
+                                          category_actor categories) {
   auto ctx = std::make_shared<const product_context>(product_context{
-    std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::seconds{cfg.actors.product_idle_s}, db});
+    std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::seconds{cfg.actors.product_idle_s},
+    std::chrono::milliseconds{cfg.catalog.detail_refresh_ms}, db, std::move(search), std::move(sellers),
+    std::move(categories)});
   product_directory dir;
   for (std::size_t i = 0; i < cfg.actors.product_shards; ++i)
     dir.shards.push_back(sys.spawn(product_registry, ctx));

@@ -14,8 +14,9 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.addresses = spawn_addresses(sys, cfg, s.db);
   s.sellers = spawn_sellers(sys, cfg, s.db, s.users);
   s.categories = spawn_categories(sys, cfg, s.db);
-  s.products = spawn_product_directory(sys, cfg, s.db);
-  s.product_service = spawn_product_service(sys, cfg, s.db, s.users, s.sellers, s.categories, s.products);
+  s.search = spawn_search(sys, cfg, s.db, s.categories);
+  s.products = spawn_product_directory(sys, cfg, s.db, s.search, s.sellers, s.categories);
+  s.product_service = spawn_product_service(sys, cfg, s.db, s.users, s.sellers, s.categories, s.search, s.products);
   return s;
 }
 
@@ -26,6 +27,7 @@ void stop_services(services& s) {
   stop(s.sellers);
   stop(s.categories);
   stop(s.product_service);
+  stop(s.search);
   for (const auto& shard : s.products.shards)
     stop(shard);
   for (const auto& shard : s.users.shards)

@@ -135,6 +135,13 @@ std::vector<setting_entry> make_entries() {
     entry("users.address_field_length_max", &s::users, &user_settings::address_field_length_max, "each address field, characters"),
     entry("users.shop_description_length_max", &s::users, &user_settings::shop_description_length_max, "shop description, characters"),
     entry("users.page_size_max", &s::users, &user_settings::page_size_max, "items per page of any list"),
+    entry("catalog.search_query_length_max", &s::catalog, &catalog_settings::search_query_length_max, "search text, characters"),
+    entry("catalog.search_fuzzy_below", &s::catalog, &catalog_settings::search_fuzzy_below, "fewer exact matches than this also search similar words (typos)"),
+    entry("catalog.search_prefix_terms_max", &s::catalog, &catalog_settings::search_prefix_terms_max, "indexed words one query word may match as a prefix"),
+    entry("catalog.search_facets_max", &s::catalog, &catalog_settings::search_facets_max, "category facets per search answer"),
+    entry("catalog.search_load_batch", &s::catalog, &catalog_settings::search_load_batch, "products per read while the search index loads"),
+    entry("catalog.search_load_timeout_s", &s::catalog, &catalog_settings::search_load_timeout_s, "seconds the search index may take to load at start"),
+    entry("catalog.detail_refresh_ms", &s::catalog, &catalog_settings::detail_refresh_ms, "product pages show seller summaries and breadcrumbs at most this old"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
   };
 }
@@ -292,6 +299,8 @@ std::vector<std::string> validate(const settings& v) {
   require(v.auth.password_length_min >= 8, "auth.password_length_min must be at least 8");
   require(v.auth.password_length_max >= v.auth.password_length_min && v.auth.password_length_max <= 1024,
           "auth.password_length_max must be between password_length_min and 1024");
+  require(v.catalog.search_load_batch >= 1, "catalog.search_load_batch must be at least 1");
+  require(v.catalog.search_query_length_max >= 1, "catalog.search_query_length_max must be at least 1");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
   return errors;
 }

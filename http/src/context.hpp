@@ -213,6 +213,10 @@ void add_seller_routes(router& r);
 void add_catalog_routes(router& r);
 void add_product_routes(router& r);
 
+/// Answers with the search result for `query` (shared by product search
+/// and a shop's inventory).
+void search(const context_ptr& ctx, search_query query);
+
 /// The bridge actor: runs tasks, so that replies arrive in an actor.
 /// (`index` only names it; CAF 0.17 dereferences a null argument tuple when
 /// a function-based actor is spawned without arguments, which UBSan flags.)

@@ -2,6 +2,7 @@
 
 #include <protocol/catalog.hpp>
 #include <protocol/ids.hpp>
+#include <protocol/search.hpp>
 
 namespace livemart::http {
 
@@ -61,6 +62,12 @@ void add_catalog_routes(router& r) {
   });
 }
 
+void search(const context_ptr& ctx, search_query query) {
+  ctx->ask(
+    ctx->svc().search, [ctx](const search_result& result) { ctx->respond_json(200, encode(result)); },
+    search_atom::value, std::move(query));
+}
+
 void add_product_routes(router& r) {
   r.add("POST", "/products", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
@@ -80,20 +87,31 @@ void add_product_routes(router& r) {
       create_atom::value, ctx->user_id(), std::move(*draft));
   });
 
-  // The detail view, with stock and price from the product's actor.
+  // Search: words, filters, sorts, keyset pages and category facets.
+  r.add("GET", "/products", [](const context_ptr& ctx) {
+    auto query = decode_search_query([&ctx](std::string_view name) { return ctx->query(name); }, ctx->cfg());
+    if (auto* p = std::get_if<problem>(&query)) {
+      ctx->respond_problem(std::move(*p));
+      return;
+    }
+    search(ctx, std::get<search_query>(std::move(query)));
+  });
+
+  // The detail view: stock and price from the product's actor, with its
+  // seller summary and category breadcrumb (the registry forwards).
   r.add("GET", "/products/:id", [](const context_ptr& ctx) {
     auto id = ctx->path_id("product");
     if (!id)
       return;
     ctx->ask(
-      ctx->svc().product_service,
-      [ctx](const product& p) {
-        if (p.status == product_status::draft)
+      ctx->svc().products.shard_for(*id),
+      [ctx](const product_detail& d) {
+        if (d.item.status == product_status::draft)
           ctx->respond_problem(make_problem(errc::not_found, "no such product"));
         else
-          ctx->respond_json(200, encode(p));
+          ctx->respond_json(200, encode(d));
       },
-      get_atom::value, *id);
+      detail_atom::value, *id);
   });
 
   // Listing changes, archiving included (status "archived"): owner or admin.

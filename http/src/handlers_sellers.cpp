@@ -2,6 +2,7 @@
 
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
+#include <protocol/search.hpp>
 #include <protocol/sellers.hpp>
 
 namespace livemart::http {
@@ -87,6 +88,29 @@ void add_seller_routes(router& r) {
           ctx->respond_problem(make_problem(errc::not_found, "no such seller"));
         else
           ctx->respond_json(200, encode_public(s));
+      },
+      get_atom::value, *id);
+  });
+
+  // A shop's inventory: product search restricted to the shop.
+  r.add("GET", "/sellers/:id/products", [](const context_ptr& ctx) {
+    auto id = ctx->path_id("seller");
+    if (!id)
+      return;
+    auto query = decode_search_query([&ctx](std::string_view name) { return ctx->query(name); }, ctx->cfg());
+    if (auto* p = std::get_if<problem>(&query)) {
+      ctx->respond_problem(std::move(*p));
+      return;
+    }
+    auto q = std::get<search_query>(std::move(query));
+    q.seller = *id;
+    ctx->ask(
+      ctx->svc().sellers,
+      [ctx, q](const seller& s) mutable {
+        if (s.status != seller_status::approved)
+          ctx->respond_problem(make_problem(errc::not_found, "no such seller"));
+        else
+          search(ctx, std::move(q));
       },
       get_atom::value, *id);
   });

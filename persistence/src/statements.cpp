@@ -20,17 +20,17 @@ namespace {
 
 #define LM_SELLER_COLUMNS \
   "id, user_id, shop_name, slug, description, contact_email, country, business_type, status, status_reason, " \
-  "follower_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
+  "follower_count, active_product_count, rating_sum, rating_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
 #define LM_CATEGORY_COLUMNS "id, parent_id, name, slug, position, active, version"
 
 #define LM_PRODUCT_COLUMNS \
   "id, seller_id, category_id, title, description, price_minor, currency, stock, reserved, sold, status, " \
-  "image_urls::text AS image_urls, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
+  "image_urls::text AS image_urls, rating_sum, rating_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 32> catalog{{
+constexpr std::array<named_statement, 33> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -84,6 +84,8 @@ constexpr std::array<named_statement, 32> catalog{{
    "INSERT INTO products (id, seller_id, category_id, title, description, price_minor, currency, status, image_urls) "
    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING " LM_PRODUCT_COLUMNS},
   {"product_by_id", "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE id = $1"},
+  {"products_active_page",
+   "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2"},
   {"product_set_price",
    "UPDATE products SET price_minor = $2, updated_at = now(), version = version + 1 WHERE id = $1 "
    "RETURNING " LM_PRODUCT_COLUMNS},
@@ -264,9 +266,13 @@ std::vector<seller> decode_sellers(const db_rows& rows) {
        description = idx("description"), contact = idx("contact_email"), country = idx("country"),
        business = idx("business_type"), status = idx("status"), reason = idx("status_reason"),
        followers = idx("follower_count"), created = idx("created_at_ms"), updated = idx("updated_at_ms"),
-       version = idx("version");
+       version = idx("version"), active = idx("active_product_count"), rating_sum = idx("rating_sum"),
+       rating_count = idx("rating_count");
   for (const auto& row : rows.rows) {
     seller s;
+    s.active_product_count = to_int(row[active]);
+    s.rating.sum = to_int(row[rating_sum]);
+    s.rating.count = static_cast<std::int32_t>(to_int(row[rating_count]));
     s.id = to_uint(row[id]);
     s.user_id = to_uint(row[user_id]);
     s.shop_name = row[shop_name].text;
@@ -348,6 +354,10 @@ db_statement product_by_id(std::uint64_t id) {
   return {"product_by_id", {db_uint(id)}};
 }
 
+db_statement products_active_page(std::uint64_t after_id, std::size_t limit) {
+  return {"products_active_page", {db_uint(after_id), db_uint(limit)}};
+}
+
 db_statement product_set_price(std::uint64_t id, std::int64_t price_minor) {
   return {"product_set_price", {db_uint(id), db_int(price_minor)}};
 }
@@ -368,9 +378,12 @@ std::vector<product> decode_products(const db_rows& rows) {
   auto id = idx("id"), seller = idx("seller_id"), category = idx("category_id"), title = idx("title"),
        description = idx("description"), price = idx("price_minor"), currency = idx("currency"), stock = idx("stock"),
        reserved = idx("reserved"), sold = idx("sold"), status = idx("status"), images = idx("image_urls"),
-       created = idx("created_at_ms"), updated = idx("updated_at_ms"), version = idx("version");
+       created = idx("created_at_ms"), updated = idx("updated_at_ms"), version = idx("version"),
+       rating_sum = idx("rating_sum"), rating_count = idx("rating_count");
   for (const auto& row : rows.rows) {
     product p;
+    p.rating.sum = to_int(row[rating_sum]);
+    p.rating.count = static_cast<std::int32_t>(to_int(row[rating_count]));
     p.id = to_uint(row[id]);
     p.seller_id = to_uint(row[seller]);
     p.category_id = to_uint(row[category]);

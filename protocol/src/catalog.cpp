@@ -236,10 +236,20 @@ decoded<std::int64_t> decode_price(std::string_view body, const conf::settings& 
   return out;
 }
 
-std::string encode(const product& p) {
-  json::writer w;
-  w.begin_object()
-    .field("id", ids::format(p.id))
+void write_rating(json::writer& w, const rating_summary& r) {
+  w.begin_object().key("average");
+  if (r.count == 0)
+    w.null();
+  else
+    w.number(static_cast<double>(r.average_x100()) / 100.0);
+  w.field("count", r.count).end_object();
+}
+
+namespace {
+
+/// The product's own fields, inside an object the caller opened.
+void write_product_fields(json::writer& w, const product& p) {
+  w.field("id", ids::format(p.id))
     .field("seller_id", ids::format(p.seller_id))
     .field("category_id", ids::format(p.category_id))
     .field("title", p.title)
@@ -251,11 +261,37 @@ std::string encode(const product& p) {
   w.key("image_urls").begin_array();
   for (const auto& url : p.image_urls)
     w.string(url);
-  w.end_array()
-    .field("created_at_ms", p.created_at_ms)
-    .field("updated_at_ms", p.updated_at_ms)
-    .field("version", p.version)
-    .end_object();
+  w.end_array().key("rating");
+  write_rating(w, p.rating);
+  w.field("created_at_ms", p.created_at_ms).field("updated_at_ms", p.updated_at_ms).field("version", p.version);
+}
+
+} // namespace
+
+std::string encode(const product& p) {
+  json::writer w;
+  w.begin_object();
+  write_product_fields(w, p);
+  w.end_object();
+  return w.take();
+}
+
+std::string encode(const product_detail& d) {
+  json::writer w;
+  w.begin_object();
+  write_product_fields(w, d.item);
+  w.key("seller")
+    .begin_object()
+    .field("id", ids::format(d.seller.id))
+    .field("shop_name", d.seller.shop_name)
+    .field("slug", d.seller.slug)
+    .field("follower_count", d.seller.follower_count)
+    .key("rating");
+  write_rating(w, d.seller.rating);
+  w.end_object().key("breadcrumb").begin_array();
+  for (const auto& c : d.breadcrumb)
+    w.begin_object().field("id", ids::format(c.id)).field("name", c.name).field("slug", c.slug).end_object();
+  w.end_array().end_object();
   return w.take();
 }
 

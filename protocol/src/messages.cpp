@@ -57,6 +57,12 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<stock_update>("stock_update");
   cfg.add_message_type<product_draft>("product_draft");
   cfg.add_message_type<product_patch>("product_patch");
+  cfg.add_message_type<std::vector<category>>("std::vector<category>");
+  cfg.add_message_type<seller_summary>("seller_summary");
+  cfg.add_message_type<product_detail>("product_detail");
+  cfg.add_message_type<search_query>("search_query");
+  cfg.add_message_type<category_scope>("category_scope");
+  cfg.add_message_type<search_result>("search_result");
   add_error_category(cfg);
 }
 

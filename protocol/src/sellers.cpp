@@ -121,7 +121,10 @@ void write_seller(json::writer& w, const seller& s, bool private_view) {
     .field("business_type", s.business_type)
     .field("status", to_string(s.status))
     .field("follower_count", s.follower_count)
-    .field("created_at_ms", s.created_at_ms);
+    .field("active_product_count", s.active_product_count)
+    .key("rating");
+  write_rating(w, s.rating);
+  w.field("created_at_ms", s.created_at_ms);
   if (private_view) {
     w.field("user_id", ids::format(s.user_id))
       .field("contact_email", s.contact_email)

@@ -41,14 +41,24 @@ std::uint64_t make_product(db_fixture& f, std::int64_t price_minor = 1999) {
 }
 
 struct products_fixture : db_fixture {
-  explicit products_fixture(const std::string& url) : db_fixture(url) {
+  explicit products_fixture(const std::string& url, std::uint32_t idle_s = 300) : db_fixture(url) {
     conf::settings cfg;
     cfg.database.url = url;
-    dir = spawn_product_directory(sys, cfg, db);
+    cfg.actors.product_idle_s = idle_s;
+    users = spawn_user_directory(sys, cfg.actors, db);
+    sellers = spawn_sellers(sys, cfg, db, users);
+    categories = spawn_categories(sys, cfg, db);
+    search = spawn_search(sys, cfg, db, categories);
+    dir = spawn_product_directory(sys, cfg, db, search, sellers, categories);
   }
   ~products_fixture() {
     for (const auto& shard : dir.shards)
       caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    for (const auto& shard : users.shards)
+      caf::anon_send_exit(shard, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(sellers, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(categories, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(search, caf::exit_reason::user_shutdown);
   }
 
   product_actor actor_of(std::uint64_t id) {
@@ -59,6 +69,10 @@ struct products_fixture : db_fixture {
     return out;
   }
 
+  user_directory users;
+  seller_actor sellers;
+  category_actor categories;
+  search_actor search;
   product_directory dir;
 };
 

@@ -67,7 +67,19 @@ using category_actor = caf::typed_actor<
   caf::replies_to<create_atom, category_patch>::with<category>,
   caf::replies_to<update_atom, std::uint64_t, category_patch>::with<category>,
   caf::replies_to<delete_atom, std::uint64_t>::with<caf::ok_atom>,
-  caf::replies_to<check_atom, std::uint64_t>::with<bool>>; ///< exists and active, ancestors included
+  caf::replies_to<check_atom, std::uint64_t>::with<bool>,   ///< exists and active, ancestors included
+  caf::replies_to<scope_atom, std::uint64_t>::with<category_scope>,       ///< what a search below it may return
+  caf::replies_to<path_atom, std::uint64_t>::with<std::vector<category>>>; ///< the breadcrumb, root first
+
+/// Product search over an in-memory index of the active products (see
+/// catalog_index.hpp), loaded from PostgreSQL at start and kept current by
+/// the product actors, which send every committed change. `ready` answers
+/// with the number of indexed products once the index is loaded.
+using search_actor = caf::typed_actor<
+  caf::replies_to<search_atom, search_query>::with<search_result>,
+  caf::replies_to<ready_atom>::with<std::uint64_t>,
+  caf::reacts_to<put_atom, product>,
+  caf::reacts_to<put_atom, stock_update>>;
 
 /// One product: owns its stock and price and serialises every change to
 /// them. A change is answered only after it is committed, and published
@@ -75,6 +87,7 @@ using category_actor = caf::typed_actor<
 /// (`product_group_name`). Quantities must be positive.
 using product_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<product>,
+  caf::replies_to<detail_atom>::with<product_detail>, ///< seller summary and breadcrumb at most catalog.detail_refresh_ms old
   caf::replies_to<reserve_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<release_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<commit_atom, std::int64_t>::with<stock_update>,
@@ -83,9 +96,14 @@ using product_actor = caf::typed_actor<
   caf::replies_to<update_atom, product_patch>::with<product>>; ///< listing fields
 
 /// One shard of the product registry: spawns a product's actor on first
-/// use and forgets it when it ends (passivated or crashed).
+/// use and forgets it when it ends (crashed) or asks to be passivated
+/// (`idle`, from the product actor itself: once the registry said ok, no
+/// new request reaches it through the registry, and it ends when its
+/// writes in flight are done). `detail` is forwarded to the product's actor.
 using product_registry_actor = caf::typed_actor<
-  caf::replies_to<get_atom, std::uint64_t>::with<product_actor>>;
+  caf::replies_to<get_atom, std::uint64_t>::with<product_actor>,
+  caf::replies_to<detail_atom, std::uint64_t>::with<product_detail>,
+  caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
 
 /// Product operations that need more than one actor: creation (an approved
 /// seller, a usable category) and changes by the owning seller or an admin.

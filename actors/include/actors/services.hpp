@@ -39,6 +39,7 @@ struct services {
   address_actor addresses;
   seller_actor sellers;
   category_actor categories;
+  search_actor search;
   product_directory products;
   product_service_actor product_service;
 };
@@ -58,10 +59,14 @@ auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const j
                       user_directory users);
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
-                                          const persistence::database& db);
+                                          const persistence::database& db, search_actor search, seller_actor sellers,
+                                          category_actor categories);
+search_actor spawn_search(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
+                          category_actor categories);
 product_service_actor spawn_product_service(caf::actor_system& sys, const conf::settings& cfg,
                                             const persistence::database& db, user_directory users,
-                                            seller_actor sellers, category_actor categories, product_directory products);
+                                            seller_actor sellers, category_actor categories, search_actor search,
+                                            product_directory products);
 category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                            user_directory users);

@@ -90,6 +90,16 @@ struct user_settings {
   std::size_t page_size_max = 100;            ///< items per page of any list
 };
 
+struct catalog_settings {
+  std::size_t search_query_length_max = 200;  ///< characters of q
+  std::size_t search_fuzzy_below = 5;         ///< fewer exact matches than this: try similar words too
+  std::size_t search_prefix_terms_max = 64;   ///< indexed words one query word may match as a prefix
+  std::size_t search_facets_max = 50;         ///< category facets per answer
+  std::size_t search_load_batch = 5'000;      ///< products per read while the index loads
+  std::uint32_t search_load_timeout_s = 120;  ///< the index must be loaded within this at start
+  std::uint32_t detail_refresh_ms = 2'000;    ///< seller summary and breadcrumb on product pages, at most this old
+};
+
 struct node_settings {
   std::uint32_t id = 1; ///< 0..1023, part of every generated id so a cluster can route by id
 };
@@ -100,6 +110,7 @@ struct settings {
   actor_settings actors;
   auth_settings auth;
   user_settings users;
+  catalog_settings catalog;
   node_settings node;
 };
 

@@ -101,6 +101,8 @@ std::vector<category> decode_categories(const db_rows& rows);
 
 db_statement product_insert(const product& p);
 db_statement product_by_id(std::uint64_t id);
+/// Active products with ids above `after_id`, by id: the search index's load.
+db_statement products_active_page(std::uint64_t after_id, std::size_t limit);
 /// The listing fields (title, description, status, category, images) if the
 /// row is still at p.version; no row otherwise.
 db_statement product_update(const product& p);

@@ -33,6 +33,20 @@ struct category_patch {
 decoded<category_patch> decode_category_create(std::string_view body, const conf::settings& cfg);
 decoded<category_patch> decode_category_patch(std::string_view body, const conf::settings& cfg);
 
+namespace json {
+class writer;
+}
+
+/// Reviews summed up: the average is sum / count (none while count is 0).
+struct rating_summary {
+  std::int64_t sum = 0;
+  std::int32_t count = 0;
+  /// The average times 100, rounded (0 without reviews): a sort key.
+  std::int64_t average_x100() const { return count == 0 ? 0 : (sum * 200 + count) / (2 * count); }
+};
+/// {"average": 4.25 (two decimals; null without reviews), "count": n}
+void write_rating(json::writer& w, const rating_summary& r);
+
 enum class product_status : std::uint8_t { draft = 0, active = 1, archived = 2 };
 std::string_view to_string(product_status s);
 bool from_string(std::string_view text, product_status& out);
@@ -50,6 +64,7 @@ struct product {
   std::int64_t sold = 0;
   product_status status = product_status::draft;
   std::vector<std::string> image_urls;
+  rating_summary rating;
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int32_t version = 0;
@@ -67,6 +82,24 @@ struct stock_update {
   std::int64_t price_minor = 0;
   std::string currency;
 };
+
+/// The shop as a product page shows it.
+struct seller_summary {
+  std::uint64_t id = 0;
+  std::string shop_name;
+  std::string slug;
+  std::int64_t follower_count = 0;
+  rating_summary rating;
+};
+
+/// `GET /products/:id`: the product with its current stock and price, its
+/// seller and its category's breadcrumb (root first).
+struct product_detail {
+  product item;
+  seller_summary seller;
+  std::vector<category> breadcrumb;
+};
+std::string encode(const product_detail& d);
 
 /// A new product: category, title, description?, price_minor, currency,
 /// stock? (initial units), status? (draft or active), image_urls?.

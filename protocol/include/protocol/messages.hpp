@@ -10,6 +10,7 @@
 #include <protocol/catalog.hpp>
 #include <protocol/db_types.hpp>
 #include <protocol/problem.hpp>
+#include <protocol/search.hpp>
 #include <protocol/sellers.hpp>
 #include <protocol/users.hpp>
 
@@ -51,6 +52,12 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using restock_atom = caf::atom_constant<caf::atom("restock")>;
 using price_atom = caf::atom_constant<caf::atom("price")>;
+using scope_atom = caf::atom_constant<caf::atom("scope")>;
+using path_atom = caf::atom_constant<caf::atom("path")>;
+using search_atom = caf::atom_constant<caf::atom("search")>;
+using detail_atom = caf::atom_constant<caf::atom("detail")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -122,8 +129,8 @@ typename Inspector::result_type inspect(Inspector& f, address_patch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seller& x) {
   return f(caf::meta::type_name("seller"), x.id, x.user_id, x.shop_name, x.slug, x.description, x.contact_email,
-           x.country, x.business_type, x.status, x.status_reason, x.follower_count, x.created_at_ms, x.updated_at_ms,
-           x.version);
+           x.country, x.business_type, x.status, x.status_reason, x.follower_count, x.active_product_count, x.rating, x.created_at_ms,
+           x.updated_at_ms, x.version);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seller_application& x) {
@@ -139,9 +146,14 @@ typename Inspector::result_type inspect(Inspector& f, category_patch& x) {
   return f(caf::meta::type_name("category_patch"), x.present, x.values);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rating_summary& x) {
+  return f(caf::meta::type_name("rating_summary"), x.sum, x.count);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, product& x) {
   return f(caf::meta::type_name("product"), x.id, x.seller_id, x.category_id, x.title, x.description, x.price_minor,
-           x.currency, x.stock, x.reserved, x.sold, x.status, x.image_urls, x.created_at_ms, x.updated_at_ms, x.version);
+           x.currency, x.stock, x.reserved, x.sold, x.status, x.image_urls, x.rating, x.created_at_ms, x.updated_at_ms,
+           x.version);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, product_patch& x) {
@@ -155,6 +167,40 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stock_update& x) {
   return f(caf::meta::type_name("stock_update"), x.product_id, x.sequence, x.stock, x.reserved, x.sold, x.price_minor,
            x.currency);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_cursor& x) {
+  return f(caf::meta::type_name("search_cursor"), x.present, x.sort, x.key, x.id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_query& x) {
+  return f(caf::meta::type_name("search_query"), x.q, x.category, x.seller, x.min_price, x.max_price, x.in_stock,
+           x.sort, x.limit, x.cursor);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, category_scope& x) {
+  return f(caf::meta::type_name("category_scope"), x.members, x.bucket_of, x.buckets);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_hit& x) {
+  return f(caf::meta::type_name("search_hit"), x.id, x.seller_id, x.category_id, x.title, x.price_minor, x.currency,
+           x.stock, x.image_url, x.rating, x.created_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, category_facet& x) {
+  return f(caf::meta::type_name("category_facet"), x.id, x.name, x.slug, x.count);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, search_result& x) {
+  return f(caf::meta::type_name("search_result"), x.items, x.total, x.fuzzy, x.facets, x.next);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, seller_summary& x) {
+  return f(caf::meta::type_name("seller_summary"), x.id, x.shop_name, x.slug, x.follower_count, x.rating);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, product_detail& x) {
+  return f(caf::meta::type_name("product_detail"), x.item, x.seller, x.breadcrumb);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verify_result& x) {

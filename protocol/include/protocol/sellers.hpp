@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <conf/settings.hpp>
+#include <protocol/catalog.hpp>
 #include <protocol/users.hpp>
 
 /// The Seller service's shop side: applications, verification, follows.
@@ -27,6 +28,8 @@ struct seller {
   seller_status status = seller_status::pending;
   std::string status_reason;
   std::int64_t follower_count = 0;
+  std::int64_t active_product_count = 0;
+  rating_summary rating; ///< over the reviews of all its products
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int32_t version = 0;
