@@ -3,6 +3,7 @@
 //   livemart serve         run the HTTP server
 //   livemart migrate       apply database migrations
 //   livemart create-admin  create or promote the first admin account
+//   livemart seed          fill an empty catalog with demo data
 //   livemart config        print the effective settings
 #include <csignal>
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <charconv>
 
 #include <caf/all.hpp>
 #include <sodium.h>
@@ -25,6 +28,8 @@
 #include <protocol/metrics.hpp>
 #include <protocol/validation.hpp>
 
+#include "seed.hpp"
+
 namespace {
 
 using namespace livemart;
@@ -36,6 +41,11 @@ commands:
   migrate               apply the database migrations compiled into this binary
   create-admin EMAIL    create an admin account or promote an existing one; the password
                         comes from LIVEMART_ADMIN_PASSWORD or the first line of standard input
+  seed [seed=N] [products=N] [sellers=N]
+                        fill an empty catalog with a demo catalog (default seed=42,
+                        products=100000, sellers=200; the same seed gives the same catalog)
+                        and print the demo admin, seller and buyer accounts; a catalog
+                        that has categories or products is left alone
   config                print the effective settings (secrets masked)
   help                  this text
 
@@ -87,6 +97,43 @@ int run_create_admin(const conf::settings& cfg, const std::vector<std::string>& 
     return fail("cannot create admin: " + *err);
   const auto& user = std::get<user_profile>(result);
   std::printf("admin %s (id %s) is ready\n", user.email.c_str(), ids::format(user.id).c_str());
+  return 0;
+}
+
+int run_seed(const conf::settings& cfg, const std::vector<std::string>& args) {
+  if (cfg.database.url.empty())
+    return fail("no database: set DATABASE_URL or --database.url");
+  demo::seed_plan plan;
+  for (const auto& arg : args) {
+    auto eq = arg.find('=');
+    auto key = arg.substr(0, eq);
+    std::uint64_t value = 0;
+    auto text = eq == std::string::npos ? std::string{} : arg.substr(eq + 1);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
+      return fail("seed: expected seed=N, products=N or sellers=N, got " + arg, 2);
+    if (key == "seed")
+      plan.seed = value;
+    else if (key == "products" && value <= 10'000'000)
+      plan.products = value;
+    else if (key == "sellers" && value >= 1 && value <= 100'000)
+      plan.sellers = value;
+    else
+      return fail("seed: expected seed=N, products=N (at most 10000000) or sellers=N (1 to 100000), got " + arg, 2);
+  }
+  auto result = demo::seed_catalog(cfg, plan);
+  if (auto* err = std::get_if<std::string>(&result))
+    return fail("seeding failed (nothing was written): " + *err);
+  const auto& report = std::get<demo::seed_report>(result);
+  if (report.skipped) {
+    std::printf("the catalog already has categories or products; nothing seeded\n");
+    return 0;
+  }
+  std::printf("seeded %zu categories, %zu shops and %zu products (seed %llu) in %.1f s\n", report.categories,
+              report.sellers, report.products, static_cast<unsigned long long>(plan.seed), report.seconds);
+  std::printf("demo accounts (local use only):\n");
+  for (const auto& a : report.accounts)
+    std::printf("  %-6s  %-32s  password: %s\n", a.role.c_str(), a.email.c_str(), a.password.c_str());
   return 0;
 }
 
@@ -191,6 +238,8 @@ int main(int argc, char** argv) {
     return run_serve(cfg);
   if (command == "migrate" && loaded.arguments.empty())
     return run_migrate(cfg);
+  if (command == "seed")
+    return run_seed(cfg, loaded.arguments);
   if (command == "create-admin")
     return run_create_admin(cfg, loaded.arguments);
   if (command == "config" && loaded.arguments.empty()) {

@@ -3,6 +3,11 @@
 //   bench_http_load --url=http://127.0.0.1:PORT/path [--connections=64]
 //                   [--threads=1] [--duration-s=10] [--warmup-s=1]
 //                   [--header="Name: value"]... [--label=TEXT]
+//                   [--paths-file=FILE]
+//
+// With --paths-file, each line of FILE is a path (and query) on the --url's
+// host; every connection walks the list round-robin from its own offset, so
+// a mixed workload (say, many different searches) is spread evenly.
 //
 // Each connection sends a GET, reads the whole response, records its latency
 // and immediately sends the next one, until the deadline (warm-up + duration).
@@ -44,6 +49,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -80,6 +86,7 @@ struct Options {
   double warmup_s = 1.0;
   std::vector<std::string> headers;
   std::string label = "bench";
+  std::vector<std::string> paths; ///< from --paths-file; empty: the --url's path
 };
 
 [[noreturn]] void usage(int status) {
@@ -91,7 +98,8 @@ struct Options {
          "  --duration-s=S        measured window in seconds (default 10, max 120)\n"
          "  --warmup-s=S          warm-up before measuring (default 1, max 60)\n"
          "  --header='Name: v'    extra request header (repeatable)\n"
-         "  --label=TEXT          label for the RESULT line (whitespace -> '_')\n";
+         "  --label=TEXT          label for the RESULT line (whitespace -> '_')\n"
+         "  --paths-file=FILE     request these paths (one per line) round-robin instead\n";
   std::exit(status);
 }
 
@@ -188,6 +196,16 @@ Options parse_args(int argc, char** argv) {
         bad_arg("bad --header, want 'Name: value'");
       opt.headers.emplace_back(std::string(value.substr(0, colon)) + ": " +
                                std::string(trim(value.substr(colon + 1))));
+    } else if (flag("--paths-file")) {
+      std::ifstream in{std::string(value)};
+      if (!in) bad_arg("cannot read --paths-file " + std::string(value));
+      for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        if (line.front() != '/' || line.find_first_of(" \r\n\t") != std::string::npos)
+          bad_arg("--paths-file: every line must be a path starting with / and without whitespace");
+        opt.paths.push_back(line);
+      }
+      if (opt.paths.empty()) bad_arg("--paths-file has no paths");
     } else if (flag("--label")) {
       opt.label = std::string(value);
       for (char& c : opt.label)
@@ -368,9 +386,9 @@ class ResponseParser {
 // that worker's single-threaded io_context, so nothing here is shared.
 class Connection {
  public:
-  Connection(asio::io_context& ioc, const tcp::endpoint& endpoint, const std::string& request,
-             const Schedule& schedule, Stats& stats)
-      : socket_(ioc), backoff_(ioc), endpoint_(endpoint), request_(request),
+  Connection(asio::io_context& ioc, const tcp::endpoint& endpoint, const std::vector<std::string>& requests,
+             std::size_t first, const Schedule& schedule, Stats& stats)
+      : socket_(ioc), backoff_(ioc), endpoint_(endpoint), requests_(requests), next_(first),
         schedule_(schedule), stats_(stats), buffer_(kBufferSize) {}
 
   void start() { do_connect(); }
@@ -402,7 +420,8 @@ class Connection {
     if (stopped_ || Clock::now() >= schedule_.deadline) return stop();
     parser_.reset();
     sent_at_ = Clock::now();
-    asio::async_write(socket_, asio::buffer(request_), [this](error_code ec, std::size_t) {
+    const std::string& request = requests_[next_++ % requests_.size()];
+    asio::async_write(socket_, asio::buffer(request), [this](error_code ec, std::size_t) {
       if (stopped_) return;
       if (ec) return fail();
       on_bytes();
@@ -471,7 +490,8 @@ class Connection {
   tcp::socket socket_;
   asio::steady_timer backoff_;
   const tcp::endpoint endpoint_;
-  const std::string& request_;
+  const std::vector<std::string>& requests_;
+  std::size_t next_;
   const Schedule& schedule_;
   Stats& stats_;
   std::vector<char> buffer_;
@@ -495,10 +515,14 @@ int main(int argc, char** argv) {
   const Options opt = parse_args(argc, argv);
 
   const tcp::endpoint endpoint{asio::ip::make_address_v4("127.0.0.1"), opt.port};
-  std::string request = "GET " + opt.path + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                        std::to_string(opt.port) + "\r\nUser-Agent: livemart-bench\r\nAccept: */*\r\n";
-  for (const std::string& h : opt.headers) request += h + "\r\n";
-  request += "\r\n";
+  std::vector<std::string> requests;
+  for (const std::string& path : opt.paths.empty() ? std::vector<std::string>{opt.path} : opt.paths) {
+    std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(opt.port) +
+                          "\r\nUser-Agent: livemart-bench\r\nAccept: */*\r\n";
+    for (const std::string& h : opt.headers) request += h + "\r\n";
+    request += "\r\n";
+    requests.push_back(std::move(request));
+  }
 
   const auto to_clock = [](double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -517,7 +541,8 @@ int main(int argc, char** argv) {
   for (int c = 0; c < opt.connections; ++c) {
     Worker& w = *workers[static_cast<std::size_t>(c % opt.threads)];
     w.connections.push_back(
-        std::make_unique<Connection>(w.ioc, endpoint, request, schedule, w.stats));
+        std::make_unique<Connection>(w.ioc, endpoint, requests,
+                                     static_cast<std::size_t>(c) * 7919 % requests.size(), schedule, w.stats));
   }
 
   std::vector<std::thread> threads;

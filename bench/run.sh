@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # bench/run.sh: livemart HTTP throughput against a fixed Beast baseline.
 #
-# Starts livemart and bench_fixed_server on ephemeral loopback ports,
-# registers a throwaway user, then for each round runs bench_http_load three
-# ways:
+# Seeds the demo catalog (100,000 products) when the database has none,
+# starts livemart and bench_fixed_server on ephemeral loopback ports,
+# registers a throwaway user, then for each round runs bench_http_load:
 #   fixed             bench_fixed_server  GET /
 #   livemart_healthz  livemart            GET /healthz
 #   livemart_auth_me  livemart            GET /auth/me  (Authorization: Bearer <token>)
-# It prints every RESULT line, then medians over the rounds and the rps
-# ratios against the baseline (target: auth_me >= 40% of fixed).
+#   livemart_product  livemart            GET /products/:id over 1,000 products
+#   livemart_search   livemart            GET /products?... over a mixed set of
+#                                         searches, at --search-connections
+# It prints every RESULT line, then medians over the rounds, the rps ratios
+# against the baseline (targets: auth_me and product >= 40% of fixed) and
+# the search latencies (target: p99 under 25 ms at 32 clients).
 #
 # Environment (required):
 #   LIVEMART_BIN            the livemart server binary
@@ -19,6 +23,7 @@
 # Flags:
 #   --duration-s=S      measured seconds per run (default 10, max 120)
 #   --connections=N     concurrent connections (default 64)
+#   --search-connections=N  concurrent search clients (default 32)
 #   --rounds=N          rounds (default 3)
 #   --warmup-s=S        warm-up seconds per run (default 1)
 #   --load-threads=N    bench_http_load io threads (default 1)
@@ -37,6 +42,7 @@ usage() { sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; }
 
 duration=10
 connections=64
+search_connections=32
 rounds=3
 warmup=1
 load_threads=1
@@ -53,6 +59,7 @@ while (($# > 0)); do
   case $name in
     --duration-s) duration=$value ;;
     --connections) connections=$value ;;
+    --search-connections) search_connections=$value ;;
     --rounds) rounds=$value ;;
     --warmup-s) warmup=$value ;;
     --load-threads) load_threads=$value ;;
@@ -65,6 +72,7 @@ done
 int_in() { [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"; }
 int_in --duration-s "$duration" 1 120
 int_in --connections "$connections" 1 10000
+int_in --search-connections "$search_connections" 1 10000
 int_in --rounds "$rounds" 1 50
 int_in --warmup-s "$warmup" 0 60
 int_in --load-threads "$load_threads" 1 256
@@ -126,7 +134,12 @@ wait_for_port() {
   return 1
 }
 
-# ---- servers ---------------------------------------------------------------
+# ---- catalog and servers ---------------------------------------------------
+
+# A catalog to search: the demo seed, unless the database has one already.
+"$LIVEMART_BIN" seed >"$workdir/seed.out" 2>"$workdir/seed.err" ||
+  die "livemart seed failed: $(tail -n 5 "$workdir/seed.err")"
+head -n 1 "$workdir/seed.out"
 
 "$LIVEMART_BIN" serve --http.port=0 --http.access_log=false \
   >"$workdir/livemart.out" 2>"$workdir/livemart.err" &
@@ -177,6 +190,75 @@ login() {
   token_at=$SECONDS
 }
 
+# ---- workloads from the catalog ------------------------------------------------
+
+# Product pages: 1,000 products from the newest and cheapest listings.
+products_file=$workdir/product_paths
+search_file=$workdir/search_paths
+python3 - "$livemart_url" "$products_file" "$search_file" <<'PY' || die "could not read the catalog"
+import json, sys, urllib.request
+
+base, products_out, search_out = sys.argv[1:4]
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=10) as r:
+        return json.load(r)
+
+ids = []
+for sort in ("newest", "price_asc", "price_desc"):
+    cursor = None
+    for _ in range(4):
+        page = get(f"/products?sort={sort}&limit=100" + (f"&cursor={cursor}" if cursor else ""))
+        ids += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+ids = list(dict.fromkeys(ids))[:1000]
+if not ids:
+    sys.exit("no products to request")
+with open(products_out, "w") as f:
+    f.writelines(f"/products/{i}\n" for i in ids)
+
+# Searches as shoppers type them: single words, pairs, prefixes, typos,
+# filters, sorts and category browsing (with facets), over the seed's words.
+tree = get("/categories")
+cats = []
+def walk(nodes):
+    for n in nodes:
+        cats.append(n["id"])
+        walk(n.get("children", []))
+walk(tree["items"])
+words = ["headphones", "wireless", "vintage", "sneakers", "watch", "card", "lens", "black", "leather",
+         "dress", "coffee", "serum", "figure", "tent", "puzzle", "knife", "ring", "backpack", "kumo", "nordlys",
+         "premium", "handmade", "retro", "silver", "jacket", "espresso", "keyboard", "candle", "coin", "helmet"]
+pairs = ["wireless headphones", "vintage watch", "leather jacket", "pokemon booster", "mechanical keyboard",
+         "cast iron", "gold ring", "running shoes", "scented candle", "studio headphones", "denim jacket",
+         "dive watch", "yoga mat", "brick set", "silver coin", "tote bag"]
+prefixes = ["head", "snea", "mech", "vint", "esp", "back", "neck", "kett"]
+typos = ["headphnes", "wirless", "sneekers", "vintge watch", "lether", "keybord", "espreso", "backpak"]
+sorts = ["relevance", "price_asc", "price_desc", "newest", "rating"]
+paths = []
+for i, w in enumerate(words):
+    paths.append(f"/products?q={w}")
+    paths.append(f"/products?q={w}&in_stock=true&sort={sorts[i % 5]}")
+    paths.append(f"/products?q={w}&min_price=1000&max_price=20000")
+for p in pairs:
+    paths.append("/products?q=" + p.replace(" ", "+"))
+    paths.append("/products?q=" + p.replace(" ", "+") + "&sort=price_asc&limit=40")
+for p in prefixes:
+    paths.append(f"/products?q={p}")
+for t in typos:
+    paths.append("/products?q=" + t.replace(" ", "+"))
+for i, c in enumerate(cats):
+    paths.append(f"/products?category={c}&sort={sorts[(i + 1) % 5]}")
+    if i % 3 == 0:
+        paths.append(f"/products?category={c}&q={words[i % len(words)]}")
+paths.append("/products")
+paths.append("/products?in_stock=true&sort=price_desc")
+with open(search_out, "w") as f:
+    f.writelines(p + "\n" for p in paths)
+print(f"workloads: {len(ids)} product pages, {len(paths)} searches ({len(cats)} categories)")
+PY
+
 # ---- rounds ----------------------------------------------------------------
 
 results=$workdir/results
@@ -213,6 +295,8 @@ for ((round = 1; round <= rounds; round++)); do
   run_load fixed "$round" "$fixed_url/"
   run_load livemart_healthz "$round" "$livemart_url/healthz"
   run_load livemart_auth_me "$round" "$livemart_url/auth/me" "--header=Authorization: Bearer $token"
+  run_load livemart_product "$round" "$livemart_url/" "--paths-file=$products_file"
+  run_load livemart_search "$round" "$livemart_url/" "--paths-file=$search_file" "--connections=$search_connections"
 done
 
 # ---- summary ---------------------------------------------------------------
@@ -227,7 +311,7 @@ for raw in open(path):
     fields = dict(item.split("=", 1) for item in kv)
     runs.setdefault(target, {})[int(rnd)] = fields
 
-targets = ["fixed", "livemart_healthz", "livemart_auth_me"]
+targets = ["fixed", "livemart_healthz", "livemart_auth_me", "livemart_product", "livemart_search"]
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 
 print()
@@ -254,13 +338,20 @@ def ratio(t):
     return med(per_round), per_round
 
 print()
-for t in ["livemart_healthz", "livemart_auth_me"]:
+for t in ["livemart_healthz", "livemart_auth_me", "livemart_product"]:
     r, per_round = ratio(t)
     rounds_txt = ", ".join(f"{x:.3f}" for x in per_round)
     line = f"ratio {t}/fixed rps = {r:.3f} ({r * 100:.1f}%; per round: {rounds_txt})"
-    if t == "livemart_auth_me":
+    if t in ("livemart_auth_me", "livemart_product"):
         line += f"  target >= 40% of fixed: {'MET' if r >= 0.40 else 'NOT MET'}"
     print(line)
+search = list(runs.get("livemart_search", {}).values())
+if search:
+    p50 = med([float(r["p50_us"]) for r in search]) / 1000
+    p99 = med([float(r["p99_us"]) for r in search]) / 1000
+    print(f"search latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms (median over rounds; per round p99: "
+          + ", ".join(f"{float(r['p99_us']) / 1000:.2f}" for r in search)
+          + f")  target p99 < 25 ms: {'MET' if p99 < 25 else 'NOT MET'}")
 
 if suspect:
     print()

@@ -117,20 +117,27 @@ void catalog_index::put(const product& p) {
   } else {
     slot = static_cast<std::uint32_t>(docs_.size());
     docs_.emplace_back();
+    hot_.emplace_back();
     slots_.emplace(p.id, slot);
   }
+  auto& h = hot_[slot];
+  h.id = p.id;
+  h.seller_id = p.seller_id;
+  auto [cs, added] = category_slots_.emplace(p.category_id, static_cast<std::uint32_t>(category_ids_.size()));
+  if (added)
+    category_ids_.push_back(p.category_id);
+  h.category_slot = cs->second;
+  h.price_minor = p.price_minor;
+  h.stock = p.stock;
+  h.created_at_ms = p.created_at_ms;
+  h.rating_x100 = static_cast<std::int32_t>(p.rating.average_x100());
+  h.live = true;
   auto& d = docs_[slot];
-  d.id = p.id;
-  d.seller_id = p.seller_id;
   d.category_id = p.category_id;
-  d.price_minor = p.price_minor;
   d.currency = p.currency;
-  d.stock = p.stock;
-  d.created_at_ms = p.created_at_ms;
   d.rating = p.rating;
   d.title = p.title;
   d.image_url = p.image_urls.empty() ? std::string{} : p.image_urls.front();
-  d.live = true;
   std::unordered_map<std::uint32_t, std::uint32_t> weights;
   for (const auto& w : search_words(p.title))
     weights[term_id(w)] += 3;
@@ -148,9 +155,9 @@ void catalog_index::put(const stock_update& u) {
   auto it = slots_.find(u.product_id);
   if (it == slots_.end())
     return;
-  auto& d = docs_[it->second];
-  d.stock = u.stock;
-  d.price_minor = u.price_minor;
+  auto& h = hot_[it->second];
+  h.stock = u.stock;
+  h.price_minor = u.price_minor;
 }
 
 void catalog_index::remove(std::uint64_t product_id) {
@@ -160,6 +167,7 @@ void catalog_index::remove(std::uint64_t product_id) {
   auto slot = it->second;
   unpost(slot);
   docs_[slot] = doc{};
+  hot_[slot] = hot_fields{};
   free_.push_back(slot);
   slots_.erase(it);
 }
@@ -238,15 +246,15 @@ std::vector<catalog_index::match> catalog_index::run(const std::vector<std::stri
 search_result catalog_index::search(const search_query& q, const category_scope& scope) const {
   search_result out;
   auto words = search_words(q.q);
-  // The scope as a lookup from category id to facet bucket.
-  std::unordered_map<std::uint64_t, std::uint32_t> bucket;
-  bucket.reserve(scope.members.size());
+  // The scope as a table from category slot to facet bucket (-1: out).
+  std::vector<std::int32_t> bucket(category_ids_.size(), -1);
   for (std::size_t i = 0; i < scope.members.size(); ++i)
-    bucket.emplace(scope.members[i], scope.bucket_of[i]);
+    if (auto it = category_slots_.find(scope.members[i]); it != category_slots_.end())
+      bucket[it->second] = static_cast<std::int32_t>(scope.bucket_of[i]);
   std::vector<std::uint64_t> facet_counts(scope.buckets.size(), 0);
 
   auto sort = q.sort;
-  auto key_of = [&](const doc& d, float score) -> std::int64_t {
+  auto key_of = [&](const hot_fields& d, float score) -> std::int64_t {
     switch (sort) {
       case search_sort::relevance:
         return words.empty() ? d.created_at_ms : static_cast<std::int64_t>(std::lround(score * 1000.0f));
@@ -256,7 +264,7 @@ search_result catalog_index::search(const search_query& q, const category_scope&
       case search_sort::newest:
         return d.created_at_ms;
       case search_sort::rating:
-        return d.rating.average_x100();
+        return d.rating_x100;
     }
     return 0;
   };
@@ -265,27 +273,33 @@ search_result catalog_index::search(const search_query& q, const category_scope&
     std::uint64_t id;
     std::uint32_t slot;
   };
+  // The best limit + 1 after the cursor, as a heap whose top is the worst.
   std::vector<ranked> page;
-  // The category scope's buckets are looked up once per category, not per product.
-  std::unordered_map<std::uint64_t, std::int64_t> category_bucket;
+  auto keep = static_cast<std::size_t>(q.limit) + 1;
+  page.reserve(keep + 1);
+  auto cmp = [sort](const ranked& a, const ranked& b) { return before(sort, a.key, a.id, b.key, b.id); };
   auto consider = [&](std::uint32_t slot, float score) {
-    const auto& d = docs_[slot];
+    const auto& d = hot_[slot];
     if (!d.live || (q.seller != 0 && d.seller_id != q.seller) || (q.in_stock && d.stock <= 0)
         || (q.min_price >= 0 && d.price_minor < q.min_price) || (q.max_price >= 0 && d.price_minor > q.max_price))
       return;
-    auto [cb, fresh] = category_bucket.emplace(d.category_id, -1);
-    if (fresh) {
-      auto it = bucket.find(d.category_id);
-      cb->second = it == bucket.end() ? -1 : static_cast<std::int64_t>(it->second);
-    }
-    if (cb->second < 0)
+    auto b = bucket[d.category_slot];
+    if (b < 0)
       return; // an inactive category, or outside the asked one
     ++out.total;
-    ++facet_counts[static_cast<std::size_t>(cb->second)];
+    ++facet_counts[static_cast<std::size_t>(b)];
     auto key = key_of(d, score);
     if (q.cursor.present && !before(sort, q.cursor.key, q.cursor.id, key, d.id))
       return;
-    page.push_back({key, d.id, slot});
+    ranked r{key, d.id, slot};
+    if (page.size() == keep && !cmp(r, page.front()))
+      return;
+    page.push_back(r);
+    std::push_heap(page.begin(), page.end(), cmp);
+    if (page.size() > keep) {
+      std::pop_heap(page.begin(), page.end(), cmp);
+      page.pop_back();
+    }
   };
   auto scan = [&](bool fuzzy) {
     out = search_result{};
@@ -304,13 +318,13 @@ search_result catalog_index::search(const search_query& q, const category_scope&
   if (!words.empty() && out.total < tuning_.fuzzy_below)
     scan(true);
 
+  std::sort_heap(page.begin(), page.end(), cmp);
   auto n = std::min<std::size_t>(page.size(), q.limit);
-  auto cmp = [sort](const ranked& a, const ranked& b) { return before(sort, a.key, a.id, b.key, b.id); };
-  std::partial_sort(page.begin(), page.begin() + static_cast<std::ptrdiff_t>(n), page.end(), cmp);
   for (std::size_t i = 0; i < n; ++i) {
+    const auto& h = hot_[page[i].slot];
     const auto& d = docs_[page[i].slot];
-    out.items.push_back(search_hit{d.id, d.seller_id, d.category_id, d.title, d.price_minor, d.currency, d.stock,
-                                   d.image_url, d.rating, d.created_at_ms});
+    out.items.push_back(search_hit{h.id, h.seller_id, d.category_id, d.title, h.price_minor, d.currency, h.stock,
+                                   d.image_url, d.rating, h.created_at_ms});
   }
   if (page.size() > n && n > 0)
     out.next = search_cursor{true, sort, page[n - 1].key, page[n - 1].id};

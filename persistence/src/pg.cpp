@@ -1,5 +1,6 @@
 #include "pg.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include <libpq-fe.h>
@@ -129,6 +130,31 @@ std::variant<db_rows, pg_error> pg_connection::run(const db_statement& statement
 
 std::variant<db_rows, pg_error> pg_connection::run_sql(const std::string& sql) {
   return collect(conn_, PQexec(conn_, sql.c_str()));
+}
+
+std::optional<pg_error> pg_connection::copy_in(const std::string& copy_sql, std::string_view data) {
+  PGresult* res = PQexec(conn_, copy_sql.c_str());
+  if (PQresultStatus(res) != PGRES_COPY_IN) {
+    auto rows = collect(conn_, res);
+    if (auto* e = std::get_if<pg_error>(&rows))
+      return *e;
+    return pg_error{"", "COPY did not start", "", false};
+  }
+  PQclear(res);
+  constexpr std::size_t chunk = 1 << 20;
+  for (std::size_t at = 0; at < data.size(); at += chunk) {
+    auto n = std::min(chunk, data.size() - at);
+    if (PQputCopyData(conn_, data.data() + at, static_cast<int>(n)) != 1)
+      return pg_error{"", PQerrorMessage(conn_), "", PQstatus(conn_) != CONNECTION_OK};
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1)
+    return pg_error{"", PQerrorMessage(conn_), "", PQstatus(conn_) != CONNECTION_OK};
+  auto rows = collect(conn_, PQgetResult(conn_));
+  while (PGresult* extra = PQgetResult(conn_))
+    PQclear(extra);
+  if (auto* e = std::get_if<pg_error>(&rows))
+    return *e;
+  return std::nullopt;
 }
 
 } // namespace livemart::persistence

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -47,6 +48,9 @@ public:
 
   /// Runs literal SQL (transaction control, migrations).
   std::variant<db_rows, pg_error> run_sql(const std::string& sql);
+
+  /// `COPY ... FROM STDIN` with `data` in COPY's text format (bulk loads).
+  std::optional<pg_error> copy_in(const std::string& copy_sql, std::string_view data);
 
 private:
   explicit pg_connection(::pg_conn* conn) : conn_(conn) {}

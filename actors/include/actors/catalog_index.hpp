@@ -43,19 +43,26 @@ public:
   std::size_t words() const { return term_ids_.size(); }
 
 private:
-  struct doc {
+  /// What filters and sorts read, packed so that a scan over every
+  /// product stays in as few cache lines as possible.
+  struct hot_fields {
     std::uint64_t id = 0;
     std::uint64_t seller_id = 0;
-    std::uint64_t category_id = 0;
     std::int64_t price_minor = 0;
-    std::string currency;
     std::int64_t stock = 0;
     std::int64_t created_at_ms = 0;
+    std::int32_t rating_x100 = 0;
+    std::uint32_t category_slot = 0; ///< dense number of the category, for per-query tables
+    bool live = false;
+  };
+  /// What only a hit shows.
+  struct doc {
+    std::uint64_t category_id = 0;
+    std::string currency;
     rating_summary rating;
     std::string title;
     std::string image_url;
     std::vector<std::uint32_t> terms; ///< posted under these
-    bool live = false;
   };
   struct posting {
     std::uint32_t doc;
@@ -73,6 +80,7 @@ private:
   std::vector<match> run(const std::vector<std::string>& words, bool fuzzy) const;
 
   search_tuning tuning_;
+  std::vector<hot_fields> hot_; ///< by slot, like docs_
   std::vector<doc> docs_;
   std::vector<std::uint32_t> free_;
   std::unordered_map<std::uint64_t, std::uint32_t> slots_;
@@ -82,6 +90,8 @@ private:
   std::map<std::string, std::uint32_t, std::less<>> ordered_; ///< for prefixes
   std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> trigram_terms_;
   std::vector<std::uint32_t> trigram_counts_; ///< per term
+  std::unordered_map<std::uint64_t, std::uint32_t> category_slots_;
+  std::vector<std::uint64_t> category_ids_; ///< by slot
 };
 
 } // namespace livemart
