@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <actors/stock_book.hpp>
 
 #include <unordered_map>
 
@@ -22,19 +23,16 @@ struct product_context {
   category_actor categories;
 };
 
-/// The product as committed, plus what is already promised to changes in
-/// flight. Decreases are applied to `available` before their commit (so
-/// nothing is promised twice); increases only after it (so nothing is
-/// promised that may not commit).
+/// The product as committed; its stock rules (what is promised to changes
+/// in flight) live in `book`.
 struct product_state {
   bool loaded = false;
   bool exists = false;
   caf::error load_error;
   product committed;
-  std::int64_t available = 0;        ///< stock minus reservations and adjustments in flight
-  std::int64_t reserved_free = 0;    ///< reserved minus releases and commits in flight
+  stock_book book;
   std::uint64_t sequence = 0;
-  std::size_t in_flight = 0;
+  std::size_t in_flight = 0; ///< writes of any kind
   std::chrono::steady_clock::time_point last_activity;
   bool retiring = false; ///< passivation agreed: end once nothing is in flight
   caf::group subscribers;
@@ -64,10 +62,6 @@ std::optional<caf::error> unusable(const product_state& st) {
   if (!st.exists)
     return make_error(errc::not_found, "no such product");
   return std::nullopt;
-}
-
-caf::error bad_quantity() {
-  return make_error(errc::validation_failed, "the quantity must be positive", {field_error{"quantity", "must be at least 1"}});
 }
 
 /// A write finished: a retiring actor ends once none is left.
@@ -121,12 +115,12 @@ void refresh_extras(product_pointer self, const std::shared_ptr<const product_co
         self->request(ctx->categories, ctx->step_timeout, path_atom::value, category_id)
           .then(
             [self, done, s, category_id](const std::vector<category>& path) mutable {
-              auto& st = self->state;
-              st.seller = seller_summary{s.id, s.shop_name, s.slug, s.follower_count, s.rating};
-              st.breadcrumb = path;
-              st.breadcrumb_of = category_id;
-              st.extras_at = std::chrono::steady_clock::now();
-              st.extras_loaded = true;
+              auto& mine = self->state;
+              mine.seller = seller_summary{s.id, s.shop_name, s.slug, s.follower_count, s.rating};
+              mine.breadcrumb = path;
+              mine.breadcrumb_of = category_id;
+              mine.extras_at = std::chrono::steady_clock::now();
+              mine.extras_loaded = true;
               done();
             },
             failed);
@@ -134,32 +128,36 @@ void refresh_extras(product_pointer self, const std::shared_ptr<const product_co
       failed);
 }
 
-/// Writes one stock move. `undo` reverts what was promised before the
-/// commit if it fails; `apply` records the committed result.
-template <class Undo>
-void move_stock(product_pointer self, const std::shared_ptr<const product_context>& ctx, persistence::stock_kind kind,
-                std::int64_t quantity, std::string reason, std::uint64_t actor_id, update_promise rp, Undo undo) {
+/// Checks and writes one stock move through the book; answers after the
+/// commit with the published update.
+caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr<const product_context>& ctx,
+                                     persistence::stock_kind kind, std::int64_t quantity, std::string reason,
+                                     std::uint64_t actor_id) {
   auto& st = self->state;
+  if (auto err = unusable(st))
+    return *err;
+  if (auto err = st.book.begin(kind, quantity, st.committed.status == product_status::active)) {
+    if (kind == persistence::stock_kind::reserve && st.committed.status != product_status::active && quantity > 0)
+      return make_error(errc::conflict, "the product is not on sale (" + std::string{to_string(st.committed.status)} + ")");
+    return *err;
+  }
   ++st.in_flight;
+  auto rp = self->make_response_promise<stock_update>();
   auto statement = persistence::stock_move(ids::next(), st.committed.id, kind, quantity, reason, actor_id);
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{std::move(statement)}})
     .then(
       [self, ctx, rp, kind, quantity](const db_result& r) mutable {
         auto& s = self->state;
         const auto& row = r.results.front().rows.front();
-        s.committed.stock = std::stoll(row[0].text);
-        s.committed.reserved = std::stoll(row[1].text);
-        s.committed.sold = std::stoll(row[2].text);
-        // Increases become usable only now that they are durable.
-        if (kind == persistence::stock_kind::release || (kind == persistence::stock_kind::restock && quantity > 0))
-          s.available += quantity;
-        if (kind == persistence::stock_kind::reserve)
-          s.reserved_free += quantity;
+        s.book.committed(kind, quantity, std::stoll(row[0].text), std::stoll(row[1].text), std::stoll(row[2].text));
+        s.committed.stock = s.book.stock();
+        s.committed.reserved = s.book.reserved();
+        s.committed.sold = s.book.sold();
         publish(self, ctx, rp);
         settle(self);
       },
-      [self, rp, undo](caf::error& err) mutable {
-        undo(self->state);
+      [self, rp, kind, quantity](caf::error& err) mutable {
+        self->state.book.failed(kind, quantity);
         settle(self);
         auto p = to_problem(err);
         if (p.code == errc::limit_reached) // the database's own guard (LM409)
@@ -167,22 +165,6 @@ void move_stock(product_pointer self, const std::shared_ptr<const product_contex
         else
           rp.deliver(std::move(err));
       });
-}
-
-/// Release or commit: both take units out of the reservations, which are
-/// promised at once and given back if the write fails.
-caf::result<stock_update> take_reserved(product_pointer self, const std::shared_ptr<const product_context>& ctx,
-                                        persistence::stock_kind kind, std::int64_t quantity) {
-  auto& s = self->state;
-  if (auto err = unusable(s))
-    return *err;
-  if (quantity <= 0)
-    return bad_quantity();
-  if (s.reserved_free < quantity)
-    return make_error(errc::conflict, "only " + std::to_string(s.reserved_free) + " units are reserved");
-  s.reserved_free -= quantity;
-  auto rp = self->make_response_promise<stock_update>();
-  move_stock(self, ctx, kind, quantity, {}, 0, rp, [quantity](product_state& back) { back.reserved_free += quantity; });
   return rp;
 }
 
@@ -204,8 +186,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
           return;
         s.exists = true;
         s.committed = std::move(found.front());
-        s.available = s.committed.stock;
-        s.reserved_free = s.committed.reserved;
+        s.book.load(s.committed.stock, s.committed.reserved, s.committed.sold);
       },
       [self](caf::error& err) {
         // Answer what is queued with the error, then end: the registry
@@ -230,11 +211,11 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       self->request(registry, ctx->step_timeout, idle_atom::value, s.committed.id)
         .then(
           [self](bool agreed) {
-            auto& st = self->state;
+            auto& mine = self->state;
             if (!agreed)
               return;
-            st.retiring = true;
-            if (st.in_flight == 0)
+            mine.retiring = true;
+            if (mine.in_flight == 0)
               self->quit();
           },
           [](caf::error&) {});
@@ -270,48 +251,20 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
     },
     [self, ctx, touch](reserve_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
-      auto& s = self->state;
-      if (auto err = unusable(s))
-        return *err;
-      if (quantity <= 0)
-        return bad_quantity();
-      if (s.committed.status != product_status::active)
-        return make_error(errc::conflict, "the product is not on sale (" + std::string{to_string(s.committed.status)} + ")");
-      if (s.available < quantity)
-        return make_error(errc::conflict, "out of stock: " + std::to_string(s.available) + " left");
-      s.available -= quantity; // promised now, so no one else can have it
-      auto rp = self->make_response_promise<stock_update>();
-      move_stock(self, ctx, persistence::stock_kind::reserve, quantity, {}, 0, rp,
-                 [quantity](product_state& back) { back.available += quantity; });
-      return rp;
+      return move_stock(self, ctx, persistence::stock_kind::reserve, quantity, {}, 0);
     },
     [self, ctx, touch](release_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
-      return take_reserved(self, ctx, persistence::stock_kind::release, quantity);
+      return move_stock(self, ctx, persistence::stock_kind::release, quantity, {}, 0);
     },
     [self, ctx, touch](commit_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
-      return take_reserved(self, ctx, persistence::stock_kind::commit, quantity);
+      return move_stock(self, ctx, persistence::stock_kind::commit, quantity, {}, 0);
     },
     [self, ctx, touch](restock_atom, std::int64_t delta, const std::string& reason,
                        std::uint64_t actor_id) -> caf::result<stock_update> {
       touch();
-      auto& s = self->state;
-      if (auto err = unusable(s))
-        return *err;
-      if (delta == 0)
-        return make_error(errc::validation_failed, "the change must not be zero", {field_error{"delta", "must not be 0"}});
-      if (delta < 0) {
-        if (s.available < -delta)
-          return make_error(errc::conflict, "only " + std::to_string(s.available) + " units can be removed");
-        s.available += delta; // a removal is promised at once
-      }
-      auto rp = self->make_response_promise<stock_update>();
-      move_stock(self, ctx, persistence::stock_kind::restock, delta, reason, actor_id, rp, [delta](product_state& back) {
-        if (delta < 0)
-          back.available -= delta;
-      });
-      return rp;
+      return move_stock(self, ctx, persistence::stock_kind::restock, delta, reason, actor_id);
     },
     [self, ctx, touch](update_atom, const product_patch& patch) -> caf::result<product> {
       touch();

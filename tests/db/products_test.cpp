@@ -194,3 +194,96 @@ TEST_CASE("a product actor that dies is replaced from committed state", "[db][pr
   self->request(f.actor_of(ids::next()), std::chrono::seconds{10}, get_atom::value)
     .receive([](product&) { FAIL("no such product"); }, [](caf::error& e) { CHECK(to_problem(e).code == errc::not_found); });
 }
+
+TEST_CASE("an idle product actor is passivated through its registry and comes back from committed state",
+          "[db][products]") {
+  temp_database db;
+  products_fixture f{db.url(), /*idle_s=*/1};
+  auto id = make_product(f);
+  auto first = f.actor_of(id);
+  caf::scoped_actor self{f.sys};
+  self->request(first, std::chrono::seconds{10}, restock_atom::value, std::int64_t{3}, std::string{"initial"},
+                std::uint64_t{0})
+    .receive([](stock_update&) {}, [](caf::error& e) { FAIL(to_problem(e).detail); });
+  // Await the passivation itself (its down message), not a guessed delay.
+  self->monitor(first);
+  self->receive([](caf::down_msg& msg) { CHECK(msg.reason == caf::exit_reason::normal); },
+                caf::after(std::chrono::seconds{10}) >> [] { FAIL("the idle actor was not passivated"); });
+  // The registry had already let it go: the next lookup is a fresh actor
+  // with the committed stock, and a request to the old handle is an error,
+  // never silence.
+  auto second = f.actor_of(id);
+  CHECK(second != first);
+  self->request(second, std::chrono::seconds{10}, reserve_atom::value, std::int64_t{3})
+    .receive([](stock_update& u) { CHECK(u.stock == 0); }, [](caf::error& e) { FAIL(to_problem(e).detail); });
+  self->request(first, std::chrono::seconds{10}, get_atom::value)
+    .receive([](product&) { FAIL("a passivated actor answered"); },
+             [](caf::error& e) { CHECK(e == caf::sec::request_receiver_down); });
+  CHECK(ledger_balance(db.url(), id) == "t");
+}
+
+TEST_CASE("the detail view carries the seller summary and the category breadcrumb", "[db][products]") {
+  temp_database db;
+  products_fixture f{db.url()};
+  auto id = make_product(f);
+  caf::scoped_actor self{f.sys};
+  self->request(f.dir.shard_for(id), std::chrono::seconds{10}, detail_atom::value, id)
+    .receive(
+      [&](product_detail& d) {
+        CHECK(d.item.id == id);
+        CHECK(d.item.title == "Camera");
+        CHECK(d.seller.id == d.item.seller_id);
+        CHECK(d.seller.shop_name.rfind("Shop ", 0) == 0);
+        REQUIRE(d.breadcrumb.size() == 1);
+        CHECK(d.breadcrumb.front().id == d.item.category_id);
+      },
+      [](caf::error& e) { FAIL(to_problem(e).detail); });
+  self->request(f.dir.shard_for(1), std::chrono::seconds{10}, detail_atom::value, std::uint64_t{1})
+    .receive([](product_detail&) { FAIL("no such product"); },
+             [](caf::error& e) { CHECK(to_problem(e).code == errc::not_found); });
+}
+
+TEST_CASE("the search index loads the catalog and follows every committed change", "[db][products][search]") {
+  temp_database db;
+  auto url = db.url();
+  std::uint64_t id = 0;
+  {
+    // A product that exists before the index loads.
+    products_fixture seed{url};
+    id = make_product(seed);
+  }
+  products_fixture f{url};
+  caf::scoped_actor self{f.sys};
+  self->request(f.search, std::chrono::seconds{30}, ready_atom::value)
+    .receive([](std::uint64_t n) { CHECK(n == 1); }, [](caf::error& e) { FAIL(to_problem(e).detail); });
+  auto find = [&](std::string q, bool in_stock = false) {
+    search_query query;
+    query.q = std::move(q);
+    query.in_stock = in_stock;
+    search_result out;
+    self->request(f.search, std::chrono::seconds{10}, search_atom::value, query)
+      .receive([&](search_result& r) { out = std::move(r); }, [](caf::error& e) { FAIL(to_problem(e).detail); });
+    return out;
+  };
+  CHECK(find("camera").total == 1);
+  CHECK(find("camera", true).total == 0); // no stock yet
+  auto actor = f.actor_of(id);
+  self->request(actor, std::chrono::seconds{10}, restock_atom::value, std::int64_t{2}, std::string{"in"}, std::uint64_t{0})
+    .receive([](stock_update&) {}, [](caf::error& e) { FAIL(to_problem(e).detail); });
+  // The reply comes after the index was told (same sender, in order).
+  auto stocked = find("camera", true);
+  REQUIRE(stocked.total == 1);
+  CHECK(stocked.items.front().stock == 2);
+  product_patch patch;
+  patch.present = pf_title;
+  patch.values.title = "Rangefinder";
+  self->request(actor, std::chrono::seconds{10}, update_atom::value, patch)
+    .receive([](product&) {}, [](caf::error& e) { FAIL(to_problem(e).detail); });
+  CHECK(find("rangefinder").total == 1);
+  CHECK(find("camera").total == 0);
+  patch.present = pf_status;
+  patch.values.status = product_status::archived;
+  self->request(actor, std::chrono::seconds{10}, update_atom::value, patch)
+    .receive([](product&) {}, [](caf::error& e) { FAIL(to_problem(e).detail); });
+  CHECK(find("rangefinder").total == 0);
+}

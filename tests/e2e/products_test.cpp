@@ -8,35 +8,6 @@
 using namespace livemart;
 using namespace livemart::testing;
 
-namespace {
-
-/// An approved seller with a token, and an active category.
-struct shop {
-  api_user owner;
-  std::string category;
-};
-
-shop open_shop(marketplace& m) {
-  shop s{sign_up(m.c, "seller"), {}};
-  auto applied = m.c.post("/sellers/apply",
-                          "{\"shop_name\":" + quote("Shop " + unique_suffix()) +
-                            ",\"contact_email\":\"s@example.com\",\"country\":\"DE\",\"business_type\":\"company\"}",
-                          s.owner.token);
-  REQUIRE(applied.status == 201);
-  REQUIRE(m.c.post("/admin/sellers/" + applied.json().string_or("id") + "/approve", "", m.admin.token).status == 200);
-  auto category = m.c.post("/admin/categories", "{\"name\":" + quote("Cameras " + unique_suffix()) + "}", m.admin.token);
-  REQUIRE(category.status == 201);
-  s.category = category.json().string_or("id");
-  return s;
-}
-
-std::string product_body(const std::string& category, int stock, const std::string& status = "active") {
-  return "{\"category_id\":" + quote(category) + ",\"title\":\"Leica M6\",\"description\":\"Film camera\","
-         "\"price_minor\":249900,\"currency\":\"EUR\",\"stock\":" + std::to_string(stock) + ",\"status\":" + quote(status) +
-         ",\"image_urls\":[\"https://img.example/m6.jpg\"]}";
-}
-
-} // namespace
 
 TEST_CASE("an approved seller lists a product; anyone sees it with its stock", "[e2e][products]") {
   marketplace m;

@@ -92,4 +92,33 @@ struct marketplace {
   api_user admin = make_admin(db.url(), c);
 };
 
+/// An approved seller with a token, and an active category of its own.
+struct shop {
+  api_user owner;
+  std::string category;
+  std::string seller_id;
+};
+
+inline shop open_shop(marketplace& m) {
+  shop s{sign_up(m.c, "seller"), {}, {}};
+  auto applied = m.c.post("/sellers/apply",
+                          "{\"shop_name\":" + quote("Shop " + unique_suffix()) +
+                            ",\"contact_email\":\"s@example.com\",\"country\":\"DE\",\"business_type\":\"company\"}",
+                          s.owner.token);
+  REQUIRE(applied.status == 201);
+  s.seller_id = applied.json().string_or("id");
+  REQUIRE(m.c.post("/admin/sellers/" + s.seller_id + "/approve", "", m.admin.token).status == 200);
+  auto category = m.c.post("/admin/categories", "{\"name\":" + quote("Cameras " + unique_suffix()) + "}", m.admin.token);
+  REQUIRE(category.status == 201);
+  s.category = category.json().string_or("id");
+  return s;
+}
+
+inline std::string product_body(const std::string& category, int stock, const std::string& status = "active",
+                                const std::string& title = "Leica M6", std::int64_t price_minor = 249900) {
+  return "{\"category_id\":" + quote(category) + ",\"title\":" + quote(title) + ",\"description\":\"Film camera\","
+         "\"price_minor\":" + std::to_string(price_minor) + ",\"currency\":\"EUR\",\"stock\":" + std::to_string(stock) +
+         ",\"status\":" + quote(status) + ",\"image_urls\":[\"https://img.example/m6.jpg\"]}";
+}
+
 } // namespace livemart::testing

@@ -1,0 +1,72 @@
+#include <actors/stock_book.hpp>
+
+#include <protocol/messages.hpp>
+
+namespace livemart {
+
+void stock_book::load(std::int64_t stock, std::int64_t reserved, std::int64_t sold) {
+  stock_ = stock;
+  reserved_ = reserved;
+  sold_ = sold;
+  available_ = stock;
+  reserved_free_ = reserved;
+  in_flight_ = 0;
+}
+
+std::optional<caf::error> stock_book::begin(kind k, std::int64_t quantity, bool on_sale) {
+  switch (k) {
+    case kind::restock:
+      if (quantity == 0)
+        return make_error(errc::validation_failed, "the change must not be zero", {field_error{"delta", "must not be 0"}});
+      if (quantity < 0) {
+        if (available_ < -quantity)
+          return make_error(errc::conflict, "only " + std::to_string(available_) + " units can be removed");
+        available_ += quantity; // a removal is promised at once
+      }
+      break;
+    case kind::reserve:
+      if (quantity <= 0)
+        return make_error(errc::validation_failed, "the quantity must be positive",
+                          {field_error{"quantity", "must be at least 1"}});
+      if (!on_sale)
+        return make_error(errc::conflict, "the product is not on sale");
+      if (available_ < quantity)
+        return make_error(errc::conflict, "out of stock: " + std::to_string(available_) + " left");
+      available_ -= quantity;
+      break;
+    case kind::release:
+    case kind::commit:
+      if (quantity <= 0)
+        return make_error(errc::validation_failed, "the quantity must be positive",
+                          {field_error{"quantity", "must be at least 1"}});
+      if (reserved_free_ < quantity)
+        return make_error(errc::conflict, "only " + std::to_string(reserved_free_) + " units are reserved");
+      reserved_free_ -= quantity;
+      break;
+  }
+  ++in_flight_;
+  return std::nullopt;
+}
+
+void stock_book::committed(kind k, std::int64_t quantity, std::int64_t stock, std::int64_t reserved,
+                           std::int64_t sold) {
+  --in_flight_;
+  stock_ = stock;
+  reserved_ = reserved;
+  sold_ = sold;
+  // Increases become usable only now that they are durable.
+  if (k == kind::release || (k == kind::restock && quantity > 0))
+    available_ += quantity;
+  if (k == kind::reserve)
+    reserved_free_ += quantity;
+}
+
+void stock_book::failed(kind k, std::int64_t quantity) {
+  --in_flight_;
+  if (k == kind::reserve || (k == kind::restock && quantity < 0))
+    available_ += k == kind::reserve ? quantity : -quantity;
+  if (k == kind::release || k == kind::commit)
+    reserved_free_ += quantity;
+}
+
+} // namespace livemart
