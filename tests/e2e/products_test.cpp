@@ -56,6 +56,15 @@ TEST_CASE("only the owning seller or an admin changes a product", "[e2e][product
   CHECK(m.c.post("/products/" + id + "/restock", "{\"delta\":1,\"reason\":\"audit\"}", m.admin.token).status == 200);
   // Buyers and unapproved sellers cannot list products.
   check_problem(m.c.post("/products", product_body(s.category, 1), buyer.token), 403, "forbidden");
+  auto pending = sign_up(m.c, "pending");
+  REQUIRE(m.c.post("/sellers/apply",
+                   "{\"shop_name\":" + quote("Pending " + unique_suffix()) +
+                     ",\"contact_email\":\"p@example.com\",\"country\":\"DE\",\"business_type\":\"company\"}",
+                   pending.token)
+            .status == 201);
+  check_problem(m.c.post("/products", product_body(s.category, 1), pending.token), 403, "forbidden");
+  check_problem(m.c.post("/products/" + id + "/restock", "{\"delta\":1,\"reason\":\"x\"}", pending.token), 403,
+                "forbidden");
   check_problem(m.c.post("/products", product_body(s.category, 1)), 401, "unauthenticated");
 }
 
