@@ -178,11 +178,16 @@ std::vector<std::pair<std::uint32_t, float>> catalog_index::expand(const std::st
   if (auto it = term_ids_.find(word); it != term_ids_.end())
     out.emplace_back(it->second, 1.0f);
   if (prefix && word.size() >= 2) {
+    // Words no product uses any more (edited away) stay in the dictionary
+    // but do not count against the limit.
     std::size_t taken = 0;
     for (auto it = ordered_.upper_bound(word);
-         it != ordered_.end() && it->first.compare(0, word.size(), word) == 0 && taken < tuning_.prefix_terms_max;
-         ++it, ++taken)
+         it != ordered_.end() && it->first.compare(0, word.size(), word) == 0 && taken < tuning_.prefix_terms_max; ++it) {
+      if (postings_[it->second].empty())
+        continue;
       out.emplace_back(it->second, 0.6f);
+      ++taken;
+    }
   }
   if (fuzzy && word.size() >= 3) {
     // Similar words: pg_trgm's similarity over the vocabulary.

@@ -190,13 +190,6 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
       });
       return rp;
     },
-    [self, ctx](get_atom, std::uint64_t id) -> caf::result<product> {
-      auto rp = self->make_response_promise<product>();
-      with_product(self, ctx, id, rp, [self, ctx, id, rp](const product_actor& actor) mutable {
-        ask_product<product>(self, ctx, id, rp, false, actor, get_atom::value);
-      });
-      return rp;
-    },
   };
 }
 

@@ -136,11 +136,8 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
   auto& st = self->state;
   if (auto err = unusable(st))
     return *err;
-  if (auto err = st.book.begin(kind, quantity, st.committed.status == product_status::active)) {
-    if (kind == persistence::stock_kind::reserve && st.committed.status != product_status::active && quantity > 0)
-      return make_error(errc::conflict, "the product is not on sale (" + std::string{to_string(st.committed.status)} + ")");
+  if (auto err = st.book.begin(kind, quantity, st.committed.status == product_status::active))
     return *err;
-  }
   ++st.in_flight;
   auto rp = self->make_response_promise<stock_update>();
   auto statement = persistence::stock_move(ids::next(), st.committed.id, kind, quantity, reason, actor_id);

@@ -111,7 +111,6 @@ using product_service_actor = caf::typed_actor<
   caf::replies_to<create_atom, std::uint64_t, product_draft>::with<product>,                     ///< user, draft
   caf::replies_to<restock_atom, std::uint64_t, std::uint64_t, std::int64_t, std::string>::with<stock_update>, ///< user, product, delta, reason
   caf::replies_to<price_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stock_update>,   ///< user, product, price
-  caf::replies_to<update_atom, std::uint64_t, std::uint64_t, product_patch>::with<product>,      ///< user, product, patch
-  caf::replies_to<get_atom, std::uint64_t>::with<product>>;                                      ///< product
+  caf::replies_to<update_atom, std::uint64_t, std::uint64_t, product_patch>::with<product>>;     ///< user, product, patch
 
 } // namespace livemart
