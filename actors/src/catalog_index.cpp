@@ -91,6 +91,12 @@ std::uint32_t catalog_index::term_id(const std::string& word) {
 }
 
 void catalog_index::unpost(std::uint32_t slot) {
+  if (hot_[slot].live) {
+    auto& members = category_docs_[hot_[slot].category_slot];
+    auto it = std::lower_bound(members.begin(), members.end(), slot);
+    if (it != members.end() && *it == slot)
+      members.erase(it);
+  }
   auto& d = docs_[slot];
   for (auto t : d.terms) {
     auto& list = postings_[t];
@@ -124,9 +130,13 @@ void catalog_index::put(const product& p) {
   h.id = p.id;
   h.seller_id = p.seller_id;
   auto [cs, added] = category_slots_.emplace(p.category_id, static_cast<std::uint32_t>(category_ids_.size()));
-  if (added)
+  if (added) {
     category_ids_.push_back(p.category_id);
+    category_docs_.emplace_back();
+  }
   h.category_slot = cs->second;
+  auto& members = category_docs_[cs->second];
+  members.insert(std::lower_bound(members.begin(), members.end(), slot), slot);
   h.price_minor = p.price_minor;
   h.stock = p.stock;
   h.created_at_ms = p.created_at_ms;
@@ -310,7 +320,13 @@ search_result catalog_index::search(const search_query& q, const category_scope&
     out = search_result{};
     std::fill(facet_counts.begin(), facet_counts.end(), 0);
     page.clear();
-    if (words.empty()) {
+    if (words.empty() && q.category != 0) {
+      // Browsing a category: only its own products, not the whole catalog.
+      for (auto member : scope.members)
+        if (auto it = category_slots_.find(member); it != category_slots_.end())
+          for (auto slot : category_docs_[it->second])
+            consider(slot, 0.0f);
+    } else if (words.empty()) {
       for (std::uint32_t slot = 0; slot < docs_.size(); ++slot)
         consider(slot, 0.0f);
     } else {

@@ -126,6 +126,21 @@ TEST_CASE("filters: price range, in stock, seller and category scope", "[search]
   CHECK(ids_of(index.search(search_query{}, only_b)) == std::vector<std::uint64_t>{3});
 }
 
+TEST_CASE("browsing a category without words follows moves and removals", "[search]") {
+  auto index = sample();
+  search_query browse;
+  browse.category = 1; // the asked category; the scope says which categories are below it
+  category_scope a{{10, 11}, {0, 0}, {cat(1, "A")}};
+  CHECK(ids_of(index.search(browse, a)) == std::vector<std::uint64_t>{5, 4, 2, 1});
+  index.put(item(3, "Vintage Watch", 11, 25000, 1)); // moved from 20 into 11
+  CHECK(ids_of(index.search(browse, a)) == std::vector<std::uint64_t>{5, 4, 3, 2, 1});
+  index.remove(4);
+  auto p = item(2, "Studio Headphones", 20, 9000);
+  index.put(p); // moved out
+  CHECK(ids_of(index.search(browse, a)) == std::vector<std::uint64_t>{5, 3, 1});
+  CHECK(index.search(browse, a).facets.front().count == 3);
+}
+
 TEST_CASE("facets count the matches per bucket of the scope", "[search]") {
   auto index = sample();
   auto r = index.search(words("wireless"), scope_all());

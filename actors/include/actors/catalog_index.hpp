@@ -92,6 +92,7 @@ private:
   std::vector<std::uint32_t> trigram_counts_; ///< per term
   std::unordered_map<std::uint64_t, std::uint32_t> category_slots_;
   std::vector<std::uint64_t> category_ids_; ///< by slot
+  std::vector<std::vector<std::uint32_t>> category_docs_; ///< per category slot: its products' slots, ordered
 };
 
 } // namespace livemart
