@@ -45,7 +45,8 @@ commands:
                         fill an empty catalog with a demo catalog (default seed=42,
                         products=100000, sellers=200; the same seed gives the same catalog)
                         and print the demo admin, seller and buyer accounts; a catalog
-                        that has categories or products is left alone
+                        that has categories or products is left alone. Run it before
+                        `serve` (a running server loads its search index at start)
   config                print the effective settings (secrets masked)
   help                  this text
 

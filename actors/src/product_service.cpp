@@ -40,22 +40,31 @@ void with_product(service_pointer self, const context_ptr& ctx, std::uint64_t id
   self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id).then(then, fail_to(rp));
 }
 
-/// Asks product `id`'s actor, once more through the registry when the actor
-/// ended (passivated) between the lookup and the request.
-template <class T, class Promise, class... Ts>
-void ask_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, bool retried,
-                 const product_actor& actor, Ts... xs) {
+/// Asks product `id`'s actor and runs `then(reply, actor)`; asks once more
+/// through the registry when the actor ended (passivated) between the
+/// lookup and the request. Errors go to `rp`.
+template <class T, class Promise, class Then, class... Ts>
+void ask_product_then(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, bool retried,
+                      const product_actor& actor, Then then, Ts... xs) {
   self->request(actor, ctx->step_timeout, xs...)
-    .then([rp](const T& reply) mutable { rp.deliver(reply); },
-          [self, ctx, id, rp, retried, xs...](caf::error& err) mutable {
+    .then([then, actor](const T& reply) mutable { then(reply, actor); },
+          [self, ctx, id, rp, retried, then, xs...](caf::error& err) mutable {
             if (retried || err != caf::sec::request_receiver_down) {
               rp.deliver(std::move(err));
               return;
             }
-            with_product(self, ctx, id, rp, [self, ctx, id, rp, xs...](const product_actor& fresh) mutable {
-              ask_product<T>(self, ctx, id, rp, true, fresh, xs...);
+            with_product(self, ctx, id, rp, [self, ctx, id, rp, then, xs...](const product_actor& fresh) mutable {
+              ask_product_then<T>(self, ctx, id, rp, true, fresh, then, xs...);
             });
           });
+}
+
+/// Like ask_product_then, answering `rp` with the reply.
+template <class T, class Promise, class... Ts>
+void ask_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, const product_actor& actor,
+                 Ts... xs) {
+  ask_product_then<T>(
+    self, ctx, id, rp, false, actor, [rp](const T& reply, const product_actor&) mutable { rp.deliver(reply); }, xs...);
 }
 
 /// Runs `then(actor)` when `user_id` may change product `id`: an admin, or
@@ -63,10 +72,10 @@ void ask_product(service_pointer self, const context_ptr& ctx, std::uint64_t id,
 template <class Promise, class F>
 void with_owned_product(service_pointer self, const context_ptr& ctx, std::uint64_t user_id, std::uint64_t id,
                         Promise rp, F then) {
-  with_product(self, ctx, id, rp, [self, ctx, user_id, rp, then](const product_actor& actor) mutable {
-    self->request(actor, ctx->step_timeout, get_atom::value)
-      .then(
-        [self, ctx, user_id, rp, then, actor](const product& p) mutable {
+  with_product(self, ctx, id, rp, [self, ctx, user_id, id, rp, then](const product_actor& first) mutable {
+    ask_product_then<product>(
+      self, ctx, id, rp, false, first,
+        [self, ctx, user_id, rp, then](const product& p, const product_actor& actor) mutable {
           self->request(ctx->users.shard_for(user_id), ctx->step_timeout, get_atom::value, user_id)
             .then(
               [self, ctx, user_id, rp, then, actor, seller_id = p.seller_id](const user_profile& me) mutable {
@@ -89,7 +98,7 @@ void with_owned_product(service_pointer self, const context_ptr& ctx, std::uint6
               },
               fail_to(rp));
         },
-        fail_to(rp));
+        get_atom::value);
   });
 }
 
@@ -119,25 +128,26 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
                     .then(
                       [self, ctx, user_id, draft, rp](const db_result& r) mutable {
                         auto created = persistence::decode_products(r.results.front()).front();
+                        // The index learns of the product before any stock
+                        // change of it can be sent (those come later, from
+                        // its actor), and even if the initial restock fails.
+                        self->send(ctx->search, put_atom::value, created);
                         if (draft.initial_stock == 0) {
-                          self->send(ctx->search, put_atom::value, created);
                           rp.deliver(std::move(created));
                           return;
                         }
                         // Initial stock goes through the product's actor and ledger
                         // like any restock, so the ledger balances from the start.
-                        with_product(self, ctx, created.id, rp,
-                                     [self, ctx, user_id, draft, rp, created](const product_actor& actor) mutable {
-                                       self->request(actor, ctx->step_timeout, restock_atom::value, draft.initial_stock,
-                                                     std::string{"initial stock"}, user_id)
-                                         .then(
-                                           [self, ctx, rp, created](const stock_update& u) mutable {
-                                             created.stock = u.stock;
-                                             self->send(ctx->search, put_atom::value, created);
-                                             rp.deliver(std::move(created));
-                                           },
-                                           fail_to(rp));
-                                     });
+                        auto id = created.id;
+                        with_product(self, ctx, id, rp, [self, ctx, id, user_id, draft, rp, created](const product_actor& actor) mutable {
+                          ask_product_then<stock_update>(
+                            self, ctx, id, rp, false, actor,
+                            [rp, created](const stock_update& u, const product_actor&) mutable {
+                              created.stock = u.stock;
+                              rp.deliver(std::move(created));
+                            },
+                            restock_atom::value, draft.initial_stock, std::string{"initial stock"}, user_id);
+                        });
                       },
                       fail_to(rp));
                 },
@@ -154,14 +164,14 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
                 const std::string& reason) -> caf::result<stock_update> {
       auto rp = self->make_response_promise<stock_update>();
       with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, user_id, delta, reason, rp](const product_actor& actor) mutable {
-        ask_product<stock_update>(self, ctx, id, rp, false, actor, restock_atom::value, delta, reason, user_id);
+        ask_product<stock_update>(self, ctx, id, rp, actor, restock_atom::value, delta, reason, user_id);
       });
       return rp;
     },
     [self, ctx](price_atom, std::uint64_t user_id, std::uint64_t id, std::int64_t price) -> caf::result<stock_update> {
       auto rp = self->make_response_promise<stock_update>();
       with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, price, rp](const product_actor& actor) mutable {
-        ask_product<stock_update>(self, ctx, id, rp, false, actor, price_atom::value, price);
+        ask_product<stock_update>(self, ctx, id, rp, actor, price_atom::value, price);
       });
       return rp;
     },
@@ -170,7 +180,7 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
       auto rp = self->make_response_promise<product>();
       with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, patch, rp](const product_actor& actor) mutable {
         auto edit = [self, ctx, id, patch, rp, actor]() mutable {
-          ask_product<product>(self, ctx, id, rp, false, actor, update_atom::value, patch);
+          ask_product<product>(self, ctx, id, rp, actor, update_atom::value, patch);
         };
         if ((patch.present & pf_category) == 0) {
           edit();

@@ -64,12 +64,18 @@ std::optional<caf::error> unusable(const product_state& st) {
   return std::nullopt;
 }
 
-/// A write finished: a retiring actor ends once none is left.
-void settle(product_pointer self) {
+/// A retiring actor ends once it owes nothing: no write in flight, no
+/// product page waiting for its extras.
+void quit_if_done(product_pointer self) {
   auto& st = self->state;
-  --st.in_flight;
-  if (st.retiring && st.in_flight == 0)
+  if (st.retiring && st.in_flight == 0 && st.detail_waiting.empty() && !st.extras_refreshing)
     self->quit();
+}
+
+/// A write finished.
+void settle(product_pointer self) {
+  --self->state.in_flight;
+  quit_if_done(self);
 }
 
 /// Publishes the committed state with the next sequence number, tells the
@@ -94,12 +100,17 @@ void refresh_extras(product_pointer self, const std::shared_ptr<const product_co
   if (st.extras_refreshing)
     return;
   st.extras_refreshing = true;
-  auto done = [self]() {
+  auto done = [self, ctx]() {
     auto& s = self->state;
     s.extras_refreshing = false;
+    if (s.breadcrumb_of != s.committed.category_id && !s.detail_waiting.empty()) {
+      refresh_extras(self, ctx); // the product moved meanwhile
+      return;
+    }
     for (auto& rp : s.detail_waiting)
       rp.deliver(detail_of(s));
     s.detail_waiting.clear();
+    quit_if_done(self);
   };
   auto failed = [self](caf::error& err) {
     auto& s = self->state;
@@ -107,6 +118,7 @@ void refresh_extras(product_pointer self, const std::shared_ptr<const product_co
     for (auto& rp : s.detail_waiting)
       rp.deliver(err);
     s.detail_waiting.clear();
+    quit_if_done(self);
   };
   auto category_id = st.committed.category_id;
   self->request(ctx->sellers, ctx->step_timeout, get_atom::value, st.committed.seller_id)
@@ -208,12 +220,12 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       self->request(registry, ctx->step_timeout, idle_atom::value, s.committed.id)
         .then(
           [self](bool agreed) {
-            auto& mine = self->state;
             if (!agreed)
               return;
-            mine.retiring = true;
-            if (mine.in_flight == 0)
-              self->quit();
+            // The registry hands out nothing more and holds new requests
+            // until this actor is gone; what reached it already is served.
+            self->state.retiring = true;
+            quit_if_done(self);
           },
           [](caf::error&) {});
     }
@@ -334,6 +346,15 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
 
 struct registry_state {
   std::unordered_map<std::uint64_t, product_actor> live;
+  /// Agreed to end, still running: new requests for these wait in `held`
+  /// and go to a fresh actor once the old one is down, so a product never
+  /// has two actors at once.
+  std::unordered_map<std::uint64_t, product_actor> retiring;
+  struct held_requests {
+    std::vector<caf::typed_response_promise<product_actor>> gets;
+    std::vector<caf::typed_response_promise<product_detail>> details;
+  };
+  std::unordered_map<std::uint64_t, held_requests> held;
   std::shared_ptr<const product_context> ctx;
   static inline const char* name = "product_registry";
 };
@@ -351,37 +372,75 @@ product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
   return actor;
 }
 
+/// Erases the entry of `map` whose actor is `source`; returns its id.
+std::optional<std::uint64_t> forget(std::unordered_map<std::uint64_t, product_actor>& map,
+                                    const caf::actor_addr& source) {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (it->second.address() == source) {
+      auto id = it->first;
+      map.erase(it);
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
 product_registry_actor::behavior_type product_registry(registry_pointer self, std::shared_ptr<const product_context> ctx) {
   self->state.ctx = std::move(ctx);
-  // Supervision: a product actor that ends (crashed) is forgotten; the next
-  // request spawns a fresh one from committed state.
+  // Supervision: a product actor that ends is forgotten; the next request
+  // (or the ones held while it retired) gets a fresh one from committed state.
   self->set_down_handler([self](caf::down_msg& msg) {
-    auto& live = self->state.live;
-    for (auto it = live.begin(); it != live.end(); ++it) {
-      if (it->second.address() == msg.source) {
-        live.erase(it);
-        return;
-      }
-    }
+    auto& st = self->state;
+    if (forget(st.live, msg.source))
+      return;
+    auto id = forget(st.retiring, msg.source);
+    if (!id)
+      return;
+    auto it = st.held.find(*id);
+    if (it == st.held.end())
+      return;
+    auto waiting = std::move(it->second);
+    st.held.erase(it);
+    auto fresh = find_or_spawn(self, *id);
+    for (auto& rp : waiting.gets)
+      rp.deliver(fresh);
+    for (auto& rp : waiting.details)
+      rp.delegate(fresh, detail_atom::value);
   });
   // The product actors end with their registry (at shutdown).
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (const auto& [id, actor] : self->state.live)
       self->send_exit(actor, msg.reason);
+    for (const auto& [id, actor] : self->state.retiring)
+      self->send_exit(actor, msg.reason);
     self->quit(msg.reason);
   });
   return {
-    [self](get_atom, std::uint64_t id) -> product_actor { return find_or_spawn(self, id); },
-    [self](detail_atom, std::uint64_t id) -> caf::delegated<product_detail> {
+    [self](get_atom, std::uint64_t id) -> caf::result<product_actor> {
+      auto& st = self->state;
+      if (st.retiring.count(id) != 0) {
+        auto rp = self->make_response_promise<product_actor>();
+        st.held[id].gets.push_back(rp);
+        return rp;
+      }
+      return find_or_spawn(self, id);
+    },
+    [self](detail_atom, std::uint64_t id) -> caf::result<product_detail> {
+      auto& st = self->state;
+      if (st.retiring.count(id) != 0) {
+        auto rp = self->make_response_promise<product_detail>();
+        st.held[id].details.push_back(rp);
+        return rp;
+      }
       return self->delegate(find_or_spawn(self, id), detail_atom::value);
     },
     [self](idle_atom, std::uint64_t id) -> bool {
-      auto& live = self->state.live;
-      auto it = live.find(id);
-      if (it == live.end() || it->second.address() != self->current_sender())
+      auto& st = self->state;
+      auto it = st.live.find(id);
+      if (it == st.live.end() || it->second.address() != self->current_sender())
         return false;
-      self->demonitor(it->second.address());
-      live.erase(it);
+      st.retiring.emplace(id, it->second); // still monitored: its down message releases what is held
+      st.live.erase(it);
       return true;
     },
   };

@@ -12,6 +12,11 @@ ALTER TABLE sellers
   ADD COLUMN rating_sum   bigint  NOT NULL DEFAULT 0 CHECK (rating_sum >= 0),
   ADD COLUMN rating_count integer NOT NULL DEFAULT 0 CHECK (rating_count >= 0);
 
+-- Products listed before this migration are counted once here.
+UPDATE sellers s SET active_product_count = c.n
+  FROM (SELECT seller_id, count(*) AS n FROM products WHERE status = 'active' GROUP BY seller_id) c
+  WHERE s.id = c.seller_id;
+
 -- A seller's active products, counted per statement (a bulk insert of
 -- thousands of products touches each seller row once).
 CREATE FUNCTION sellers_count_inserted_products() RETURNS trigger LANGUAGE plpgsql AS $$
