@@ -18,6 +18,7 @@
 #include <http/router.hpp>
 #include <protocol/jwt.hpp>
 #include <protocol/problem.hpp>
+#include <protocol/search.hpp>
 
 /// What handlers see: our own request and response types (no Beast here),
 /// the services, and `ask`, which sends a request to an actor from a bridge
@@ -213,8 +214,10 @@ void add_seller_routes(router& r);
 void add_catalog_routes(router& r);
 void add_product_routes(router& r);
 
-/// Answers with the search result for `query` (shared by product search
-/// and a shop's inventory).
+/// Product search and a shop's inventory share these: the query from the
+/// request's parameters (nullopt: answered 400 naming the bad one), and
+/// the answer.
+std::optional<search_query> read_search_query(const context_ptr& ctx);
 void search(const context_ptr& ctx, search_query query);
 
 /// The bridge actor: runs tasks, so that replies arrive in an actor.

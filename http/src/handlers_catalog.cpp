@@ -62,6 +62,15 @@ void add_catalog_routes(router& r) {
   });
 }
 
+std::optional<search_query> read_search_query(const context_ptr& ctx) {
+  auto query = decode_search_query([&ctx](std::string_view name) { return ctx->query(name); }, ctx->cfg());
+  if (auto* p = std::get_if<problem>(&query)) {
+    ctx->respond_problem(std::move(*p));
+    return std::nullopt;
+  }
+  return std::get<search_query>(std::move(query));
+}
+
 void search(const context_ptr& ctx, search_query query) {
   ctx->ask(
     ctx->svc().search, [ctx](const search_result& result) { ctx->respond_json(200, encode(result)); },
@@ -89,12 +98,8 @@ void add_product_routes(router& r) {
 
   // Search: words, filters, sorts, keyset pages and category facets.
   r.add("GET", "/products", [](const context_ptr& ctx) {
-    auto query = decode_search_query([&ctx](std::string_view name) { return ctx->query(name); }, ctx->cfg());
-    if (auto* p = std::get_if<problem>(&query)) {
-      ctx->respond_problem(std::move(*p));
-      return;
-    }
-    search(ctx, std::get<search_query>(std::move(query)));
+    if (auto query = read_search_query(ctx))
+      search(ctx, std::move(*query));
   });
 
   // The detail view: stock and price from the product's actor, with its

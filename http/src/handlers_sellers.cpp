@@ -97,12 +97,10 @@ void add_seller_routes(router& r) {
     auto id = ctx->path_id("seller");
     if (!id)
       return;
-    auto query = decode_search_query([&ctx](std::string_view name) { return ctx->query(name); }, ctx->cfg());
-    if (auto* p = std::get_if<problem>(&query)) {
-      ctx->respond_problem(std::move(*p));
+    auto query = read_search_query(ctx);
+    if (!query)
       return;
-    }
-    auto q = std::get<search_query>(std::move(query));
+    auto q = std::move(*query);
     q.seller = *id;
     ctx->ask(
       ctx->svc().sellers,
