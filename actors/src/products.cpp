@@ -7,6 +7,7 @@
 
 #include <persistence/statements.hpp>
 #include <protocol/ids.hpp>
+#include <protocol/log.hpp>
 
 namespace livemart {
 namespace {
@@ -31,6 +32,7 @@ struct product_state {
   caf::error load_error;
   product committed;
   stock_book book;
+  std::int64_t loaded_version = 0; ///< stock moves up to this one are in what was loaded
   std::uint64_t sequence = 0;
   std::size_t in_flight = 0; ///< writes of any kind
   std::chrono::steady_clock::time_point last_activity;
@@ -78,15 +80,23 @@ void settle(product_pointer self) {
   quit_if_done(self);
 }
 
-/// Publishes the committed state with the next sequence number, tells the
-/// search index and answers.
-void publish(product_pointer self, const std::shared_ptr<const product_context>& ctx, update_promise& rp) {
+/// Publishes the committed state with the next sequence number and tells
+/// the search index.
+stock_update publish(product_pointer self, const std::shared_ptr<const product_context>& ctx) {
   auto& st = self->state;
+  st.committed.stock = st.book.stock();
+  st.committed.reserved = st.book.reserved();
+  st.committed.sold = st.book.sold();
   ++st.sequence;
   auto update = snapshot(st);
   caf::anon_send(st.subscribers, update);
   self->send(ctx->search, put_atom::value, update);
-  rp.deliver(update);
+  return update;
+}
+
+/// Publishes and answers.
+void publish(product_pointer self, const std::shared_ptr<const product_context>& ctx, update_promise& rp) {
+  rp.deliver(publish(self, ctx));
 }
 
 product_detail detail_of(const product_state& st) {
@@ -144,7 +154,7 @@ void refresh_extras(product_pointer self, const std::shared_ptr<const product_co
 /// commit with the published update.
 caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr<const product_context>& ctx,
                                      persistence::stock_kind kind, std::int64_t quantity, std::string reason,
-                                     std::uint64_t actor_id) {
+                                     std::uint64_t actor_id, std::uint64_t checkout_id = 0) {
   auto& st = self->state;
   if (auto err = unusable(st))
     return *err;
@@ -152,16 +162,14 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
     return *err;
   ++st.in_flight;
   auto rp = self->make_response_promise<stock_update>();
-  auto statement = persistence::stock_move(ids::next(), st.committed.id, kind, quantity, reason, actor_id);
+  auto statement = persistence::stock_move(ids::next(), st.committed.id, kind, quantity, reason, actor_id, checkout_id);
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{std::move(statement)}})
     .then(
       [self, ctx, rp, kind, quantity](const db_result& r) mutable {
         auto& s = self->state;
         const auto& row = r.results.front().rows.front();
-        s.book.committed(kind, quantity, std::stoll(row[0].text), std::stoll(row[1].text), std::stoll(row[2].text));
-        s.committed.stock = s.book.stock();
-        s.committed.reserved = s.book.reserved();
-        s.committed.sold = s.book.sold();
+        s.book.committed(kind, quantity);
+        s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, std::stoll(r.results.front().rows.front()[3].text));
         publish(self, ctx, rp);
         settle(self);
       },
@@ -196,6 +204,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
         s.exists = true;
         s.committed = std::move(found.front());
         s.book.load(s.committed.stock, s.committed.reserved, s.committed.sold);
+        s.loaded_version = s.committed.stock_version;
       },
       [self](caf::error& err) {
         // Answer what is queued with the error, then end: the registry
@@ -258,9 +267,27 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       refresh_extras(self, ctx);
       return rp;
     },
-    [self, ctx, touch](reserve_atom, std::int64_t quantity) -> caf::result<stock_update> {
+    [self, ctx, touch](reserve_atom, std::int64_t quantity, std::uint64_t checkout_id) -> caf::result<stock_update> {
       touch();
-      return move_stock(self, ctx, persistence::stock_kind::reserve, quantity, {}, 0);
+      return move_stock(self, ctx, persistence::stock_kind::reserve, quantity, {}, 0, checkout_id);
+    },
+    [self, ctx](applied_atom, std::int32_t kind, std::int64_t quantity, std::int64_t version) {
+      // A move another transaction committed (a checkout's holds released or
+      // sold). Skipped when it is already in what this actor loaded.
+      auto& s = self->state;
+      if (!s.exists || version <= s.loaded_version)
+        return;
+      auto k = static_cast<persistence::stock_kind>(kind);
+      if (auto err = s.book.begin(k, quantity, true)) {
+        // The book disagrees with the database: start again from it.
+        log::warn("a product's stock book disagreed with a committed move; reloading",
+                  "\"product\":\"" + ids::format(s.committed.id) + "\"");
+        self->quit(make_error(errc::internal, "stock book out of step"));
+        return;
+      }
+      s.book.committed(k, quantity);
+      s.committed.stock_version = std::max(s.committed.stock_version, version);
+      publish(self, ctx);
     },
     [self, ctx, touch](release_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
@@ -433,6 +460,17 @@ product_registry_actor::behavior_type product_registry(registry_pointer self, st
         return rp;
       }
       return self->delegate(find_or_spawn(self, id), detail_atom::value);
+    },
+    [self](applied_atom, std::uint64_t id, std::int32_t kind, std::int64_t quantity, std::int64_t version) {
+      // Only a running actor needs to hear of it: a fresh one loads it.
+      auto& st = self->state;
+      auto it = st.live.find(id);
+      if (it != st.live.end()) {
+        self->send(it->second, applied_atom::value, kind, quantity, version);
+        return;
+      }
+      if (auto retiring = st.retiring.find(id); retiring != st.retiring.end())
+        self->send(retiring->second, applied_atom::value, kind, quantity, version);
     },
     [self](idle_atom, std::uint64_t id) -> bool {
       auto& st = self->state;

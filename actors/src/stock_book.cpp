@@ -48,12 +48,14 @@ std::optional<caf::error> stock_book::begin(kind k, std::int64_t quantity, bool 
   return std::nullopt;
 }
 
-void stock_book::committed(kind k, std::int64_t quantity, std::int64_t stock, std::int64_t reserved,
-                           std::int64_t sold) {
+void stock_book::committed(kind k, std::int64_t quantity) {
   --in_flight_;
-  stock_ = stock;
-  reserved_ = reserved;
-  sold_ = sold;
+  switch (k) {
+    case kind::restock: stock_ += quantity; break;
+    case kind::reserve: stock_ -= quantity; reserved_ += quantity; break;
+    case kind::release: stock_ += quantity; reserved_ -= quantity; break;
+    case kind::commit: reserved_ -= quantity; sold_ += quantity; break;
+  }
   // Increases become usable only now that they are durable.
   if (k == kind::release || (k == kind::restock && quantity > 0))
     available_ += quantity;

@@ -142,6 +142,13 @@ std::vector<setting_entry> make_entries() {
     entry("catalog.search_load_batch", &s::catalog, &catalog_settings::search_load_batch, "products per read while the search index loads"),
     entry("catalog.search_load_timeout_s", &s::catalog, &catalog_settings::search_load_timeout_s, "seconds the search index may take to load at start"),
     entry("catalog.detail_refresh_ms", &s::catalog, &catalog_settings::detail_refresh_ms, "product pages show seller summaries and breadcrumbs at most this old"),
+    entry("orders.hold_ttl_s", &s::orders, &order_settings::hold_ttl_s, "seconds a checkout holds its stock"),
+    entry("orders.checkout_lines_max", &s::orders, &order_settings::checkout_lines_max, "line items per checkout"),
+    entry("orders.line_quantity_max", &s::orders, &order_settings::line_quantity_max, "units per checkout line"),
+    entry("orders.shipping_per_seller_minor", &s::orders, &order_settings::shipping_per_seller_minor, "shipping per seller in a checkout, minor units"),
+    entry("orders.free_shipping_from_minor", &s::orders, &order_settings::free_shipping_from_minor, "a seller's subtotal from which its shipping is free, minor units"),
+    entry("orders.hold_sweep_interval_ms", &s::orders, &order_settings::hold_sweep_interval_ms, "how often expired stock holds are released"),
+    entry("orders.hold_sweep_batch", &s::orders, &order_settings::hold_sweep_batch, "expired checkouts released per sweep at most"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
   };
 }
@@ -301,6 +308,13 @@ std::vector<std::string> validate(const settings& v) {
           "auth.password_length_max must be between password_length_min and 1024");
   require(v.catalog.search_load_batch >= 1, "catalog.search_load_batch must be at least 1");
   require(v.catalog.search_query_length_max >= 1, "catalog.search_query_length_max must be at least 1");
+  require(v.orders.hold_ttl_s >= 1, "orders.hold_ttl_s must be at least 1");
+  require(v.orders.checkout_lines_max >= 1 && v.orders.line_quantity_max >= 1,
+          "orders.checkout_lines_max and orders.line_quantity_max must be at least 1");
+  require(v.orders.shipping_per_seller_minor >= 0 && v.orders.free_shipping_from_minor >= 0,
+          "orders.shipping_per_seller_minor and orders.free_shipping_from_minor must not be negative");
+  require(v.orders.hold_sweep_interval_ms >= 10 && v.orders.hold_sweep_batch >= 1,
+          "orders.hold_sweep_interval_ms must be at least 10 and orders.hold_sweep_batch at least 1");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
   return errors;
 }

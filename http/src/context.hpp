@@ -213,6 +213,7 @@ void add_user_routes(router& r);
 void add_seller_routes(router& r);
 void add_catalog_routes(router& r);
 void add_product_routes(router& r);
+void add_order_routes(router& r);
 
 /// Product search and a shop's inventory share these: the query from the
 /// request's parameters (nullopt: answered 400 naming the bad one), and

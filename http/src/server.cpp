@@ -117,6 +117,7 @@ struct server::impl {
     add_seller_routes(routes);
     add_catalog_routes(routes);
     add_product_routes(routes);
+    add_order_routes(routes);
     for (const auto& r : routes.routes())
       per_route.push_back(std::make_unique<route_metrics>(r->method + " " + r->pattern));
     unmatched = std::make_unique<route_metrics>("unmatched");

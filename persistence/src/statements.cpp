@@ -27,10 +27,10 @@ namespace {
 
 #define LM_PRODUCT_COLUMNS \
   "id, seller_id, category_id, title, description, price_minor, currency, stock, reserved, sold, status, " \
-  "image_urls::text AS image_urls, rating_sum, rating_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
+  "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 33> catalog{{
+constexpr std::array<named_statement, 37> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -89,7 +89,15 @@ constexpr std::array<named_statement, 33> catalog{{
   {"product_set_price",
    "UPDATE products SET price_minor = $2, updated_at = now(), version = version + 1 WHERE id = $1 "
    "RETURNING " LM_PRODUCT_COLUMNS},
-  {"stock_move", "SELECT stock, reserved, sold FROM stock_move($1, $2, $3, $4, $5, $6)"},
+  {"stock_move", "SELECT stock, reserved, sold, stock_version FROM stock_move($1, $2, $3, $4, $5, $6, $7)"},
+  {"checkout_open", "SELECT id, expires_at_ms FROM checkout_open($1, $2, $3, $4, $5, $6, $7)"},
+  {"checkout_line_insert",
+   "INSERT INTO checkout_lines (checkout_id, line, product_id, seller_id, title, unit_price_minor, quantity) "
+   "VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+  {"checkout_release", "SELECT product_id, quantity, stock_version FROM checkout_release($1, $2, $3, $4::bigint[])"},
+  {"checkouts_due",
+   "SELECT c.id, (SELECT count(*) FROM checkout_lines l WHERE l.checkout_id = c.id) AS lines FROM checkouts c "
+   "WHERE c.status = 'open' AND c.expires_at <= now() ORDER BY c.expires_at LIMIT $1"},
   {"product_update",
    "UPDATE products SET title = $2, description = $3, status = $4, category_id = $5, image_urls = $6::jsonb, "
    "updated_at = now(), version = version + 1 WHERE id = $1 AND version = $7 RETURNING " LM_PRODUCT_COLUMNS},
@@ -363,11 +371,41 @@ db_statement product_set_price(std::uint64_t id, std::int64_t price_minor) {
 }
 
 db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock_kind kind, std::int64_t quantity,
-                        const std::string& reason, std::uint64_t actor_id) {
+                        const std::string& reason, std::uint64_t actor_id, std::uint64_t checkout_id) {
   static constexpr std::string_view kinds[] = {"restock", "reserve", "release", "commit"};
   return {"stock_move",
           {db_uint(ledger_id), db_uint(product_id), db_text(std::string{kinds[static_cast<int>(kind)]}), db_int(quantity),
-           db_text(reason), actor_id == 0 ? db_null() : db_uint(actor_id)}};
+           db_text(reason), actor_id == 0 ? db_null() : db_uint(actor_id),
+           checkout_id == 0 ? db_null() : db_uint(checkout_id)}};
+}
+
+db_statement checkout_open(const checkout& c, std::uint32_t ttl_s) {
+  return {"checkout_open",
+          {db_uint(c.id), db_uint(c.buyer_id), db_uint(c.address_id), db_text(c.currency), db_int(c.subtotal_minor),
+           db_int(c.shipping_minor), db_uint(ttl_s)}};
+}
+
+db_statement checkout_line_insert(std::uint64_t checkout_id, std::size_t line, const checkout_line& l) {
+  return {"checkout_line_insert",
+          {db_uint(checkout_id), db_uint(line), db_uint(l.product_id), db_uint(l.seller_id), db_text(l.title),
+           db_int(l.unit_price_minor), db_int(l.quantity)}};
+}
+
+db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, bool due_only,
+                              const std::vector<std::uint64_t>& ledger_ids) {
+  std::string array = "{";
+  for (auto id : ledger_ids) {
+    if (array.size() > 1)
+      array += ',';
+    array += std::to_string(id);
+  }
+  array += '}';
+  return {"checkout_release",
+          {db_uint(checkout_id), db_text(std::string{to_string(to)}), db_bool(due_only), db_text(std::move(array))}};
+}
+
+db_statement checkouts_due(std::size_t limit) {
+  return {"checkouts_due", {db_uint(limit)}};
 }
 
 std::vector<product> decode_products(const db_rows& rows) {
@@ -379,11 +417,12 @@ std::vector<product> decode_products(const db_rows& rows) {
        description = idx("description"), price = idx("price_minor"), currency = idx("currency"), stock = idx("stock"),
        reserved = idx("reserved"), sold = idx("sold"), status = idx("status"), images = idx("image_urls"),
        created = idx("created_at_ms"), updated = idx("updated_at_ms"), version = idx("version"),
-       rating_sum = idx("rating_sum"), rating_count = idx("rating_count");
+       rating_sum = idx("rating_sum"), rating_count = idx("rating_count"), stock_version = idx("stock_version");
   for (const auto& row : rows.rows) {
     product p;
     p.rating.sum = to_int(row[rating_sum]);
     p.rating.count = static_cast<std::int32_t>(to_int(row[rating_count]));
+    p.stock_version = to_int(row[stock_version]);
     p.id = to_uint(row[id]);
     p.seller_id = to_uint(row[seller]);
     p.category_id = to_uint(row[category]);

@@ -63,6 +63,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<search_query>("search_query");
   cfg.add_message_type<category_scope>("category_scope");
   cfg.add_message_type<search_result>("search_result");
+  cfg.add_message_type<checkout_request>("checkout_request");
+  cfg.add_message_type<checkout>("checkout");
   add_error_category(cfg);
 }
 

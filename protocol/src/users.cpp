@@ -38,13 +38,13 @@ std::optional<std::string> body_reader::string(std::string_view key, bool requir
   const auto* v = field(key);
   if (v == nullptr) {
     if (required)
-      rule_errors_.push_back({std::string{key}, "is required"});
+      rule_errors_.push_back({name(key), "is required"});
     return std::nullopt;
   }
   if (v->is_null() && nullable)
     return std::string{};
   if (!v->is_string()) {
-    type_errors_.push_back({std::string{key}, "must be a string, not " + std::string{v->type_name()}});
+    type_errors_.push_back({name(key), "must be a string, not " + std::string{v->type_name()}});
     return std::nullopt;
   }
   return v->as_string();
@@ -54,11 +54,11 @@ std::optional<bool> body_reader::boolean(std::string_view key, bool required) {
   const auto* v = field(key);
   if (v == nullptr) {
     if (required)
-      rule_errors_.push_back({std::string{key}, "is required"});
+      rule_errors_.push_back({name(key), "is required"});
     return std::nullopt;
   }
   if (!v->is_bool()) {
-    type_errors_.push_back({std::string{key}, "must be a boolean, not " + std::string{v->type_name()}});
+    type_errors_.push_back({name(key), "must be a boolean, not " + std::string{v->type_name()}});
     return std::nullopt;
   }
   return v->as_bool();
@@ -69,15 +69,15 @@ std::optional<std::int64_t> body_reader::integer(std::string_view key, bool requ
   const auto* v = field(key);
   if (v == nullptr) {
     if (required)
-      rule_errors_.push_back({std::string{key}, "is required"});
+      rule_errors_.push_back({name(key), "is required"});
     return std::nullopt;
   }
   if (!v->is_integer()) {
-    type_errors_.push_back({std::string{key}, "must be a whole number, not " + std::string{v->type_name()}});
+    type_errors_.push_back({name(key), "must be a whole number, not " + std::string{v->type_name()}});
     return std::nullopt;
   }
   if (v->as_integer() < min || v->as_integer() > max) {
-    rule_errors_.push_back({std::string{key}, "must be from " + std::to_string(min) + " to " + std::to_string(max)});
+    rule_errors_.push_back({name(key), "must be from " + std::to_string(min) + " to " + std::to_string(max)});
     return std::nullopt;
   }
   return v->as_integer();
@@ -88,23 +88,23 @@ std::optional<std::vector<std::string>> body_reader::string_array(std::string_vi
   const auto* v = field(key);
   if (v == nullptr) {
     if (required)
-      rule_errors_.push_back({std::string{key}, "is required"});
+      rule_errors_.push_back({name(key), "is required"});
     return std::nullopt;
   }
   if (!v->is_array()) {
-    type_errors_.push_back({std::string{key}, "must be an array of strings, not " + std::string{v->type_name()}});
+    type_errors_.push_back({name(key), "must be an array of strings, not " + std::string{v->type_name()}});
     return std::nullopt;
   }
   std::vector<std::string> out;
   for (const auto& item : v->as_array()) {
     if (!item.is_string()) {
-      type_errors_.push_back({std::string{key}, "must be an array of strings"});
+      type_errors_.push_back({name(key), "must be an array of strings"});
       return std::nullopt;
     }
     out.push_back(item.as_string());
   }
   if (out.size() > items_max) {
-    rule_errors_.push_back({std::string{key}, "must have at most " + std::to_string(items_max) + " entries"});
+    rule_errors_.push_back({name(key), "must have at most " + std::to_string(items_max) + " entries"});
     return std::nullopt;
   }
   return out;
@@ -115,8 +115,44 @@ bool body_reader::is_null(std::string_view key) const {
   return v != nullptr && v->is_null();
 }
 
+std::size_t body_reader::objects(std::string_view key, bool required, std::size_t items_min, std::size_t items_max,
+                                const std::function<void(body_reader&, std::size_t)>& each) {
+  const auto* v = field(key);
+  if (v == nullptr) {
+    if (required)
+      rule_errors_.push_back({name(key), "is required"});
+    return 0;
+  }
+  if (!v->is_array()) {
+    type_errors_.push_back({name(key), "must be an array of objects, not " + std::string{v->type_name()}});
+    return 0;
+  }
+  const auto& items = v->as_array();
+  if (items.size() < items_min || items.size() > items_max) {
+    rule_errors_.push_back({name(key), "must have from " + std::to_string(items_min) + " to "
+                                         + std::to_string(items_max) + " entries"});
+    return 0;
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto prefix = name(key) + "[" + std::to_string(i) + "]";
+    if (!items[i].is_object()) {
+      type_errors_.push_back({prefix, "must be an object, not " + std::string{items[i].type_name()}});
+      continue;
+    }
+    body_reader item{items[i], prefix + "."};
+    each(item, i);
+    for (const auto& [k, value] : item.root_.as_object())
+      if (std::find(item.seen_.begin(), item.seen_.end(), k) == item.seen_.end())
+        unknown_.push_back({item.name(k), "is not a field of this request"});
+    unknown_.insert(unknown_.end(), item.unknown_.begin(), item.unknown_.end());
+    type_errors_.insert(type_errors_.end(), item.type_errors_.begin(), item.type_errors_.end());
+    rule_errors_.insert(rule_errors_.end(), item.rule_errors_.begin(), item.rule_errors_.end());
+  }
+  return items.size();
+}
+
 void body_reader::invalid(std::string_view key, std::string message) {
-  rule_errors_.push_back({std::string{key}, std::move(message)});
+  rule_errors_.push_back({name(key), std::move(message)});
 }
 
 std::optional<problem> body_reader::finish() {
@@ -126,6 +162,7 @@ std::optional<problem> body_reader::finish() {
   for (const auto& [k, v] : root_.as_object())
     if (std::find(seen_.begin(), seen_.end(), k) == seen_.end())
       unknown.push_back({k, "is not a field of this request"});
+  unknown.insert(unknown.end(), unknown_.begin(), unknown_.end());
   if (!unknown.empty()) {
     auto p = make_problem(errc::unknown_field, "unknown field \"" + unknown.front().field + "\"");
     p.fields = std::move(unknown);

@@ -98,10 +98,10 @@ TEST_CASE("many concurrent reservations never oversell and end exactly at zero",
     .receive([](stock_update& u) { CHECK(u.stock == 20); }, [](caf::error& e) { FAIL(to_problem(e).detail); });
 
   constexpr int buyers = 60;
-  using handle = decltype(self->request(product, std::chrono::seconds{10}, reserve_atom::value, std::int64_t{1}));
+  using handle = decltype(self->request(product, std::chrono::seconds{10}, reserve_atom::value, std::int64_t{1}, std::uint64_t{0}));
   std::vector<handle> pending;
   for (int i = 0; i < buyers; ++i)
-    pending.push_back(self->request(product, std::chrono::seconds{10}, reserve_atom::value, std::int64_t{1}));
+    pending.push_back(self->request(product, std::chrono::seconds{10}, reserve_atom::value, std::int64_t{1}, std::uint64_t{0}));
   int reserved = 0;
   int refused = 0;
   std::uint64_t last_sequence = 0;
@@ -145,7 +145,7 @@ TEST_CASE("release, commit, restock and price changes keep the ledger balanced a
     return out;
   };
   step(restock_atom::value, std::int64_t{10}, std::string{"delivery"}, std::uint64_t{0});
-  step(reserve_atom::value, std::int64_t{4});
+  step(reserve_atom::value, std::int64_t{4}, std::uint64_t{0});
   step(release_atom::value, std::int64_t{1});
   auto committed = step(commit_atom::value, std::int64_t{2});
   CHECK(committed.stock == 7);
@@ -156,8 +156,8 @@ TEST_CASE("release, commit, restock and price changes keep the ledger balanced a
   auto priced = step(price_atom::value, std::int64_t{2499});
   CHECK(priced.price_minor == 2499);
 
-  CHECK(fails(reserve_atom::value, std::int64_t{5}).code == errc::conflict);
-  CHECK(fails(reserve_atom::value, std::int64_t{0}).code == errc::validation_failed);
+  CHECK(fails(reserve_atom::value, std::int64_t{5}, std::uint64_t{0}).code == errc::conflict);
+  CHECK(fails(reserve_atom::value, std::int64_t{0}, std::uint64_t{0}).code == errc::validation_failed);
   CHECK(fails(commit_atom::value, std::int64_t{2}).code == errc::conflict);
   CHECK(fails(restock_atom::value, std::int64_t{-5}, std::string{"too many"}, std::uint64_t{0}).code == errc::conflict);
   CHECK(fails(price_atom::value, std::int64_t{-1}).code == errc::validation_failed);
@@ -214,7 +214,7 @@ TEST_CASE("an idle product actor is passivated through its registry and comes ba
   // never silence.
   auto second = f.actor_of(id);
   CHECK(second != first);
-  self->request(second, std::chrono::seconds{10}, reserve_atom::value, std::int64_t{3})
+  self->request(second, std::chrono::seconds{10}, reserve_atom::value, std::int64_t{3}, std::uint64_t{0})
     .receive([](stock_update& u) { CHECK(u.stock == 0); }, [](caf::error& e) { FAIL(to_problem(e).detail); });
   self->request(first, std::chrono::seconds{10}, get_atom::value)
     .receive([](product&) { FAIL("a passivated actor answered"); },
@@ -286,4 +286,55 @@ TEST_CASE("the search index loads the catalog and follows every committed change
   self->request(actor, std::chrono::seconds{10}, update_atom::value, patch)
     .receive([](product&) {}, [](caf::error& e) { FAIL(to_problem(e).detail); });
   CHECK(find("rangefinder").total == 0);
+}
+
+TEST_CASE("a move committed elsewhere is taken in once, never on top of a load that has it", "[db][products]") {
+  temp_database db;
+  products_fixture f{db.url()};
+  auto id = make_product(f);
+  caf::scoped_actor self{f.sys};
+  auto ask = [&](const product_actor& a, auto... args) {
+    stock_update out;
+    self->request(a, std::chrono::seconds{10}, args...)
+      .receive([&](stock_update& u) { out = u; }, [&](caf::error& e) { FAIL(to_problem(e).detail); });
+    return out;
+  };
+  auto first = f.actor_of(id);
+  ask(first, restock_atom::value, std::int64_t{5}, std::string{"in"}, std::uint64_t{0});
+  ask(first, reserve_atom::value, std::int64_t{3}, std::uint64_t{0});
+  // Another transaction releases two of the held units.
+  auto moved = f.write({{ps::stock_move(ids::next(), id, ps::stock_kind::release, 2, "checkout expired", 0)}});
+  REQUIRE(std::holds_alternative<db_result>(moved));
+  auto version = std::stoll(std::get<db_result>(moved).results.front().rows.front()[3].text);
+  // The running actor learns of it through its registry and takes it in.
+  self->send(f.dir.shard_for(id), applied_atom::value, id, static_cast<std::int32_t>(ps::stock_kind::release),
+             std::int64_t{2}, version);
+  auto seen = [&](const product_actor& a) {
+    product out;
+    self->request(a, std::chrono::seconds{10}, get_atom::value)
+      .receive([&](product& p) { out = p; }, [&](caf::error& e) { FAIL(to_problem(e).detail); });
+    return out;
+  };
+  // Asked through the registry too, so the question queues behind the notice.
+  self->request(f.dir.shard_for(id), std::chrono::seconds{10}, detail_atom::value, id)
+    .receive(
+      [](product_detail& d) {
+        CHECK(d.item.stock == 4);
+        CHECK(d.item.reserved == 1);
+      },
+      [](caf::error& e) { FAIL(to_problem(e).detail); });
+  // A fresh actor loads the row with the move in it; the same notice
+  // arriving late changes nothing.
+  self->monitor(first);
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  self->receive([](caf::down_msg&) {});
+  product_actor second;
+  for (int attempt = 0; attempt < 100 && (!second || second == first); ++attempt)
+    second = f.actor_of(id);
+  REQUIRE(second != first);
+  CHECK(seen(second).stock == 4);
+  self->send(second, applied_atom::value, static_cast<std::int32_t>(ps::stock_kind::release), std::int64_t{2}, version);
+  CHECK(seen(second).stock == 4);
+  CHECK(seen(second).reserved == 1);
+  CHECK(ledger_balance(db.url(), id) == "t");
 }

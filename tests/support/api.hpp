@@ -84,12 +84,14 @@ inline api_user make_admin(const std::string& database_url, http_client& c) {
   return admin;
 }
 
-/// A running server on a fresh database, with an admin.
+/// A running server (with `flags`) on a fresh database, with an admin.
 struct marketplace {
+  explicit marketplace(std::vector<std::string> flags = {})
+    : srv{db.url(), std::move(flags)}, c{srv.port()}, admin{make_admin(db.url(), c)} {}
   temp_database db;
-  server_process srv{db.url()};
-  http_client c{srv.port()};
-  api_user admin = make_admin(db.url(), c);
+  server_process srv;
+  http_client c;
+  api_user admin;
 };
 
 /// An approved seller with a token, and an active category of its own.

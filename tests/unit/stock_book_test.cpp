@@ -44,8 +44,8 @@ TEST_CASE("a reservation is promised at once, before its write commits", "[stock
   CHECK(code_of(book.begin(kind::reserve, 2, true)) == errc::conflict);
   REQUIRE_FALSE(book.begin(kind::reserve, 1, true));
   CHECK(book.available() == 0);
-  book.committed(kind::reserve, 2, 1, 2, 0);
-  book.committed(kind::reserve, 1, 0, 3, 0);
+  book.committed(kind::reserve, 2);
+  book.committed(kind::reserve, 1);
   CHECK(book.stock() == 0);
   CHECK(book.reserved() == 3);
   CHECK(book.reserved_free() == 3);
@@ -68,7 +68,7 @@ TEST_CASE("a restock is usable only after it commits", "[stock]") {
   REQUIRE_FALSE(book.begin(kind::restock, 5, true));
   CHECK(book.available() == 0);
   CHECK(code_of(book.begin(kind::reserve, 1, true)) == errc::conflict);
-  book.committed(kind::restock, 5, 5, 0, 0);
+  book.committed(kind::restock, 5);
   CHECK(book.available() == 5);
   // A failed restock never was usable.
   REQUIRE_FALSE(book.begin(kind::restock, 5, true));
@@ -95,9 +95,27 @@ TEST_CASE("releases and commits take only units that are reserved and not alread
   book.failed(kind::commit, 2);
   REQUIRE_FALSE(book.begin(kind::release, 1, true));
   CHECK(book.available() == 0); // released units come back only after the commit
-  book.committed(kind::release, 1, 1, 1, 0);
+  book.committed(kind::release, 1);
   CHECK(book.available() == 1);
   CHECK(book.reserved_free() == 1);
+}
+
+TEST_CASE("moves committed by another transaction are taken in by the book", "[stock]") {
+  stock_book book;
+  book.load(5, 0, 0);
+  REQUIRE_FALSE(book.begin(kind::reserve, 3, true));
+  book.committed(kind::reserve, 3);
+  // A checkout's transaction released one unit and sold two.
+  REQUIRE_FALSE(book.begin(kind::release, 1, true));
+  book.committed(kind::release, 1);
+  REQUIRE_FALSE(book.begin(kind::commit, 2, true));
+  book.committed(kind::commit, 2);
+  CHECK(book.stock() == 3);
+  CHECK(book.reserved() == 0);
+  CHECK(book.sold() == 2);
+  CHECK(book.available() == 3);
+  // One the book cannot take (more than is reserved) is refused.
+  CHECK(book.begin(kind::commit, 1, true));
 }
 
 TEST_CASE("bad quantities and products not on sale are refused without a change", "[stock]") {
@@ -147,7 +165,7 @@ TEST_CASE("any interleaving of writes keeps the promises within the committed st
           db.apply(change.k, change.q);
           if (change.k == kind::restock)
             stocked += change.q;
-          book.committed(change.k, change.q, db.stock, db.reserved, db.sold);
+          book.committed(change.k, change.q);
         }
       }
       // The database never goes below zero, promises never exceed it, and
@@ -159,6 +177,9 @@ TEST_CASE("any interleaving of writes keeps the promises within the committed st
       REQUIRE(book.reserved_free() >= 0);
       REQUIRE(book.reserved_free() <= db.reserved);
       REQUIRE(db.stock + db.reserved + db.sold == stocked);
+      REQUIRE(book.stock() == db.stock); // the deltas follow the database exactly
+      REQUIRE(book.reserved() == db.reserved);
+      REQUIRE(book.sold() == db.sold);
     }
     // Once everything settles, the promises equal the committed numbers.
     while (!flight.empty()) {
@@ -167,7 +188,7 @@ TEST_CASE("any interleaving of writes keeps the promises within the committed st
       db.apply(change.k, change.q);
       if (change.k == kind::restock)
         stocked += change.q;
-      book.committed(change.k, change.q, db.stock, db.reserved, db.sold);
+      book.committed(change.k, change.q);
     }
     REQUIRE(book.available() == db.stock);
     REQUIRE(book.reserved_free() == db.reserved);

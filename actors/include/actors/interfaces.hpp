@@ -8,6 +8,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <protocol/messages.hpp>
+#include <protocol/orders.hpp>
 
 /// One typed interface per actor kind. Handles are named *_actor.
 namespace livemart {
@@ -88,12 +89,14 @@ using search_actor = caf::typed_actor<
 using product_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<product>,
   caf::replies_to<detail_atom>::with<product_detail>, ///< seller summary and breadcrumb at most catalog.detail_refresh_ms old
-  caf::replies_to<reserve_atom, std::int64_t>::with<stock_update>,
+  caf::replies_to<reserve_atom, std::int64_t, std::uint64_t>::with<stock_update>, ///< quantity, checkout (0: none)
   caf::replies_to<release_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<commit_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<restock_atom, std::int64_t, std::string, std::uint64_t>::with<stock_update>, ///< delta, reason, who
   caf::replies_to<price_atom, std::int64_t>::with<stock_update>,
-  caf::replies_to<update_atom, product_patch>::with<product>>; ///< listing fields
+  caf::replies_to<update_atom, product_patch>::with<product>,  ///< listing fields
+  /// A move another transaction committed: kind (persistence::stock_kind), quantity, stock version after it.
+  caf::reacts_to<applied_atom, std::int32_t, std::int64_t, std::int64_t>>;
 
 /// One shard of the product registry: spawns a product's actor on first
 /// use and forgets it when it ends (crashed) or asks to be passivated
@@ -103,7 +106,8 @@ using product_actor = caf::typed_actor<
 using product_registry_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::uint64_t>::with<product_actor>,
   caf::replies_to<detail_atom, std::uint64_t>::with<product_detail>,
-  caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
+  caf::replies_to<idle_atom, std::uint64_t>::with<bool>,
+  caf::reacts_to<applied_atom, std::uint64_t, std::int32_t, std::int64_t, std::int64_t>>; ///< to the product's actor, if running
 
 /// Product operations that need more than one actor: creation (an approved
 /// seller, a usable category) and changes by the owning seller or an admin.
@@ -112,5 +116,13 @@ using product_service_actor = caf::typed_actor<
   caf::replies_to<restock_atom, std::uint64_t, std::uint64_t, std::int64_t, std::string>::with<stock_update>, ///< user, product, delta, reason
   caf::replies_to<price_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stock_update>,   ///< user, product, price
   caf::replies_to<update_atom, std::uint64_t, std::uint64_t, product_patch>::with<product>>;     ///< user, product, patch
+
+/// Checkouts: prices lines from the products (never from the client), holds
+/// their stock in the product actors (all or nothing) and keeps the holds
+/// until the checkout is placed or expires (orders.hold_ttl_s); a sweeper
+/// releases expired holds, also those of a node that stopped.
+using checkout_actor = caf::typed_actor<
+  caf::replies_to<checkout_atom, std::uint64_t, checkout_request>::with<checkout>, ///< buyer, request
+  caf::replies_to<sweep_atom>::with<std::uint64_t>>; ///< release expired holds now; replies how many checkouts
 
 } // namespace livemart

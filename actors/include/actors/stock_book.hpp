@@ -14,7 +14,10 @@
 /// Decreases are promised at once, before their write commits, so that no
 /// unit is ever promised twice; increases become usable only after their
 /// commit, so that nothing is promised that may not commit. A change thus
-/// goes: begin() -> the write -> committed() or failed().
+/// goes: begin() -> the write -> committed() or failed(). A move another
+/// transaction committed (a checkout's holds released or sold) goes
+/// begin() -> committed() at once. The committed numbers follow by deltas,
+/// so they do not depend on the order in which commits are learned of.
 namespace livemart {
 
 class stock_book {
@@ -30,8 +33,8 @@ public:
   /// removes units). Only products on sale can be reserved.
   std::optional<caf::error> begin(kind k, std::int64_t quantity, bool on_sale);
 
-  /// The write of a begun change committed with these numbers.
-  void committed(kind k, std::int64_t quantity, std::int64_t stock, std::int64_t reserved, std::int64_t sold);
+  /// The write of a begun change committed.
+  void committed(kind k, std::int64_t quantity);
 
   /// The write of a begun change failed: its promise is given back.
   void failed(kind k, std::int64_t quantity);

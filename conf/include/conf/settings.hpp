@@ -100,6 +100,16 @@ struct catalog_settings {
   std::uint32_t detail_refresh_ms = 2'000;    ///< seller summary and breadcrumb on product pages, at most this old
 };
 
+struct order_settings {
+  std::uint32_t hold_ttl_s = 600;                  ///< a checkout's stock holds last this long
+  std::size_t checkout_lines_max = 50;             ///< line items per checkout
+  std::size_t line_quantity_max = 100;             ///< units per line
+  std::int64_t shipping_per_seller_minor = 499;    ///< shipping charged per seller in a checkout
+  std::int64_t free_shipping_from_minor = 5'000;   ///< a seller's subtotal from which its shipping is free
+  std::uint32_t hold_sweep_interval_ms = 1'000;    ///< how often expired holds are looked for
+  std::size_t hold_sweep_batch = 100;              ///< expired checkouts released per sweep at most
+};
+
 struct node_settings {
   std::uint32_t id = 1; ///< 0..1023, part of every generated id so a cluster can route by id
 };
@@ -111,6 +121,7 @@ struct settings {
   auth_settings auth;
   user_settings users;
   catalog_settings catalog;
+  order_settings orders;
   node_settings node;
 };
 

@@ -9,6 +9,7 @@
 
 #include <protocol/db_types.hpp>
 #include <protocol/catalog.hpp>
+#include <protocol/orders.hpp>
 #include <protocol/sellers.hpp>
 #include <protocol/users.hpp>
 
@@ -110,10 +111,27 @@ db_statement product_set_price(std::uint64_t id, std::int64_t price_minor);
 
 enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3 };
 
-/// One stock change with its ledger entry; columns stock, reserved, sold.
-/// Never below zero: conflict (LM409) "insufficient_stock" / "insufficient_reserved".
+/// One stock change with its ledger entry (tagged with its checkout, if
+/// any); columns stock, reserved, sold, stock_version. Never below zero:
+/// conflict (LM409) "insufficient_stock" / "insufficient_reserved".
 db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock_kind kind, std::int64_t quantity,
-                        const std::string& reason, std::uint64_t actor_id);
+                        const std::string& reason, std::uint64_t actor_id, std::uint64_t checkout_id = 0);
+
+// -- checkouts -------------------------------------------------------------------------
+
+/// Opens checkout `c` (id, buyer, address, currency, totals) with a copy of
+/// the buyer's address; validation_failed "address_id" when it is not theirs.
+/// Columns id, expires_at_ms. Its lines follow in the same command.
+db_statement checkout_open(const checkout& c, std::uint32_t ttl_s);
+db_statement checkout_line_insert(std::uint64_t checkout_id, std::size_t line, const checkout_line& l);
+/// Closes an open checkout as `to` (expired or failed; with `due_only` only
+/// past its expiry) and releases its holds; one ledger id per line. Rows:
+/// product_id, quantity, stock_version per released product; none when the
+/// checkout was no longer open.
+db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, bool due_only,
+                              const std::vector<std::uint64_t>& ledger_ids);
+/// Open checkouts past their expiry, oldest first: id, lines.
+db_statement checkouts_due(std::size_t limit);
 
 std::vector<product> decode_products(const db_rows& rows);
 

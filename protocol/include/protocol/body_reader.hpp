@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,11 @@ public:
   std::optional<std::vector<std::string>> string_array(std::string_view key, bool required, std::size_t items_max);
   /// True when `key` is present and JSON null (marks "clear this").
   bool is_null(std::string_view key) const;
+  /// An array of `items_min` to `items_max` objects; `each(item, index)`
+  /// reads each with a reader of its own, whose problems are named
+  /// `key[i].field`. Returns the number of items read.
+  std::size_t objects(std::string_view key, bool required, std::size_t items_min, std::size_t items_max,
+                      const std::function<void(body_reader&, std::size_t)>& each);
 
   /// Records a 422 rule violation for `key`.
   void invalid(std::string_view key, std::string message);
@@ -42,8 +48,12 @@ public:
   std::optional<problem> finish();
 
 private:
+  body_reader(json::value object, std::string prefix) : root_(std::move(object)), prefix_(std::move(prefix)) {}
   const json::value* field(std::string_view key);
+  std::string name(std::string_view key) const { return prefix_ + std::string{key}; }
   json::value root_;
+  std::string prefix_; ///< "items[2]." for a nested reader
+  std::vector<field_error> unknown_; ///< unknown fields of nested objects
   bool fatal_ = false;
   problem fatal_problem_;
   std::vector<std::string> seen_;

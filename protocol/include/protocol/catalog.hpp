@@ -65,6 +65,7 @@ struct product {
   product_status status = product_status::draft;
   std::vector<std::string> image_urls;
   rating_summary rating;
+  std::int64_t stock_version = 0; ///< counts the product's stock moves
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int32_t version = 0;

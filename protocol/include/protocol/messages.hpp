@@ -9,6 +9,7 @@
 
 #include <protocol/catalog.hpp>
 #include <protocol/db_types.hpp>
+#include <protocol/orders.hpp>
 #include <protocol/problem.hpp>
 #include <protocol/search.hpp>
 #include <protocol/sellers.hpp>
@@ -58,6 +59,9 @@ using search_atom = caf::atom_constant<caf::atom("search")>;
 using detail_atom = caf::atom_constant<caf::atom("detail")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using applied_atom = caf::atom_constant<caf::atom("applied")>;
+using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -152,8 +156,8 @@ typename Inspector::result_type inspect(Inspector& f, rating_summary& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, product& x) {
   return f(caf::meta::type_name("product"), x.id, x.seller_id, x.category_id, x.title, x.description, x.price_minor,
-           x.currency, x.stock, x.reserved, x.sold, x.status, x.image_urls, x.rating, x.created_at_ms, x.updated_at_ms,
-           x.version);
+           x.currency, x.stock, x.reserved, x.sold, x.status, x.image_urls, x.rating, x.stock_version, x.created_at_ms,
+           x.updated_at_ms, x.version);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, product_patch& x) {
@@ -201,6 +205,23 @@ typename Inspector::result_type inspect(Inspector& f, seller_summary& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, product_detail& x) {
   return f(caf::meta::type_name("product_detail"), x.item, x.seller, x.breadcrumb);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_item& x) {
+  return f(caf::meta::type_name("checkout_item"), x.product_id, x.quantity);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
+  return f(caf::meta::type_name("checkout_request"), x.items, x.address_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout_line& x) {
+  return f(caf::meta::type_name("checkout_line"), x.product_id, x.seller_id, x.title, x.unit_price_minor, x.quantity);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkout& x) {
+  return f(caf::meta::type_name("checkout"), x.id, x.buyer_id, x.address_id, x.lines, x.currency, x.subtotal_minor,
+           x.shipping_minor, x.total_minor, x.status, x.expires_at_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verify_result& x) {

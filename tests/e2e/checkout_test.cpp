@@ -1,0 +1,195 @@
+// End-to-end tests of checkout: server-side prices, all-or-nothing stock
+// holds, their expiry, and many buyers racing for little stock.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <protocol/json.hpp>
+
+#include "api.hpp"
+
+using namespace livemart;
+using namespace livemart::testing;
+
+namespace {
+
+std::string add_address(http_client& c, const api_user& u) {
+  auto r = c.post("/users/addresses",
+                  R"({"name":"Ada Lovelace","line1":"Unter den Linden 1","city":"Berlin","postal_code":"10115",)"
+                  R"("country":"DE"})",
+                  u.token);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.json().string_or("id");
+}
+
+std::string listing(marketplace& m, const shop& s, const std::string& title, std::int64_t price, int stock) {
+  auto r = m.c.post("/products", product_body(s.category, stock, "active", title, price), s.owner.token);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.json().string_or("id");
+}
+
+std::string checkout_body(const std::vector<std::pair<std::string, int>>& items, const std::string& address) {
+  std::string body = "{\"items\":[";
+  for (std::size_t i = 0; i < items.size(); ++i)
+    body += (i ? "," : "") + std::string{"{\"product_id\":"} + quote(items[i].first)
+            + ",\"quantity\":" + std::to_string(items[i].second) + "}";
+  return body + "],\"address_id\":" + quote(address) + "}";
+}
+
+std::int64_t stock_of(marketplace& m, const std::string& product) {
+  return integer_field(m.c.get("/products/" + product).json(), "stock");
+}
+
+} // namespace
+
+TEST_CASE("a checkout prices its lines on the server and holds their stock", "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto other = open_shop(m);
+  auto camera = listing(m, s, "Camera", 2000, 5);
+  auto strap = listing(m, s, "Strap", 500, 3);
+  auto film = listing(m, other, "Film", 6000, 2);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+
+  auto r = m.c.post("/orders/checkout", checkout_body({{camera, 2}, {strap, 1}, {film, 1}}, address), buyer.token);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  auto doc = r.json();
+  CHECK(r.header("location") == "/orders/checkouts/" + doc.string_or("id"));
+  CHECK(doc.string_or("status") == "open");
+  CHECK(doc.string_or("currency") == "EUR");
+  const auto& lines = doc.find("lines")->as_array();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].string_or("title") == "Camera");
+  CHECK(integer_field(lines[0], "unit_price_minor") == 2000);
+  CHECK(integer_field(lines[0], "line_total_minor") == 4000);
+  CHECK(lines[2].string_or("seller_id") == other.seller_id);
+  CHECK(integer_field(doc, "subtotal_minor") == 10500);
+  // The first shop's 4,500 pays shipping; the second's 6,000 ships free.
+  CHECK(integer_field(doc, "shipping_minor") == 499);
+  CHECK(integer_field(doc, "total_minor") == 10999);
+  auto expires = integer_field(doc, "expires_at_ms");
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  CHECK(expires > now_ms + 590'000);
+  CHECK(expires < now_ms + 610'000);
+
+  // The units are held: gone from the available stock, in the ledger.
+  CHECK(stock_of(m, camera) == 3);
+  CHECK(stock_of(m, strap) == 2);
+  CHECK(stock_of(m, film) == 1);
+  auto held = sql(m.db.url(), "SELECT count(*), sum(quantity) FROM stock_ledger WHERE kind = 'reserve' AND checkout_id = "
+                                + doc.string_or("id"));
+  CHECK(held.rows[0][0].text == "3");
+  CHECK(held.rows[0][1].text == "4");
+  // The shipping address is a copy.
+  auto copy = sql(m.db.url(), "SELECT shipping_address->>'city' FROM checkouts WHERE id = " + doc.string_or("id"));
+  CHECK(copy.rows[0][0].text == "Berlin");
+}
+
+TEST_CASE("a checkout holds all its lines or none, and names the line that failed", "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto plenty = listing(m, s, "Plenty", 1000, 10);
+  auto scarce = listing(m, s, "Scarce", 1000, 1);
+  auto draft = m.c.post("/products", product_body(s.category, 1, "draft"), s.owner.token).json().string_or("id");
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+
+  auto r = m.c.post("/orders/checkout", checkout_body({{plenty, 3}, {scarce, 2}}, address), buyer.token);
+  check_problem(r, 409, "conflict");
+  CHECK(r.error_fields() == std::vector<std::string>{"items[1].quantity"});
+  // The hold on the first line was given back, in the same transaction that
+  // closed the checkout.
+  CHECK(stock_of(m, plenty) == 10);
+  CHECK(stock_of(m, scarce) == 1);
+  auto failed = sql(m.db.url(), "SELECT status FROM checkouts WHERE buyer_id = " + buyer.id);
+  REQUIRE(failed.rows.size() == 1);
+  CHECK(failed.rows[0][0].text == "failed");
+  auto ledger = sql(m.db.url(), "SELECT p.stock + p.reserved + p.sold = (SELECT sum(quantity) FROM stock_ledger l "
+                                "WHERE l.product_id = p.id AND l.kind = 'restock') FROM products p WHERE p.id = " + plenty);
+  CHECK(ledger.rows[0][0].text == "t");
+
+  // Products that cannot be bought, and addresses that are not the buyer's.
+  auto not_on_sale = m.c.post("/orders/checkout", checkout_body({{draft, 1}}, address), buyer.token);
+  check_problem(not_on_sale, 422, "validation-failed");
+  CHECK(not_on_sale.error_fields() == std::vector<std::string>{"items[0].product_id"});
+  auto missing = m.c.post("/orders/checkout", checkout_body({{plenty, 1}, {"4242", 1}}, address), buyer.token);
+  CHECK(missing.error_fields() == std::vector<std::string>{"items[1].product_id"});
+  auto stranger = sign_up(m.c, "stranger");
+  auto foreign = m.c.post("/orders/checkout", checkout_body({{plenty, 1}}, address), stranger.token);
+  check_problem(foreign, 422, "validation-failed");
+  CHECK(foreign.error_fields() == std::vector<std::string>{"address_id"});
+  check_problem(m.c.post("/orders/checkout", checkout_body({{plenty, 1}}, address)), 401, "unauthenticated");
+  CHECK(stock_of(m, plenty) == 10);
+}
+
+TEST_CASE("expired holds return their stock", "[e2e][orders]") {
+  marketplace m{{"--orders.hold_ttl_s=1", "--orders.hold_sweep_interval_ms=50"}};
+  auto s = open_shop(m);
+  auto item = listing(m, s, "Ephemeral", 1000, 4);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto r = m.c.post("/orders/checkout", checkout_body({{item, 3}}, address), buyer.token);
+  REQUIRE(r.status == 201);
+  auto id = r.json().string_or("id");
+  CHECK(stock_of(m, item) == 1);
+  // Await the sweep's effect (bounded), not a guessed delay.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+  while (stock_of(m, item) != 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  CHECK(stock_of(m, item) == 4);
+  auto row = sql(m.db.url(), "SELECT c.status, (SELECT sum(quantity) FROM stock_ledger l WHERE l.checkout_id = c.id AND "
+                           "l.kind = 'release') FROM checkouts c WHERE c.id = " + id);
+  CHECK(row.rows[0][0].text == "expired");
+  CHECK(row.rows[0][1].text == "3");
+}
+
+TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exactly 100 holds, 900 sold-out errors", "[e2e][orders]") {
+  marketplace m{{"--auth.registrations_per_address_max=100"}}; // 20 sign-ups from one address
+  auto s = open_shop(m);
+  auto drop = listing(m, s, "Hot drop", 2500, 100);
+  constexpr int buyers = 20;
+  constexpr int attempts_each = 50;
+  std::vector<std::pair<api_user, std::string>> people;
+  for (int i = 0; i < buyers; ++i) {
+    auto u = sign_up(m.c, "racer");
+    auto a = add_address(m.c, u);
+    people.emplace_back(u, a);
+  }
+  std::atomic<int> held{0};
+  std::atomic<int> sold_out{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < buyers; ++i) {
+    threads.emplace_back([&, i] {
+      http_client c{m.srv.port()};
+      for (int k = 0; k < attempts_each; ++k) {
+        auto r = c.post("/orders/checkout", checkout_body({{drop, 1}}, people[i].second), people[i].first.token);
+        if (r.status == 201)
+          ++held;
+        else if (r.status == 409 && r.error_fields() == std::vector<std::string>{"items[0].quantity"})
+          ++sold_out;
+        else
+          ++other;
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  CHECK(held == 100);
+  CHECK(sold_out == buyers * attempts_each - 100);
+  CHECK(other == 0);
+  CHECK(stock_of(m, drop) == 0);
+  auto row = sql(m.db.url(), "SELECT p.stock, p.reserved, (SELECT sum(CASE WHEN kind = 'restock' THEN quantity ELSE 0 END) "
+                             "FROM stock_ledger l WHERE l.product_id = p.id) FROM products p WHERE p.id = " + drop);
+  CHECK(row.rows[0][0].text == "0");
+  CHECK(row.rows[0][1].text == "100");
+  CHECK(row.rows[0][2].text == "100");
+}

@@ -1,0 +1,72 @@
+// Checkout requests and server-side pricing.
+#include <catch2/catch.hpp>
+
+#include <protocol/orders.hpp>
+
+using namespace livemart;
+
+namespace {
+
+std::vector<std::string> fields_of(const decoded<checkout_request>& d) {
+  REQUIRE(std::holds_alternative<problem>(d));
+  std::vector<std::string> out;
+  for (const auto& f : std::get<problem>(d).fields)
+    out.push_back(f.field);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a checkout request lists products and quantities, and an address", "[orders]") {
+  conf::settings cfg;
+  auto ok = decode_checkout(R"({"items":[{"product_id":"11","quantity":2},{"product_id":"12","quantity":1}],)"
+                            R"("address_id":"7"})",
+                            cfg);
+  REQUIRE(std::holds_alternative<checkout_request>(ok));
+  const auto& r = std::get<checkout_request>(ok);
+  REQUIRE(r.items.size() == 2);
+  CHECK(r.items[0].product_id == 11);
+  CHECK(r.items[0].quantity == 2);
+  CHECK(r.address_id == 7);
+}
+
+TEST_CASE("bad checkout requests name each offending field", "[orders]") {
+  conf::settings cfg;
+  cfg.orders.checkout_lines_max = 2;
+  cfg.orders.line_quantity_max = 5;
+  CHECK(fields_of(decode_checkout(R"({"items":[{"product_id":"x","quantity":0}],"address_id":"1"})", cfg))
+        == std::vector<std::string>{"items[0].product_id", "items[0].quantity"});
+  CHECK(fields_of(decode_checkout(R"({"items":[{"product_id":"1","quantity":6}],"address_id":"1"})", cfg))
+        == std::vector<std::string>{"items[0].quantity"});
+  CHECK(fields_of(decode_checkout(R"({"items":[{"product_id":"1","quantity":1},{"product_id":"1","quantity":1}],)"
+                                  R"("address_id":"1"})",
+                                  cfg))
+        == std::vector<std::string>{"items[1].product_id"});
+  CHECK(fields_of(decode_checkout(R"({"items":[],"address_id":"1"})", cfg)) == std::vector<std::string>{"items"});
+  CHECK(fields_of(decode_checkout(R"({"items":[{"product_id":"1","quantity":1},{"product_id":"2","quantity":1},)"
+                                  R"({"product_id":"3","quantity":1}],"address_id":"1"})",
+                                  cfg))
+        == std::vector<std::string>{"items"});
+  CHECK(fields_of(decode_checkout(R"({"items":[{"product_id":"1","quantity":1}]})", cfg))
+        == std::vector<std::string>{"address_id"});
+  // Prices and totals are never taken from the client: unknown fields, 400.
+  auto priced = decode_checkout(R"({"items":[{"product_id":"1","quantity":1,"unit_price_minor":1}],)"
+                                R"("address_id":"1","total_minor":1})",
+                                cfg);
+  REQUIRE(std::holds_alternative<problem>(priced));
+  CHECK(std::get<problem>(priced).code == errc::unknown_field);
+  CHECK(fields_of(priced) == std::vector<std::string>{"total_minor", "items[0].unit_price_minor"});
+  auto not_objects = decode_checkout(R"({"items":[1],"address_id":"1"})", cfg);
+  CHECK(std::get<problem>(not_objects).code == errc::invalid_field_type);
+}
+
+TEST_CASE("shipping is charged per seller and free from a seller subtotal", "[orders]") {
+  conf::order_settings cfg;
+  cfg.shipping_per_seller_minor = 500;
+  cfg.free_shipping_from_minor = 5'000;
+  std::vector<checkout_line> lines{{1, 100, "a", 1'000, 2}, {2, 100, "b", 500, 1}, {3, 200, "c", 3'000, 2}};
+  auto t = price_checkout(lines, cfg);
+  CHECK(t.subtotal_minor == 8'500);
+  CHECK(t.shipping_minor == 500); // seller 100 pays (2,500), seller 200 ships free (6,000)
+  CHECK(price_checkout({}, cfg).shipping_minor == 0);
+}
