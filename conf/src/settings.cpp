@@ -149,6 +149,8 @@ std::vector<setting_entry> make_entries() {
     entry("orders.free_shipping_from_minor", &s::orders, &order_settings::free_shipping_from_minor, "a seller's subtotal from which its shipping is free, minor units"),
     entry("orders.hold_sweep_interval_ms", &s::orders, &order_settings::hold_sweep_interval_ms, "how often expired stock holds are released"),
     entry("orders.hold_sweep_batch", &s::orders, &order_settings::hold_sweep_batch, "expired checkouts released per sweep at most"),
+    entry("orders.idempotency_retention_h", &s::orders, &order_settings::idempotency_retention_h, "hours an Idempotency-Key reply is kept (24 at least)"),
+    entry("orders.idempotency_key_bytes_max", &s::orders, &order_settings::idempotency_key_bytes_max, "longest Idempotency-Key header, bytes"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
   };
 }
@@ -315,6 +317,8 @@ std::vector<std::string> validate(const settings& v) {
           "orders.shipping_per_seller_minor and orders.free_shipping_from_minor must not be negative");
   require(v.orders.hold_sweep_interval_ms >= 10 && v.orders.hold_sweep_batch >= 1,
           "orders.hold_sweep_interval_ms must be at least 10 and orders.hold_sweep_batch at least 1");
+  require(v.orders.idempotency_retention_h >= 24, "orders.idempotency_retention_h must be at least 24");
+  require(v.orders.idempotency_key_bytes_max >= 16, "orders.idempotency_key_bytes_max must be at least 16");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
   return errors;
 }

@@ -1,5 +1,8 @@
 #include "context.hpp"
 
+#include <algorithm>
+
+#include <protocol/crypto.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/orders.hpp>
 
@@ -24,6 +27,38 @@ void add_order_routes(router& r) {
         ctx->respond(std::move(res));
       },
       checkout_atom::value, ctx->user_id(), std::move(*request));
+  });
+
+  // Places a checkout as one order per seller. Idempotency-Key is required:
+  // a retry with the same key and body gets the first reply again.
+  r.add("POST", "/orders", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto key = std::string{ctx->req().header("idempotency-key")};
+    if (key.empty() || key.size() > ctx->cfg().orders.idempotency_key_bytes_max
+        || std::any_of(key.begin(), key.end(), [](char ch) { return ch < 0x21 || ch > 0x7e; })) {
+      auto p = make_problem(errc::bad_request, "the Idempotency-Key header is required: 1 to "
+                                                 + std::to_string(ctx->cfg().orders.idempotency_key_bytes_max)
+                                                 + " visible ASCII characters, unique per order attempt");
+      p.fields.push_back({"Idempotency-Key", "is required"});
+      ctx->respond_problem(std::move(p));
+      return;
+    }
+    auto request = ctx->decode_body(decode_place, ctx->cfg());
+    if (!request)
+      return;
+    auto hash = crypto::to_hex(crypto::sha256(ctx->req().body));
+    ctx->ask(
+      ctx->svc().orders,
+      [ctx](const stored_reply& reply) {
+        response res;
+        res.status = reply.status;
+        res.body = reply.body;
+        if (reply.status >= 400)
+          res.content_type = "application/problem+json";
+        ctx->respond(std::move(res));
+      },
+      place_atom::value, ctx->user_id(), key, hash, ctx->req().path, ctx->req().request_id, std::move(*request));
   });
 }
 

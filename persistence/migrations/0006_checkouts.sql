@@ -38,6 +38,16 @@ CREATE TABLE checkout_lines (
   PRIMARY KEY (checkout_id, line)
 );
 
+-- Each seller's part of a checkout, priced at checkout time: it becomes
+-- that seller's order.
+CREATE TABLE checkout_sellers (
+  checkout_id    bigint NOT NULL REFERENCES checkouts (id),
+  seller_id      bigint NOT NULL REFERENCES sellers (id),
+  subtotal_minor bigint NOT NULL CHECK (subtotal_minor >= 0),
+  shipping_minor bigint NOT NULL CHECK (shipping_minor >= 0),
+  PRIMARY KEY (checkout_id, seller_id)
+);
+
 -- stock_move, now recording the checkout a move belongs to.
 DROP FUNCTION stock_move(bigint, bigint, text, bigint, text, bigint);
 CREATE FUNCTION stock_move(p_ledger bigint, p_product bigint, p_kind text, p_quantity bigint, p_reason text,

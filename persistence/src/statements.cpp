@@ -30,7 +30,7 @@ namespace {
   "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 37> catalog{{
+constexpr std::array<named_statement, 43> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -94,6 +94,21 @@ constexpr std::array<named_statement, 37> catalog{{
   {"checkout_line_insert",
    "INSERT INTO checkout_lines (checkout_id, line, product_id, seller_id, title, unit_price_minor, quantity) "
    "VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+  {"checkout_place",
+   "SELECT product_id, quantity, stock_version FROM checkout_place($1, $2, $3::bigint[], $4::bigint[], $5::bigint[])"},
+  {"checkout_parts",
+   "SELECT c.status, c.currency, l.seller_id, s.subtotal_minor, s.shipping_minor, l.product_id, l.title, "
+   "l.unit_price_minor, l.quantity FROM checkouts c JOIN checkout_lines l ON l.checkout_id = c.id "
+   "JOIN checkout_sellers s ON s.checkout_id = c.id AND s.seller_id = l.seller_id "
+   "WHERE c.id = $1 AND c.buyer_id = $2 ORDER BY l.seller_id, l.line"},
+  {"idempotency_get", "SELECT request_hash, status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2"},
+  {"idempotency_insert",
+   "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)"},
+  {"idempotency_expire",
+   "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys "
+   "WHERE created_at < now() - make_interval(hours => $1) LIMIT $2)"},
+  {"checkout_seller_insert",
+   "INSERT INTO checkout_sellers (checkout_id, seller_id, subtotal_minor, shipping_minor) VALUES ($1, $2, $3, $4)"},
   {"checkout_release", "SELECT product_id, quantity, stock_version FROM checkout_release($1, $2, $3, $4::bigint[])"},
   {"checkouts_due",
    "SELECT c.id, (SELECT count(*) FROM checkout_lines l WHERE l.checkout_id = c.id) AS lines FROM checkouts c "
@@ -379,6 +394,18 @@ db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock
            checkout_id == 0 ? db_null() : db_uint(checkout_id)}};
 }
 
+namespace {
+std::string bigint_array(const std::vector<std::uint64_t>& values) {
+  std::string out = "{";
+  for (auto v : values) {
+    if (out.size() > 1)
+      out += ',';
+    out += std::to_string(v);
+  }
+  return out + "}";
+}
+} // namespace
+
 db_statement checkout_open(const checkout& c, std::uint32_t ttl_s) {
   return {"checkout_open",
           {db_uint(c.id), db_uint(c.buyer_id), db_uint(c.address_id), db_text(c.currency), db_int(c.subtotal_minor),
@@ -391,17 +418,41 @@ db_statement checkout_line_insert(std::uint64_t checkout_id, std::size_t line, c
            db_int(l.unit_price_minor), db_int(l.quantity)}};
 }
 
+db_statement checkout_seller_insert(std::uint64_t checkout_id, const seller_share& share) {
+  return {"checkout_seller_insert",
+          {db_uint(checkout_id), db_uint(share.seller_id), db_int(share.subtotal_minor), db_int(share.shipping_minor)}};
+}
+
 db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, bool due_only,
                               const std::vector<std::uint64_t>& ledger_ids) {
-  std::string array = "{";
-  for (auto id : ledger_ids) {
-    if (array.size() > 1)
-      array += ',';
-    array += std::to_string(id);
-  }
-  array += '}';
   return {"checkout_release",
-          {db_uint(checkout_id), db_text(std::string{to_string(to)}), db_bool(due_only), db_text(std::move(array))}};
+          {db_uint(checkout_id), db_text(std::string{to_string(to)}), db_bool(due_only), db_text(bigint_array(ledger_ids))}};
+}
+
+db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, const std::vector<std::uint64_t>& order_ids,
+                            const std::vector<std::uint64_t>& transition_ids,
+                            const std::vector<std::uint64_t>& ledger_ids) {
+  return {"checkout_place",
+          {db_uint(checkout_id), db_uint(buyer_id), db_text(bigint_array(order_ids)), db_text(bigint_array(transition_ids)),
+           db_text(bigint_array(ledger_ids))}};
+}
+
+db_statement checkout_parts(std::uint64_t checkout_id, std::uint64_t buyer_id) {
+  return {"checkout_parts", {db_uint(checkout_id), db_uint(buyer_id)}};
+}
+
+db_statement idempotency_get(std::uint64_t user_id, const std::string& key) {
+  return {"idempotency_get", {db_uint(user_id), db_text(key)}};
+}
+
+db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, const std::string& request_hash,
+                                const stored_reply& reply) {
+  return {"idempotency_insert",
+          {db_uint(user_id), db_text(key), db_text(request_hash), db_int(reply.status), db_text(reply.body)}};
+}
+
+db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit) {
+  return {"idempotency_expire", {db_uint(retention_h), db_uint(limit)}};
 }
 
 db_statement checkouts_due(std::size_t limit) {

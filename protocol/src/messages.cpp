@@ -65,6 +65,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<search_result>("search_result");
   cfg.add_message_type<checkout_request>("checkout_request");
   cfg.add_message_type<checkout>("checkout");
+  cfg.add_message_type<place_request>("place_request");
+  cfg.add_message_type<stored_reply>("stored_reply");
   add_error_category(cfg);
 }
 

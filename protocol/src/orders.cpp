@@ -54,10 +54,73 @@ checkout_totals price_checkout(const std::vector<checkout_line>& lines, const co
     out.subtotal_minor += amount;
     per_seller[l.seller_id] += amount;
   }
-  for (const auto& [seller, amount] : per_seller)
-    if (amount < cfg.free_shipping_from_minor)
-      out.shipping_minor += cfg.shipping_per_seller_minor;
+  for (const auto& [seller, amount] : per_seller) {
+    auto shipping = amount < cfg.free_shipping_from_minor ? cfg.shipping_per_seller_minor : std::int64_t{0};
+    out.shipping_minor += shipping;
+    out.sellers.push_back({seller, amount, shipping});
+  }
   return out;
+}
+
+decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  place_request out;
+  if (auto id = r.string("checkout_id", true)) {
+    if (auto parsed = ids::parse(*id))
+      out.checkout_id = *parsed;
+    else
+      r.invalid("checkout_id", "is not a checkout id");
+  }
+  if (auto p = r.finish())
+    return std::move(*p);
+  return out;
+}
+
+namespace {
+constexpr std::string_view order_status_names[] = {"pending", "confirmed", "shipped", "delivered", "cancelled", "refunded"};
+}
+
+std::string_view to_string(order_status s) {
+  return order_status_names[static_cast<std::size_t>(s)];
+}
+
+bool from_string(std::string_view text, order_status& out) {
+  for (std::size_t i = 0; i < std::size(order_status_names); ++i) {
+    if (order_status_names[i] == text) {
+      out = static_cast<order_status>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>& orders) {
+  json::writer w;
+  w.begin_object().field("checkout_id", ids::format(checkout_id)).key("orders").begin_array();
+  for (const auto& o : orders) {
+    w.begin_object()
+      .field("id", ids::format(o.id))
+      .field("seller_id", ids::format(o.seller_id))
+      .field("status", to_string(o.status))
+      .field("currency", o.currency)
+      .field("subtotal_minor", o.subtotal_minor)
+      .field("shipping_minor", o.shipping_minor)
+      .field("total_minor", o.total_minor)
+      .key("items")
+      .begin_array();
+    for (const auto& i : o.items)
+      w.begin_object()
+        .field("product_id", ids::format(i.product_id))
+        .field("title", i.title)
+        .field("unit_price_minor", i.unit_price_minor)
+        .field("quantity", i.quantity)
+        .end_object();
+    w.end_array().end_object();
+  }
+  w.end_array().end_object();
+  return w.take();
 }
 
 std::string encode(const checkout& c) {

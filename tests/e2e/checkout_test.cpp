@@ -193,3 +193,141 @@ TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exac
   CHECK(row.rows[0][1].text == "100");
   CHECK(row.rows[0][2].text == "100");
 }
+
+namespace {
+
+http_reply place(http_client& c, const api_user& u, const std::string& checkout, const std::string& key) {
+  return c.request("POST", "/orders", "{\"checkout_id\":" + quote(checkout) + "}",
+                   {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + u.token},
+                    {"Idempotency-Key", key}});
+}
+
+} // namespace
+
+TEST_CASE("placing a checkout makes one order per seller and sells its holds, once", "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto other = open_shop(m);
+  auto camera = listing(m, s, "Camera", 2000, 5);
+  auto film = listing(m, other, "Film", 6000, 2);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto co = m.c.post("/orders/checkout", checkout_body({{camera, 2}, {film, 1}}, address), buyer.token);
+  REQUIRE(co.status == 201);
+  auto checkout = co.json().string_or("id");
+
+  auto first = place(m.c, buyer, checkout, "order-" + unique_suffix());
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  auto doc = first.json();
+  CHECK(doc.string_or("checkout_id") == checkout);
+  const auto& orders = doc.find("orders")->as_array();
+  REQUIRE(orders.size() == 2);
+  std::int64_t total = 0;
+  for (const auto& o : orders) {
+    CHECK(o.string_or("status") == "pending");
+    total += integer_field(o, "total_minor");
+  }
+  CHECK(total == integer_field(co.json(), "total_minor"));
+  // The held units are sold now; nothing is reserved any more.
+  auto camera_row = sql(m.db.url(), "SELECT stock, reserved, sold FROM products WHERE id = " + camera).rows[0];
+  CHECK(camera_row[0].text == "3");
+  CHECK(camera_row[1].text == "0");
+  CHECK(camera_row[2].text == "2");
+  CHECK(stock_of(m, camera) == 3);
+  auto counts = sql(m.db.url(), "SELECT (SELECT count(*) FROM orders WHERE checkout_id = " + checkout + "), "
+                                "(SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.checkout_id = "
+                                  + checkout + "), (SELECT count(*) FROM order_transitions t JOIN orders o ON o.id = t.order_id "
+                                  "WHERE o.checkout_id = " + checkout + "), (SELECT status FROM checkouts WHERE id = " + checkout + ")");
+  CHECK(counts.rows[0][0].text == "2");
+  CHECK(counts.rows[0][1].text == "2");
+  CHECK(counts.rows[0][2].text == "2");
+  CHECK(counts.rows[0][3].text == "placed");
+
+  // Placing it again under another key: 409, nothing new.
+  auto again = place(m.c, buyer, checkout, "order-" + unique_suffix());
+  check_problem(again, 409, "conflict");
+  CHECK(again.error_fields() == std::vector<std::string>{"checkout_id"});
+  // Someone else's checkout does not exist for them.
+  auto stranger = sign_up(m.c, "stranger");
+  check_problem(place(m.c, stranger, checkout, "k-" + unique_suffix()), 404, "not-found");
+  CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "2");
+}
+
+TEST_CASE("an Idempotency-Key replays the first reply, errors included, and refuses another request",
+          "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto item = listing(m, s, "Lamp", 3000, 10);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto checkout = m.c.post("/orders/checkout", checkout_body({{item, 1}}, address), buyer.token).json().string_or("id");
+  auto key = "key-" + unique_suffix();
+  auto first = place(m.c, buyer, checkout, key);
+  REQUIRE(first.status == 201);
+  auto second = place(m.c, buyer, checkout, key);
+  CHECK(second.status == 201);
+  CHECK(second.body == first.body);
+  // The same key with another body.
+  auto other = place(m.c, buyer, "12345", key);
+  check_problem(other, 409, "conflict");
+  CHECK(other.error_fields() == std::vector<std::string>{"Idempotency-Key"});
+  // An error is replayed as well: the checkout is unknown, then stays so.
+  auto missing_key = "key-" + unique_suffix();
+  auto missing = place(m.c, buyer, "999", missing_key);
+  check_problem(missing, 404, "not-found");
+  CHECK(place(m.c, buyer, "999", missing_key).body == missing.body);
+  // Without a key: 400 naming the header.
+  auto keyless = m.c.post("/orders", "{\"checkout_id\":" + quote(checkout) + "}", buyer.token);
+  check_problem(keyless, 400, "bad-request");
+  CHECK(keyless.error_fields() == std::vector<std::string>{"Idempotency-Key"});
+  CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "1");
+  // Keys are the buyer's own: another buyer's key of the same name is new.
+  CHECK(sql(m.db.url(), "SELECT count(*) FROM idempotency_keys WHERE key = '" + key + "'").rows[0][0].text == "1");
+}
+
+TEST_CASE("ten concurrent placements with one key make one order and get the same reply", "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto item = listing(m, s, "Vinyl", 2500, 10);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto checkout = m.c.post("/orders/checkout", checkout_body({{item, 2}}, address), buyer.token).json().string_or("id");
+  auto key = "tap-" + unique_suffix();
+  std::vector<std::string> bodies(10);
+  std::vector<int> statuses(10);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i) {
+    threads.emplace_back([&, i] {
+      http_client c{m.srv.port()};
+      auto r = place(c, buyer, checkout, key);
+      statuses[static_cast<std::size_t>(i)] = r.status;
+      bodies[static_cast<std::size_t>(i)] = r.body;
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  for (int i = 0; i < 10; ++i) {
+    CHECK(statuses[static_cast<std::size_t>(i)] == 201);
+    CHECK(bodies[static_cast<std::size_t>(i)] == bodies[0]);
+  }
+  CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "1");
+  CHECK(sql(m.db.url(), "SELECT sold FROM products WHERE id = " + item).rows[0][0].text == "2");
+}
+
+TEST_CASE("an expired checkout cannot be placed", "[e2e][orders]") {
+  marketplace m{{"--orders.hold_ttl_s=1", "--orders.hold_sweep_interval_ms=50"}};
+  auto s = open_shop(m);
+  auto item = listing(m, s, "Fleeting", 1000, 2);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto checkout = m.c.post("/orders/checkout", checkout_body({{item, 1}}, address), buyer.token).json().string_or("id");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+  while (stock_of(m, item) != 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  auto late = place(m.c, buyer, checkout, "late-" + unique_suffix());
+  check_problem(late, 409, "conflict");
+  CHECK(late.error_fields() == std::vector<std::string>{"checkout_id"});
+  CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "0");
+  CHECK(stock_of(m, item) == 2);
+}

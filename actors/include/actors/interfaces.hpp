@@ -125,4 +125,14 @@ using checkout_actor = caf::typed_actor<
   caf::replies_to<checkout_atom, std::uint64_t, checkout_request>::with<checkout>, ///< buyer, request
   caf::replies_to<sweep_atom>::with<std::uint64_t>>; ///< release expired holds now; replies how many checkouts
 
+/// Order placement with idempotency keys. A key's first request places the
+/// order and stores its reply in the same transaction; the same key with the
+/// same request (by hash) gets that reply again, errors included, and with
+/// another request 409. Requests with one key that arrive together share
+/// the first one's reply. Arguments: buyer, key, request hash, and the
+/// request's path and id (for problem replies).
+using order_service_actor = caf::typed_actor<
+  caf::replies_to<place_atom, std::uint64_t, std::string, std::string, std::string, std::string, place_request>::with<
+    stored_reply>>;
+
 } // namespace livemart

@@ -43,6 +43,7 @@ struct services {
   product_directory products;
   product_service_actor product_service;
   checkout_actor checkouts;
+  order_service_actor orders;
 };
 
 services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens);
@@ -69,6 +70,8 @@ product_service_actor spawn_product_service(caf::actor_system& sys, const conf::
                                             seller_actor sellers, category_actor categories, search_actor search,
                                             product_directory products);
 category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
+order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
+                                 product_directory products);
 checkout_actor spawn_checkouts(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                                product_directory products);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,

@@ -108,6 +108,8 @@ struct order_settings {
   std::int64_t free_shipping_from_minor = 5'000;   ///< a seller's subtotal from which its shipping is free
   std::uint32_t hold_sweep_interval_ms = 1'000;    ///< how often expired holds are looked for
   std::size_t hold_sweep_batch = 100;              ///< expired checkouts released per sweep at most
+  std::uint32_t idempotency_retention_h = 48;      ///< Idempotency-Key replies are kept at least this long
+  std::size_t idempotency_key_bytes_max = 255;     ///< longest Idempotency-Key header
 };
 
 struct node_settings {

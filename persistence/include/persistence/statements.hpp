@@ -124,6 +124,7 @@ db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock
 /// Columns id, expires_at_ms. Its lines follow in the same command.
 db_statement checkout_open(const checkout& c, std::uint32_t ttl_s);
 db_statement checkout_line_insert(std::uint64_t checkout_id, std::size_t line, const checkout_line& l);
+db_statement checkout_seller_insert(std::uint64_t checkout_id, const seller_share& share);
 /// Closes an open checkout as `to` (expired or failed; with `due_only` only
 /// past its expiry) and releases its holds; one ledger id per line. Rows:
 /// product_id, quantity, stock_version per released product; none when the
@@ -132,6 +133,27 @@ db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, boo
                               const std::vector<std::uint64_t>& ledger_ids);
 /// Open checkouts past their expiry, oldest first: id, lines.
 db_statement checkouts_due(std::size_t limit);
+/// Places the buyer's checkout (see checkout_place in 0007_orders.sql): one
+/// order id and transition id per seller (in seller order), one ledger id
+/// per line. Rows: product_id, quantity, stock_version of every sale; not
+/// found (LM404) or limit_reached "checkout_<status>" / "checkout_expired".
+db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, const std::vector<std::uint64_t>& order_ids,
+                            const std::vector<std::uint64_t>& transition_ids,
+                            const std::vector<std::uint64_t>& ledger_ids);
+/// The buyer's checkout with its sellers' shares and lines, by seller then
+/// line: status, currency, seller_id, subtotal_minor, shipping_minor,
+/// product_id, title, unit_price_minor, quantity.
+db_statement checkout_parts(std::uint64_t checkout_id, std::uint64_t buyer_id);
+
+// -- idempotency --------------------------------------------------------------------
+
+/// request_hash, status, body; no row when the key is new.
+db_statement idempotency_get(std::uint64_t user_id, const std::string& key);
+/// A unique violation when the key was stored meanwhile.
+db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, const std::string& request_hash,
+                                const stored_reply& reply);
+/// Forgets at most `limit` records older than `retention_h` hours.
+db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit);
 
 std::vector<product> decode_products(const db_rows& rows);
 

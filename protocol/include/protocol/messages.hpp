@@ -62,6 +62,7 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using applied_atom = caf::atom_constant<caf::atom("applied")>;
 using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using place_atom = caf::atom_constant<caf::atom("place")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -222,6 +223,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout& x) {
   return f(caf::meta::type_name("checkout"), x.id, x.buyer_id, x.address_id, x.lines, x.currency, x.subtotal_minor,
            x.shipping_minor, x.total_minor, x.status, x.expires_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, place_request& x) {
+  return f(caf::meta::type_name("place_request"), x.checkout_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_reply& x) {
+  return f(caf::meta::type_name("stored_reply"), x.status, x.body);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verify_result& x) {

@@ -55,12 +55,58 @@ struct checkout {
 /// Subtotal and shipping of `lines`: shipping is charged per seller
 /// (orders.shipping_per_seller_minor), free from a seller subtotal of
 /// orders.free_shipping_from_minor.
+struct seller_share {
+  std::uint64_t seller_id = 0;
+  std::int64_t subtotal_minor = 0;
+  std::int64_t shipping_minor = 0;
+};
 struct checkout_totals {
   std::int64_t subtotal_minor = 0;
   std::int64_t shipping_minor = 0;
+  std::vector<seller_share> sellers; ///< by seller id: each becomes that seller's order
 };
 checkout_totals price_checkout(const std::vector<checkout_line>& lines, const conf::order_settings& cfg);
 
 std::string encode(const checkout& c);
+
+/// {"checkout_id": "..."}: place the checkout as orders.
+struct place_request {
+  std::uint64_t checkout_id = 0;
+};
+decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg);
+
+enum class order_status : std::uint8_t { pending = 0, confirmed = 1, shipped = 2, delivered = 3, cancelled = 4, refunded = 5 };
+std::string_view to_string(order_status s);
+bool from_string(std::string_view text, order_status& out);
+
+struct order_item {
+  std::uint64_t product_id = 0;
+  std::string title;
+  std::int64_t unit_price_minor = 0;
+  std::int64_t quantity = 0;
+};
+
+/// One seller's part of a placed checkout.
+struct order {
+  std::uint64_t id = 0;
+  std::uint64_t checkout_id = 0;
+  std::uint64_t buyer_id = 0;
+  std::uint64_t seller_id = 0;
+  order_status status = order_status::pending;
+  std::string currency;
+  std::int64_t subtotal_minor = 0;
+  std::int64_t shipping_minor = 0;
+  std::int64_t total_minor = 0;
+  std::vector<order_item> items;
+};
+
+/// The reply to a placement: {"checkout_id", "orders": [...]} (one order per seller).
+std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>& orders);
+
+/// A reply as it was sent, kept for an Idempotency-Key: status and body.
+struct stored_reply {
+  std::int32_t status = 0;
+  std::string body;
+};
 
 } // namespace livemart
