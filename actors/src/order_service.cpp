@@ -18,6 +18,7 @@ struct order_context {
   std::chrono::milliseconds step_timeout;
   persistence::database db;
   product_directory products;
+  user_directory users;
 };
 
 using key_type = std::pair<std::uint64_t, std::string>; ///< user, Idempotency-Key
@@ -185,6 +186,44 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
   });
   caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), std::chrono::minutes{1}, tick_atom::value);
   return {
+    [self, ctx](get_atom, std::uint64_t user, std::uint64_t id) -> caf::result<order> {
+      auto rp = self->make_response_promise<order>();
+      self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::order_get(id)}})
+        .then(
+          [self, ctx, rp, user](const db_result& r) mutable {
+            auto found = persistence::decode_orders(r.results.front());
+            if (found.empty()) {
+              rp.deliver(make_error(errc::not_found, "no such order"));
+              return;
+            }
+            auto o = std::move(found.front());
+            if (o.buyer_id == user || o.seller_user_id == user) {
+              rp.deliver(std::move(o));
+              return;
+            }
+            // Anyone else: an admin, or 404 as if it did not exist.
+            self->request(ctx->users.shard_for(user), ctx->step_timeout, get_atom::value, user)
+              .then(
+                [rp, o](const user_profile& me) mutable {
+                  if (me.role == role::admin)
+                    rp.deliver(std::move(o));
+                  else
+                    rp.deliver(make_error(errc::not_found, "no such order"));
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self, ctx](list_atom, std::uint64_t user, bool as_seller, std::uint64_t before,
+                std::uint32_t limit) -> caf::result<std::vector<order>> {
+      auto rp = self->make_response_promise<std::vector<order>>();
+      self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                    db_command{{persistence::orders_of(user, as_seller, before, limit)}})
+        .then([rp](const db_result& r) mutable { rp.deliver(persistence::decode_orders(r.results.front())); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [self, ctx](place_atom, std::uint64_t buyer, const std::string& key, const std::string& request_hash,
                 const std::string& instance, const std::string& request_id,
                 const place_request& body) -> caf::result<stored_reply> {
@@ -226,10 +265,10 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
 } // namespace
 
 order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                                 product_directory products) {
+                                 product_directory products, user_directory users) {
   return sys.spawn(order_service, std::make_shared<const order_context>(order_context{
                                     cfg.orders, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db,
-                                    std::move(products)}));
+                                    std::move(products), std::move(users)}));
 }
 
 } // namespace livemart

@@ -29,6 +29,35 @@ void add_order_routes(router& r) {
       checkout_atom::value, ctx->user_id(), std::move(*request));
   });
 
+  // A receipt: for the buyer, the order's seller or an admin; 404 otherwise.
+  r.add("GET", "/orders/:id", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto id = ctx->path_id("order");
+    if (!id)
+      return;
+    ctx->ask(
+      ctx->svc().orders, [ctx](const order& o) { ctx->respond_json(200, encode(o)); }, get_atom::value,
+      ctx->user_id(), *id);
+  });
+
+  auto list = [](const context_ptr& ctx, bool as_seller) {
+    if (!ctx->authenticate())
+      return;
+    request_context::page page;
+    if (!ctx->read_page(page))
+      return;
+    ctx->ask(
+      ctx->svc().orders,
+      [ctx, limit = page.limit](const std::vector<order>& orders) {
+        ctx->respond_json(200, encode_order_list(orders, limit));
+      },
+      list_atom::value, ctx->user_id(), as_seller, page.after, page.limit);
+  };
+  // The buyer's history and a shop's incoming orders, newest first.
+  r.add("GET", "/orders", [list](const context_ptr& ctx) { list(ctx, false); });
+  r.add("GET", "/sellers/me/orders", [list](const context_ptr& ctx) { list(ctx, true); });
+
   // Places a checkout as one order per seller. Idempotency-Key is required:
   // a retry with the same key and body gets the first reply again.
   r.add("POST", "/orders", [](const context_ptr& ctx) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 
+#include <protocol/ids.hpp>
 #include <protocol/json.hpp>
 
 namespace livemart::persistence {
@@ -23,6 +24,14 @@ namespace {
   "follower_count, active_product_count, rating_sum, rating_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
+#define LM_ORDER_COLUMNS \
+  "o.id, o.checkout_id, o.buyer_id, o.seller_id, s.user_id AS seller_user_id, o.status, o.currency, " \
+  "o.subtotal_minor, o.shipping_minor, o.total_minor, o.shipping_address::text AS shipping_address, " \
+  "(SELECT json_agg(json_build_object('product_id', i.product_id::text, 'title', i.title, 'unit_price_minor', " \
+  "i.unit_price_minor, 'quantity', i.quantity) ORDER BY i.line)::text FROM order_items i WHERE i.order_id = o.id) " \
+  "AS items, (extract(epoch from o.created_at) * 1000)::bigint AS created_at_ms, " \
+  "(extract(epoch from o.updated_at) * 1000)::bigint AS updated_at_ms, o.version"
+
 #define LM_CATEGORY_COLUMNS "id, parent_id, name, slug, position, active, version"
 
 #define LM_PRODUCT_COLUMNS \
@@ -30,7 +39,7 @@ namespace {
   "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 43> catalog{{
+constexpr std::array<named_statement, 46> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -94,6 +103,17 @@ constexpr std::array<named_statement, 43> catalog{{
   {"checkout_line_insert",
    "INSERT INTO checkout_lines (checkout_id, line, product_id, seller_id, title, unit_price_minor, quantity) "
    "VALUES ($1, $2, $3, $4, $5, $6, $7)"},
+  {"order_get",
+   "SELECT " LM_ORDER_COLUMNS ", (SELECT json_agg(json_build_object('from', t.from_status, 'to', t.to_status, "
+   "'reason', t.reason, 'at_ms', (extract(epoch from t.at) * 1000)::bigint) ORDER BY t.at, t.id)::text "
+   "FROM order_transitions t WHERE t.order_id = o.id) AS history "
+   "FROM orders o JOIN sellers s ON s.id = o.seller_id WHERE o.id = $1"},
+  {"orders_of_buyer",
+   "SELECT " LM_ORDER_COLUMNS " FROM orders o JOIN sellers s ON s.id = o.seller_id "
+   "WHERE o.buyer_id = $1 AND ($2::bigint = 0 OR o.id < $2::bigint) ORDER BY o.id DESC LIMIT $3"},
+  {"orders_of_seller_user",
+   "SELECT " LM_ORDER_COLUMNS " FROM orders o JOIN sellers s ON s.id = o.seller_id "
+   "WHERE s.user_id = $1 AND ($2::bigint = 0 OR o.id < $2::bigint) ORDER BY o.id DESC LIMIT $3"},
   {"checkout_place",
    "SELECT product_id, quantity, stock_version FROM checkout_place($1, $2, $3::bigint[], $4::bigint[], $5::bigint[])"},
   {"checkout_parts",
@@ -439,6 +459,62 @@ db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, c
 
 db_statement checkout_parts(std::uint64_t checkout_id, std::uint64_t buyer_id) {
   return {"checkout_parts", {db_uint(checkout_id), db_uint(buyer_id)}};
+}
+
+db_statement order_get(std::uint64_t id) {
+  return {"order_get", {db_uint(id)}};
+}
+
+db_statement orders_of(std::uint64_t user_id, bool as_seller, std::uint64_t before_id, std::size_t limit) {
+  return {as_seller ? "orders_of_seller_user" : "orders_of_buyer", {db_uint(user_id), db_uint(before_id), db_uint(limit)}};
+}
+
+std::vector<order> decode_orders(const db_rows& rows) {
+  std::vector<order> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return rows.column(name); };
+  auto id = idx("id"), checkout = idx("checkout_id"), buyer = idx("buyer_id"), seller = idx("seller_id"),
+       seller_user = idx("seller_user_id"), status = idx("status"), currency = idx("currency"),
+       subtotal = idx("subtotal_minor"), shipping = idx("shipping_minor"), total = idx("total_minor"),
+       address = idx("shipping_address"), items = idx("items"), created = idx("created_at_ms"),
+       updated = idx("updated_at_ms"), version = idx("version"), history = idx("history");
+  auto at = [](const std::vector<db_value>& row, int i) -> const db_value& { return row[static_cast<std::size_t>(i)]; };
+  for (const auto& row : rows.rows) {
+    order o;
+    o.id = to_uint(at(row, id));
+    o.checkout_id = to_uint(at(row, checkout));
+    o.buyer_id = to_uint(at(row, buyer));
+    o.seller_id = to_uint(at(row, seller));
+    o.seller_user_id = to_uint(at(row, seller_user));
+    from_string(at(row, status).text, o.status);
+    o.currency = at(row, currency).text;
+    o.subtotal_minor = to_int(at(row, subtotal));
+    o.shipping_minor = to_int(at(row, shipping));
+    o.total_minor = to_int(at(row, total));
+    o.shipping_address_json = at(row, address).text;
+    if (auto parsed = json::parse(at(row, items).text); std::holds_alternative<json::value>(parsed)) {
+      const auto& list = std::get<json::value>(parsed);
+      if (list.is_array())
+        for (const auto& i : list.as_array())
+          o.items.push_back({ids::parse(i.string_or("product_id")).value_or(0), i.string_or("title"),
+                             i.find("unit_price_minor")->as_integer(), i.find("quantity")->as_integer()});
+    }
+    if (history >= 0) {
+      if (auto parsed = json::parse(at(row, history).text); std::holds_alternative<json::value>(parsed)) {
+        const auto& list = std::get<json::value>(parsed);
+        if (list.is_array())
+          for (const auto& t : list.as_array())
+            o.history.push_back({t.string_or("from"), t.string_or("to"), t.string_or("reason"),
+                                 t.find("at_ms")->as_integer()});
+      }
+    }
+    o.created_at_ms = to_int(at(row, created));
+    o.updated_at_ms = to_int(at(row, updated));
+    o.version = static_cast<std::int32_t>(to_int(at(row, version)));
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 db_statement idempotency_get(std::uint64_t user_id, const std::string& key) {

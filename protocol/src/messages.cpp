@@ -67,6 +67,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<checkout>("checkout");
   cfg.add_message_type<place_request>("place_request");
   cfg.add_message_type<stored_reply>("stored_reply");
+  cfg.add_message_type<order>("order");
+  cfg.add_message_type<std::vector<order>>("std::vector<order>");
   add_error_category(cfg);
 }
 

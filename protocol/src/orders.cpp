@@ -96,6 +96,71 @@ bool from_string(std::string_view text, order_status& out) {
   return false;
 }
 
+namespace {
+
+void write_order(json::writer& w, const order& o, bool with_history) {
+  w.begin_object()
+    .field("id", ids::format(o.id))
+    .field("checkout_id", ids::format(o.checkout_id))
+    .field("buyer_id", ids::format(o.buyer_id))
+    .field("seller_id", ids::format(o.seller_id))
+    .field("status", to_string(o.status))
+    .field("currency", o.currency)
+    .field("subtotal_minor", o.subtotal_minor)
+    .field("shipping_minor", o.shipping_minor)
+    .field("total_minor", o.total_minor)
+    .key("items")
+    .begin_array();
+  for (const auto& i : o.items)
+    w.begin_object()
+      .field("product_id", ids::format(i.product_id))
+      .field("title", i.title)
+      .field("unit_price_minor", i.unit_price_minor)
+      .field("quantity", i.quantity)
+      .end_object();
+  w.end_array().key("shipping_address");
+  if (o.shipping_address_json.empty())
+    w.null();
+  else
+    w.raw(o.shipping_address_json);
+  if (with_history) {
+    w.key("history").begin_array();
+    for (const auto& t : o.history) {
+      w.begin_object().key("from");
+      if (t.from.empty())
+        w.null();
+      else
+        w.string(t.from);
+      w.field("to", t.to).field("reason", t.reason).field("at_ms", t.at_ms).end_object();
+    }
+    w.end_array();
+  }
+  w.field("created_at_ms", o.created_at_ms).field("updated_at_ms", o.updated_at_ms).field("version", o.version);
+  w.end_object();
+}
+
+} // namespace
+
+std::string encode(const order& o) {
+  json::writer w;
+  write_order(w, o, true);
+  return w.take();
+}
+
+std::string encode_order_list(const std::vector<order>& list, std::size_t limit) {
+  json::writer w;
+  w.begin_object().key("items").begin_array();
+  for (const auto& o : list)
+    write_order(w, o, false);
+  w.end_array().key("next_cursor");
+  if (!list.empty() && list.size() >= limit)
+    w.string(ids::format(list.back().id));
+  else
+    w.null();
+  w.end_object();
+  return w.take();
+}
+
 std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>& orders) {
   json::writer w;
   w.begin_object().field("checkout_id", ids::format(checkout_id)).key("orders").begin_array();

@@ -331,3 +331,63 @@ TEST_CASE("an expired checkout cannot be placed", "[e2e][orders]") {
   CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "0");
   CHECK(stock_of(m, item) == 2);
 }
+
+TEST_CASE("receipts and order lists are shown only to the buyer, the order's seller and admins", "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto other = open_shop(m);
+  auto cup = listing(m, s, "Cup", 1200, 10);
+  auto pot = listing(m, other, "Pot", 9000, 10);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  std::vector<std::string> placed;
+  for (int i = 0; i < 3; ++i) {
+    auto co = m.c.post("/orders/checkout", checkout_body({{cup, 1}}, address), buyer.token).json().string_or("id");
+    auto r = place(m.c, buyer, co, "k-" + unique_suffix());
+    REQUIRE(r.status == 201);
+    placed.push_back(r.json().find("orders")->as_array().front().string_or("id"));
+  }
+  auto co = m.c.post("/orders/checkout", checkout_body({{pot, 1}}, address), buyer.token).json().string_or("id");
+  auto pot_order = place(m.c, buyer, co, "k-" + unique_suffix()).json().find("orders")->as_array().front().string_or("id");
+
+  auto receipt = m.c.get("/orders/" + placed[0], buyer.token);
+  INFO(receipt.body);
+  REQUIRE(receipt.status == 200);
+  auto doc = receipt.json();
+  CHECK(doc.string_or("status") == "pending");
+  CHECK(doc.string_or("seller_id") == s.seller_id);
+  CHECK(doc.find("items")->as_array().front().string_or("title") == "Cup");
+  CHECK(doc.find("shipping_address")->string_or("city") == "Berlin");
+  REQUIRE(doc.find("history")->as_array().size() == 1);
+  CHECK(doc.find("history")->as_array().front().string_or("to") == "pending");
+  CHECK(doc.find("seller_user_id") == nullptr);
+  CHECK(m.c.get("/orders/" + placed[0], s.owner.token).status == 200);
+  CHECK(m.c.get("/orders/" + placed[0], m.admin.token).status == 200);
+  check_problem(m.c.get("/orders/" + placed[0], other.owner.token), 404, "not-found");
+  auto stranger = sign_up(m.c, "stranger");
+  check_problem(m.c.get("/orders/" + placed[0], stranger.token), 404, "not-found");
+  check_problem(m.c.get("/orders/" + placed[0]), 401, "unauthenticated");
+
+  // The buyer's history, newest first, two at a time.
+  auto first_page = m.c.get("/orders?limit=2", buyer.token);
+  REQUIRE(first_page.status == 200);
+  auto page1 = first_page.json();
+  const auto& first_items = page1.find("items")->as_array();
+  REQUIRE(first_items.size() == 2);
+  CHECK(first_items[0].string_or("id") == pot_order);
+  CHECK(first_items[1].string_or("id") == placed[2]);
+  auto second_page = m.c.get("/orders?limit=2&cursor=" + page1.string_or("next_cursor"), buyer.token);
+  INFO(second_page.body);
+  REQUIRE(second_page.status == 200);
+  auto page2 = second_page.json();
+  const auto& second_items = page2.find("items")->as_array();
+  REQUIRE(second_items.size() == 2);
+  CHECK(second_items[0].string_or("id") == placed[1]);
+  CHECK(second_items[1].string_or("id") == placed[0]);
+  CHECK(m.c.get("/orders", stranger.token).json().find("items")->as_array().empty());
+  // Each shop sees its own incoming orders only.
+  CHECK(m.c.get("/sellers/me/orders", s.owner.token).json().find("items")->as_array().size() == 3);
+  auto theirs = m.c.get("/sellers/me/orders", other.owner.token).json().find("items")->as_array();
+  REQUIRE(theirs.size() == 1);
+  CHECK(theirs.front().string_or("id") == pot_order);
+}

@@ -131,8 +131,13 @@ using checkout_actor = caf::typed_actor<
 /// another request 409. Requests with one key that arrive together share
 /// the first one's reply. Arguments: buyer, key, request hash, and the
 /// request's path and id (for problem replies).
+/// Reads: an order for its buyer, its seller or an admin (404 for anyone
+/// else: user, order), and a user's orders as buyer or as seller (user,
+/// as_seller, before id, limit), newest first.
 using order_service_actor = caf::typed_actor<
   caf::replies_to<place_atom, std::uint64_t, std::string, std::string, std::string, std::string, place_request>::with<
-    stored_reply>>;
+    stored_reply>,
+  caf::replies_to<get_atom, std::uint64_t, std::uint64_t>::with<order>,
+  caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<order>>>;
 
 } // namespace livemart

@@ -145,6 +145,15 @@ db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, c
 /// product_id, title, unit_price_minor, quantity.
 db_statement checkout_parts(std::uint64_t checkout_id, std::uint64_t buyer_id);
 
+// -- orders ---------------------------------------------------------------------------
+
+/// One order with its items and history (decode_orders); no row: no such order.
+db_statement order_get(std::uint64_t id);
+/// A buyer's orders (or, `as_seller`, the orders of the shop the user owns),
+/// newest first, below `before_id` (0: from the newest).
+db_statement orders_of(std::uint64_t user_id, bool as_seller, std::uint64_t before_id, std::size_t limit);
+std::vector<order> decode_orders(const db_rows& rows);
+
 // -- idempotency --------------------------------------------------------------------
 
 /// request_hash, status, body; no row when the key is new.

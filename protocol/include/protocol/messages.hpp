@@ -225,6 +225,20 @@ typename Inspector::result_type inspect(Inspector& f, checkout& x) {
            x.shipping_minor, x.total_minor, x.status, x.expires_at_ms);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_item& x) {
+  return f(caf::meta::type_name("order_item"), x.product_id, x.title, x.unit_price_minor, x.quantity);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_transition& x) {
+  return f(caf::meta::type_name("order_transition"), x.from, x.to, x.reason, x.at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order& x) {
+  return f(caf::meta::type_name("order"), x.id, x.checkout_id, x.buyer_id, x.seller_id, x.status, x.currency,
+           x.subtotal_minor, x.shipping_minor, x.total_minor, x.items, x.seller_user_id, x.shipping_address_json,
+           x.history, x.created_at_ms, x.updated_at_ms, x.version);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, place_request& x) {
   return f(caf::meta::type_name("place_request"), x.checkout_id);
 }

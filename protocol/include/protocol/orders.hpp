@@ -86,6 +86,13 @@ struct order_item {
   std::int64_t quantity = 0;
 };
 
+struct order_transition {
+  std::string from; ///< empty for the first
+  std::string to;
+  std::string reason;
+  std::int64_t at_ms = 0;
+};
+
 /// One seller's part of a placed checkout.
 struct order {
   std::uint64_t id = 0;
@@ -98,7 +105,20 @@ struct order {
   std::int64_t shipping_minor = 0;
   std::int64_t total_minor = 0;
   std::vector<order_item> items;
+  // As read back (not known at placement):
+  std::uint64_t seller_user_id = 0;   ///< who may act as the seller; never sent
+  std::string shipping_address_json;  ///< the copy taken at checkout, as JSON
+  std::vector<order_transition> history;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::int32_t version = 0;
 };
+
+/// The receipt: the order with its items, shipping address and history.
+std::string encode(const order& o);
+/// {"items": [...receipts without history...], "next_cursor"}: newest first;
+/// a full page (`limit`) has a cursor (the last id).
+std::string encode_order_list(const std::vector<order>& list, std::size_t limit);
 
 /// The reply to a placement: {"checkout_id", "orders": [...]} (one order per seller).
 std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>& orders);
