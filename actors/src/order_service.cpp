@@ -61,15 +61,47 @@ void finish(order_pointer self, const key_type& key, const stored_reply& reply) 
   self->state.placing.erase(it);
 }
 
-/// Stores a definitive reply for the key, then answers. A reply that could
-/// not be stored is still sent; a retry then runs the request again, which
-/// changes nothing when it failed for good.
+constexpr std::string_view key_taken = "unique:idempotency_keys_pkey";
+
+stored_reply mismatch_reply(const placement& req) {
+  auto p = make_problem(errc::conflict, "this Idempotency-Key was used with a different request");
+  p.fields.push_back({"Idempotency-Key", "was used with a different request"});
+  return problem_reply(p, req);
+}
+
+/// Answers with the reply stored under the key (or a mismatch), e.g. after
+/// an earlier attempt whose reply was lost (a timeout) committed after all.
+void replay_stored(order_pointer self, const context_ptr& ctx, const placement& req) {
+  key_type key{req.buyer, req.key};
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                db_command{{persistence::idempotency_get(req.buyer, req.key)}})
+    .then(
+      [self, req, key](const db_result& r) {
+        const auto& stored = r.results.front().rows;
+        if (stored.empty())
+          finish(self, key, problem_reply(make_problem(errc::conflict, "the request changed meanwhile; retry"), req));
+        else if (stored[0][0].text != req.request_hash)
+          finish(self, key, mismatch_reply(req));
+        else
+          finish(self, key, {static_cast<std::int32_t>(std::stoi(stored[0][1].text)), stored[0][2].text});
+      },
+      [self, req, key](caf::error& e) { finish(self, key, problem_reply(to_problem(e), req)); });
+}
+
+/// Stores a definitive reply for the key, then answers. When a reply is
+/// stored already (an earlier attempt committed after all), that one is
+/// sent; a reply that could not be stored is still sent.
 void record_and_finish(order_pointer self, const context_ptr& ctx, const placement& req, stored_reply reply) {
   key_type key{req.buyer, req.key};
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                 db_command{{persistence::idempotency_insert(req.buyer, req.key, req.request_hash, reply)}})
     .then([self, key, reply](const db_result&) { finish(self, key, reply); },
-          [self, key, reply](caf::error&) { finish(self, key, reply); });
+          [self, ctx, req, key, reply](caf::error& err) {
+            if (to_problem(err).detail == key_taken)
+              replay_stored(self, ctx, req);
+            else
+              finish(self, key, reply);
+          });
 }
 
 /// Turns a failed placement into its reply; 5xx outcomes are not stored
@@ -150,21 +182,9 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
               finish(self, key_type{req.buyer, req.key}, created);
             },
             [self, ctx, req](caf::error& err) {
-              auto p = to_problem(err);
-              if (p.code == errc::conflict && p.detail.rfind("unique:", 0) == 0) {
+              if (to_problem(err).detail == key_taken) {
                 // Another node stored a reply for this key first: send that one.
-                self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
-                              db_command{{persistence::idempotency_get(req.buyer, req.key)}})
-                  .then(
-                    [self, req](const db_result& again) {
-                      const auto& stored = again.results.front().rows;
-                      key_type key{req.buyer, req.key};
-                      if (stored.empty())
-                        finish(self, key, problem_reply(make_problem(errc::conflict, "retry"), req));
-                      else
-                        finish(self, key, {static_cast<std::int32_t>(std::stoi(stored[0][1].text)), stored[0][2].text});
-                    },
-                    [self, req](caf::error& e) { finish(self, key_type{req.buyer, req.key}, problem_reply(to_problem(e), req)); });
+                replay_stored(self, ctx, req);
                 return;
               }
               placement_failed(self, ctx, req, err);
@@ -230,11 +250,7 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
       placement req{buyer, key, request_hash, instance, request_id, body};
       auto rp = self->make_response_promise<stored_reply>();
       key_type k{buyer, key};
-      auto mismatch = [req] {
-        auto p = make_problem(errc::conflict, "this Idempotency-Key was used with a different request");
-        p.fields.push_back({"Idempotency-Key", "was used with a different request"});
-        return problem_reply(p, req);
-      };
+      auto mismatch = [req] { return mismatch_reply(req); };
       if (auto it = self->state.placing.find(k); it != self->state.placing.end()) {
         if (it->second.request_hash != request_hash)
           return mismatch();

@@ -37,6 +37,7 @@ struct product_state {
   std::size_t in_flight = 0; ///< writes of any kind
   std::chrono::steady_clock::time_point last_activity;
   bool retiring = false; ///< passivation agreed: end once nothing is in flight
+  bool needs_reload = false; ///< the book may differ from the database: read it again once idle
   caf::group subscribers;
   // The product page's extras, refreshed when older than detail_refresh.
   seller_summary seller;
@@ -74,9 +75,41 @@ void quit_if_done(product_pointer self) {
     self->quit();
 }
 
+/// Reads the committed row again and starts the book over from it; `await`,
+/// so nothing is handled against a half-updated book. Moves learned of
+/// later are taken in only if newer than this read (stock_version).
+void reload(product_pointer self, const std::shared_ptr<const product_context>& ctx) {
+  auto& st = self->state;
+  st.needs_reload = false;
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::product_by_id(st.committed.id)}})
+    .await(
+      [self](const db_result& r) {
+        auto found = persistence::decode_products(r.results.front());
+        if (found.empty())
+          return;
+        auto& s = self->state;
+        const auto& row = found.front();
+        s.book.load(row.stock, row.reserved, row.sold);
+        s.loaded_version = row.stock_version;
+        s.committed.stock = row.stock;
+        s.committed.reserved = row.reserved;
+        s.committed.sold = row.sold;
+        s.committed.stock_version = row.stock_version;
+      },
+      [self](caf::error&) { self->state.needs_reload = true; });
+}
+
+/// Reloads when a reload is due and no write of this actor is in flight.
+void reload_if_due(product_pointer self, const std::shared_ptr<const product_context>& ctx) {
+  auto& st = self->state;
+  if (st.needs_reload && st.in_flight == 0 && !st.retiring)
+    reload(self, ctx);
+}
+
 /// A write finished.
-void settle(product_pointer self) {
+void settle(product_pointer self, const std::shared_ptr<const product_context>& ctx) {
   --self->state.in_flight;
+  reload_if_due(self, ctx);
   quit_if_done(self);
 }
 
@@ -171,12 +204,16 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
         s.book.committed(kind, quantity);
         s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, std::stoll(r.results.front().rows.front()[3].text));
         publish(self, ctx, rp);
-        settle(self);
+        settle(self, ctx);
       },
-      [self, rp, kind, quantity](caf::error& err) mutable {
+      [self, ctx, rp, kind, quantity](caf::error& err) mutable {
         self->state.book.failed(kind, quantity);
-        settle(self);
         auto p = to_problem(err);
+        // Refused by the database: nothing changed. Anything else (a timeout,
+        // a lost connection) may have committed: read the truth again.
+        if (p.code != errc::limit_reached)
+          self->state.needs_reload = true;
+        settle(self, ctx);
         if (p.code == errc::limit_reached) // the database's own guard (LM409)
           rp.deliver(make_error(errc::conflict, "out of stock"));
         else
@@ -223,7 +260,12 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       self->quit();
       return caf::message{};
     }
-    if (s.in_flight == 0 && std::chrono::steady_clock::now() - s.last_activity >= ctx->idle) {
+    if (std::chrono::steady_clock::now() - s.last_activity < ctx->idle) {
+      // Busy: once per idle period, compare with the database anyway, so a
+      // move whose notice was lost cannot keep the book off for long.
+      s.needs_reload = true;
+      reload_if_due(self, ctx);
+    } else if (s.in_flight == 0) {
       // Passivation goes through the registry, so that it hands out no new
       // requests to an actor that is ending.
       self->request(registry, ctx->step_timeout, idle_atom::value, s.committed.id)
@@ -278,16 +320,14 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       if (!s.exists || version <= s.loaded_version)
         return;
       auto k = static_cast<persistence::stock_kind>(kind);
-      if (auto err = s.book.begin(k, quantity, true)) {
-        // The book disagrees with the database: start again from it.
-        log::warn("a product's stock book disagreed with a committed move; reloading",
+      if (!s.book.absorb(k, quantity)) {
+        log::warn("a product's stock book disagreed with a committed move; it reloads",
                   "\"product\":\"" + ids::format(s.committed.id) + "\"");
-        self->quit(make_error(errc::internal, "stock book out of step"));
-        return;
+        s.needs_reload = true;
       }
-      s.book.committed(k, quantity);
       s.committed.stock_version = std::max(s.committed.stock_version, version);
       publish(self, ctx);
+      reload_if_due(self, ctx);
     },
     [self, ctx, touch](release_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
@@ -318,7 +358,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
             auto rows = persistence::decode_products(r.results.front());
             if (rows.empty()) {
               rp.deliver(make_error(errc::conflict, "the product changed outside livemart; retry"));
-              settle(self);
+              settle(self, ctx);
               return;
             }
             // Stock fields stay as this actor knows them; only the listing changed.
@@ -332,11 +372,11 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
             current.committed.updated_at_ms = row.updated_at_ms;
             self->send(ctx->search, put_atom::value, current.committed);
             rp.deliver(current.committed);
-            settle(self);
+            settle(self, ctx);
           },
-          [self, rp](caf::error& err) mutable {
+          [self, ctx, rp](caf::error& err) mutable {
             rp.deliver(std::move(err));
-            settle(self);
+            settle(self, ctx);
           });
       return rp;
     },
@@ -360,11 +400,11 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
               self->state.committed.updated_at_ms = rows.front().updated_at_ms;
             }
             publish(self, ctx, rp);
-            settle(self);
+            settle(self, ctx);
           },
-          [self, rp](caf::error& err) mutable {
+          [self, ctx, rp](caf::error& err) mutable {
             rp.deliver(std::move(err));
-            settle(self);
+            settle(self, ctx);
           });
       return rp;
     },

@@ -1,5 +1,7 @@
 #include <actors/stock_book.hpp>
 
+#include <algorithm>
+
 #include <protocol/messages.hpp>
 
 namespace livemart {
@@ -61,6 +63,37 @@ void stock_book::committed(kind k, std::int64_t quantity) {
     available_ += quantity;
   if (k == kind::reserve)
     reserved_free_ += quantity;
+}
+
+bool stock_book::absorb(kind k, std::int64_t quantity) {
+  switch (k) {
+    case kind::restock:
+      stock_ += quantity;
+      available_ += quantity;
+      break;
+    case kind::reserve:
+      stock_ -= quantity;
+      reserved_ += quantity;
+      available_ -= quantity;
+      reserved_free_ += quantity;
+      break;
+    case kind::release:
+      stock_ += quantity;
+      reserved_ -= quantity;
+      available_ += quantity;
+      reserved_free_ -= quantity;
+      break;
+    case kind::commit:
+      reserved_ -= quantity;
+      sold_ += quantity;
+      reserved_free_ -= quantity;
+      break;
+  }
+  if (available_ >= 0 && reserved_free_ >= 0)
+    return true;
+  available_ = std::max<std::int64_t>(available_, 0);
+  reserved_free_ = std::max<std::int64_t>(reserved_free_, 0);
+  return false;
 }
 
 void stock_book::failed(kind k, std::int64_t quantity) {

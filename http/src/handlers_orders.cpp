@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <protocol/crypto.hpp>
-#include <protocol/ids.hpp>
 #include <protocol/orders.hpp>
 
 namespace livemart::http {
@@ -19,13 +18,7 @@ void add_order_routes(router& r) {
       return;
     ctx->ask(
       ctx->svc().checkouts,
-      [ctx](const checkout& c) {
-        response res;
-        res.status = 201;
-        res.body = encode(c);
-        res.headers.emplace_back("Location", "/orders/checkouts/" + ids::format(c.id));
-        ctx->respond(std::move(res));
-      },
+      [ctx](const checkout& c) { ctx->respond_json(201, encode(c)); },
       checkout_atom::value, ctx->user_id(), std::move(*request));
   });
 

@@ -55,6 +55,15 @@ CREATE FUNCTION stock_move(p_ledger bigint, p_product bigint, p_kind text, p_qua
 RETURNS TABLE (stock bigint, reserved bigint, sold bigint, stock_version bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
+  -- A hold only for a checkout that is still open (locked before the
+  -- product, in the order every closing transaction takes them), so no
+  -- hold can outlive its checkout.
+  IF p_kind = 'reserve' AND p_checkout IS NOT NULL THEN
+    PERFORM 1 FROM checkouts k WHERE k.id = p_checkout AND k.status = 'open' FOR SHARE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'checkout_closed' USING ERRCODE = 'LM409';
+    END IF;
+  END IF;
   IF p_kind = 'restock' THEN
     UPDATE products p SET stock = p.stock + p_quantity, stock_version = p.stock_version + 1, updated_at = now()
       WHERE p.id = p_product AND p.stock + p_quantity >= 0;

@@ -82,6 +82,18 @@ BEGIN
   IF c.expires_at <= now() THEN
     RAISE EXCEPTION 'checkout_expired' USING ERRCODE = 'LM409';
   END IF;
+  -- Every line must be fully held (a checkout still taking its holds, or
+  -- one whose holds failed, cannot be placed).
+  IF EXISTS (
+    SELECT 1 FROM (SELECT l.product_id, sum(l.quantity) AS wanted FROM checkout_lines l
+                    WHERE l.checkout_id = p_checkout GROUP BY l.product_id) w
+      LEFT JOIN (SELECT g.product_id,
+                        sum(CASE WHEN g.kind = 'reserve' THEN g.quantity ELSE -g.quantity END) AS held
+                   FROM stock_ledger g WHERE g.checkout_id = p_checkout GROUP BY g.product_id) h
+        ON h.product_id = w.product_id
+     WHERE COALESCE(h.held, 0) <> w.wanted) THEN
+    RAISE EXCEPTION 'checkout_incomplete' USING ERRCODE = 'LM409';
+  END IF;
   UPDATE checkouts k SET status = 'placed', closed_at = now() WHERE k.id = p_checkout;
   FOR part IN SELECT s.seller_id, s.subtotal_minor, s.shipping_minor FROM checkout_sellers s
                WHERE s.checkout_id = p_checkout ORDER BY s.seller_id

@@ -338,3 +338,71 @@ TEST_CASE("a move committed elsewhere is taken in once, never on top of a load t
   CHECK(seen(second).reserved == 1);
   CHECK(ledger_balance(db.url(), id) == "t");
 }
+
+TEST_CASE("holds are taken only for open checkouts, and only a fully held checkout is placed",
+          "[db][products][checkouts]") {
+  temp_database db;
+  products_fixture f{db.url()};
+  auto a = make_product(f);
+  auto b = make_product(f);
+  auto seller_of = [&](std::uint64_t id) {
+    return std::stoull(sql(db.url(), "SELECT seller_id FROM products WHERE id = " + ids::format(id)).rows[0][0].text);
+  };
+  auto buyer = ids::next();
+  ok(f.write({{ps::user_insert(buyer, "b." + unique_suffix() + "@example.com", "h", "Buyer", role::buyer)}}));
+  address home;
+  home.id = ids::next();
+  home.user_id = buyer;
+  home.name = "Ada";
+  home.line1 = "Unter den Linden 1";
+  home.city = "Berlin";
+  home.postal_code = "10115";
+  home.country = "DE";
+  ok(f.write({{ps::address_create(home, 20)}}));
+  checkout c;
+  c.id = ids::next();
+  c.buyer_id = buyer;
+  c.address_id = home.id;
+  c.currency = "EUR";
+  c.lines = {{a, seller_of(a), "Camera", 1999, 1}, {b, seller_of(b), "Camera", 1999, 1}};
+  auto totals = price_checkout(c.lines, conf::order_settings{});
+  c.subtotal_minor = totals.subtotal_minor;
+  c.shipping_minor = totals.shipping_minor;
+  db_command open{{ps::checkout_open(c, 600)}};
+  for (std::size_t i = 0; i < c.lines.size(); ++i)
+    open.statements.push_back(ps::checkout_line_insert(c.id, i, c.lines[i]));
+  for (const auto& share : totals.sellers)
+    open.statements.push_back(ps::checkout_seller_insert(c.id, share));
+  ok(f.write(open));
+
+  caf::scoped_actor self{f.sys};
+  auto ask = [&](std::uint64_t id, auto... args) -> std::optional<problem> {
+    std::optional<problem> out;
+    self->request(f.actor_of(id), std::chrono::seconds{10}, args...)
+      .receive([](stock_update&) {}, [&](caf::error& e) { out = to_problem(e); });
+    return out;
+  };
+  REQUIRE_FALSE(ask(a, restock_atom::value, std::int64_t{5}, std::string{"in"}, std::uint64_t{0}));
+  REQUIRE_FALSE(ask(b, restock_atom::value, std::int64_t{5}, std::string{"in"}, std::uint64_t{0}));
+  REQUIRE_FALSE(ask(a, reserve_atom::value, std::int64_t{1}, c.id));
+
+  // Only the first line is held: the checkout cannot be placed.
+  auto placed = f.write({{ps::checkout_place(c.id, buyer, {ids::next(), ids::next()}, {ids::next(), ids::next()},
+                                             {ids::next(), ids::next()})}});
+  REQUIRE(std::holds_alternative<caf::error>(placed));
+  CHECK(to_problem(std::get<caf::error>(placed)).detail == "checkout_incomplete");
+
+  // Closed, it releases its hold, and takes no new one.
+  auto released = f.write({{ps::checkout_release(c.id, checkout_status::failed, false, {ids::next(), ids::next()})}});
+  REQUIRE(std::holds_alternative<db_result>(released));
+  CHECK(std::get<db_result>(released).results.front().rows.size() == 1);
+  auto late = ask(b, reserve_atom::value, std::int64_t{1}, c.id);
+  REQUIRE(late);
+  CHECK(late->code == errc::conflict);
+  for (auto id : {a, b}) {
+    auto row = sql(db.url(), "SELECT stock, reserved FROM products WHERE id = " + ids::format(id)).rows[0];
+    CHECK(row[0].text == "5");
+    CHECK(row[1].text == "0");
+    CHECK(ledger_balance(db.url(), id) == "t");
+  }
+}

@@ -118,6 +118,17 @@ TEST_CASE("moves committed by another transaction are taken in by the book", "[s
   CHECK(book.begin(kind::commit, 1, true));
 }
 
+TEST_CASE("a committed move that does not fit the promises is flagged, and the book stays in bounds", "[stock]") {
+  stock_book book;
+  book.load(2, 1, 0);
+  CHECK(book.absorb(kind::release, 1)); // the hold of a closed checkout
+  CHECK(book.available() == 3);
+  CHECK(book.reserved_free() == 0);
+  CHECK_FALSE(book.absorb(kind::commit, 1)); // more than the book knew was reserved
+  CHECK(book.reserved_free() == 0);
+  CHECK(book.sold() == 1);
+}
+
 TEST_CASE("bad quantities and products not on sale are refused without a change", "[stock]") {
   stock_book book;
   book.load(5, 1, 0);

@@ -15,9 +15,9 @@
 /// unit is ever promised twice; increases become usable only after their
 /// commit, so that nothing is promised that may not commit. A change thus
 /// goes: begin() -> the write -> committed() or failed(). A move another
-/// transaction committed (a checkout's holds released or sold) goes
-/// begin() -> committed() at once. The committed numbers follow by deltas,
-/// so they do not depend on the order in which commits are learned of.
+/// transaction committed (a checkout's holds released or sold) is taken in
+/// with absorb(). The committed numbers follow by deltas, so they do not
+/// depend on the order in which commits are learned of.
 namespace livemart {
 
 class stock_book {
@@ -38,6 +38,11 @@ public:
 
   /// The write of a begun change failed: its promise is given back.
   void failed(kind k, std::int64_t quantity);
+
+  /// A move another transaction committed: a fact, taken in as it is.
+  /// Returns false when it does not fit what the book promised (the caller
+  /// should reload from the database); the book then stays within bounds.
+  bool absorb(kind k, std::int64_t quantity);
 
   std::int64_t stock() const { return stock_; }
   std::int64_t reserved() const { return reserved_; }
