@@ -90,6 +90,15 @@ BEGIN
 END
 $$;
 
+-- What a checkout still holds, per product: its reserves minus what was
+-- released or sold of them.
+CREATE FUNCTION checkout_holds(p_checkout bigint)
+RETURNS TABLE (product_id bigint, held bigint)
+LANGUAGE sql STABLE AS $$
+  SELECT l.product_id, sum(CASE WHEN l.kind = 'reserve' THEN l.quantity ELSE -l.quantity END)::bigint
+    FROM stock_ledger l WHERE l.checkout_id = p_checkout GROUP BY l.product_id ORDER BY l.product_id
+$$;
+
 -- Opens a checkout for the buyer's own address (LM422 'address_id' otherwise),
 -- with a copy of it; its lines are inserted by the same command.
 CREATE FUNCTION checkout_open(p_id bigint, p_buyer bigint, p_address bigint, p_currency text, p_subtotal bigint,
@@ -130,10 +139,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
-  FOR held IN
-    SELECT l.product_id AS pid,
-           sum(CASE WHEN l.kind = 'reserve' THEN l.quantity ELSE -l.quantity END)::bigint AS q
-      FROM stock_ledger l WHERE l.checkout_id = p_id GROUP BY l.product_id ORDER BY l.product_id
+  FOR held IN SELECT h.product_id AS pid, h.held AS q FROM checkout_holds(p_id) h
   LOOP
     IF held.q > 0 THEN
       n := n + 1;

@@ -87,10 +87,7 @@ BEGIN
   IF EXISTS (
     SELECT 1 FROM (SELECT l.product_id, sum(l.quantity) AS wanted FROM checkout_lines l
                     WHERE l.checkout_id = p_checkout GROUP BY l.product_id) w
-      LEFT JOIN (SELECT g.product_id,
-                        sum(CASE WHEN g.kind = 'reserve' THEN g.quantity ELSE -g.quantity END) AS held
-                   FROM stock_ledger g WHERE g.checkout_id = p_checkout GROUP BY g.product_id) h
-        ON h.product_id = w.product_id
+      LEFT JOIN checkout_holds(p_checkout) h ON h.product_id = w.product_id
      WHERE COALESCE(h.held, 0) <> w.wanted) THEN
     RAISE EXCEPTION 'checkout_incomplete' USING ERRCODE = 'LM409';
   END IF;
@@ -110,10 +107,7 @@ BEGIN
       VALUES (p_transition_ids[n], p_order_ids[n], NULL, 'pending', p_buyer, 'placed');
   END LOOP;
   n := 0;
-  FOR held IN
-    SELECT l.product_id AS pid,
-           sum(CASE WHEN l.kind = 'reserve' THEN l.quantity ELSE -l.quantity END)::bigint AS q
-      FROM stock_ledger l WHERE l.checkout_id = p_checkout GROUP BY l.product_id ORDER BY l.product_id
+  FOR held IN SELECT h.product_id AS pid, h.held AS q FROM checkout_holds(p_checkout) h
   LOOP
     IF held.q > 0 THEN
       n := n + 1;

@@ -98,6 +98,18 @@ bool from_string(std::string_view text, order_status& out) {
 
 namespace {
 
+void write_items(json::writer& w, const std::vector<order_item>& items) {
+  w.begin_array();
+  for (const auto& i : items)
+    w.begin_object()
+      .field("product_id", ids::format(i.product_id))
+      .field("title", i.title)
+      .field("unit_price_minor", i.unit_price_minor)
+      .field("quantity", i.quantity)
+      .end_object();
+  w.end_array();
+}
+
 void write_order(json::writer& w, const order& o, bool with_history) {
   w.begin_object()
     .field("id", ids::format(o.id))
@@ -109,16 +121,9 @@ void write_order(json::writer& w, const order& o, bool with_history) {
     .field("subtotal_minor", o.subtotal_minor)
     .field("shipping_minor", o.shipping_minor)
     .field("total_minor", o.total_minor)
-    .key("items")
-    .begin_array();
-  for (const auto& i : o.items)
-    w.begin_object()
-      .field("product_id", ids::format(i.product_id))
-      .field("title", i.title)
-      .field("unit_price_minor", i.unit_price_minor)
-      .field("quantity", i.quantity)
-      .end_object();
-  w.end_array().key("shipping_address");
+    .key("items");
+  write_items(w, o.items);
+  w.key("shipping_address");
   if (o.shipping_address_json.empty())
     w.null();
   else
@@ -173,16 +178,9 @@ std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>
       .field("subtotal_minor", o.subtotal_minor)
       .field("shipping_minor", o.shipping_minor)
       .field("total_minor", o.total_minor)
-      .key("items")
-      .begin_array();
-    for (const auto& i : o.items)
-      w.begin_object()
-        .field("product_id", ids::format(i.product_id))
-        .field("title", i.title)
-        .field("unit_price_minor", i.unit_price_minor)
-        .field("quantity", i.quantity)
-        .end_object();
-    w.end_array().end_object();
+      .key("items");
+    write_items(w, o.items);
+    w.end_object();
   }
   w.end_array().end_object();
   return w.take();
