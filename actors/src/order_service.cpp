@@ -19,6 +19,7 @@ struct order_context {
   persistence::database db;
   product_directory products;
   user_directory users;
+  checkout_actor checkouts;
 };
 
 using key_type = std::pair<std::uint64_t, std::string>; ///< user, Idempotency-Key
@@ -193,6 +194,25 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
       [self, req](caf::error& err) { finish(self, key_type{req.buyer, req.key}, problem_reply(to_problem(err), req)); });
 }
 
+/// One-tap buy-now: a checkout of the items (held as usual), placed at once
+/// under the same key. A checkout that cannot be made is the reply, stored
+/// like any definitive error.
+void buy_now(order_pointer self, const context_ptr& ctx, placement req) {
+  self->request(ctx->checkouts, ctx->step_timeout, checkout_atom::value, req.buyer, req.body.items)
+    .then(
+      [self, ctx, req](const checkout& c) mutable {
+        req.body.checkout_id = c.id;
+        place(self, ctx, req);
+      },
+      [self, ctx, req](caf::error& err) {
+        auto p = to_problem_with_fields(err);
+        if (info(p.code).status >= 500)
+          finish(self, key_type{req.buyer, req.key}, problem_reply(p, req));
+        else
+          record_and_finish(self, ctx, req, problem_reply(p, req));
+      });
+}
+
 order_service_actor::behavior_type order_service(order_pointer self, context_ptr ctx) {
   // Old idempotency records are forgotten once an hour, a batch at a time.
   self->set_default_handler([self, ctx](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
@@ -263,6 +283,10 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
         .then(
           [self, ctx, req, k, mismatch](const db_result& r) {
             const auto& stored = r.results.front().rows;
+            if (stored.empty() && req.body.checkout_id == 0) {
+              buy_now(self, ctx, req);
+              return;
+            }
             if (stored.empty()) {
               place(self, ctx, req);
               return;
@@ -281,10 +305,10 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
 } // namespace
 
 order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                                 product_directory products, user_directory users) {
+                                 product_directory products, user_directory users, checkout_actor checkouts) {
   return sys.spawn(order_service, std::make_shared<const order_context>(order_context{
                                     cfg.orders, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db,
-                                    std::move(products), std::move(users)}));
+                                    std::move(products), std::move(users), std::move(checkouts)}));
 }
 
 } // namespace livemart

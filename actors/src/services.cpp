@@ -18,7 +18,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.products = spawn_product_directory(sys, cfg, s.db, s.search, s.sellers, s.categories);
   s.product_service = spawn_product_service(sys, cfg, s.db, s.users, s.sellers, s.categories, s.search, s.products);
   s.checkouts = spawn_checkouts(sys, cfg, s.db, s.products);
-  s.orders = spawn_orders(sys, cfg, s.db, s.products, s.users);
+  s.orders = spawn_orders(sys, cfg, s.db, s.products, s.users, s.checkouts);
   return s;
 }
 

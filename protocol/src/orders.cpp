@@ -63,6 +63,17 @@ checkout_totals price_checkout(const std::vector<checkout_line>& lines, const co
 }
 
 decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg) {
+  {
+    body_reader probe{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+    if (probe.ok() && !probe.has("checkout_id") && (probe.has("items") || probe.has("address_id"))) {
+      auto items = decode_checkout(body, cfg);
+      if (auto* p = std::get_if<problem>(&items))
+        return std::move(*p);
+      place_request out;
+      out.items = std::get<checkout_request>(std::move(items));
+      return out;
+    }
+  }
   body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   if (!r.ok())
     return *r.finish();

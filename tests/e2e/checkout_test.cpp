@@ -402,3 +402,38 @@ TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exac
   CHECK(row.rows[0][2].text == "100");
   CHECK(row.rows[0][3].text == "100");
 }
+
+TEST_CASE("one-tap buy-now checks out and places at once, idempotently", "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto item = listing(m, s, "Drop tee", 3500, 2);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto buy = [&](int quantity, const std::string& key) {
+    return m.c.request("POST", "/orders", checkout_body({{item, quantity}}, address),
+                       {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + buyer.token},
+                        {"Idempotency-Key", key}});
+  };
+  auto key = "tap-" + unique_suffix();
+  auto first = buy(1, key);
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  auto orders = first.json().find("orders")->as_array();
+  REQUIRE(orders.size() == 1);
+  CHECK(integer_field(orders.front(), "subtotal_minor") == 3500);
+  CHECK(buy(1, key).body == first.body);
+  CHECK(sql(m.db.url(), "SELECT sold FROM products WHERE id = " + item).rows[0][0].text == "1");
+  // Sold out: the 409 names the line and is replayed for the same key.
+  auto sold_out_key = "tap-" + unique_suffix();
+  auto sold_out = buy(5, sold_out_key);
+  check_problem(sold_out, 409, "conflict");
+  CHECK(sold_out.error_fields() == std::vector<std::string>{"items[0].quantity"});
+  CHECK(buy(5, sold_out_key).body == sold_out.body);
+  CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "1");
+  CHECK(stock_of(m, item) == 1);
+  // A checkout id and items together: items is not a field of that request.
+  auto both = m.c.request("POST", "/orders", "{\"checkout_id\":\"1\",\"items\":[],\"address_id\":" + quote(address) + "}",
+                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + buyer.token},
+                           {"Idempotency-Key", "both-" + unique_suffix()}});
+  check_problem(both, 400, "unknown-field");
+}

@@ -71,7 +71,7 @@ product_service_actor spawn_product_service(caf::actor_system& sys, const conf::
                                             product_directory products);
 category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                                 product_directory products, user_directory users);
+                                 product_directory products, user_directory users, checkout_actor checkouts);
 checkout_actor spawn_checkouts(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                                product_directory products);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,

@@ -240,7 +240,7 @@ typename Inspector::result_type inspect(Inspector& f, order& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, place_request& x) {
-  return f(caf::meta::type_name("place_request"), x.checkout_id);
+  return f(caf::meta::type_name("place_request"), x.checkout_id, x.items);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_reply& x) {

@@ -69,9 +69,12 @@ checkout_totals price_checkout(const std::vector<checkout_line>& lines, const co
 
 std::string encode(const checkout& c);
 
-/// {"checkout_id": "..."}: place the checkout as orders.
+/// {"checkout_id": "..."}: place the checkout as orders; or, for a one-tap
+/// buy-now, {"items": [...], "address_id": "..."} as for a checkout, which
+/// is checked out and placed at once.
 struct place_request {
-  std::uint64_t checkout_id = 0;
+  std::uint64_t checkout_id = 0; ///< 0: buy now from `items`
+  checkout_request items;
 };
 decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg);
 
