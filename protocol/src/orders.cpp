@@ -18,24 +18,16 @@ decoded<checkout_request> decode_checkout(std::string_view body, const conf::set
   auto quantity_max = static_cast<std::int64_t>(cfg.orders.line_quantity_max);
   r.objects("items", true, 1, cfg.orders.checkout_lines_max, [&](body_reader& item, std::size_t) {
     checkout_item line;
-    if (auto id = item.string("product_id", true)) {
-      if (auto parsed = ids::parse(*id))
-        line.product_id = *parsed;
-      else
-        item.invalid("product_id", "is not a product id");
-    }
+    if (auto id = item.id("product_id", true, "product"))
+      line.product_id = *id;
     if (auto q = item.integer("quantity", true, 1, quantity_max))
       line.quantity = *q;
     if (line.product_id != 0 && !seen.insert(line.product_id).second)
       item.invalid("product_id", "appears on more than one line; put the whole quantity on one");
     out.items.push_back(line);
   });
-  if (auto id = r.string("address_id", true)) {
-    if (auto parsed = ids::parse(*id))
-      out.address_id = *parsed;
-    else
-      r.invalid("address_id", "is not an address id");
-  }
+  if (auto id = r.id("address_id", true, "address"))
+    out.address_id = *id;
   if (auto p = r.finish())
     return std::move(*p);
   return out;
@@ -78,12 +70,8 @@ decoded<place_request> decode_place(std::string_view body, const conf::settings&
   if (!r.ok())
     return *r.finish();
   place_request out;
-  if (auto id = r.string("checkout_id", true)) {
-    if (auto parsed = ids::parse(*id))
-      out.checkout_id = *parsed;
-    else
-      r.invalid("checkout_id", "is not a checkout id");
-  }
+  if (auto id = r.id("checkout_id", true, "checkout"))
+    out.checkout_id = *id;
   if (auto p = r.finish())
     return std::move(*p);
   return out;

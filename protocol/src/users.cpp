@@ -83,6 +83,20 @@ std::optional<std::int64_t> body_reader::integer(std::string_view key, bool requ
   return v->as_integer();
 }
 
+std::optional<std::uint64_t> body_reader::id(std::string_view key, bool required, std::string_view what) {
+  auto text = string(key, required);
+  if (!text)
+    return std::nullopt;
+  auto parsed = ids::parse(*text);
+  if (!parsed) {
+    // Appended piece by piece: GCC 12 warns (-Wrestrict) on "literal" + string.
+    std::string message = "is not a valid ";
+    message.append(what).append(" id");
+    invalid(key, std::move(message));
+  }
+  return parsed;
+}
+
 std::optional<std::vector<std::string>> body_reader::string_array(std::string_view key, bool required,
                                                                   std::size_t items_max) {
   const auto* v = field(key);

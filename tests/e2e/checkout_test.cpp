@@ -44,6 +44,15 @@ std::int64_t stock_of(marketplace& m, const std::string& product) {
   return integer_field(m.c.get("/products/" + product).json(), "stock");
 }
 
+/// Waits (at most 15 s) until the product shows `expected` units: the
+/// sweeper's release has no push over HTTP to await.
+bool await_stock(marketplace& m, const std::string& product, std::int64_t expected) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+  while (stock_of(m, product) != expected && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  return stock_of(m, product) == expected;
+}
+
 } // namespace
 
 TEST_CASE("a checkout prices its lines on the server and holds their stock", "[e2e][orders]") {
@@ -139,11 +148,7 @@ TEST_CASE("expired holds return their stock", "[e2e][orders]") {
   REQUIRE(r.status == 201);
   auto id = r.json().string_or("id");
   CHECK(stock_of(m, item) == 1);
-  // Await the sweep's effect (bounded), not a guessed delay.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
-  while (stock_of(m, item) != 4 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-  CHECK(stock_of(m, item) == 4);
+  CHECK(await_stock(m, item, 4));
   auto row = sql(m.db.url(), "SELECT c.status, (SELECT sum(quantity) FROM stock_ledger l WHERE l.checkout_id = c.id AND "
                            "l.kind = 'release') FROM checkouts c WHERE c.id = " + id);
   CHECK(row.rows[0][0].text == "expired");
@@ -279,9 +284,7 @@ TEST_CASE("an expired checkout cannot be placed", "[e2e][orders]") {
   auto buyer = sign_up(m.c, "buyer");
   auto address = add_address(m.c, buyer);
   auto checkout = m.c.post("/orders/checkout", checkout_body({{item, 1}}, address), buyer.token).json().string_or("id");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
-  while (stock_of(m, item) != 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  REQUIRE(await_stock(m, item, 2));
   auto late = place(m.c, buyer, checkout, "late-" + unique_suffix());
   check_problem(late, 409, "conflict");
   CHECK(late.error_fields() == std::vector<std::string>{"checkout_id"});

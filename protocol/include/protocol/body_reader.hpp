@@ -31,6 +31,9 @@ public:
   std::optional<bool> boolean(std::string_view key, bool required);
   /// A whole number within [min, max] (a 422 outside, a 400 for non-integers).
   std::optional<std::int64_t> integer(std::string_view key, bool required, std::int64_t min, std::int64_t max);
+  /// An id, sent as a string (ids exceed JavaScript's safe integers); a
+  /// string that is not an id is a 422 "is not a <what> id".
+  std::optional<std::uint64_t> id(std::string_view key, bool required, std::string_view what);
   /// An array of strings with at most `items_max` entries.
   std::optional<std::vector<std::string>> string_array(std::string_view key, bool required, std::size_t items_max);
   /// True when `key` is present and JSON null (marks "clear this").
