@@ -61,6 +61,22 @@ struct products_fixture : db_fixture {
     caf::anon_send_exit(search, caf::exit_reason::user_shutdown);
   }
 
+  /// Kills `first` and returns the actor the registry spawns for `id` in
+  /// its place. The registry forgets the dead one when its own down
+  /// message arrives: ask until it hands out the replacement (bounded, no
+  /// sleeping).
+  product_actor replace(std::uint64_t id, const product_actor& first) {
+    caf::scoped_actor self{sys};
+    self->monitor(first);
+    caf::anon_send_exit(first, caf::exit_reason::kill);
+    self->receive([](caf::down_msg&) {});
+    product_actor second;
+    for (int attempt = 0; attempt < 100 && (!second || second == first); ++attempt)
+      second = actor_of(id);
+    REQUIRE(second != first);
+    return second;
+  }
+
   product_actor actor_of(std::uint64_t id) {
     caf::scoped_actor self{sys};
     product_actor out;
@@ -179,15 +195,7 @@ TEST_CASE("a product actor that dies is replaced from committed state", "[db][pr
   self->request(first, std::chrono::seconds{10}, restock_atom::value, std::int64_t{5}, std::string{"initial"},
                 std::uint64_t{0})
     .receive([](stock_update&) {}, [](caf::error& e) { FAIL(to_problem(e).detail); });
-  self->monitor(first);
-  caf::anon_send_exit(first, caf::exit_reason::kill);
-  self->receive([](caf::down_msg&) {});
-  // The registry forgets the dead actor when its own down message arrives;
-  // ask until it hands out the replacement (bounded, no sleeping).
-  product_actor second;
-  for (int attempt = 0; attempt < 100 && (!second || second == first); ++attempt)
-    second = f.actor_of(id);
-  REQUIRE(second != first);
+  auto second = f.replace(id, first);
   self->request(second, std::chrono::seconds{10}, get_atom::value)
     .receive([](product& p) { CHECK(p.stock == 5); }, [](caf::error& e) { FAIL(to_problem(e).detail); });
   // An unknown product answers 404.
@@ -325,13 +333,7 @@ TEST_CASE("a move committed elsewhere is taken in once, never on top of a load t
       [](caf::error& e) { FAIL(to_problem(e).detail); });
   // A fresh actor loads the row with the move in it; the same notice
   // arriving late changes nothing.
-  self->monitor(first);
-  caf::anon_send_exit(first, caf::exit_reason::kill);
-  self->receive([](caf::down_msg&) {});
-  product_actor second;
-  for (int attempt = 0; attempt < 100 && (!second || second == first); ++attempt)
-    second = f.actor_of(id);
-  REQUIRE(second != first);
+  auto second = f.replace(id, first);
   CHECK(seen(second).stock == 4);
   self->send(second, applied_atom::value, static_cast<std::int32_t>(ps::stock_kind::release), std::int64_t{2}, version);
   CHECK(seen(second).stock == 4);
