@@ -12,14 +12,20 @@ namespace livemart {
 namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("idem_tick")>;
+using expiry_tick_atom = caf::atom_constant<caf::atom("exp_tick")>;
+using reconcile_tick_atom = caf::atom_constant<caf::atom("rec_tick")>;
 
 struct order_context {
   conf::order_settings orders;
+  conf::payment_settings payments;
   std::chrono::milliseconds step_timeout;
+  std::chrono::milliseconds change_timeout; ///< one order change, gateway calls included
   persistence::database db;
   product_directory products;
   user_directory users;
   checkout_actor checkouts;
+  order_directory order_actors;
+  gateway_actor gateway;
 };
 
 using key_type = std::pair<std::uint64_t, std::string>; ///< user, Idempotency-Key
@@ -126,6 +132,8 @@ void placement_failed(order_pointer self, const context_ptr& ctx, const placemen
   finish(self, key, problem_reply(p, req));
 }
 
+void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const std::vector<order>& placed);
+
 /// Reads the checkout to build the orders and the reply, then places it:
 /// orders, items, sales from the holds and the stored reply in one
 /// transaction.
@@ -172,7 +180,7 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
                         persistence::idempotency_insert(req.buyer, req.key, req.request_hash, created)}};
         self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
           .then(
-            [self, ctx, req, created](const db_result& placed) {
+            [self, ctx, req, created, orders](const db_result& placed) {
               // The sales happened outside the products' actors: tell them.
               for (const auto& sale : placed.results.front().rows) {
                 auto product_id = std::stoull(sale[0].text);
@@ -180,7 +188,10 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
                            static_cast<std::int32_t>(persistence::stock_kind::commit), std::stoll(sale[1].text),
                            std::stoll(sale[2].text));
               }
-              finish(self, key_type{req.buyer, req.key}, created);
+              if (req.body.method.kind.empty())
+                finish(self, key_type{req.buyer, req.key}, created);
+              else
+                pay_placed(self, ctx, req, orders);
             },
             [self, ctx, req](caf::error& err) {
               if (to_problem(err).detail == key_taken) {
@@ -192,6 +203,46 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
             });
       },
       [self, req](caf::error& err) { finish(self, key_type{req.buyer, req.key}, problem_reply(to_problem(err), req)); });
+}
+
+/// Pays every order of a placement with the request's method (one charge
+/// per seller's order, as destination charges are made), then stores and
+/// sends the placement with each order's status and payment. A declined
+/// payment leaves its order pending: the placement still succeeded.
+void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const std::vector<order>& placed) {
+  struct gather {
+    std::vector<order> orders;
+    std::size_t waiting = 0;
+  };
+  auto g = std::make_shared<gather>(gather{placed, placed.size()});
+  auto one_done = [self, ctx, req, g] {
+    if (--g->waiting > 0)
+      return;
+    stored_reply reply{201, encode_placement(req.body.checkout_id, g->orders)};
+    self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                  db_command{{persistence::idempotency_update(req.buyer, req.key, reply)}})
+      .then([self, req, reply](const db_result&) { finish(self, key_type{req.buyer, req.key}, reply); },
+            [self, req, reply](caf::error&) { finish(self, key_type{req.buyer, req.key}, reply); });
+  };
+  for (std::size_t i = 0; i < placed.size(); ++i) {
+    auto id = placed[i].id;
+    order_command cmd;
+    cmd.action = order_action::pay;
+    cmd.method = req.body.method;
+    self->request(ctx->order_actors.shard_for(id), ctx->step_timeout, get_atom::value, id)
+      .then(
+        [self, ctx, req, g, i, cmd, one_done](const order_actor& actor) {
+          self->request(actor, ctx->change_timeout, command_atom::value, req.buyer, cmd)
+            .then([g, i, one_done](const order& o) { g->orders[i] = o; one_done(); },
+                  [self, ctx, actor, g, i, one_done](caf::error&) {
+                    // Declined or not reached: show the order as it is now.
+                    self->request(actor, ctx->step_timeout, get_atom::value, std::uint64_t{0})
+                      .then([g, i, one_done](const order& o) { g->orders[i] = o; one_done(); },
+                            [one_done](caf::error&) { one_done(); });
+                  });
+        },
+        [one_done](caf::error&) { one_done(); });
+  }
 }
 
 /// One-tap buy-now: a checkout of the items (held as usual), placed at once
@@ -213,46 +264,271 @@ void buy_now(order_pointer self, const context_ptr& ctx, placement req) {
       });
 }
 
+/// Runs `f(actor)` with the actor of order `id`.
+template <class F>
+void with_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, F f, std::function<void(caf::error)> failed) {
+  self->request(ctx->order_actors.shard_for(id), ctx->step_timeout, get_atom::value, id)
+    .then([f](const order_actor& actor) mutable { f(actor); }, [failed](caf::error& err) { failed(std::move(err)); });
+}
+
+/// Unpaid orders past their hold: each is cancelled by its actor (stock
+/// back, an open payment cancelled at the gateway). Replies how many.
+void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_promise<std::uint64_t> rp) {
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                db_command{{persistence::orders_due(ctx->orders.expiry_sweep_batch)}})
+    .then(
+      [self, ctx, rp](const db_result& r) mutable {
+        const auto& rows = r.results.front().rows;
+        if (rows.empty()) {
+          rp.deliver(std::uint64_t{0});
+          return;
+        }
+        struct tally {
+          std::size_t waiting = 0;
+          std::uint64_t cancelled = 0;
+        };
+        auto t = std::make_shared<tally>(tally{rows.size(), 0});
+        auto one = [rp, t](bool ok) mutable {
+          t->cancelled += ok ? 1 : 0;
+          if (--t->waiting == 0)
+            rp.deliver(t->cancelled);
+        };
+        order_command expire;
+        expire.action = order_action::expire;
+        for (const auto& row : rows) {
+          with_order(
+            self, ctx, std::stoull(row[0].text),
+            [self, ctx, expire, one](const order_actor& actor) {
+              self->request(actor, ctx->change_timeout, command_atom::value, std::uint64_t{0}, expire)
+                .then([one](const order&) mutable { one(true); }, [one](caf::error&) mutable { one(false); });
+            },
+            [one](caf::error) mutable { one(false); });
+        }
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+/// Sends a gateway event to the order whose payment it is about: found by
+/// the gateway's reference, or by the ids in its metadata when it raced our
+/// own record of that reference.
+void route_event(order_pointer self, const context_ptr& ctx, const gateway_event& ev,
+                 caf::typed_response_promise<std::string> rp) {
+  if (ev.object.ref.empty()) {
+    rp.deliver(std::string{"ignored"});
+    return;
+  }
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                db_command{{persistence::payment_by_ref(ctx->payments.gateway, ev.object.ref)}})
+    .then(
+      [self, ctx, ev, rp](const db_result& r) mutable {
+        const auto& rows = r.results.front().rows;
+        auto order_id = rows.empty() ? ev.object.order_id : std::stoull(rows[0][1].text);
+        if (order_id == 0) {
+          log::warn("a gateway event names no payment of ours", "\"event\":\"" + ev.id + "\"");
+          rp.deliver(std::string{"ignored"});
+          return;
+        }
+        with_order(
+          self, ctx, order_id, [rp, ev](const order_actor& actor) mutable { rp.delegate(actor, event_atom::value, ev); },
+          [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+/// Compares our payments created in [from_s, to_s) with the gateway's
+/// records; with `repair`, applies what the gateway knows and we missed as
+/// an event (once: its id names the reference and the status).
+void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, std::int64_t to_s, bool repair,
+               caf::typed_response_promise<reconcile_report> rp) {
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                db_command{{persistence::payments_between(ctx->payments.gateway, from_s, to_s)}})
+    .then(
+      [self, ctx, from_s, to_s, repair, rp](const db_result& r) mutable {
+        auto ours = r.results.front();
+        // The gateway's clock and ours differ a little: look a minute wider.
+        self->request(ctx->gateway, ctx->change_timeout, list_atom::value, from_s - 60, to_s + 60)
+          .then(
+            [self, ctx, from_s, to_s, repair, rp, ours](const std::vector<gateway_record>& theirs) mutable {
+              reconcile_report report;
+              report.from_s = from_s;
+              report.to_s = to_s;
+              report.payments_checked = ours.rows.size();
+              report.gateway_records = theirs.size();
+              std::vector<bool> matched(theirs.size(), false);
+              std::vector<gateway_event> repairs;
+              for (const auto& row : ours.rows) {
+                reconcile_mismatch m;
+                m.payment_id = std::stoull(row[0].text);
+                m.order_id = std::stoull(row[1].text);
+                m.gateway_ref = row[2].text;
+                payment_status status{};
+                from_string(row[3].text, status);
+                auto amount = std::stoll(row[4].text);
+                auto refunded = std::stoll(row[6].text);
+                const auto& order_status_text = row[7].text;
+                const gateway_record* rec = nullptr;
+                for (std::size_t i = 0; i < theirs.size() && rec == nullptr; ++i) {
+                  if ((!m.gateway_ref.empty() && theirs[i].ref == m.gateway_ref) || theirs[i].payment_id == m.payment_id) {
+                    rec = &theirs[i];
+                    matched[i] = true;
+                  }
+                }
+                auto add = [&](std::string kind, std::string detail, bool repairable) {
+                  m.kind = std::move(kind);
+                  m.detail = std::move(detail);
+                  m.repaired = repair && repairable;
+                  report.mismatches.push_back(m);
+                };
+                if (rec == nullptr) {
+                  if (status != payment_status::failed && status != payment_status::canceled)
+                    add("missing_at_gateway", "we have it as " + row[3].text + "; the gateway has no such payment", false);
+                  continue;
+                }
+                m.gateway_ref = rec->ref;
+                if (rec->amount_minor != amount)
+                  add("amount_differs",
+                      "ours " + std::to_string(amount) + ", the gateway's " + std::to_string(rec->amount_minor), false);
+                auto event_for = [&](std::string type) {
+                  gateway_event e;
+                  e.id = "reconcile:" + rec->ref + ":" + std::string{to_string(rec->status)};
+                  e.type = std::move(type);
+                  e.object = *rec;
+                  return e;
+                };
+                if (rec->status == payment_status::succeeded && status != payment_status::succeeded) {
+                  add(order_status_text == "pending" ? "captured_order_pending" : "status_differs",
+                      "captured at the gateway; ours is " + row[3].text + ", the order " + order_status_text, true);
+                  repairs.push_back(event_for("payment_intent.succeeded"));
+                } else if (status == payment_status::succeeded && rec->status != payment_status::succeeded) {
+                  add("confirmed_not_captured",
+                      "ours succeeded (order " + order_status_text + "); the gateway has " + std::string{to_string(rec->status)},
+                      false);
+                } else if ((rec->status == payment_status::failed || rec->status == payment_status::canceled)
+                           && payment_may_move(status, rec->status)) {
+                  add("status_differs", "the gateway has " + std::string{to_string(rec->status)} + ", ours " + row[3].text, true);
+                  repairs.push_back(event_for(rec->status == payment_status::failed ? "payment_intent.payment_failed"
+                                                                                     : "payment_intent.canceled"));
+                }
+                if (rec->amount_refunded_minor != refunded)
+                  add("refund_differs",
+                      "refunded: ours " + std::to_string(refunded) + ", the gateway's "
+                        + std::to_string(rec->amount_refunded_minor),
+                      rec->amount_refunded_minor > refunded);
+                if (rec->amount_refunded_minor > refunded) {
+                  auto e = event_for("charge.refunded");
+                  e.id = "reconcile:" + rec->ref + ":refunded:" + std::to_string(rec->amount_refunded_minor);
+                  repairs.push_back(std::move(e));
+                }
+              }
+              for (std::size_t i = 0; i < theirs.size(); ++i) {
+                if (matched[i] || theirs[i].created_s < from_s || theirs[i].created_s >= to_s)
+                  continue;
+                reconcile_mismatch m;
+                m.gateway_ref = theirs[i].ref;
+                m.payment_id = theirs[i].payment_id;
+                m.order_id = theirs[i].order_id;
+                m.kind = "unknown_to_us";
+                m.detail = "the gateway has a payment (" + std::string{to_string(theirs[i].status)} + ") we have no record of";
+                report.mismatches.push_back(m);
+              }
+              if (!report.mismatches.empty())
+                log::warn("reconciliation found mismatches",
+                          "\"count\":" + std::to_string(report.mismatches.size()));
+              if (!repair || repairs.empty()) {
+                rp.deliver(std::move(report));
+                return;
+              }
+              auto waiting = std::make_shared<std::size_t>(repairs.size());
+              auto shared_report = std::make_shared<reconcile_report>(std::move(report));
+              for (auto& e : repairs) {
+                self->request(caf::actor_cast<order_service_actor>(self), ctx->change_timeout, event_atom::value, e)
+                  .then([rp, waiting, shared_report](const std::string&) mutable {
+                          if (--*waiting == 0)
+                            rp.deliver(*shared_report);
+                        },
+                        [rp, waiting, shared_report](caf::error&) mutable {
+                          if (--*waiting == 0)
+                            rp.deliver(*shared_report);
+                        });
+              }
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 order_service_actor::behavior_type order_service(order_pointer self, context_ptr ctx) {
-  // Old idempotency records are forgotten once an hour, a batch at a time.
+  // Internal ticks: old idempotency records are forgotten once an hour,
+  // unpaid orders past their hold are cancelled, payments are reconciled.
   self->set_default_handler([self, ctx](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
-    if (!view.copy_content_to_message().match_elements<tick_atom>())
+    auto msg = view.copy_content_to_message();
+    auto me = caf::actor_cast<caf::actor>(self);
+    if (msg.match_elements<tick_atom>()) {
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                    db_command{{persistence::idempotency_expire(ctx->orders.idempotency_retention_h, 10'000)}})
+        .then([](const db_result&) {}, [](caf::error&) {});
+      caf::delayed_anon_send(me, std::chrono::hours{1}, tick_atom::value);
+    } else if (msg.match_elements<expiry_tick_atom>()) {
+      self->request(caf::actor_cast<order_service_actor>(self), ctx->change_timeout * 4, sweep_atom::value)
+        .then(
+          [self, ctx](std::uint64_t) {
+            caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
+                                   std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
+          },
+          [self, ctx](caf::error&) {
+            caf::delayed_anon_send(caf::actor_cast<caf::actor>(self),
+                                   std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
+          });
+    } else if (msg.match_elements<reconcile_tick_atom>()) {
+      auto to = now_s() - 300; // leave the last minutes to the gateway's own events
+      auto from = to - static_cast<std::int64_t>(ctx->payments.reconcile_window_h) * 3600;
+      self->request(caf::actor_cast<order_service_actor>(self), ctx->change_timeout * 4, reconcile_atom::value, from, to,
+                    true)
+        .then([](const reconcile_report&) {}, [](caf::error&) {});
+      caf::delayed_anon_send(me, std::chrono::seconds{ctx->payments.reconcile_interval_s}, reconcile_tick_atom::value);
+    } else {
       return caf::sec::unexpected_message;
-    self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                  db_command{{persistence::idempotency_expire(ctx->orders.idempotency_retention_h, 10'000)}})
-      .then([](const db_result&) {}, [](caf::error&) {});
-    caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), std::chrono::hours{1}, tick_atom::value);
+    }
     return caf::message{};
   });
-  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), std::chrono::minutes{1}, tick_atom::value);
+  auto me = caf::actor_cast<caf::actor>(self);
+  caf::delayed_anon_send(me, std::chrono::minutes{1}, tick_atom::value);
+  caf::delayed_anon_send(me, std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
+  if (ctx->payments.reconcile_interval_s > 0)
+    caf::delayed_anon_send(me, std::chrono::seconds{ctx->payments.reconcile_interval_s}, reconcile_tick_atom::value);
   return {
     [self, ctx](get_atom, std::uint64_t user, std::uint64_t id) -> caf::result<order> {
       auto rp = self->make_response_promise<order>();
-      self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::order_get(id)}})
-        .then(
-          [self, ctx, rp, user](const db_result& r) mutable {
-            auto found = persistence::decode_orders(r.results.front());
-            if (found.empty()) {
-              rp.deliver(make_error(errc::not_found, "no such order"));
-              return;
-            }
-            auto o = std::move(found.front());
-            if (o.buyer_id == user || o.seller_user_id == user) {
-              rp.deliver(std::move(o));
-              return;
-            }
-            // Anyone else: an admin, or 404 as if it did not exist.
-            self->request(ctx->users.shard_for(user), ctx->step_timeout, get_atom::value, user)
-              .then(
-                [rp, o](const user_profile& me) mutable {
-                  if (me.role == role::admin)
-                    rp.deliver(std::move(o));
-                  else
-                    rp.deliver(make_error(errc::not_found, "no such order"));
-                },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      with_order(
+        self, ctx, id, [rp, user](const order_actor& actor) mutable { rp.delegate(actor, get_atom::value, user); },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self, ctx](command_atom, std::uint64_t user, std::uint64_t id, const order_command& cmd) -> caf::result<order> {
+      auto rp = self->make_response_promise<order>();
+      with_order(
+        self, ctx, id,
+        [rp, user, cmd](const order_actor& actor) mutable { rp.delegate(actor, command_atom::value, user, cmd); },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [self, ctx](event_atom, const gateway_event& ev) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      route_event(self, ctx, ev, rp);
+      return rp;
+    },
+    [self, ctx](reconcile_atom, std::int64_t from_s, std::int64_t to_s, bool repair) -> caf::result<reconcile_report> {
+      auto rp = self->make_response_promise<reconcile_report>();
+      reconcile(self, ctx, from_s, to_s, repair, rp);
+      return rp;
+    },
+    [self, ctx](sweep_atom) -> caf::result<std::uint64_t> {
+      auto rp = self->make_response_promise<std::uint64_t>();
+      sweep_due(self, ctx, rp);
       return rp;
     },
     [self, ctx](list_atom, std::uint64_t user, bool as_seller, std::uint64_t before,
@@ -305,10 +581,14 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
 } // namespace
 
 order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                                 product_directory products, user_directory users, checkout_actor checkouts) {
+                                 product_directory products, user_directory users, checkout_actor checkouts,
+                                 order_directory order_actors, gateway_actor gateway) {
+  auto step = std::chrono::milliseconds{cfg.actors.step_timeout_ms};
+  // A change may call the gateway twice (cancel, then refund) between writes.
+  auto change = 2 * std::chrono::milliseconds{cfg.payments.gateway_timeout_ms} + 3 * step;
   return sys.spawn(order_service, std::make_shared<const order_context>(order_context{
-                                    cfg.orders, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db,
-                                    std::move(products), std::move(users), std::move(checkouts)}));
+                                    cfg.orders, cfg.payments, step, change, db, std::move(products), std::move(users),
+                                    std::move(checkouts), std::move(order_actors), std::move(gateway)}));
 }
 
 } // namespace livemart

@@ -1,6 +1,8 @@
 #include <actors/services.hpp>
 #include <actors/stock_book.hpp>
 
+#include "registry.hpp"
+
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -439,28 +441,15 @@ product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
   return actor;
 }
 
-/// Erases the entry of `map` whose actor is `source`; returns its id.
-std::optional<std::uint64_t> forget(std::unordered_map<std::uint64_t, product_actor>& map,
-                                    const caf::actor_addr& source) {
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    if (it->second.address() == source) {
-      auto id = it->first;
-      map.erase(it);
-      return id;
-    }
-  }
-  return std::nullopt;
-}
-
 product_registry_actor::behavior_type product_registry(registry_pointer self, std::shared_ptr<const product_context> ctx) {
   self->state.ctx = std::move(ctx);
   // Supervision: a product actor that ends is forgotten; the next request
   // (or the ones held while it retired) gets a fresh one from committed state.
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    if (forget(st.live, msg.source))
+    if (registry::forget(st.live, msg.source))
       return;
-    auto id = forget(st.retiring, msg.source);
+    auto id = registry::forget(st.retiring, msg.source);
     if (!id)
       return;
     auto it = st.held.find(*id);
@@ -513,13 +502,7 @@ product_registry_actor::behavior_type product_registry(registry_pointer self, st
         self->send(retiring->second, applied_atom::value, kind, quantity, version);
     },
     [self](idle_atom, std::uint64_t id) -> bool {
-      auto& st = self->state;
-      auto it = st.live.find(id);
-      if (it == st.live.end() || it->second.address() != self->current_sender())
-        return false;
-      st.retiring.emplace(id, it->second); // still monitored: its down message releases what is held
-      st.live.erase(it);
-      return true;
+      return registry::retire(self->state.live, self->state.retiring, id, self->current_sender());
     },
   };
 }

@@ -4,7 +4,8 @@
 
 namespace livemart {
 
-services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens) {
+services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
+                        const gateway_factory& make_gateway) {
   services s;
   s.db = persistence::start_database(sys, cfg.database);
   s.hasher = spawn_hasher(sys, cfg.auth);
@@ -18,7 +19,11 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.products = spawn_product_directory(sys, cfg, s.db, s.search, s.sellers, s.categories);
   s.product_service = spawn_product_service(sys, cfg, s.db, s.users, s.sellers, s.categories, s.search, s.products);
   s.checkouts = spawn_checkouts(sys, cfg, s.db, s.products);
-  s.orders = spawn_orders(sys, cfg, s.db, s.products, s.users, s.checkouts);
+  s.gateway = make_gateway ? make_gateway(sys, cfg) : spawn_sandbox_gateway(sys, cfg.payments);
+  s.order_actors = spawn_order_directory(sys, cfg, s.db, s.products, s.users, s.gateway);
+  s.orders = spawn_orders(sys, cfg, s.db, s.products, s.users, s.checkouts, s.order_actors, s.gateway);
+  // Outcomes the gateway learns later reach the orders as events.
+  caf::anon_send(s.gateway, put_atom::value, caf::actor_cast<caf::actor>(s.orders));
   return s;
 }
 
@@ -29,6 +34,9 @@ void stop_services(services& s) {
   stop(s.sellers);
   stop(s.categories);
   stop(s.orders);
+  for (const auto& shard : s.order_actors.shards)
+    stop(shard);
+  stop(s.gateway);
   stop(s.checkouts);
   stop(s.product_service);
   stop(s.search);

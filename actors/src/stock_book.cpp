@@ -36,6 +36,8 @@ std::optional<caf::error> stock_book::begin(kind k, std::int64_t quantity, bool 
         return make_error(errc::conflict, "out of stock: " + std::to_string(available_) + " left");
       available_ -= quantity;
       break;
+    case kind::sale_return:
+      return make_error(errc::internal, "sold units return only with their order");
     case kind::release:
     case kind::commit:
       if (quantity <= 0)
@@ -57,9 +59,10 @@ void stock_book::committed(kind k, std::int64_t quantity) {
     case kind::reserve: stock_ -= quantity; reserved_ += quantity; break;
     case kind::release: stock_ += quantity; reserved_ -= quantity; break;
     case kind::commit: reserved_ -= quantity; sold_ += quantity; break;
+    case kind::sale_return: sold_ -= quantity; stock_ += quantity; break;
   }
   // Increases become usable only now that they are durable.
-  if (k == kind::release || (k == kind::restock && quantity > 0))
+  if (k == kind::release || k == kind::sale_return || (k == kind::restock && quantity > 0))
     available_ += quantity;
   if (k == kind::reserve)
     reserved_free_ += quantity;
@@ -88,8 +91,13 @@ bool stock_book::absorb(kind k, std::int64_t quantity) {
       sold_ += quantity;
       reserved_free_ -= quantity;
       break;
+    case kind::sale_return:
+      sold_ -= quantity;
+      stock_ += quantity;
+      available_ += quantity;
+      break;
   }
-  if (available_ >= 0 && reserved_free_ >= 0)
+  if (available_ >= 0 && reserved_free_ >= 0 && sold_ >= 0)
     return true;
   available_ = std::max<std::int64_t>(available_, 0);
   reserved_free_ = std::max<std::int64_t>(reserved_free_, 0);

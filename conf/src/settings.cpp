@@ -111,6 +111,9 @@ std::vector<setting_entry> make_entries() {
     entry("actors.update_attempts_max", &s::actors, &actor_settings::update_attempts_max, "optimistic retries when a row changed concurrently"),
     entry("actors.product_shards", &s::actors, &actor_settings::product_shards, "product registry shards"),
     entry("actors.product_idle_s", &s::actors, &actor_settings::product_idle_s, "seconds before an idle product actor is passivated"),
+    entry("actors.order_shards", &s::actors, &actor_settings::order_shards, "order registry shards"),
+    entry("actors.order_idle_s", &s::actors, &actor_settings::order_idle_s, "seconds before an idle order actor is passivated"),
+    entry("actors.order_queue_max", &s::actors, &actor_settings::order_queue_max, "changes waiting for one order at most (503 above)"),
     entry("auth.jwt_issuer", &s::auth, &auth_settings::jwt_issuer, "iss of issued and accepted tokens"),
     entry("auth.jwt_audience", &s::auth, &auth_settings::jwt_audience, "aud of issued and accepted tokens"),
     entry("auth.jwt_keys", &s::auth, &auth_settings::jwt_keys, "HS256 keys as kid:hex,...; the first signs; each >= 32 bytes", true),
@@ -151,6 +154,23 @@ std::vector<setting_entry> make_entries() {
     entry("orders.hold_sweep_batch", &s::orders, &order_settings::hold_sweep_batch, "expired checkouts released per sweep at most"),
     entry("orders.idempotency_retention_h", &s::orders, &order_settings::idempotency_retention_h, "hours an Idempotency-Key reply is kept (24 at least)"),
     entry("orders.idempotency_key_bytes_max", &s::orders, &order_settings::idempotency_key_bytes_max, "longest Idempotency-Key header, bytes"),
+    entry("orders.reason_length_max", &s::orders, &order_settings::reason_length_max, "a cancellation's or refund's reason, characters"),
+    entry("orders.tracking_length_max", &s::orders, &order_settings::tracking_length_max, "carrier and tracking number, characters"),
+    entry("orders.expiry_sweep_interval_ms", &s::orders, &order_settings::expiry_sweep_interval_ms, "how often unpaid orders past their hold are cancelled"),
+    entry("orders.expiry_sweep_batch", &s::orders, &order_settings::expiry_sweep_batch, "unpaid orders cancelled per sweep at most"),
+    entry("payments.gateway", &s::payments, &payment_settings::gateway, "payment gateway: sandbox (built in) or stripe"),
+    entry("payments.stripe_base_url", &s::payments, &payment_settings::stripe_base_url, "Stripe REST API root (http:// only for loopback)"),
+    entry("payments.stripe_secret_key", &s::payments, &payment_settings::stripe_secret_key, "Stripe secret key (sk_...)", true),
+    entry("payments.webhook_secrets", &s::payments, &payment_settings::webhook_secrets, "webhook signing secrets, comma-separated (rotation)", true),
+    entry("payments.webhook_tolerance_s", &s::payments, &payment_settings::webhook_tolerance_s, "largest age of a webhook signature, seconds"),
+    entry("payments.gateway_timeout_ms", &s::payments, &payment_settings::gateway_timeout_ms, "one gateway call, connect to reply"),
+    entry("payments.gateway_workers", &s::payments, &payment_settings::gateway_workers, "threads calling the gateway"),
+    entry("payments.gateway_queue_max", &s::payments, &payment_settings::gateway_queue_max, "gateway calls waiting at most before 503"),
+    entry("payments.token_bytes_max", &s::payments, &payment_settings::token_bytes_max, "longest payment-method or Google Pay token, bytes"),
+    entry("payments.sandbox_settle_ms", &s::payments, &payment_settings::sandbox_settle_ms, "delay of the sandbox's later outcomes"),
+    entry("payments.sandbox_events", &s::payments, &payment_settings::sandbox_events, "the sandbox reports later outcomes as events (off: only reconciliation finds them)"),
+    entry("payments.reconcile_interval_s", &s::payments, &payment_settings::reconcile_interval_s, "seconds between reconciliations with the gateway; 0: never"),
+    entry("payments.reconcile_window_h", &s::payments, &payment_settings::reconcile_window_h, "hours a periodic reconciliation looks back"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
   };
 }
@@ -298,6 +318,8 @@ std::vector<std::string> validate(const settings& v) {
   require(v.actors.user_shards >= 1, "actors.user_shards must be at least 1");
   require(v.actors.product_shards >= 1, "actors.product_shards must be at least 1");
   require(v.actors.product_idle_s >= 1, "actors.product_idle_s must be at least 1");
+  require(v.actors.order_shards >= 1 && v.actors.order_idle_s >= 1 && v.actors.order_queue_max >= 1,
+          "actors.order_shards, actors.order_idle_s and actors.order_queue_max must be at least 1");
   require(v.actors.scheduler_policy == "stealing" || v.actors.scheduler_policy == "sharing",
           "actors.scheduler_policy must be stealing or sharing");
   require(v.auth.access_token_ttl_s >= 1 && v.auth.access_token_ttl_s <= 900,
@@ -319,6 +341,17 @@ std::vector<std::string> validate(const settings& v) {
           "orders.hold_sweep_interval_ms must be at least 10 and orders.hold_sweep_batch at least 1");
   require(v.orders.idempotency_retention_h >= 24, "orders.idempotency_retention_h must be at least 24");
   require(v.orders.idempotency_key_bytes_max >= 16, "orders.idempotency_key_bytes_max must be at least 16");
+  require(v.orders.reason_length_max >= 1 && v.orders.tracking_length_max >= 8,
+          "orders.reason_length_max must be at least 1 and orders.tracking_length_max at least 8");
+  require(v.orders.expiry_sweep_interval_ms >= 10 && v.orders.expiry_sweep_batch >= 1,
+          "orders.expiry_sweep_interval_ms must be at least 10 and orders.expiry_sweep_batch at least 1");
+  require(v.payments.gateway == "sandbox" || v.payments.gateway == "stripe",
+          "payments.gateway must be sandbox or stripe");
+  require(v.payments.gateway != "stripe" || !v.payments.stripe_secret_key.empty(),
+          "payments.gateway=stripe needs payments.stripe_secret_key (LIVEMART_PAYMENTS_STRIPE_SECRET_KEY)");
+  require(v.payments.gateway_workers >= 1 && v.payments.gateway_queue_max >= 1 && v.payments.gateway_timeout_ms >= 100,
+          "payments.gateway_workers and gateway_queue_max must be at least 1, gateway_timeout_ms at least 100");
+  require(v.payments.token_bytes_max >= 64, "payments.token_bytes_max must be at least 64");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
   return errors;
 }

@@ -1,9 +1,15 @@
 #include "context.hpp"
 
 #include <algorithm>
+#include <charconv>
+
+#include <chrono>
 
 #include <protocol/crypto.hpp>
+#include <protocol/ids.hpp>
+#include <protocol/json.hpp>
 #include <protocol/orders.hpp>
+#include <protocol/payments.hpp>
 
 namespace livemart::http {
 
@@ -50,6 +56,115 @@ void add_order_routes(router& r) {
   // The buyer's history and a shop's incoming orders, newest first.
   r.add("GET", "/orders", [list](const context_ptr& ctx) { list(ctx, false); });
   r.add("GET", "/sellers/me/orders", [list](const context_ptr& ctx) { list(ctx, true); });
+
+  // Changes to a placed order, each checked and made by the order's actor:
+  // 403 when the caller's part in the order does not allow it, 409 naming
+  // the current status when the order is not in one it applies to.
+  auto change = [](order_action action) {
+    return [action](const context_ptr& ctx) {
+      if (!ctx->authenticate())
+        return;
+      auto id = ctx->path_id("order");
+      if (!id)
+        return;
+      auto body = ctx->req().body;
+      if (!body.empty() && !ctx->require_json())
+        return;
+      auto cmd = decode_order_command(action, body, ctx->cfg());
+      if (auto* p = std::get_if<problem>(&cmd)) {
+        ctx->respond_problem(std::move(*p));
+        return;
+      }
+      ctx->ask(
+        ctx->svc().orders, [ctx](const order& o) { ctx->respond_json(200, encode(o)); }, command_atom::value,
+        ctx->user_id(), *id, std::get<order_command>(std::move(cmd)));
+    };
+  };
+  r.add("POST", "/orders/:id/pay", change(order_action::pay));
+  r.add("POST", "/orders/:id/ship", change(order_action::ship));
+  r.add("POST", "/orders/:id/deliver", change(order_action::deliver));
+  r.add("POST", "/orders/:id/cancel", change(order_action::cancel));
+  r.add("POST", "/orders/:id/refund", change(order_action::refund));
+
+  // The gateway's events (Stripe webhooks): the signature is checked over
+  // the raw bytes before anything is parsed; each event applies once.
+  r.add("POST", "/payments/webhook", [](const context_ptr& ctx) {
+    std::vector<std::string> secrets;
+    std::string_view configured = ctx->cfg().payments.webhook_secrets;
+    while (!configured.empty()) {
+      auto comma = configured.find(',');
+      auto one = configured.substr(0, comma);
+      if (!one.empty())
+        secrets.emplace_back(one);
+      configured = comma == std::string_view::npos ? std::string_view{} : configured.substr(comma + 1);
+    }
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto why = verify_stripe_signature(ctx->req().header("stripe-signature"), ctx->req().body, secrets, now,
+                                       ctx->cfg().payments.webhook_tolerance_s);
+    if (!why.empty()) {
+      auto p = make_problem(errc::bad_request, "the Stripe-Signature header does not verify: " + why);
+      p.fields.push_back({"Stripe-Signature", why});
+      ctx->respond_problem(std::move(p));
+      return;
+    }
+    auto event = decode_stripe_event(ctx->req().body);
+    if (auto* p = std::get_if<problem>(&event)) {
+      ctx->respond_problem(std::move(*p));
+      return;
+    }
+    ctx->ask(
+      ctx->svc().orders,
+      [ctx](const std::string& outcome) {
+        json::writer w;
+        w.begin_object().field("received", true).field("outcome", outcome).end_object();
+        ctx->respond_json(200, w.take());
+      },
+      event_atom::value, std::get<gateway_event>(std::move(event)));
+  });
+
+  // Compares our payments with the gateway's over a window (default: the
+  // last orders.reconcile_window_h hours) and, with repair=true, applies
+  // what the gateway knows and we missed. Admins only.
+  r.add("POST", "/admin/payments/reconcile", [](const context_ptr& ctx) {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::int64_t to = now + 1;
+    std::int64_t from = to - static_cast<std::int64_t>(ctx->cfg().payments.reconcile_window_h) * 3600;
+    auto number = [&](std::string_view name, std::int64_t& out) {
+      auto text = ctx->query(name);
+      if (!text)
+        return true;
+      std::int64_t value = 0;
+      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+      if (ec != std::errc{} || end != text->data() + text->size() || value < 0) {
+        auto p = make_problem(errc::bad_request, std::string{name} + " must be a unix time in seconds");
+        p.fields.push_back({std::string{name}, "must be a unix time in seconds"});
+        ctx->respond_problem(std::move(p));
+        return false;
+      }
+      out = value;
+      return true;
+    };
+    if (!number("from", from) || !number("to", to))
+      return;
+    if (from >= to) {
+      auto p = make_problem(errc::bad_request, "from must be before to");
+      p.fields.push_back({"from", "must be before to"});
+      ctx->respond_problem(std::move(p));
+      return;
+    }
+    auto repair = ctx->query("repair").value_or("false");
+    if (repair != "true" && repair != "false") {
+      auto p = make_problem(errc::bad_request, "repair must be true or false");
+      p.fields.push_back({"repair", "must be true or false"});
+      ctx->respond_problem(std::move(p));
+      return;
+    }
+    ctx->with_role(role::admin, [ctx, from, to, fix = repair == "true"](const user_profile&) {
+      ctx->ask(
+        ctx->svc().orders, [ctx](const reconcile_report& report) { ctx->respond_json(200, encode(report)); },
+        reconcile_atom::value, from, to, fix);
+    });
+  });
 
   // Places a checkout as one order per seller. Idempotency-Key is required:
   // a retry with the same key and body gets the first reply again.

@@ -29,7 +29,9 @@ namespace {
   "o.subtotal_minor, o.shipping_minor, o.total_minor, o.shipping_address::text AS shipping_address, " \
   "(SELECT json_agg(json_build_object('product_id', i.product_id::text, 'title', i.title, 'unit_price_minor', " \
   "i.unit_price_minor, 'quantity', i.quantity) ORDER BY i.line)::text FROM order_items i WHERE i.order_id = o.id) " \
-  "AS items, (extract(epoch from o.created_at) * 1000)::bigint AS created_at_ms, " \
+  "AS items, o.carrier, o.tracking_number, o.refunded_minor, " \
+  "(SELECT (extract(epoch from c.expires_at) * 1000)::bigint FROM checkouts c WHERE c.id = o.checkout_id) " \
+  "AS payment_due_ms, (extract(epoch from o.created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from o.updated_at) * 1000)::bigint AS updated_at_ms, o.version"
 
 #define LM_CATEGORY_COLUMNS "id, parent_id, name, slug, position, active, version"
@@ -39,7 +41,7 @@ namespace {
   "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 46> catalog{{
+constexpr std::array<named_statement, 60> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -106,8 +108,37 @@ constexpr std::array<named_statement, 46> catalog{{
   {"order_get",
    "SELECT " LM_ORDER_COLUMNS ", (SELECT json_agg(json_build_object('from', t.from_status, 'to', t.to_status, "
    "'reason', t.reason, 'at_ms', (extract(epoch from t.at) * 1000)::bigint) ORDER BY t.at, t.id)::text "
-   "FROM order_transitions t WHERE t.order_id = o.id) AS history "
+   "FROM order_transitions t WHERE t.order_id = o.id) AS history, "
+   "(SELECT json_agg(json_build_object('id', p.id::text, 'gateway', p.gateway, 'gateway_ref', p.gateway_ref, "
+   "'method', p.method, 'amount_minor', p.amount_minor, 'currency', p.currency, 'status', p.status, "
+   "'failure_reason', p.failure_reason, 'next_action_url', p.next_action_url, 'refunded_minor', p.refunded_minor, "
+   "'created_at_ms', (extract(epoch from p.created_at) * 1000)::bigint) ORDER BY p.id)::text "
+   "FROM payments p WHERE p.order_id = o.id) AS payments "
    "FROM orders o JOIN sellers s ON s.id = o.seller_id WHERE o.id = $1"},
+  {"order_move", "SELECT version, updated_at_ms FROM order_move($1, $2, $3, $4, $5, $6)"},
+  {"order_set_shipping", "UPDATE orders SET carrier = $2, tracking_number = $3 WHERE id = $1"},
+  {"order_add_refunded", "UPDATE orders SET refunded_minor = refunded_minor + $2 WHERE id = $1"},
+  {"order_return_stock",
+   "SELECT product_id, quantity, stock_version FROM order_return_stock($1, $2::bigint[], $3)"},
+  {"orders_due",
+   "SELECT o.id FROM orders o JOIN checkouts c ON c.id = o.checkout_id WHERE o.status = 'pending' "
+   "AND c.expires_at <= now() ORDER BY c.expires_at LIMIT $1"},
+  {"payment_insert",
+   "INSERT INTO payments (id, order_id, gateway, method, amount_minor, currency, status) "
+   "VALUES ($1, $2, $3, $4, $5, $6, 'created')"},
+  {"payment_update",
+   "UPDATE payments SET status = $2, gateway_ref = COALESCE(NULLIF($3, ''), gateway_ref), failure_reason = $4, "
+   "next_action_url = NULLIF($5, ''), updated_at = now() WHERE id = $1"},
+  {"payment_add_refunded", "UPDATE payments SET refunded_minor = refunded_minor + $2, updated_at = now() WHERE id = $1"},
+  {"payment_by_ref", "SELECT id, order_id FROM payments WHERE gateway = $1 AND gateway_ref = $2"},
+  {"payment_event_insert", "INSERT INTO payment_events (event_id, type, payment_id) VALUES ($1, $2, $3)"},
+  {"refund_insert",
+   "INSERT INTO refunds (id, payment_id, amount_minor, reason, status) VALUES ($1, $2, $3, $4, 'pending')"},
+  {"refund_settle", "UPDATE refunds SET status = $2, gateway_ref = NULLIF($3, '') WHERE id = $1"},
+  {"payments_between",
+   "SELECT p.id, p.order_id, p.gateway_ref, p.status, p.amount_minor, p.currency, p.refunded_minor, o.status AS order_status "
+   "FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.gateway = $1 "
+   "AND p.created_at >= to_timestamp($2) AND p.created_at < to_timestamp($3) ORDER BY p.id"},
   {"orders_of_buyer",
    "SELECT " LM_ORDER_COLUMNS " FROM orders o JOIN sellers s ON s.id = o.seller_id "
    "WHERE o.buyer_id = $1 AND ($2::bigint = 0 OR o.id < $2::bigint) ORDER BY o.id DESC LIMIT $3"},
@@ -124,6 +155,7 @@ constexpr std::array<named_statement, 46> catalog{{
   {"idempotency_get", "SELECT request_hash, status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2"},
   {"idempotency_insert",
    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)"},
+  {"idempotency_update", "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2"},
   {"idempotency_expire",
    "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys "
    "WHERE created_at < now() - make_interval(hours => $1) LIMIT $2)"},
@@ -407,7 +439,7 @@ db_statement product_set_price(std::uint64_t id, std::int64_t price_minor) {
 
 db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock_kind kind, std::int64_t quantity,
                         const std::string& reason, std::uint64_t actor_id, std::uint64_t checkout_id) {
-  static constexpr std::string_view kinds[] = {"restock", "reserve", "release", "commit"};
+  static constexpr std::string_view kinds[] = {"restock", "reserve", "release", "commit", "return"};
   return {"stock_move",
           {db_uint(ledger_id), db_uint(product_id), db_text(std::string{kinds[static_cast<int>(kind)]}), db_int(quantity),
            db_text(reason), actor_id == 0 ? db_null() : db_uint(actor_id),
@@ -478,7 +510,9 @@ std::vector<order> decode_orders(const db_rows& rows) {
        seller_user = idx("seller_user_id"), status = idx("status"), currency = idx("currency"),
        subtotal = idx("subtotal_minor"), shipping = idx("shipping_minor"), total = idx("total_minor"),
        address = idx("shipping_address"), items = idx("items"), created = idx("created_at_ms"),
-       updated = idx("updated_at_ms"), version = idx("version"), history = idx("history");
+       updated = idx("updated_at_ms"), version = idx("version"), history = idx("history"), carrier = idx("carrier"),
+       tracking = idx("tracking_number"), refunded = idx("refunded_minor"), due = idx("payment_due_ms"),
+       payments = idx("payments");
   auto at = [](const std::vector<db_value>& row, int i) -> const db_value& { return row[static_cast<std::size_t>(i)]; };
   for (const auto& row : rows.rows) {
     order o;
@@ -509,12 +543,99 @@ std::vector<order> decode_orders(const db_rows& rows) {
                                  t.find("at_ms")->as_integer()});
       }
     }
+    o.carrier = at(row, carrier).text;
+    o.tracking_number = at(row, tracking).text;
+    o.refunded_minor = to_int(at(row, refunded));
+    o.payment_due_ms = at(row, due).is_null ? 0 : to_int(at(row, due));
+    if (payments >= 0) {
+      if (auto parsed = json::parse(at(row, payments).text); std::holds_alternative<json::value>(parsed)) {
+        const auto& list = std::get<json::value>(parsed);
+        if (list.is_array())
+          for (const auto& p : list.as_array()) {
+            payment pay;
+            pay.id = ids::parse(p.string_or("id")).value_or(0);
+            pay.order_id = o.id;
+            pay.gateway = p.string_or("gateway");
+            pay.gateway_ref = p.string_or("gateway_ref");
+            pay.method = p.string_or("method");
+            pay.amount_minor = p.find("amount_minor")->as_integer();
+            pay.currency = p.string_or("currency");
+            from_string(p.string_or("status"), pay.status);
+            pay.failure_reason = p.string_or("failure_reason");
+            pay.next_action_url = p.string_or("next_action_url");
+            pay.refunded_minor = p.find("refunded_minor")->as_integer();
+            pay.created_at_ms = p.find("created_at_ms")->as_integer();
+            o.payments.push_back(std::move(pay));
+          }
+      }
+    }
     o.created_at_ms = to_int(at(row, created));
     o.updated_at_ms = to_int(at(row, updated));
     o.version = static_cast<std::int32_t>(to_int(at(row, version)));
     out.push_back(std::move(o));
   }
   return out;
+}
+
+db_statement order_move(std::uint64_t id, std::int32_t version, order_status to, std::uint64_t transition_id,
+                        std::uint64_t actor_id, const std::string& reason) {
+  return {"order_move",
+          {db_uint(id), db_int(version), db_text(std::string{to_string(to)}), db_uint(transition_id), db_uint(actor_id),
+           db_text(reason)}};
+}
+
+db_statement order_set_shipping(std::uint64_t id, const std::string& carrier, const std::string& tracking_number) {
+  return {"order_set_shipping", {db_uint(id), db_text(carrier), db_text(tracking_number)}};
+}
+
+db_statement order_add_refunded(std::uint64_t id, std::int64_t amount_minor) {
+  return {"order_add_refunded", {db_uint(id), db_int(amount_minor)}};
+}
+
+db_statement order_return_stock(std::uint64_t id, const std::vector<std::uint64_t>& ledger_ids, std::uint64_t actor_id) {
+  return {"order_return_stock", {db_uint(id), db_text(bigint_array(ledger_ids)), db_uint(actor_id)}};
+}
+
+db_statement orders_due(std::size_t limit) {
+  return {"orders_due", {db_uint(limit)}};
+}
+
+db_statement payment_insert(const payment& p) {
+  return {"payment_insert",
+          {db_uint(p.id), db_uint(p.order_id), db_text(p.gateway), db_text(p.method), db_int(p.amount_minor),
+           db_text(p.currency)}};
+}
+
+db_statement payment_update(std::uint64_t id, payment_status status, const std::string& gateway_ref,
+                            const std::string& failure_reason, const std::string& next_action_url) {
+  return {"payment_update",
+          {db_uint(id), db_text(std::string{to_string(status)}), db_text(gateway_ref), db_text(failure_reason),
+           db_text(next_action_url)}};
+}
+
+db_statement payment_add_refunded(std::uint64_t id, std::int64_t amount_minor) {
+  return {"payment_add_refunded", {db_uint(id), db_int(amount_minor)}};
+}
+
+db_statement payment_by_ref(const std::string& gateway, const std::string& ref) {
+  return {"payment_by_ref", {db_text(gateway), db_text(ref)}};
+}
+
+db_statement payment_event_insert(const std::string& event_id, const std::string& type, std::uint64_t payment_id) {
+  return {"payment_event_insert", {db_text(event_id), db_text(type), db_uint(payment_id)}};
+}
+
+db_statement refund_insert(std::uint64_t id, std::uint64_t payment_id, std::int64_t amount_minor,
+                           const std::string& reason) {
+  return {"refund_insert", {db_uint(id), db_uint(payment_id), db_int(amount_minor), db_text(reason)}};
+}
+
+db_statement refund_settle(std::uint64_t id, bool succeeded, const std::string& gateway_ref) {
+  return {"refund_settle", {db_uint(id), db_text(succeeded ? "succeeded" : "failed"), db_text(gateway_ref)}};
+}
+
+db_statement payments_between(const std::string& gateway, std::int64_t from_s, std::int64_t to_s) {
+  return {"payments_between", {db_text(gateway), db_int(from_s), db_int(to_s)}};
 }
 
 db_statement idempotency_get(std::uint64_t user_id, const std::string& key) {
@@ -525,6 +646,10 @@ db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, c
                                 const stored_reply& reply) {
   return {"idempotency_insert",
           {db_uint(user_id), db_text(key), db_text(request_hash), db_int(reply.status), db_text(reply.body)}};
+}
+
+db_statement idempotency_update(std::uint64_t user_id, const std::string& key, const stored_reply& reply) {
+  return {"idempotency_update", {db_uint(user_id), db_text(key), db_int(reply.status), db_text(reply.body)}};
 }
 
 db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit) {

@@ -69,6 +69,13 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<stored_reply>("stored_reply");
   cfg.add_message_type<order>("order");
   cfg.add_message_type<std::vector<order>>("std::vector<order>");
+  cfg.add_message_type<order_command>("order_command");
+  cfg.add_message_type<gateway_charge>("gateway_charge");
+  cfg.add_message_type<gateway_refund>("gateway_refund");
+  cfg.add_message_type<gateway_record>("gateway_record");
+  cfg.add_message_type<std::vector<gateway_record>>("std::vector<gateway_record>");
+  cfg.add_message_type<gateway_event>("gateway_event");
+  cfg.add_message_type<reconcile_report>("reconcile_report");
   add_error_category(cfg);
 }
 

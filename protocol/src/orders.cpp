@@ -1,7 +1,8 @@
 #include <protocol/orders.hpp>
 
+#include <algorithm>
+#include <limits>
 #include <map>
-#include <set>
 
 #include <protocol/body_reader.hpp>
 #include <protocol/ids.hpp>
@@ -9,23 +10,31 @@
 
 namespace livemart {
 
+namespace {
+
+/// One line of a checkout: a product that no other line has, and a quantity.
+void read_checkout_item(body_reader& item, checkout_request& into, const conf::settings& cfg) {
+  checkout_item line;
+  if (auto id = item.id("product_id", true, "product"))
+    line.product_id = *id;
+  if (auto q = item.integer("quantity", true, 1, static_cast<std::int64_t>(cfg.orders.line_quantity_max)))
+    line.quantity = *q;
+  bool repeated = std::any_of(into.items.begin(), into.items.end(),
+                              [&](const checkout_item& other) { return other.product_id == line.product_id; });
+  if (line.product_id != 0 && repeated)
+    item.invalid("product_id", "appears on more than one line; put the whole quantity on one");
+  into.items.push_back(line);
+}
+
+} // namespace
+
 decoded<checkout_request> decode_checkout(std::string_view body, const conf::settings& cfg) {
   body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   if (!r.ok())
     return *r.finish();
   checkout_request out;
-  std::set<std::uint64_t> seen;
-  auto quantity_max = static_cast<std::int64_t>(cfg.orders.line_quantity_max);
-  r.objects("items", true, 1, cfg.orders.checkout_lines_max, [&](body_reader& item, std::size_t) {
-    checkout_item line;
-    if (auto id = item.id("product_id", true, "product"))
-      line.product_id = *id;
-    if (auto q = item.integer("quantity", true, 1, quantity_max))
-      line.quantity = *q;
-    if (line.product_id != 0 && !seen.insert(line.product_id).second)
-      item.invalid("product_id", "appears on more than one line; put the whole quantity on one");
-    out.items.push_back(line);
-  });
+  r.objects("items", true, 1, cfg.orders.checkout_lines_max,
+            [&](body_reader& item, std::size_t) { read_checkout_item(item, out, cfg); });
   if (auto id = r.id("address_id", true, "address"))
     out.address_id = *id;
   if (auto p = r.finish())
@@ -54,24 +63,174 @@ checkout_totals price_checkout(const std::vector<checkout_line>& lines, const co
   return out;
 }
 
-decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg) {
-  {
-    body_reader probe{body, cfg.http.json_depth_max, cfg.http.json_members_max};
-    if (probe.ok() && !probe.has("checkout_id") && (probe.has("items") || probe.has("address_id"))) {
-      auto items = decode_checkout(body, cfg);
-      if (auto* p = std::get_if<problem>(&items))
-        return std::move(*p);
-      place_request out;
-      out.items = std::get<checkout_request>(std::move(items));
+namespace {
+
+/// "payment_method" (a gateway PaymentMethod id, "pm_" and letters, digits
+/// or '_') or "google_pay_token" (opaque), at most one of them.
+payment_method read_payment_method(body_reader& r, bool required, const conf::settings& cfg) {
+  payment_method out;
+  auto card = r.string("payment_method", false);
+  auto google = r.string("google_pay_token", false);
+  if (card && google) {
+    r.invalid("google_pay_token", "give either payment_method or google_pay_token, not both");
+    return out;
+  }
+  if (!card && !google) {
+    if (required)
+      r.invalid("payment_method", "is required (or google_pay_token)");
+    return out;
+  }
+  auto& token = card ? *card : *google;
+  auto key = card ? "payment_method" : "google_pay_token";
+  if (token.empty() || token.size() > cfg.payments.token_bytes_max) {
+    r.invalid(key, "must be 1 to " + std::to_string(cfg.payments.token_bytes_max) + " bytes");
+    return out;
+  }
+  if (card) {
+    bool well_formed = token.size() > 3 && token.compare(0, 3, "pm_") == 0;
+    for (char ch : token)
+      well_formed = well_formed && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
+    if (!well_formed) {
+      r.invalid(key, "is not a payment method id (pm_...); card details are never accepted");
       return out;
     }
+  } else {
+    for (char ch : token) {
+      if (static_cast<unsigned char>(ch) < 0x20) {
+        r.invalid(key, "must not contain control characters");
+        return out;
+      }
+    }
   }
+  out.kind = card ? "card" : "google_pay";
+  out.token = std::move(token);
+  return out;
+}
+
+} // namespace
+
+decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg) {
   body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   if (!r.ok())
     return *r.finish();
   place_request out;
-  if (auto id = r.id("checkout_id", true, "checkout"))
+  if (!r.has("checkout_id") && (r.has("items") || r.has("address_id"))) {
+    // Buy now: the checkout's fields, read as a checkout reads them.
+    r.objects("items", true, 1, cfg.orders.checkout_lines_max, [&](body_reader& item, std::size_t) {
+      read_checkout_item(item, out.items, cfg);
+    });
+    if (auto id = r.id("address_id", true, "address"))
+      out.items.address_id = *id;
+  } else if (auto id = r.id("checkout_id", true, "checkout")) {
     out.checkout_id = *id;
+  }
+  out.method = read_payment_method(r, false, cfg);
+  if (auto p = r.finish())
+    return std::move(*p);
+  return out;
+}
+
+std::string_view to_string(order_action a) {
+  static constexpr std::string_view names[] = {"pay", "ship", "deliver", "cancel", "refund", "expire"};
+  return names[static_cast<std::size_t>(a)];
+}
+
+transition_rule order_transition_rule(order_status from, order_action action, order_party party) {
+  using st = order_status;
+  using act = order_action;
+  transition_rule r;
+  auto forbid = [&](std::string why) {
+    r.code = errc::forbidden;
+    r.why = std::move(why);
+    return r;
+  };
+  auto allow = [&](st to) {
+    r.allowed = true;
+    r.to = to;
+    r.code = errc::none;
+    return r;
+  };
+  bool staff = party == order_party::seller || party == order_party::admin;
+  switch (action) {
+    case act::pay:
+      if (party != order_party::buyer)
+        return forbid("only the buyer pays for an order");
+      if (from == st::pending)
+        return allow(st::confirmed);
+      break;
+    case act::ship:
+      if (!staff)
+        return forbid("only the seller ships an order");
+      if (from == st::confirmed)
+        return allow(st::shipped);
+      break;
+    case act::deliver:
+      if (!staff && party != order_party::system)
+        return forbid("only the seller or the carrier marks an order delivered");
+      if (from == st::shipped)
+        return allow(st::delivered);
+      break;
+    case act::cancel:
+      if (from == st::pending || from == st::confirmed)
+        return allow(st::cancelled);
+      break;
+    case act::refund:
+      if (!staff)
+        return forbid("only the seller or an admin refunds a delivered order; before shipping, cancel it");
+      if (from == st::delivered || from == st::refunded)
+        return allow(st::refunded);
+      break;
+    case act::expire:
+      if (party != order_party::system)
+        return forbid("orders expire by themselves");
+      if (from == st::pending)
+        return allow(st::cancelled);
+      break;
+  }
+  static constexpr std::string_view rule[] = {
+    "only a pending order can be paid",
+    "only a confirmed (paid) order can be shipped",
+    "only a shipped order can be delivered",
+    "only a pending or confirmed order can be cancelled (after shipping, refund it)",
+    "only a delivered order can be refunded (cancel one not yet shipped)",
+    "only a pending order expires",
+  };
+  r.code = errc::conflict;
+  r.why = "the order is ";
+  r.why.append(to_string(from)).append("; ").append(rule[static_cast<std::size_t>(action)]);
+  return r;
+}
+
+decoded<order_command> decode_order_command(order_action action, std::string_view body, const conf::settings& cfg) {
+  body_reader r{body.empty() ? std::string_view{"{}"} : body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  order_command out;
+  out.action = action;
+  auto text = [&](std::string_view key, std::string& into, bool required, std::size_t min, std::size_t max) {
+    if (auto v = r.string(key, required)) {
+      into = std::move(*v);
+      check_text(r, key, into, min, max);
+    }
+  };
+  switch (action) {
+    case order_action::pay:
+      out.method = read_payment_method(r, true, cfg);
+      break;
+    case order_action::ship:
+      text("carrier", out.carrier, true, 1, cfg.orders.tracking_length_max);
+      text("tracking_number", out.tracking_number, true, 1, cfg.orders.tracking_length_max);
+      break;
+    case order_action::refund:
+      if (auto amount = r.integer("amount_minor", false, 1, std::numeric_limits<std::int64_t>::max() / 2))
+        out.amount_minor = *amount;
+      [[fallthrough]];
+    case order_action::cancel:
+    case order_action::deliver:
+    case order_action::expire:
+      text("reason", out.reason, false, 0, cfg.orders.reason_length_max);
+      break;
+  }
   if (auto p = r.finish())
     return std::move(*p);
   return out;
@@ -127,6 +286,34 @@ void write_order(json::writer& w, const order& o, bool with_history) {
     w.null();
   else
     w.raw(o.shipping_address_json);
+  w.key("shipping");
+  if (o.carrier.empty())
+    w.null();
+  else
+    w.begin_object().field("carrier", o.carrier).field("tracking_number", o.tracking_number).end_object();
+  w.field("refunded_minor", o.refunded_minor);
+  w.key("payment_due_at_ms");
+  if (o.status == order_status::pending && o.payment_due_ms > 0)
+    w.integer(o.payment_due_ms);
+  else
+    w.null();
+  w.key("payments").begin_array();
+  for (const auto& p : o.payments) {
+    w.begin_object()
+      .field("id", ids::format(p.id))
+      .field("status", to_string(p.status))
+      .field("gateway_ref", p.gateway_ref)
+      .field("method", p.method)
+      .field("amount_minor", p.amount_minor)
+      .field("currency", p.currency)
+      .field("refunded_minor", p.refunded_minor);
+    if (!p.failure_reason.empty())
+      w.field("failure_reason", p.failure_reason);
+    if (!p.next_action_url.empty())
+      w.field("next_action_url", p.next_action_url);
+    w.field("created_at_ms", p.created_at_ms).end_object();
+  }
+  w.end_array();
   if (with_history) {
     w.key("history").begin_array();
     for (const auto& t : o.history) {
@@ -179,6 +366,18 @@ std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>
       .field("total_minor", o.total_minor)
       .key("items");
     write_items(w, o.items);
+    w.key("payment");
+    if (o.payments.empty()) {
+      w.null();
+    } else {
+      const auto& p = o.payments.back();
+      w.begin_object().field("id", ids::format(p.id)).field("status", to_string(p.status));
+      if (!p.failure_reason.empty())
+        w.field("failure_reason", p.failure_reason);
+      if (!p.next_action_url.empty())
+        w.field("next_action_url", p.next_action_url);
+      w.end_object();
+    }
     w.end_object();
   }
   w.end_array().end_object();

@@ -21,7 +21,7 @@ struct row {
 };
 
 // The one table from domain error to HTTP status and problem type.
-constexpr std::array<row, 24> table{{
+constexpr std::array<row, 26> table{{
   {errc::none, {200, "none", "No error"}},
   {errc::malformed_json, {400, "malformed-json", "The request body is not valid JSON"}},
   {errc::invalid_field_type, {400, "invalid-field-type", "A field has the wrong type"}},
@@ -46,6 +46,8 @@ constexpr std::array<row, 24> table{{
   {errc::overloaded, {503, "overloaded", "The server is overloaded"}},
   {errc::timeout, {503, "timeout", "The request took too long"}},
   {errc::shutting_down, {503, "shutting-down", "The server is shutting down"}},
+  {errc::payment_declined, {402, "payment-declined", "The payment was declined"}},
+  {errc::gateway_unavailable, {502, "payment-gateway-unavailable", "The payment gateway failed"}},
 }};
 
 } // namespace

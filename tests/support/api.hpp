@@ -1,6 +1,8 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -121,6 +123,46 @@ inline std::string product_body(const std::string& category, int stock, const st
   return "{\"category_id\":" + quote(category) + ",\"title\":" + quote(title) + ",\"description\":\"Film camera\","
          "\"price_minor\":" + std::to_string(price_minor) + ",\"currency\":\"EUR\",\"stock\":" + std::to_string(stock) +
          ",\"status\":" + quote(status) + ",\"image_urls\":[\"https://img.example/m6.jpg\"]}";
+}
+
+inline std::string add_address(http_client& c, const api_user& u) {
+  auto r = c.post("/users/addresses",
+                  R"({"name":"Ada Lovelace","line1":"Unter den Linden 1","city":"Berlin","postal_code":"10115",)"
+                  R"("country":"DE"})",
+                  u.token);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.json().string_or("id");
+}
+
+inline std::string listing(marketplace& m, const shop& s, const std::string& title, std::int64_t price, int stock) {
+  auto r = m.c.post("/products", product_body(s.category, stock, "active", title, price), s.owner.token);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.json().string_or("id");
+}
+
+inline std::string checkout_body(const std::vector<std::pair<std::string, int>>& items, const std::string& address) {
+  std::string body = "{\"items\":[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    body.append(i ? "," : "").append("{\"product_id\":").append(quote(items[i].first));
+    body.append(",\"quantity\":").append(std::to_string(items[i].second)).append("}");
+  }
+  body.append("],\"address_id\":").append(quote(address)).append("}");
+  return body;
+}
+
+inline std::int64_t stock_of(marketplace& m, const std::string& product) {
+  return integer_field(m.c.get("/products/" + product).json(), "stock");
+}
+
+/// Waits (at most 15 s) until the product shows `expected` units: the
+/// sweeper's release has no push over HTTP to await.
+inline bool await_stock(marketplace& m, const std::string& product, std::int64_t expected) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
+  while (stock_of(m, product) != expected && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  return stock_of(m, product) == expected;
 }
 
 } // namespace livemart::testing

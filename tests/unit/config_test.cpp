@@ -147,7 +147,8 @@ TEST_CASE("config: only the URL and the keys are secret", "[config]") {
   for (const auto& e : conf::setting_entries())
     if (e.secret)
       secrets.insert(e.name);
-  CHECK(secrets == std::set<std::string_view>{"auth.jwt_keys", "database.url"});
+  CHECK(secrets == std::set<std::string_view>{"auth.jwt_keys", "database.url", "payments.stripe_secret_key",
+                                              "payments.webhook_secrets"});
 }
 
 TEST_CASE("config: every default prints and parses back", "[config]") {

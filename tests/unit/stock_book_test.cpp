@@ -23,6 +23,7 @@ struct database_row {
       case kind::reserve: stock -= q; reserved += q; break;
       case kind::release: stock += q; reserved -= q; break;
       case kind::commit: reserved -= q; sold += q; break;
+      case kind::sale_return: sold -= q; stock += q; break;
     }
   }
 };
@@ -127,6 +128,18 @@ TEST_CASE("a committed move that does not fit the promises is flagged, and the b
   CHECK_FALSE(book.absorb(kind::commit, 1)); // more than the book knew was reserved
   CHECK(book.reserved_free() == 0);
   CHECK(book.sold() == 1);
+}
+
+TEST_CASE("units of a cancelled order come back to stock, usable at once", "[stock]") {
+  stock_book book;
+  book.load(1, 0, 3);
+  CHECK(book.absorb(kind::sale_return, 2));
+  CHECK(book.stock() == 3);
+  CHECK(book.sold() == 1);
+  CHECK(book.available() == 3);
+  CHECK_FALSE(book.absorb(kind::sale_return, 2)); // more than was sold: the book must reload
+  // Returns are made with their order, never through the product's actor.
+  CHECK(code_of(book.begin(kind::sale_return, 1, true)) == errc::internal);
 }
 
 TEST_CASE("bad quantities and products not on sale are refused without a change", "[stock]") {

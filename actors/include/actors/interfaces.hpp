@@ -125,6 +125,38 @@ using checkout_actor = caf::typed_actor<
   caf::replies_to<checkout_atom, std::uint64_t, checkout_request>::with<checkout>, ///< buyer, request
   caf::replies_to<sweep_atom>::with<std::uint64_t>>; ///< release expired holds now; replies how many checkouts
 
+/// A payment gateway: the built-in sandbox or Stripe's REST API. Its calls
+/// may take seconds, so implementations keep them off the scheduler's
+/// threads. A decline is a record with status failed and a reason; an
+/// error (gateway_unavailable) means the outcome is unknown. Charges are
+/// idempotent by payment id, refunds by refund id. Outcomes that arrive
+/// later (webhooks) go to the actor given with `put`; Stripe sends those
+/// over HTTP instead.
+using gateway_actor = caf::typed_actor<
+  caf::replies_to<charge_atom, gateway_charge>::with<gateway_record>,
+  caf::replies_to<refund_atom, gateway_refund>::with<gateway_record>, ///< ref: the refund's; status succeeded or failed
+  caf::replies_to<cancel_atom, std::string>::with<gateway_record>,    ///< by the charge's ref
+  caf::replies_to<get_atom, std::string>::with<gateway_record>,       ///< by the charge's ref
+  caf::replies_to<list_atom, std::int64_t, std::int64_t>::with<std::vector<gateway_record>>, ///< created in [from_s, to_s)
+  caf::reacts_to<put_atom, caf::actor>>;
+
+/// One placed order: owns its status, payments and refunds, and serialises
+/// every change to them (one command at a time, gateway calls included),
+/// each answered after it is committed. Users other than the buyer, the
+/// order's seller or an admin get 404; user 0 is the system (expiry).
+using order_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::uint64_t>::with<order>,                    ///< user
+  caf::replies_to<command_atom, std::uint64_t, order_command>::with<order>, ///< user, command
+  /// A gateway event about one of its payments: "applied", "duplicate" or "ignored".
+  caf::replies_to<event_atom, gateway_event>::with<std::string>>;
+
+/// One shard of the order registry: spawns an order's actor on first use
+/// and forgets it when it ends or passivates (the same handshake as the
+/// product registry's).
+using order_registry_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::uint64_t>::with<order_actor>,
+  caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
+
 /// Order placement with idempotency keys. A key's first request places the
 /// order and stores its reply in the same transaction; the same key with the
 /// same request (by hash) gets that reply again, errors included, and with
@@ -134,10 +166,18 @@ using checkout_actor = caf::typed_actor<
 /// Reads: an order for its buyer, its seller or an admin (404 for anyone
 /// else: user, order), and a user's orders as buyer or as seller (user,
 /// as_seller, before id, limit), newest first.
+/// Changes go to the order's actor (user, order, command); gateway events
+/// are routed by their payment's reference. Reconciliation compares our
+/// payments created in [from_s, to_s) with the gateway's, repairing what it
+/// can when asked to.
 using order_service_actor = caf::typed_actor<
   caf::replies_to<place_atom, std::uint64_t, std::string, std::string, std::string, std::string, place_request>::with<
     stored_reply>,
   caf::replies_to<get_atom, std::uint64_t, std::uint64_t>::with<order>,
-  caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<order>>>;
+  caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<order>>,
+  caf::replies_to<command_atom, std::uint64_t, std::uint64_t, order_command>::with<order>,
+  caf::replies_to<event_atom, gateway_event>::with<std::string>,
+  caf::replies_to<reconcile_atom, std::int64_t, std::int64_t, bool>::with<reconcile_report>,
+  caf::replies_to<sweep_atom>::with<std::uint64_t>>; ///< cancel unpaid orders past their hold now; replies how many
 
 } // namespace livemart

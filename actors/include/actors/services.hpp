@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <caf/fwd.hpp>
@@ -26,6 +27,12 @@ struct product_directory {
   const product_registry_actor& shard_for(std::uint64_t product_id) const;
 };
 
+/// The order registry: shards chosen by id, like the product directory.
+struct order_directory {
+  std::vector<order_registry_actor> shards;
+  const order_registry_actor& shard_for(std::uint64_t order_id) const;
+};
+
 /// The CAF group a product publishes its stock_update messages to.
 std::string product_group_name(std::uint64_t product_id);
 
@@ -43,10 +50,17 @@ struct services {
   product_directory products;
   product_service_actor product_service;
   checkout_actor checkouts;
+  gateway_actor gateway;
+  order_directory order_actors;
   order_service_actor orders;
 };
 
-services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens);
+/// Makes the payment gateway named by payments.gateway (the Stripe adapter
+/// lives with the HTTP client code, so the caller supplies it).
+using gateway_factory = std::function<gateway_actor(caf::actor_system&, const conf::settings&)>;
+
+services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
+                        const gateway_factory& make_gateway = {});
 
 /// Sends every actor an exit; the writer commits what it has queued.
 void stop_services(services& s);
@@ -71,7 +85,12 @@ product_service_actor spawn_product_service(caf::actor_system& sys, const conf::
                                             product_directory products);
 category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                                 product_directory products, user_directory users, checkout_actor checkouts);
+                                 product_directory products, user_directory users, checkout_actor checkouts,
+                                 order_directory order_actors, gateway_actor gateway);
+order_directory spawn_order_directory(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
+                                      product_directory products, user_directory users, gateway_actor gateway);
+/// The built-in sandbox gateway (see sandbox_gateway.cpp for its test tokens).
+gateway_actor spawn_sandbox_gateway(caf::actor_system& sys, const conf::payment_settings& cfg);
 checkout_actor spawn_checkouts(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                                product_directory products);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,

@@ -58,6 +58,9 @@ struct actor_settings {
   std::size_t update_attempts_max = 3;          ///< optimistic retries when a row changed concurrently
   std::size_t product_shards = 16;              ///< product registry shards
   std::uint32_t product_idle_s = 300;           ///< a product actor with nothing to do ends after this long
+  std::size_t order_shards = 16;                ///< order registry shards
+  std::uint32_t order_idle_s = 120;             ///< an order actor with nothing to do ends after this long
+  std::size_t order_queue_max = 64;             ///< changes waiting for one order's actor at most before 503
 };
 
 struct auth_settings {
@@ -110,6 +113,26 @@ struct order_settings {
   std::size_t hold_sweep_batch = 100;              ///< expired checkouts released per sweep at most
   std::uint32_t idempotency_retention_h = 48;      ///< Idempotency-Key replies are kept at least this long
   std::size_t idempotency_key_bytes_max = 255;     ///< longest Idempotency-Key header
+  std::size_t reason_length_max = 500;             ///< a cancellation's or refund's reason, code points
+  std::size_t tracking_length_max = 64;            ///< carrier name and tracking number, code points
+  std::uint32_t expiry_sweep_interval_ms = 1'000;  ///< how often unpaid orders past their hold are cancelled
+  std::size_t expiry_sweep_batch = 100;            ///< unpaid orders cancelled per sweep at most
+};
+
+struct payment_settings {
+  std::string gateway = "sandbox";                 ///< sandbox (built in) or stripe
+  std::string stripe_base_url = "https://api.stripe.com"; ///< the REST API's root (a local fake in tests)
+  std::string stripe_secret_key;                   ///< sk_... Secret.
+  std::string webhook_secrets;                     ///< whsec_...,whsec_... (several during a rotation). Secret.
+  std::uint32_t webhook_tolerance_s = 300;         ///< how old a webhook signature's timestamp may be
+  std::uint32_t gateway_timeout_ms = 10'000;       ///< one gateway call, connect to reply
+  std::size_t gateway_workers = 4;                 ///< threads calling the gateway (its calls block)
+  std::size_t gateway_queue_max = 256;             ///< gateway calls waiting at most before 503
+  std::size_t token_bytes_max = 4'096;             ///< a payment-method or Google Pay token
+  std::uint32_t sandbox_settle_ms = 200;           ///< the sandbox's "later" outcomes arrive after this
+  bool sandbox_events = true;                      ///< the sandbox reports later outcomes (as Stripe's webhooks would)
+  std::uint32_t reconcile_interval_s = 3'600;      ///< how often payments are compared with the gateway; 0: never
+  std::uint32_t reconcile_window_h = 24;           ///< how far back a periodic reconciliation looks
 };
 
 struct node_settings {
@@ -124,6 +147,7 @@ struct settings {
   user_settings users;
   catalog_settings catalog;
   order_settings orders;
+  payment_settings payments;
   node_settings node;
 };
 

@@ -109,7 +109,10 @@ db_statement products_active_page(std::uint64_t after_id, std::size_t limit);
 db_statement product_update(const product& p);
 db_statement product_set_price(std::uint64_t id, std::int64_t price_minor);
 
-enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3 };
+/// restock: stock changes (+/-); reserve: stock to held; release: held back
+/// to stock; commit: held to sold; sale_return: sold back to stock (a
+/// cancelled order).
+enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3, sale_return = 4 };
 
 /// One stock change with its ledger entry (tagged with its checkout, if
 /// any); columns stock, reserved, sold, stock_version. Never below zero:
@@ -154,6 +157,40 @@ db_statement order_get(std::uint64_t id);
 db_statement orders_of(std::uint64_t user_id, bool as_seller, std::uint64_t before_id, std::size_t limit);
 std::vector<order> decode_orders(const db_rows& rows);
 
+/// Moves order `id` from `version` to `to` with its transition record
+/// (actor 0: the system); conflict "order_changed" when the version moved.
+/// Columns version, updated_at_ms.
+db_statement order_move(std::uint64_t id, std::int32_t version, order_status to, std::uint64_t transition_id,
+                        std::uint64_t actor_id, const std::string& reason);
+db_statement order_set_shipping(std::uint64_t id, const std::string& carrier, const std::string& tracking_number);
+db_statement order_add_refunded(std::uint64_t id, std::int64_t amount_minor);
+/// Gives the order's units back to stock (one ledger id per product, in
+/// product order). Columns product_id, quantity, stock_version.
+db_statement order_return_stock(std::uint64_t id, const std::vector<std::uint64_t>& ledger_ids, std::uint64_t actor_id);
+/// Pending orders whose hold (their checkout's expiry) has passed: id.
+db_statement orders_due(std::size_t limit);
+
+// -- payments -----------------------------------------------------------------------
+
+/// A payment in status created, before the gateway is called.
+db_statement payment_insert(const payment& p);
+/// The gateway's answer or news: status, its reference (kept when empty),
+/// failure reason and next-action URL.
+db_statement payment_update(std::uint64_t id, payment_status status, const std::string& gateway_ref,
+                            const std::string& failure_reason, const std::string& next_action_url);
+db_statement payment_add_refunded(std::uint64_t id, std::int64_t amount_minor);
+/// id, order_id of the payment the gateway knows as `ref`.
+db_statement payment_by_ref(const std::string& gateway, const std::string& ref);
+/// Marks a gateway event applied; a unique violation
+/// ("unique:payment_events_pkey") when it was applied before.
+db_statement payment_event_insert(const std::string& event_id, const std::string& type, std::uint64_t payment_id);
+db_statement refund_insert(std::uint64_t id, std::uint64_t payment_id, std::int64_t amount_minor,
+                           const std::string& reason);
+db_statement refund_settle(std::uint64_t id, bool succeeded, const std::string& gateway_ref);
+/// Payments through `gateway` created in [from_s, to_s): id, order_id,
+/// gateway_ref, status, amount_minor, currency, refunded_minor, order_status.
+db_statement payments_between(const std::string& gateway, std::int64_t from_s, std::int64_t to_s);
+
 // -- idempotency --------------------------------------------------------------------
 
 /// request_hash, status, body; no row when the key is new.
@@ -161,6 +198,8 @@ db_statement idempotency_get(std::uint64_t user_id, const std::string& key);
 /// A unique violation when the key was stored meanwhile.
 db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, const std::string& request_hash,
                                 const stored_reply& reply);
+/// Replaces the stored reply (a placement's, once its payments are known).
+db_statement idempotency_update(std::uint64_t user_id, const std::string& key, const stored_reply& reply);
 /// Forgets at most `limit` records older than `retention_h` hours.
 db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit);
 

@@ -63,6 +63,12 @@ using applied_atom = caf::atom_constant<caf::atom("applied")>;
 using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using place_atom = caf::atom_constant<caf::atom("place")>;
+using command_atom = caf::atom_constant<caf::atom("command")>;
+using event_atom = caf::atom_constant<caf::atom("event")>;
+using charge_atom = caf::atom_constant<caf::atom("charge")>;
+using refund_atom = caf::atom_constant<caf::atom("refund")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -236,11 +242,54 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order& x) {
   return f(caf::meta::type_name("order"), x.id, x.checkout_id, x.buyer_id, x.seller_id, x.status, x.currency,
            x.subtotal_minor, x.shipping_minor, x.total_minor, x.items, x.seller_user_id, x.shipping_address_json,
-           x.history, x.created_at_ms, x.updated_at_ms, x.version);
+           x.history, x.carrier, x.tracking_number, x.refunded_minor, x.payment_due_ms, x.payments, x.created_at_ms,
+           x.updated_at_ms, x.version);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment_method& x) {
+  return f(caf::meta::type_name("payment_method"), x.kind, x.token);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payment& x) {
+  return f(caf::meta::type_name("payment"), x.id, x.order_id, x.gateway, x.gateway_ref, x.method, x.amount_minor,
+           x.currency, x.status, x.failure_reason, x.next_action_url, x.refunded_minor, x.created_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_command& x) {
+  return f(caf::meta::type_name("order_command"), x.action, x.reason, x.carrier, x.tracking_number, x.amount_minor,
+           x.method);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gateway_charge& x) {
+  return f(caf::meta::type_name("gateway_charge"), x.payment_id, x.order_id, x.amount_minor, x.currency, x.method);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gateway_refund& x) {
+  return f(caf::meta::type_name("gateway_refund"), x.refund_id, x.payment_ref, x.amount_minor);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gateway_record& x) {
+  return f(caf::meta::type_name("gateway_record"), x.ref, x.status, x.amount_minor, x.amount_received_minor,
+           x.amount_refunded_minor, x.currency, x.failure_reason, x.next_action_url, x.payment_id, x.order_id,
+           x.created_s);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gateway_event& x) {
+  return f(caf::meta::type_name("gateway_event"), x.id, x.type, x.created_s, x.object);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reconcile_mismatch& x) {
+  return f(caf::meta::type_name("reconcile_mismatch"), x.payment_id, x.order_id, x.gateway_ref, x.kind, x.detail,
+           x.repaired);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reconcile_report& x) {
+  return f(caf::meta::type_name("reconcile_report"), x.from_s, x.to_s, x.payments_checked, x.gateway_records,
+           x.mismatches);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, place_request& x) {
-  return f(caf::meta::type_name("place_request"), x.checkout_id, x.items);
+  return f(caf::meta::type_name("place_request"), x.checkout_id, x.items, x.method);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_reply& x) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <conf/settings.hpp>
+#include <protocol/payments.hpp>
 #include <protocol/users.hpp>
 
 /// The Order service's domain types and wire format.
@@ -71,10 +72,13 @@ std::string encode(const checkout& c);
 
 /// {"checkout_id": "..."}: place the checkout as orders; or, for a one-tap
 /// buy-now, {"items": [...], "address_id": "..."} as for a checkout, which
-/// is checked out and placed at once.
+/// is checked out and placed at once. Either may carry a payment method
+/// ("payment_method" or "google_pay_token", as for paying an order), which
+/// pays every order of the placement at once.
 struct place_request {
   std::uint64_t checkout_id = 0; ///< 0: buy now from `items`
   checkout_request items;
+  payment_method method;         ///< optional: pay each order at once (method.kind empty: later)
 };
 decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg);
 
@@ -88,6 +92,26 @@ struct order_item {
   std::int64_t unit_price_minor = 0;
   std::int64_t quantity = 0;
 };
+
+/// What someone may do to an order after it was placed.
+enum class order_action : std::uint8_t { pay = 0, ship = 1, deliver = 2, cancel = 3, refund = 4, expire = 5 };
+std::string_view to_string(order_action a);
+
+/// Who acts on an order, as the order's actor determines it from the user.
+enum class order_party : std::uint8_t { buyer = 0, seller = 1, admin = 2, system = 3 };
+
+/// The order state machine: what `action` by `party` does to an order in
+/// `from`. `allowed` false: `code` is forbidden (this party may never do it)
+/// or conflict (not in this status), with `why` naming the current status.
+/// Pay moves to confirmed only once the payment succeeds; refund stays
+/// possible from refunded while money remains (partial refunds).
+struct transition_rule {
+  bool allowed = false;
+  order_status to = order_status::pending;
+  errc code = errc::conflict;
+  std::string why;
+};
+transition_rule order_transition_rule(order_status from, order_action action, order_party party);
 
 struct order_transition {
   std::string from; ///< empty for the first
@@ -112,6 +136,11 @@ struct order {
   std::uint64_t seller_user_id = 0;   ///< who may act as the seller; never sent
   std::string shipping_address_json;  ///< the copy taken at checkout, as JSON
   std::vector<order_transition> history;
+  std::string carrier;          ///< set when shipped
+  std::string tracking_number;
+  std::int64_t refunded_minor = 0;
+  std::int64_t payment_due_ms = 0; ///< a pending order is cancelled if unpaid by then (its checkout's hold)
+  std::vector<payment> payments; ///< attempts, oldest first
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int32_t version = 0;
@@ -122,6 +151,22 @@ std::string encode(const order& o);
 /// {"items": [...receipts without history...], "next_cursor"}: newest first;
 /// a full page (`limit`) has a cursor (the last id).
 std::string encode_order_list(const std::vector<order>& list, std::size_t limit);
+
+/// A change to a placed order, as the HTTP layer decoded it.
+struct order_command {
+  order_action action = order_action::cancel;
+  std::string reason;
+  std::string carrier;         ///< ship
+  std::string tracking_number; ///< ship
+  std::int64_t amount_minor = 0; ///< refund; 0: everything not refunded yet
+  payment_method method;       ///< pay
+};
+/// The bodies of POST /orders/:id/{pay,ship,deliver,cancel,refund}: pay
+/// {"payment_method": "pm_..."} or {"google_pay_token": "..."}; ship
+/// {"carrier", "tracking_number"}; cancel and deliver {"reason"?}; refund
+/// {"amount_minor"?, "reason"?}. An empty body is {} for those without
+/// required fields.
+decoded<order_command> decode_order_command(order_action action, std::string_view body, const conf::settings& cfg);
 
 /// The reply to a placement: {"checkout_id", "orders": [...]} (one order per seller).
 std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>& orders);

@@ -38,6 +38,8 @@ enum class errc : std::uint8_t {
   overloaded,                ///< 503 a bounded queue is full
   timeout,                   ///< 503 an actor did not answer within the request budget
   shutting_down,             ///< 503
+  payment_declined,          ///< 402 the gateway declined the payment method
+  gateway_unavailable,       ///< 502 the payment gateway failed or did not answer
 };
 
 /// The CAF error category of `errc` values.

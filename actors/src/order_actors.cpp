@@ -1,0 +1,797 @@
+#include <actors/services.hpp>
+
+#include "registry.hpp"
+
+#include <deque>
+#include <functional>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include <persistence/statements.hpp>
+#include <protocol/ids.hpp>
+#include <protocol/log.hpp>
+
+namespace livemart {
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("order_tick")>;
+
+struct order_context {
+  std::chrono::milliseconds step_timeout;
+  std::chrono::milliseconds gateway_timeout;
+  std::chrono::seconds idle;
+  std::size_t queue_max;
+  std::string gateway_name;
+  persistence::database db;
+  product_directory products;
+  user_directory users;
+  gateway_actor gateway;
+};
+using context_ptr = std::shared_ptr<const order_context>;
+
+/// A change waiting for its turn: a command from a user, a gateway event,
+/// or the refund of a payment that succeeded when it was no longer needed.
+struct job {
+  enum kind_t { command, event, surplus } kind = command;
+  std::uint64_t user = 0;
+  order_command cmd;
+  gateway_event ev;
+  std::uint64_t payment_id = 0; ///< surplus
+  caf::typed_response_promise<order> order_rp;
+  caf::typed_response_promise<std::string> event_rp;
+};
+
+struct order_state {
+  bool loaded = false;
+  bool exists = false;
+  caf::error load_error;
+  order o;
+  std::deque<job> queue;
+  bool busy = false;
+  bool needs_reload = false; ///< a write's outcome is unknown: read the order again before the next change
+  bool retiring = false;
+  std::chrono::steady_clock::time_point last_activity;
+  static inline const char* name = "order";
+};
+
+using order_pointer = order_actor::stateful_pointer<order_state>;
+
+void next(order_pointer self, const context_ptr& ctx);
+
+/// Ends the current job and starts the next one.
+void done(order_pointer self, const context_ptr& ctx) {
+  auto& st = self->state;
+  st.busy = false;
+  st.last_activity = std::chrono::steady_clock::now();
+  if (st.queue.empty() && st.retiring) {
+    self->quit();
+    return;
+  }
+  next(self, ctx);
+}
+
+void fail(order_pointer self, const context_ptr& ctx, job& j, caf::error err) {
+  if (j.kind == job::event)
+    j.event_rp.deliver(std::move(err));
+  else if (j.kind == job::command)
+    j.order_rp.deliver(std::move(err));
+  done(self, ctx);
+}
+
+void succeed(order_pointer self, const context_ptr& ctx, job& j) {
+  if (j.kind == job::command)
+    j.order_rp.deliver(self->state.o);
+  done(self, ctx);
+}
+
+/// Reads the order as committed; `then` runs once it is loaded.
+void load(order_pointer self, const context_ptr& ctx, std::function<void()> then) {
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::order_get(self->state.o.id)}})
+    .then(
+      [self, then](const db_result& r) {
+        auto& st = self->state;
+        st.loaded = true;
+        st.needs_reload = false;
+        auto found = persistence::decode_orders(r.results.front());
+        st.exists = !found.empty();
+        if (st.exists)
+          st.o = std::move(found.front());
+        then();
+      },
+      [self, ctx, then](caf::error& err) {
+        self->state.load_error = err;
+        then();
+      });
+}
+
+/// The order's transition to `to`, recorded as the first statement of a
+/// change; apply_move() takes its result.
+db_statement move_statement(const order& o, order_status to, std::uint64_t actor, const std::string& reason) {
+  return persistence::order_move(o.id, o.version, to, ids::next(), actor, reason);
+}
+
+void apply_move(order& o, order_status to, const std::string& reason, const db_rows& rows) {
+  o.history.push_back({std::string{to_string(o.status)}, std::string{to_string(to)}, reason,
+                       std::stoll(rows.rows[0][1].text)});
+  o.status = to;
+  o.version = static_cast<std::int32_t>(std::stol(rows.rows[0][0].text));
+  o.updated_at_ms = std::stoll(rows.rows[0][1].text);
+}
+
+/// Tells the products that units came back (their actors did not make the move).
+void announce_returns(const context_ptr& ctx, order_pointer self, const db_rows& rows) {
+  for (const auto& row : rows.rows) {
+    auto product_id = std::stoull(row[0].text);
+    self->send(ctx->products.shard_for(product_id), applied_atom::value, product_id,
+               static_cast<std::int32_t>(persistence::stock_kind::sale_return), std::stoll(row[1].text),
+               std::stoll(row[2].text));
+  }
+}
+
+payment* find_payment(order& o, const std::function<bool(const payment&)>& pred) {
+  for (auto it = o.payments.rbegin(); it != o.payments.rend(); ++it)
+    if (pred(*it))
+      return &*it;
+  return nullptr;
+}
+
+std::vector<std::uint64_t> fresh_ids(std::size_t n) {
+  std::vector<std::uint64_t> out;
+  for (std::size_t i = 0; i < n; ++i)
+    out.push_back(ids::next());
+  return out;
+}
+
+std::size_t distinct_products(const order& o) {
+  std::vector<std::uint64_t> seen;
+  for (const auto& i : o.items)
+    if (std::find(seen.begin(), seen.end(), i.product_id) == seen.end())
+      seen.push_back(i.product_id);
+  return seen.size();
+}
+
+/// Gives `amount` of payment `payment_id` back through the gateway: a
+/// pending refund row first (its id is the gateway's idempotency key),
+/// then the gateway, then `finish` with the statements that record the
+/// refund, to be committed with the change that needed it.
+void give_back(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j, std::uint64_t payment_id,
+               std::int64_t amount, std::string reason,
+               std::function<void(std::vector<db_statement>, std::shared_ptr<job>)> finish) {
+  auto refund_id = ids::next();
+  auto* pay = find_payment(self->state.o, [&](const payment& p) { return p.id == payment_id; });
+  auto ref = pay->gateway_ref;
+  auto order_id = self->state.o.id;
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                db_command{{persistence::refund_insert(refund_id, payment_id, amount, reason)}})
+    .then(
+      [self, ctx, j, refund_id, payment_id, ref, amount, order_id, finish](const db_result&) {
+        self->request(ctx->gateway, ctx->gateway_timeout, refund_atom::value, gateway_refund{refund_id, ref, amount})
+          .then(
+            [self, ctx, j, refund_id, payment_id, amount, order_id, finish](const gateway_record& r) {
+              if (r.status != payment_status::succeeded) {
+                self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                              db_command{{persistence::refund_settle(refund_id, false, r.ref)}})
+                  .then([](const db_result&) {}, [](caf::error&) {});
+                fail(self, ctx, *j,
+                     make_error(errc::gateway_unavailable, "the gateway refused the refund: " + r.failure_reason));
+                return;
+              }
+              finish({persistence::refund_settle(refund_id, true, r.ref),
+                      persistence::payment_add_refunded(payment_id, amount),
+                      persistence::order_add_refunded(order_id, amount)},
+                     j);
+            },
+            [self, ctx, j](caf::error& err) {
+              // Unknown outcome: the refund row stays pending for
+              // reconciliation; a retry uses a new refund id only after it.
+              fail(self, ctx, *j, std::move(err));
+            });
+      },
+      [self, ctx, j](caf::error& err) { fail(self, ctx, *j, std::move(err)); });
+}
+
+void note_refund(order& o, std::uint64_t payment_id, std::int64_t amount) {
+  o.refunded_minor += amount;
+  if (auto* p = find_payment(o, [&](const payment& x) { return x.id == payment_id; }))
+    p->refunded_minor += amount;
+}
+
+// -- pay ------------------------------------------------------------------------------
+
+void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
+  auto& o = self->state.o;
+  if (auto* busy = find_payment(o, [](const payment& p) {
+        return p.status == payment_status::processing || p.status == payment_status::created;
+      })) {
+    auto p = make_problem(errc::conflict, "payment " + ids::format(busy->id)
+                                            + " is still being processed; its outcome comes from the gateway");
+    fail(self, ctx, *j, make_error(errc::conflict, p.detail));
+    return;
+  }
+  payment p;
+  p.id = ids::next();
+  p.order_id = o.id;
+  p.gateway = ctx->gateway_name;
+  p.method = j->cmd.method.kind;
+  p.amount_minor = o.total_minor;
+  p.currency = o.currency;
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::payment_insert(p)}})
+    .then(
+      [self, ctx, j, p](const db_result&) mutable {
+        p.created_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+        self->state.o.payments.push_back(p);
+        gateway_charge charge{p.id, p.order_id, p.amount_minor, p.currency, j->cmd.method};
+        self->request(ctx->gateway, ctx->gateway_timeout, charge_atom::value, std::move(charge))
+          .then(
+            [self, ctx, j, p](const gateway_record& r) {
+              auto& o = self->state.o;
+              std::vector<db_statement> stmts;
+              bool confirm = r.status == payment_status::succeeded && o.status == order_status::pending;
+              std::string reason = "payment " + ids::format(p.id) + " succeeded";
+              if (confirm)
+                stmts.push_back(move_statement(o, order_status::confirmed, j->user, reason));
+              stmts.push_back(persistence::payment_update(p.id, r.status, r.ref, r.failure_reason, r.next_action_url));
+              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
+                .then(
+                  [self, ctx, j, p, r, confirm, reason](const db_result& res) {
+                    auto& o = self->state.o;
+                    if (confirm)
+                      apply_move(o, order_status::confirmed, reason, res.results[0]);
+                    if (auto* mine = find_payment(o, [&](const payment& x) { return x.id == p.id; })) {
+                      mine->status = r.status;
+                      mine->gateway_ref = r.ref;
+                      mine->failure_reason = r.failure_reason;
+                      mine->next_action_url = r.next_action_url;
+                    }
+                    if (r.status == payment_status::failed) {
+                      auto err = make_error(errc::payment_declined,
+                                            "the payment was declined (" + r.failure_reason
+                                              + "); the order stays pending: pay with another method before its hold ends",
+                                            {field_error{j->cmd.method.kind == "card" ? "payment_method" : "google_pay_token",
+                                                         "was declined: " + r.failure_reason}});
+                      fail(self, ctx, *j, std::move(err));
+                      return;
+                    }
+                    succeed(self, ctx, *j);
+                  },
+                  [self, ctx, j](caf::error& err) {
+                    self->state.needs_reload = true;
+                    fail(self, ctx, *j, std::move(err));
+                  });
+            },
+            [self, ctx, j](caf::error& err) {
+              // The charge's outcome is unknown; the payment stays
+              // `created` until the gateway's event or reconciliation.
+              auto p = to_problem(err);
+              fail(self, ctx, *j, make_error(errc::gateway_unavailable,
+                                             "the payment gateway did not answer (" + p.detail
+                                               + "); the payment is settled when the gateway reports it"));
+            });
+      },
+      [self, ctx, j](caf::error& err) { fail(self, ctx, *j, std::move(err)); });
+}
+
+// -- cancel, expire, refund --------------------------------------------------------------
+
+/// Cancels the order: a payment still in progress is cancelled at the
+/// gateway first, a captured one is refunded in full, the units go back to
+/// stock, all recorded in one transaction with the transition.
+void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
+  auto& o = self->state.o;
+  auto* open = find_payment(o, [](const payment& p) {
+    return p.status == payment_status::processing || p.status == payment_status::requires_action;
+  });
+  if (open != nullptr && !open->gateway_ref.empty()) {
+    auto id = open->id;
+    self->request(ctx->gateway, ctx->gateway_timeout, cancel_atom::value, open->gateway_ref)
+      .then(
+        [self, ctx, j, id](const gateway_record& r) {
+          auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
+          auto status = r.status == payment_status::succeeded ? payment_status::succeeded : payment_status::canceled;
+          self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                        db_command{{persistence::payment_update(id, status, r.ref, p->failure_reason, "")}})
+            .then(
+              [self, ctx, j, id, status](const db_result&) {
+                auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
+                p->status = status;
+                p->next_action_url.clear();
+                cancel(self, ctx, j);
+              },
+              [self, ctx, j](caf::error& err) {
+                self->state.needs_reload = true;
+                fail(self, ctx, *j, std::move(err));
+              });
+        },
+        [self, ctx, j](caf::error& err) { fail(self, ctx, *j, std::move(err)); });
+    return;
+  }
+  auto reason = j->cmd.reason.empty()
+                  ? std::string{j->cmd.action == order_action::expire ? "not paid before the hold ended" : "cancelled"}
+                  : j->cmd.reason;
+  auto finish = [self, ctx, reason](std::vector<db_statement> extra, std::shared_ptr<job> j) {
+    auto& o = self->state.o;
+    db_command cmd;
+    cmd.statements.push_back(move_statement(o, order_status::cancelled, j->user, reason));
+    cmd.statements.push_back(persistence::order_return_stock(o.id, fresh_ids(distinct_products(o)), j->user));
+    for (auto& s : extra)
+      cmd.statements.push_back(std::move(s));
+    self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+      .then(
+        [self, ctx, j, reason](const db_result& r) {
+          apply_move(self->state.o, order_status::cancelled, reason, r.results[0]);
+          announce_returns(ctx, self, r.results[1]);
+          succeed(self, ctx, *j);
+        },
+        [self, ctx, j](caf::error& err) {
+          self->state.needs_reload = true;
+          fail(self, ctx, *j, std::move(err));
+        });
+  };
+  auto* paid = find_payment(o, [](const payment& p) {
+    return p.status == payment_status::succeeded && p.refunded_minor < p.amount_minor;
+  });
+  if (paid == nullptr) {
+    finish({}, j);
+    return;
+  }
+  auto payment_id = paid->id;
+  auto amount = paid->amount_minor - paid->refunded_minor;
+  give_back(self, ctx, j, payment_id, amount, "order cancelled: " + reason,
+            [self, finish, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> j) {
+              // Noted now; should the commit fail, the order is read again.
+              note_refund(self->state.o, payment_id, amount);
+              finish(std::move(stmts), j);
+            });
+}
+
+void refund(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
+  auto& o = self->state.o;
+  auto* paid = find_payment(o, [](const payment& p) {
+    return p.status == payment_status::succeeded && p.refunded_minor < p.amount_minor;
+  });
+  auto remaining = std::min(o.total_minor - o.refunded_minor,
+                            paid != nullptr ? paid->amount_minor - paid->refunded_minor : std::int64_t{0});
+  if (remaining <= 0) {
+    fail(self, ctx, *j, make_error(errc::conflict, "the order is refunded in full already"));
+    return;
+  }
+  auto amount = j->cmd.amount_minor == 0 ? remaining : j->cmd.amount_minor;
+  if (amount > remaining) {
+    fail(self, ctx, *j,
+         make_error(errc::validation_failed, "at most " + std::to_string(remaining) + " can be refunded",
+                    {field_error{"amount_minor", "must be at most " + std::to_string(remaining)}}));
+    return;
+  }
+  auto reason = "refund of " + std::to_string(amount) + (j->cmd.reason.empty() ? "" : ": " + j->cmd.reason);
+  auto payment_id = paid->id;
+  give_back(self, ctx, j, payment_id, amount, reason,
+            [self, ctx, reason, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> j) {
+              auto& o = self->state.o;
+              db_command cmd;
+              cmd.statements.push_back(move_statement(o, order_status::refunded, j->user, reason));
+              for (auto& s : stmts)
+                cmd.statements.push_back(std::move(s));
+              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+                .then(
+                  [self, ctx, j, reason, payment_id, amount](const db_result& r) {
+                    apply_move(self->state.o, order_status::refunded, reason, r.results[0]);
+                    note_refund(self->state.o, payment_id, amount);
+                    succeed(self, ctx, *j);
+                  },
+                  [self, ctx, j](caf::error& err) {
+                    self->state.needs_reload = true;
+                    fail(self, ctx, *j, std::move(err));
+                  });
+            });
+}
+
+/// A payment that succeeded for an order that no longer needs it (cancelled
+/// meanwhile, or paid twice): the money goes back.
+void refund_surplus(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
+  auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == j->payment_id; });
+  if (p == nullptr || p->status != payment_status::succeeded || p->refunded_minor >= p->amount_minor) {
+    done(self, ctx);
+    return;
+  }
+  auto payment_id = p->id;
+  auto amount = p->amount_minor - p->refunded_minor;
+  give_back(self, ctx, j, payment_id, amount, "payment not needed by the order",
+            [self, ctx, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> j) {
+              // Only the payment's own refunded sum: the order's total was never paid by it.
+              stmts.pop_back();
+              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
+                .then(
+                  [self, ctx, j, payment_id, amount](const db_result&) {
+                    if (auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; }))
+                      p->refunded_minor += amount;
+                    done(self, ctx);
+                  },
+                  [self, ctx, j](caf::error&) {
+                    self->state.needs_reload = true;
+                    done(self, ctx);
+                  });
+            });
+}
+
+// -- gateway events ------------------------------------------------------------------
+
+void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
+  auto& o = self->state.o;
+  const auto& ev = j->ev;
+  auto* p = find_payment(o, [&](const payment& x) { return x.gateway_ref == ev.object.ref && !x.gateway_ref.empty(); });
+  if (p == nullptr && ev.object.payment_id != 0)
+    p = find_payment(o, [&](const payment& x) { return x.id == ev.object.payment_id; });
+  payment_status incoming{};
+  if (p == nullptr || !event_outcome(ev.type, incoming)) {
+    j->event_rp.deliver(std::string{"ignored"});
+    done(self, ctx);
+    return;
+  }
+  auto payment_id = p->id;
+  std::vector<db_statement> stmts;
+  bool confirm = false;
+  bool moves = false;
+  bool surplus = false;
+  std::int64_t refunded = 0;
+  std::string reason = "payment " + ids::format(payment_id) + " succeeded (gateway event)";
+  if (ev.type == "charge.refunded") {
+    refunded = std::max<std::int64_t>(0, ev.object.amount_refunded_minor - p->refunded_minor);
+  } else if (payment_may_move(p->status, incoming)) {
+    moves = true;
+    if (incoming == payment_status::succeeded) {
+      bool already_paid = find_payment(o, [&](const payment& x) {
+                            return x.id != payment_id && x.status == payment_status::succeeded;
+                          }) != nullptr;
+      confirm = o.status == order_status::pending && !already_paid;
+      surplus = !confirm && (already_paid || o.status == order_status::cancelled);
+    }
+  }
+  if (confirm)
+    stmts.push_back(move_statement(o, order_status::confirmed, 0, reason));
+  stmts.push_back(persistence::payment_event_insert(ev.id, ev.type, payment_id));
+  if (moves)
+    stmts.push_back(persistence::payment_update(payment_id, incoming, ev.object.ref, ev.object.failure_reason,
+                                                incoming == payment_status::requires_action ? ev.object.next_action_url : ""));
+  if (refunded > 0) {
+    stmts.push_back(persistence::payment_add_refunded(payment_id, refunded));
+    stmts.push_back(persistence::order_add_refunded(o.id, std::min(refunded, o.total_minor - o.refunded_minor)));
+  }
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
+    .then(
+      [self, ctx, j, payment_id, incoming, confirm, moves, surplus, refunded, reason](const db_result& r) {
+        auto& o = self->state.o;
+        if (confirm)
+          apply_move(o, order_status::confirmed, reason, r.results[0]);
+        auto* p = find_payment(o, [&](const payment& x) { return x.id == payment_id; });
+        if (moves) {
+          p->status = incoming;
+          if (p->gateway_ref.empty())
+            p->gateway_ref = j->ev.object.ref;
+          p->failure_reason = j->ev.object.failure_reason;
+          p->next_action_url = incoming == payment_status::requires_action ? j->ev.object.next_action_url : "";
+        }
+        if (refunded > 0) {
+          p->refunded_minor += refunded;
+          o.refunded_minor += std::min(refunded, o.total_minor - o.refunded_minor);
+        }
+        j->event_rp.deliver(std::string{moves || refunded > 0 ? "applied" : "ignored"});
+        if (surplus) {
+          job follow;
+          follow.kind = job::surplus;
+          follow.payment_id = payment_id;
+          self->state.queue.push_front(std::move(follow));
+        }
+        done(self, ctx);
+      },
+      [self, ctx, j](caf::error& err) {
+        if (to_problem(err).detail == "unique:payment_events_pkey") {
+          j->event_rp.deliver(std::string{"duplicate"});
+          done(self, ctx);
+          return;
+        }
+        self->state.needs_reload = true;
+        fail(self, ctx, *j, std::move(err));
+      });
+}
+
+// -- commands ------------------------------------------------------------------------
+
+void run_command(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j, order_party party) {
+  auto& o = self->state.o;
+  auto rule = order_transition_rule(o.status, j->cmd.action, party);
+  if (!rule.allowed) {
+    fail(self, ctx, *j, make_error(rule.code, rule.why));
+    return;
+  }
+  switch (j->cmd.action) {
+    case order_action::pay:
+      pay(self, ctx, j);
+      return;
+    case order_action::cancel:
+    case order_action::expire:
+      cancel(self, ctx, j);
+      return;
+    case order_action::refund:
+      refund(self, ctx, j);
+      return;
+    case order_action::ship:
+    case order_action::deliver: {
+      auto to = rule.to;
+      auto reason = j->cmd.action == order_action::ship ? "shipped with " + j->cmd.carrier + " " + j->cmd.tracking_number
+                                                        : (j->cmd.reason.empty() ? "delivered" : j->cmd.reason);
+      db_command cmd{{move_statement(o, to, j->user, reason)}};
+      if (j->cmd.action == order_action::ship)
+        cmd.statements.push_back(persistence::order_set_shipping(o.id, j->cmd.carrier, j->cmd.tracking_number));
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+        .then(
+          [self, ctx, j, to, reason](const db_result& r) {
+            auto& o = self->state.o;
+            apply_move(o, to, reason, r.results[0]);
+            if (j->cmd.action == order_action::ship) {
+              o.carrier = j->cmd.carrier;
+              o.tracking_number = j->cmd.tracking_number;
+            }
+            succeed(self, ctx, *j);
+          },
+          [self, ctx, j](caf::error& err) {
+            self->state.needs_reload = true;
+            fail(self, ctx, *j, std::move(err));
+          });
+      return;
+    }
+  }
+}
+
+/// Who `user` is to this order; nullopt (404) for anyone without a part in it.
+void with_party(order_pointer self, const context_ptr& ctx, std::uint64_t user,
+                std::function<void(std::optional<order_party>)> then) {
+  const auto& o = self->state.o;
+  if (user == 0)
+    return then(order_party::system);
+  if (user == o.buyer_id)
+    return then(order_party::buyer);
+  if (user == o.seller_user_id)
+    return then(order_party::seller);
+  self->request(ctx->users.shard_for(user), ctx->step_timeout, get_atom::value, user)
+    .then([then](const user_profile& me) { then(me.role == role::admin ? std::optional{order_party::admin} : std::nullopt); },
+          [then](caf::error&) { then(std::nullopt); });
+}
+
+void next(order_pointer self, const context_ptr& ctx) {
+  auto& st = self->state;
+  if (st.busy || st.queue.empty())
+    return;
+  st.busy = true;
+  if (st.needs_reload) {
+    load(self, ctx, [self, ctx] {
+      self->state.busy = false;
+      if (self->state.load_error) {
+        // Still unreadable: answer what waits with the error.
+        auto err = self->state.load_error;
+        self->state.load_error = caf::error{};
+        self->state.needs_reload = true;
+        while (!self->state.queue.empty()) {
+          auto j = std::move(self->state.queue.front());
+          self->state.queue.pop_front();
+          if (j.kind == job::event)
+            j.event_rp.deliver(err);
+          else if (j.kind == job::command)
+            j.order_rp.deliver(err);
+        }
+        return;
+      }
+      next(self, ctx);
+    });
+    return;
+  }
+  auto j = std::make_shared<job>(std::move(st.queue.front()));
+  st.queue.pop_front();
+  switch (j->kind) {
+    case job::event:
+      apply_event(self, ctx, j);
+      return;
+    case job::surplus:
+      refund_surplus(self, ctx, j);
+      return;
+    case job::command:
+      with_party(self, ctx, j->user, [self, ctx, j](std::optional<order_party> party) {
+        if (!party) {
+          fail(self, ctx, *j, make_error(errc::not_found, "no such order"));
+          return;
+        }
+        run_command(self, ctx, j, *party);
+      });
+      return;
+  }
+}
+
+caf::error unusable(const order_state& st) {
+  if (st.load_error)
+    return st.load_error;
+  if (!st.exists)
+    return make_error(errc::not_found, "no such order");
+  return {};
+}
+
+order_actor::behavior_type order_behavior(order_pointer self, std::uint64_t id, order_registry_actor registry,
+                                          context_ptr ctx) {
+  auto& st = self->state;
+  st.o.id = id;
+  st.last_activity = std::chrono::steady_clock::now();
+  // Load the committed state before anything else is handled (await).
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::order_get(id)}})
+    .await(
+      [self](const db_result& r) {
+        auto& s = self->state;
+        s.loaded = true;
+        auto found = persistence::decode_orders(r.results.front());
+        s.exists = !found.empty();
+        if (s.exists)
+          s.o = std::move(found.front());
+      },
+      [self](caf::error& err) {
+        // Answer what is queued with the error, then end: the registry
+        // spawns a fresh actor for the next request.
+        self->state.load_error = err;
+        caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), std::chrono::milliseconds{0}, tick_atom::value);
+      });
+  self->set_default_handler([self, ctx, registry](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
+    if (!view.copy_content_to_message().match_elements<tick_atom>())
+      return caf::sec::unexpected_message;
+    auto& s = self->state;
+    if (s.load_error || !s.exists) {
+      self->quit();
+      return caf::message{};
+    }
+    if (!s.busy && s.queue.empty() && std::chrono::steady_clock::now() - s.last_activity >= ctx->idle) {
+      self->request(registry, ctx->step_timeout, idle_atom::value, s.o.id)
+        .then(
+          [self](bool agreed) {
+            if (!agreed)
+              return;
+            self->state.retiring = true;
+            if (!self->state.busy && self->state.queue.empty())
+              self->quit();
+          },
+          [](caf::error&) {});
+    }
+    if (!s.retiring)
+      caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), ctx->idle, tick_atom::value);
+    return caf::message{};
+  });
+  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), ctx->idle, tick_atom::value);
+  auto enqueue = [self, ctx](job j) -> bool {
+    auto& s = self->state;
+    if (s.queue.size() >= ctx->queue_max)
+      return false;
+    s.queue.push_back(std::move(j));
+    next(self, ctx);
+    return true;
+  };
+  return {
+    [self, ctx](get_atom, std::uint64_t user) -> caf::result<order> {
+      auto& s = self->state;
+      s.last_activity = std::chrono::steady_clock::now();
+      if (auto err = unusable(s))
+        return err;
+      auto rp = self->make_response_promise<order>();
+      with_party(self, ctx, user, [self, rp](std::optional<order_party> party) mutable {
+        if (party)
+          rp.deliver(self->state.o);
+        else
+          rp.deliver(make_error(errc::not_found, "no such order"));
+      });
+      return rp;
+    },
+    [self, enqueue](command_atom, std::uint64_t user, const order_command& cmd) -> caf::result<order> {
+      if (auto err = unusable(self->state))
+        return err;
+      job j;
+      j.user = user;
+      j.cmd = cmd;
+      j.order_rp = self->make_response_promise<order>();
+      auto rp = j.order_rp;
+      if (!enqueue(std::move(j)))
+        return make_error(errc::overloaded, "too many changes are waiting for this order");
+      return rp;
+    },
+    [self, enqueue](event_atom, const gateway_event& ev) -> caf::result<std::string> {
+      if (auto err = unusable(self->state))
+        return err;
+      job j;
+      j.kind = job::event;
+      j.ev = ev;
+      j.event_rp = self->make_response_promise<std::string>();
+      auto rp = j.event_rp;
+      if (!enqueue(std::move(j)))
+        return make_error(errc::overloaded, "too many changes are waiting for this order");
+      return rp;
+    },
+  };
+}
+
+// -- the registry ------------------------------------------------------------------
+
+struct registry_state {
+  std::unordered_map<std::uint64_t, order_actor> live;
+  std::unordered_map<std::uint64_t, order_actor> retiring;
+  std::unordered_map<std::uint64_t, std::vector<caf::typed_response_promise<order_actor>>> held;
+  context_ptr ctx;
+  static inline const char* name = "order_registry";
+};
+
+using registry_pointer = order_registry_actor::stateful_pointer<registry_state>;
+
+order_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
+  auto& live = self->state.live;
+  if (auto it = live.find(id); it != live.end())
+    return it->second;
+  auto actor = self->home_system().spawn(order_behavior, id, caf::actor_cast<order_registry_actor>(self), self->state.ctx);
+  self->monitor(actor);
+  live.emplace(id, actor);
+  return actor;
+}
+
+order_registry_actor::behavior_type order_registry(registry_pointer self, context_ptr ctx) {
+  self->state.ctx = std::move(ctx);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (registry::forget(st.live, msg.source))
+      return;
+    auto id = registry::forget(st.retiring, msg.source);
+    if (!id)
+      return;
+    auto it = st.held.find(*id);
+    if (it == st.held.end())
+      return;
+    auto waiting = std::move(it->second);
+    st.held.erase(it);
+    auto fresh = find_or_spawn(self, *id);
+    for (auto& rp : waiting)
+      rp.deliver(fresh);
+  });
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (const auto& [id, actor] : self->state.live)
+      self->send_exit(actor, msg.reason);
+    for (const auto& [id, actor] : self->state.retiring)
+      self->send_exit(actor, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [self](get_atom, std::uint64_t id) -> caf::result<order_actor> {
+      auto& st = self->state;
+      if (st.retiring.count(id) != 0) {
+        auto rp = self->make_response_promise<order_actor>();
+        st.held[id].push_back(rp);
+        return rp;
+      }
+      return find_or_spawn(self, id);
+    },
+    [self](idle_atom, std::uint64_t id) -> bool {
+      return registry::retire(self->state.live, self->state.retiring, id, self->current_sender());
+    },
+  };
+}
+
+} // namespace
+
+const order_registry_actor& order_directory::shard_for(std::uint64_t order_id) const {
+  auto h = order_id * 0x9E3779B97F4A7C15ull;
+  return shards[(h >> 32) % shards.size()];
+}
+
+order_directory spawn_order_directory(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
+                                      product_directory products, user_directory users, gateway_actor gateway) {
+  auto ctx = std::make_shared<const order_context>(order_context{
+    std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.payments.gateway_timeout_ms},
+    std::chrono::seconds{cfg.actors.order_idle_s}, cfg.actors.order_queue_max, cfg.payments.gateway, db,
+    std::move(products), std::move(users), std::move(gateway)});
+  order_directory dir;
+  for (std::size_t i = 0; i < cfg.actors.order_shards; ++i)
+    dir.shards.push_back(sys.spawn(order_registry, ctx));
+  return dir;
+}
+
+} // namespace livemart

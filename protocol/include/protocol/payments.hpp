@@ -1,0 +1,148 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <protocol/problem.hpp>
+#include <protocol/users.hpp>
+
+/// The Payment service's domain types, the gateway's vocabulary, and the
+/// wire formats of Stripe (events, PaymentIntents, signatures), which the
+/// gateways and the webhook share.
+namespace livemart {
+
+/// A payment's life, in Stripe's PaymentIntent terms: `created` before the
+/// gateway was reached.
+enum class payment_status : std::uint8_t {
+  created = 0,
+  processing = 1,
+  requires_action = 2,
+  succeeded = 3,
+  failed = 4,
+  canceled = 5,
+};
+std::string_view to_string(payment_status s);
+bool from_string(std::string_view text, payment_status& out);
+
+/// Whether news that a payment is `next` may replace `current`. Replies and
+/// events arrive in any order: a payment only moves forward, succeeded and
+/// canceled are final, and a failed one can still turn out to have
+/// succeeded (money that moved must be recognised), never the reverse.
+bool payment_may_move(payment_status current, payment_status next);
+
+/// How a buyer pays: a PaymentMethod id made by the client with the
+/// gateway's own SDK ("pm_..."), or a Google Pay token, passed on as is.
+/// Card numbers never reach the backend.
+struct payment_method {
+  std::string kind; ///< "card" or "google_pay"; empty: none given
+  std::string token;
+};
+
+/// One attempt to pay for an order.
+struct payment {
+  std::uint64_t id = 0;
+  std::uint64_t order_id = 0;
+  std::string gateway;
+  std::string gateway_ref;     ///< the gateway's id (a PaymentIntent id)
+  std::string method;          ///< "card" or "google_pay"
+  std::int64_t amount_minor = 0;
+  std::string currency;
+  payment_status status = payment_status::created;
+  std::string failure_reason;  ///< decline code, when failed
+  std::string next_action_url; ///< where the buyer completes 3-D Secure, when requires_action
+  std::int64_t refunded_minor = 0;
+  std::int64_t created_at_ms = 0;
+};
+
+// -- the gateway's vocabulary -----------------------------------------------------
+
+/// Create and confirm a charge (automatic capture).
+struct gateway_charge {
+  std::uint64_t payment_id = 0; ///< also the idempotency key
+  std::uint64_t order_id = 0;
+  std::int64_t amount_minor = 0;
+  std::string currency;
+  payment_method method;
+};
+
+/// Give back part or all of a captured charge.
+struct gateway_refund {
+  std::uint64_t refund_id = 0; ///< also the idempotency key
+  std::string payment_ref;
+  std::int64_t amount_minor = 0;
+};
+
+/// What the gateway knows of one charge (a PaymentIntent).
+struct gateway_record {
+  std::string ref;
+  payment_status status = payment_status::created;
+  std::int64_t amount_minor = 0;
+  std::int64_t amount_received_minor = 0; ///< captured
+  std::int64_t amount_refunded_minor = 0;
+  std::string currency;
+  std::string failure_reason;
+  std::string next_action_url;
+  std::uint64_t payment_id = 0; ///< our id, from the metadata
+  std::uint64_t order_id = 0;
+  std::int64_t created_s = 0;
+};
+
+/// A gateway event (a webhook), reduced to what we act on.
+struct gateway_event {
+  std::string id;   ///< "evt_..."; applied once
+  std::string type; ///< "payment_intent.succeeded", ...
+  std::int64_t created_s = 0;
+  gateway_record object; ///< the PaymentIntent (or, for charge.refunded, its intent)
+};
+
+// -- Stripe's wire formats ---------------------------------------------------------
+
+/// Verifies a `Stripe-Signature` header (`t=<unix s>,v1=<hex>,v1=...`) over
+/// the raw body: some v1 must equal HMAC-SHA256(secret, "<t>.<body>") for
+/// one of `secrets` (several during a rotation), compared in constant time,
+/// and t must be within `tolerance_s` of `now_s`. Returns an empty string
+/// when valid, otherwise why not (for the 400's detail).
+std::string verify_stripe_signature(std::string_view header, std::string_view raw_body,
+                                    const std::vector<std::string>& secrets, std::int64_t now_s,
+                                    std::int64_t tolerance_s);
+
+/// The header a gateway sends with `raw_body` at `t`: for tests and the
+/// sandbox's own events.
+std::string sign_stripe_payload(std::string_view raw_body, std::string_view secret, std::int64_t t);
+
+/// A PaymentIntent object as JSON (a reply of the REST API, or an event's
+/// data.object).
+decoded<gateway_record> decode_stripe_intent(std::string_view json);
+/// An event; charge.* events carry the charge's payment_intent as `object.ref`.
+decoded<gateway_event> decode_stripe_event(std::string_view json);
+/// A list reply ({"data": [...], "has_more"}) of PaymentIntents.
+decoded<std::vector<gateway_record>> decode_stripe_intent_list(std::string_view json, bool& has_more);
+/// An error reply's message ({"error": {"message", "code", "decline_code"}}).
+std::string stripe_error_message(std::string_view json);
+
+/// One difference between our payments and the gateway's records.
+struct reconcile_mismatch {
+  std::uint64_t payment_id = 0;
+  std::uint64_t order_id = 0;
+  std::string gateway_ref;
+  std::string kind;   ///< captured_order_pending, confirmed_not_captured, amount_differs, unknown_to_us, status_differs
+  std::string detail;
+  bool repaired = false;
+};
+
+/// What a reconciliation found over a window of time.
+struct reconcile_report {
+  std::int64_t from_s = 0;
+  std::int64_t to_s = 0;
+  std::uint64_t payments_checked = 0;
+  std::uint64_t gateway_records = 0;
+  std::vector<reconcile_mismatch> mismatches;
+};
+std::string encode(const reconcile_report& r);
+
+/// What an event type says a payment became; false for types we ignore.
+bool event_outcome(std::string_view type, payment_status& out);
+
+} // namespace livemart
