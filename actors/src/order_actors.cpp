@@ -200,22 +200,22 @@ void note_refund(order& o, std::uint64_t payment_id, std::int64_t amount) {
 // -- pay ------------------------------------------------------------------------------
 
 void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
-  auto& o = self->state.o;
-  if (auto* busy = find_payment(o, [](const payment& p) {
+  auto& current = self->state.o;
+  if (auto* busy = find_payment(current, [](const payment& p) {
         return p.status == payment_status::processing || p.status == payment_status::created;
       })) {
-    auto p = make_problem(errc::conflict, "payment " + ids::format(busy->id)
-                                            + " is still being processed; its outcome comes from the gateway");
-    fail(self, ctx, *j, make_error(errc::conflict, p.detail));
+    fail(self, ctx, *j,
+         make_error(errc::conflict, "payment " + ids::format(busy->id)
+                                      + " is still being processed; its outcome comes from the gateway"));
     return;
   }
   payment p;
   p.id = ids::next();
-  p.order_id = o.id;
+  p.order_id = current.id;
   p.gateway = ctx->gateway_name;
   p.method = j->cmd.method.kind;
-  p.amount_minor = o.total_minor;
-  p.currency = o.currency;
+  p.amount_minor = current.total_minor;
+  p.currency = current.currency;
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::payment_insert(p)}})
     .then(
       [self, ctx, j, p](const db_result&) mutable {
@@ -226,12 +226,12 @@ void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
         self->request(ctx->gateway, ctx->gateway_timeout, charge_atom::value, std::move(charge))
           .then(
             [self, ctx, j, p](const gateway_record& r) {
-              auto& o = self->state.o;
+              const auto& before = self->state.o;
               std::vector<db_statement> stmts;
-              bool confirm = r.status == payment_status::succeeded && o.status == order_status::pending;
+              bool confirm = r.status == payment_status::succeeded && before.status == order_status::pending;
               std::string reason = "payment " + ids::format(p.id) + " succeeded";
               if (confirm)
-                stmts.push_back(move_statement(o, order_status::confirmed, j->user, reason));
+                stmts.push_back(move_statement(before, order_status::confirmed, j->user, reason));
               stmts.push_back(persistence::payment_update(p.id, r.status, r.ref, r.failure_reason, r.next_action_url));
               self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
                 .then(
@@ -264,9 +264,8 @@ void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
             [self, ctx, j](caf::error& err) {
               // The charge's outcome is unknown; the payment stays
               // `created` until the gateway's event or reconciliation.
-              auto p = to_problem(err);
               fail(self, ctx, *j, make_error(errc::gateway_unavailable,
-                                             "the payment gateway did not answer (" + p.detail
+                                             "the payment gateway did not answer (" + to_problem(err).detail
                                                + "); the payment is settled when the gateway reports it"));
             });
       },
@@ -279,8 +278,8 @@ void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
 /// gateway first, a captured one is refunded in full, the units go back to
 /// stock, all recorded in one transaction with the transition.
 void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
-  auto& o = self->state.o;
-  auto* open = find_payment(o, [](const payment& p) {
+  auto& current = self->state.o;
+  auto* open = find_payment(current, [](const payment& p) {
     return p.status == payment_status::processing || p.status == payment_status::requires_action;
   });
   if (open != nullptr && !open->gateway_ref.empty()) {
@@ -294,9 +293,9 @@ void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
                         db_command{{persistence::payment_update(id, status, r.ref, p->failure_reason, "")}})
             .then(
               [self, ctx, j, id, status](const db_result&) {
-                auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
-                p->status = status;
-                p->next_action_url.clear();
+                auto* mine = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
+                mine->status = status;
+                mine->next_action_url.clear();
                 cancel(self, ctx, j);
               },
               [self, ctx, j](caf::error& err) {
@@ -310,26 +309,26 @@ void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
   auto reason = j->cmd.reason.empty()
                   ? std::string{j->cmd.action == order_action::expire ? "not paid before the hold ended" : "cancelled"}
                   : j->cmd.reason;
-  auto finish = [self, ctx, reason](std::vector<db_statement> extra, std::shared_ptr<job> j) {
-    auto& o = self->state.o;
+  auto finish = [self, ctx, reason](std::vector<db_statement> extra, std::shared_ptr<job> done_job) {
+    const auto& ord = self->state.o;
     db_command cmd;
-    cmd.statements.push_back(move_statement(o, order_status::cancelled, j->user, reason));
-    cmd.statements.push_back(persistence::order_return_stock(o.id, fresh_ids(distinct_products(o)), j->user));
+    cmd.statements.push_back(move_statement(ord, order_status::cancelled, done_job->user, reason));
+    cmd.statements.push_back(persistence::order_return_stock(ord.id, fresh_ids(distinct_products(ord)), done_job->user));
     for (auto& s : extra)
       cmd.statements.push_back(std::move(s));
     self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
       .then(
-        [self, ctx, j, reason](const db_result& r) {
+        [self, ctx, done_job, reason](const db_result& r) {
           apply_move(self->state.o, order_status::cancelled, reason, r.results[0]);
           announce_returns(ctx, self, r.results[1]);
-          succeed(self, ctx, *j);
+          succeed(self, ctx, *done_job);
         },
-        [self, ctx, j](caf::error& err) {
+        [self, ctx, done_job](caf::error& err) {
           self->state.needs_reload = true;
-          fail(self, ctx, *j, std::move(err));
+          fail(self, ctx, *done_job, std::move(err));
         });
   };
-  auto* paid = find_payment(o, [](const payment& p) {
+  auto* paid = find_payment(current, [](const payment& p) {
     return p.status == payment_status::succeeded && p.refunded_minor < p.amount_minor;
   });
   if (paid == nullptr) {
@@ -339,19 +338,19 @@ void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
   auto payment_id = paid->id;
   auto amount = paid->amount_minor - paid->refunded_minor;
   give_back(self, ctx, j, payment_id, amount, "order cancelled: " + reason,
-            [self, finish, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> j) {
+            [self, finish, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> done_job) {
               // Noted now; should the commit fail, the order is read again.
               note_refund(self->state.o, payment_id, amount);
-              finish(std::move(stmts), j);
+              finish(std::move(stmts), done_job);
             });
 }
 
 void refund(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
-  auto& o = self->state.o;
-  auto* paid = find_payment(o, [](const payment& p) {
+  auto& current = self->state.o;
+  auto* paid = find_payment(current, [](const payment& p) {
     return p.status == payment_status::succeeded && p.refunded_minor < p.amount_minor;
   });
-  auto remaining = std::min(o.total_minor - o.refunded_minor,
+  auto remaining = std::min(current.total_minor - current.refunded_minor,
                             paid != nullptr ? paid->amount_minor - paid->refunded_minor : std::int64_t{0});
   if (remaining <= 0) {
     fail(self, ctx, *j, make_error(errc::conflict, "the order is refunded in full already"));
@@ -367,22 +366,21 @@ void refund(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
   auto reason = "refund of " + std::to_string(amount) + (j->cmd.reason.empty() ? "" : ": " + j->cmd.reason);
   auto payment_id = paid->id;
   give_back(self, ctx, j, payment_id, amount, reason,
-            [self, ctx, reason, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> j) {
-              auto& o = self->state.o;
+            [self, ctx, reason, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> done_job) {
               db_command cmd;
-              cmd.statements.push_back(move_statement(o, order_status::refunded, j->user, reason));
+              cmd.statements.push_back(move_statement(self->state.o, order_status::refunded, done_job->user, reason));
               for (auto& s : stmts)
                 cmd.statements.push_back(std::move(s));
               self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
                 .then(
-                  [self, ctx, j, reason, payment_id, amount](const db_result& r) {
+                  [self, ctx, done_job, reason, payment_id, amount](const db_result& r) {
                     apply_move(self->state.o, order_status::refunded, reason, r.results[0]);
                     note_refund(self->state.o, payment_id, amount);
-                    succeed(self, ctx, *j);
+                    succeed(self, ctx, *done_job);
                   },
-                  [self, ctx, j](caf::error& err) {
+                  [self, ctx, done_job](caf::error& err) {
                     self->state.needs_reload = true;
-                    fail(self, ctx, *j, std::move(err));
+                    fail(self, ctx, *done_job, std::move(err));
                   });
             });
 }
@@ -398,17 +396,17 @@ void refund_surplus(order_pointer self, const context_ptr& ctx, std::shared_ptr<
   auto payment_id = p->id;
   auto amount = p->amount_minor - p->refunded_minor;
   give_back(self, ctx, j, payment_id, amount, "payment not needed by the order",
-            [self, ctx, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> j) {
+            [self, ctx, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> done_job) {
               // Only the payment's own refunded sum: the order's total was never paid by it.
               stmts.pop_back();
               self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
                 .then(
-                  [self, ctx, j, payment_id, amount](const db_result&) {
-                    if (auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; }))
-                      p->refunded_minor += amount;
+                  [self, ctx, done_job, payment_id, amount](const db_result&) {
+                    if (auto* mine = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; }))
+                      mine->refunded_minor += amount;
                     done(self, ctx);
                   },
-                  [self, ctx, j](caf::error&) {
+                  [self, ctx, done_job](caf::error&) {
                     self->state.needs_reload = true;
                     done(self, ctx);
                   });
@@ -418,11 +416,11 @@ void refund_surplus(order_pointer self, const context_ptr& ctx, std::shared_ptr<
 // -- gateway events ------------------------------------------------------------------
 
 void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
-  auto& o = self->state.o;
+  auto& current = self->state.o;
   const auto& ev = j->ev;
-  auto* p = find_payment(o, [&](const payment& x) { return x.gateway_ref == ev.object.ref && !x.gateway_ref.empty(); });
+  auto* p = find_payment(current, [&](const payment& x) { return x.gateway_ref == ev.object.ref && !x.gateway_ref.empty(); });
   if (p == nullptr && ev.object.payment_id != 0)
-    p = find_payment(o, [&](const payment& x) { return x.id == ev.object.payment_id; });
+    p = find_payment(current, [&](const payment& x) { return x.id == ev.object.payment_id; });
   payment_status incoming{};
   if (p == nullptr || !event_outcome(ev.type, incoming)) {
     j->event_rp.deliver(std::string{"ignored"});
@@ -441,22 +439,22 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
   } else if (payment_may_move(p->status, incoming)) {
     moves = true;
     if (incoming == payment_status::succeeded) {
-      bool already_paid = find_payment(o, [&](const payment& x) {
+      bool already_paid = find_payment(current, [&](const payment& x) {
                             return x.id != payment_id && x.status == payment_status::succeeded;
                           }) != nullptr;
-      confirm = o.status == order_status::pending && !already_paid;
-      surplus = !confirm && (already_paid || o.status == order_status::cancelled);
+      confirm = current.status == order_status::pending && !already_paid;
+      surplus = !confirm && (already_paid || current.status == order_status::cancelled);
     }
   }
   if (confirm)
-    stmts.push_back(move_statement(o, order_status::confirmed, 0, reason));
+    stmts.push_back(move_statement(current, order_status::confirmed, 0, reason));
   stmts.push_back(persistence::payment_event_insert(ev.id, ev.type, payment_id));
   if (moves)
     stmts.push_back(persistence::payment_update(payment_id, incoming, ev.object.ref, ev.object.failure_reason,
                                                 incoming == payment_status::requires_action ? ev.object.next_action_url : ""));
   if (refunded > 0) {
     stmts.push_back(persistence::payment_add_refunded(payment_id, refunded));
-    stmts.push_back(persistence::order_add_refunded(o.id, std::min(refunded, o.total_minor - o.refunded_minor)));
+    stmts.push_back(persistence::order_add_refunded(current.id, std::min(refunded, current.total_minor - current.refunded_minor)));
   }
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
     .then(
@@ -464,16 +462,16 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
         auto& o = self->state.o;
         if (confirm)
           apply_move(o, order_status::confirmed, reason, r.results[0]);
-        auto* p = find_payment(o, [&](const payment& x) { return x.id == payment_id; });
+        auto* mine = find_payment(o, [&](const payment& x) { return x.id == payment_id; });
         if (moves) {
-          p->status = incoming;
-          if (p->gateway_ref.empty())
-            p->gateway_ref = j->ev.object.ref;
-          p->failure_reason = j->ev.object.failure_reason;
-          p->next_action_url = incoming == payment_status::requires_action ? j->ev.object.next_action_url : "";
+          mine->status = incoming;
+          if (mine->gateway_ref.empty())
+            mine->gateway_ref = j->ev.object.ref;
+          mine->failure_reason = j->ev.object.failure_reason;
+          mine->next_action_url = incoming == payment_status::requires_action ? j->ev.object.next_action_url : "";
         }
         if (refunded > 0) {
-          p->refunded_minor += refunded;
+          mine->refunded_minor += refunded;
           o.refunded_minor += std::min(refunded, o.total_minor - o.refunded_minor);
         }
         j->event_rp.deliver(std::string{moves || refunded > 0 ? "applied" : "ignored"});
@@ -499,8 +497,8 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
 // -- commands ------------------------------------------------------------------------
 
 void run_command(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j, order_party party) {
-  auto& o = self->state.o;
-  auto rule = order_transition_rule(o.status, j->cmd.action, party);
+  auto& current = self->state.o;
+  auto rule = order_transition_rule(current.status, j->cmd.action, party);
   if (!rule.allowed) {
     fail(self, ctx, *j, make_error(rule.code, rule.why));
     return;
@@ -521,9 +519,9 @@ void run_command(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
       auto to = rule.to;
       auto reason = j->cmd.action == order_action::ship ? "shipped with " + j->cmd.carrier + " " + j->cmd.tracking_number
                                                         : (j->cmd.reason.empty() ? "delivered" : j->cmd.reason);
-      db_command cmd{{move_statement(o, to, j->user, reason)}};
+      db_command cmd{{move_statement(current, to, j->user, reason)}};
       if (j->cmd.action == order_action::ship)
-        cmd.statements.push_back(persistence::order_set_shipping(o.id, j->cmd.carrier, j->cmd.tracking_number));
+        cmd.statements.push_back(persistence::order_set_shipping(current.id, j->cmd.carrier, j->cmd.tracking_number));
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
         .then(
           [self, ctx, j, to, reason](const db_result& r) {

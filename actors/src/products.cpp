@@ -204,7 +204,7 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
         auto& s = self->state;
         const auto& row = r.results.front().rows.front();
         s.book.committed(kind, quantity);
-        s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, std::stoll(r.results.front().rows.front()[3].text));
+        s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, std::stoll(row[3].text));
         publish(self, ctx, rp);
         settle(self, ctx);
       },
@@ -330,6 +330,14 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       s.committed.stock_version = std::max(s.committed.stock_version, version);
       publish(self, ctx);
       reload_if_due(self, ctx);
+    },
+    [self, ctx](rated_atom, std::int64_t sum, std::int32_t count) {
+      // A review committed; the search index sorts by rating, so it hears too.
+      auto& s = self->state;
+      if (!s.exists || count <= s.committed.rating.count)
+        return;
+      s.committed.rating = {sum, count};
+      self->send(ctx->search, put_atom::value, s.committed);
     },
     [self, ctx, touch](release_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
@@ -489,6 +497,13 @@ product_registry_actor::behavior_type product_registry(registry_pointer self, st
         return rp;
       }
       return self->delegate(find_or_spawn(self, id), detail_atom::value);
+    },
+    [self](rated_atom, std::uint64_t id, std::int64_t sum, std::int32_t count) {
+      auto& st = self->state;
+      if (auto it = st.live.find(id); it != st.live.end())
+        self->send(it->second, rated_atom::value, sum, count);
+      else if (auto retiring = st.retiring.find(id); retiring != st.retiring.end())
+        self->send(retiring->second, rated_atom::value, sum, count);
     },
     [self](applied_atom, std::uint64_t id, std::int32_t kind, std::int64_t quantity, std::int64_t version) {
       // Only a running actor needs to hear of it: a fresh one loads it.

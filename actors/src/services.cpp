@@ -18,6 +18,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.search = spawn_search(sys, cfg, s.db, s.categories);
   s.products = spawn_product_directory(sys, cfg, s.db, s.search, s.sellers, s.categories);
   s.product_service = spawn_product_service(sys, cfg, s.db, s.users, s.sellers, s.categories, s.search, s.products);
+  s.reviews = spawn_reviews(sys, cfg, s.db, s.products);
   s.checkouts = spawn_checkouts(sys, cfg, s.db, s.products);
   s.gateway = make_gateway ? make_gateway(sys, cfg) : spawn_sandbox_gateway(sys, cfg.payments);
   s.order_actors = spawn_order_directory(sys, cfg, s.db, s.products, s.users, s.gateway);
@@ -38,6 +39,7 @@ void stop_services(services& s) {
     stop(shard);
   stop(s.gateway);
   stop(s.checkouts);
+  stop(s.reviews);
   stop(s.product_service);
   stop(s.search);
   for (const auto& shard : s.products.shards)

@@ -145,6 +145,8 @@ std::vector<setting_entry> make_entries() {
     entry("catalog.search_load_batch", &s::catalog, &catalog_settings::search_load_batch, "products per read while the search index loads"),
     entry("catalog.search_load_timeout_s", &s::catalog, &catalog_settings::search_load_timeout_s, "seconds the search index may take to load at start"),
     entry("catalog.detail_refresh_ms", &s::catalog, &catalog_settings::detail_refresh_ms, "product pages show seller summaries and breadcrumbs at most this old"),
+    entry("catalog.review_title_length_max", &s::catalog, &catalog_settings::review_title_length_max, "a review's title, characters"),
+    entry("catalog.review_body_length_max", &s::catalog, &catalog_settings::review_body_length_max, "a review's text, characters"),
     entry("orders.hold_ttl_s", &s::orders, &order_settings::hold_ttl_s, "seconds a checkout holds its stock"),
     entry("orders.checkout_lines_max", &s::orders, &order_settings::checkout_lines_max, "line items per checkout"),
     entry("orders.line_quantity_max", &s::orders, &order_settings::line_quantity_max, "units per checkout line"),

@@ -161,6 +161,42 @@ void add_product_routes(router& r) {
       ctx->svc().product_service, [ctx](const stock_update& u) { ctx->respond_json(200, encode(u)); },
       price_atom::value, ctx->user_id(), *id, *price);
   });
+
+  // Verified reviews: 403 without a delivered order of the product, 409 for
+  // a second review by the same buyer.
+  r.add("POST", "/products/:id/reviews", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto id = ctx->path_id("product");
+    if (!id)
+      return;
+    auto draft = ctx->decode_body(decode_review, ctx->cfg());
+    if (!draft)
+      return;
+    ctx->ask(
+      ctx->svc().reviews,
+      [ctx](const review& rv) {
+        response res;
+        res.status = 201;
+        res.body = encode(rv);
+        res.headers.emplace_back("Location", "/products/" + ids::format(rv.product_id) + "/reviews");
+        ctx->respond(std::move(res));
+      },
+      review_atom::value, ctx->user_id(), *id, std::move(*draft));
+  });
+
+  r.add("GET", "/products/:id/reviews", [](const context_ptr& ctx) {
+    auto id = ctx->path_id("product");
+    if (!id)
+      return;
+    request_context::page page;
+    if (!ctx->read_page(page))
+      return;
+    ctx->ask(
+      ctx->svc().reviews,
+      [ctx, limit = page.limit](const review_page& reviews) { ctx->respond_json(200, encode(reviews, limit)); },
+      list_atom::value, *id, page.after, page.limit);
+  });
 }
 
 } // namespace livemart::http

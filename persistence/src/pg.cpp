@@ -67,6 +67,8 @@ caf::error to_error(const pg_error& e) {
     return make_error(errc::database_unavailable, "the database connection was lost");
   if (e.sqlstate == "23505")
     return make_error(errc::conflict, "unique:" + e.constraint);
+  if (e.sqlstate == "LM403")
+    return make_error(errc::forbidden, e.message);
   if (e.sqlstate == "LM404")
     return make_error(errc::not_found, e.message);
   if (e.sqlstate == "LM409")

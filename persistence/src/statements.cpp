@@ -41,7 +41,7 @@ namespace {
   "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 60> catalog{{
+constexpr std::array<named_statement, 62> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -155,6 +155,13 @@ constexpr std::array<named_statement, 60> catalog{{
   {"idempotency_get", "SELECT request_hash, status, body FROM idempotency_keys WHERE user_id = $1 AND key = $2"},
   {"idempotency_insert",
    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)"},
+  {"review_create",
+   "SELECT id, seller_id, order_id, created_at_ms, rating_sum, rating_count FROM review_create($1, $2, $3, $4, $5, $6)"},
+  {"reviews_of",
+   "SELECT r.id, r.product_id, r.seller_id, r.buyer_id, u.display_name, r.rating, r.title, r.body, "
+   "(extract(epoch from r.created_at) * 1000)::bigint AS created_at_ms FROM product_reviews r "
+   "JOIN users u ON u.id = r.buyer_id WHERE r.product_id = $1 AND ($2::bigint = 0 OR r.id < $2::bigint) "
+   "ORDER BY r.id DESC LIMIT $3"},
   {"idempotency_update", "UPDATE idempotency_keys SET status = $3, body = $4 WHERE user_id = $1 AND key = $2"},
   {"idempotency_expire",
    "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys "
@@ -646,6 +653,23 @@ db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, c
                                 const stored_reply& reply) {
   return {"idempotency_insert",
           {db_uint(user_id), db_text(key), db_text(request_hash), db_int(reply.status), db_text(reply.body)}};
+}
+
+db_statement review_create(std::uint64_t id, std::uint64_t product_id, std::uint64_t buyer_id, const review_draft& d) {
+  return {"review_create",
+          {db_uint(id), db_uint(product_id), db_uint(buyer_id), db_int(d.rating), db_text(d.title), db_text(d.body)}};
+}
+
+db_statement reviews_of(std::uint64_t product_id, std::uint64_t before_id, std::size_t limit) {
+  return {"reviews_of", {db_uint(product_id), db_uint(before_id), db_uint(limit)}};
+}
+
+std::vector<review> decode_reviews(const db_rows& rows) {
+  std::vector<review> out;
+  for (const auto& row : rows.rows)
+    out.push_back({to_uint(row[0]), to_uint(row[1]), to_uint(row[2]), to_uint(row[3]), row[4].text,
+                   static_cast<std::int32_t>(to_int(row[5])), row[6].text, row[7].text, to_int(row[8])});
+  return out;
 }
 
 db_statement idempotency_update(std::uint64_t user_id, const std::string& key, const stored_reply& reply) {

@@ -268,6 +268,65 @@ void write_product_fields(json::writer& w, const product& p) {
 
 } // namespace
 
+decoded<review_draft> decode_review(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  if (!r.ok())
+    return *r.finish();
+  review_draft out;
+  if (auto rating = r.integer("rating", true, 1, 5))
+    out.rating = static_cast<std::int32_t>(*rating);
+  if (auto title = r.string("title", false)) {
+    out.title = std::move(*title);
+    check_text(r, "title", out.title, 0, cfg.catalog.review_title_length_max);
+  }
+  if (auto text = r.string("body", false)) {
+    out.body = std::move(*text);
+    check_text(r, "body", out.body, 0, cfg.catalog.review_body_length_max, "\n");
+  }
+  if (auto p = r.finish())
+    return std::move(*p);
+  return out;
+}
+
+namespace {
+void write_review(json::writer& w, const review& r) {
+  w.begin_object()
+    .field("id", ids::format(r.id))
+    .field("product_id", ids::format(r.product_id))
+    .field("seller_id", ids::format(r.seller_id))
+    .field("buyer_id", ids::format(r.buyer_id))
+    .field("buyer_name", r.buyer_name)
+    .field("verified_purchase", true)
+    .field("rating", r.rating)
+    .field("title", r.title)
+    .field("body", r.body)
+    .field("created_at_ms", r.created_at_ms)
+    .end_object();
+}
+} // namespace
+
+std::string encode(const review& r) {
+  json::writer w;
+  write_review(w, r);
+  return w.take();
+}
+
+std::string encode(const review_page& page, std::size_t limit) {
+  json::writer w;
+  w.begin_object().key("items").begin_array();
+  for (const auto& r : page.items)
+    write_review(w, r);
+  w.end_array().key("rating");
+  write_rating(w, page.rating);
+  w.key("next_cursor");
+  if (!page.items.empty() && page.items.size() >= limit)
+    w.string(ids::format(page.items.back().id));
+  else
+    w.null();
+  w.end_object();
+  return w.take();
+}
+
 std::string encode(const product& p) {
   json::writer w;
   w.begin_object();

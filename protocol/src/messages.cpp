@@ -76,6 +76,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<gateway_record>>("std::vector<gateway_record>");
   cfg.add_message_type<gateway_event>("gateway_event");
   cfg.add_message_type<reconcile_report>("reconcile_report");
+  cfg.add_message_type<review>("review");
+  cfg.add_message_type<review_draft>("review_draft");
+  cfg.add_message_type<review_page>("review_page");
   add_error_category(cfg);
 }
 

@@ -370,3 +370,58 @@ TEST_CASE("reconciliation finds a capture we missed and repairs it", "[e2e][orde
   CHECK(sc.get(id).string_or("status") == "confirmed");
   CHECK(reconcile(sc, false).find("mismatches")->as_array().empty());
 }
+
+TEST_CASE("reviews: delivered buyers only, once each, and the ratings follow", "[e2e][orders][reviews]") {
+  scene sc;
+  auto review = [&](const api_user& who, const std::string& body) {
+    return sc.m.c.post("/products/" + sc.product + "/reviews", body, who.token);
+  };
+  auto id = sc.place(1, "\"payment_method\":\"pm_card_visa\"").string_or("id");
+  // Paid is not enough: the order must have been delivered.
+  check_problem(review(sc.buyer, R"({"rating":5})"), 403, "forbidden");
+  REQUIRE(sc.act(id, "ship", R"({"carrier":"DHL","tracking_number":"JD2"})", sc.s.owner).status == 200);
+  REQUIRE(sc.act(id, "deliver", "", sc.s.owner).status == 200);
+
+  auto bad = review(sc.buyer, R"({"rating":6,"title":"great"})");
+  check_problem(bad, 422, "validation-failed");
+  CHECK(bad.error_fields() == std::vector<std::string>{"rating"});
+  auto created = review(sc.buyer, R"({"rating":4,"title":"Sharp lens","body":"Arrived well packed.\nRecommended."})");
+  INFO(created.body);
+  REQUIRE(created.status == 201);
+  CHECK(integer_field(created.json(), "rating") == 4);
+  CHECK(created.json().find("verified_purchase")->as_bool());
+  check_problem(review(sc.buyer, R"({"rating":1})"), 409, "conflict");
+  auto stranger = sign_up(sc.m.c, "stranger");
+  check_problem(review(stranger, R"({"rating":1})"), 403, "forbidden");
+  check_problem(sc.m.c.post("/products/999999/reviews", R"({"rating":3})", sc.buyer.token), 404, "not-found");
+
+  // A second verified buyer, then the aggregates.
+  auto second = sign_up(sc.m.c, "buyer2");
+  auto second_address = add_address(sc.m.c, second);
+  auto c = sc.m.c.post("/orders/checkout", checkout_body({{sc.product, 1}}, second_address), second.token);
+  REQUIRE(c.status == 201);
+  auto placed = sc.m.c.request("POST", "/orders",
+                               "{\"checkout_id\":" + quote(c.json().string_or("id")) + ",\"payment_method\":\"pm_card_visa\"}",
+                               {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + second.token},
+                                {"Idempotency-Key", "k-" + unique_suffix()}});
+  REQUIRE(placed.status == 201);
+  auto second_order = placed.json().find("orders")->as_array().at(0).string_or("id");
+  REQUIRE(sc.act(second_order, "ship", R"({"carrier":"DHL","tracking_number":"JD3"})", sc.s.owner).status == 200);
+  REQUIRE(sc.act(second_order, "deliver", "", sc.s.owner).status == 200);
+  REQUIRE(review(second, R"({"rating":5})").status == 201);
+
+  auto page = sc.m.c.get("/products/" + sc.product + "/reviews?limit=1");
+  INFO(page.body);
+  REQUIRE(page.status == 200);
+  auto doc = page.json();
+  REQUIRE(doc.find("items")->as_array().size() == 1);
+  CHECK(integer_field(doc.find("items")->as_array()[0], "rating") == 5); // newest first
+  CHECK(integer_field(*doc.find("rating"), "count") == 2);
+  auto next = sc.m.c.get("/products/" + sc.product + "/reviews?limit=1&cursor=" + doc.string_or("next_cursor"));
+  REQUIRE(next.status == 200);
+  CHECK(next.json().find("items")->as_array().at(0).string_or("title") == "Sharp lens");
+  CHECK(integer_field(*sc.m.c.get("/products/" + sc.product).json().find("rating"), "count") == 2);
+  auto shop = sc.m.c.get("/sellers/" + sc.s.seller_id).json();
+  CHECK(integer_field(*shop.find("rating"), "count") == 2);
+  CHECK(shop.find("rating")->find("average")->as_double() == Approx(4.5));
+}

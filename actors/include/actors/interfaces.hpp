@@ -96,7 +96,9 @@ using product_actor = caf::typed_actor<
   caf::replies_to<price_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<update_atom, product_patch>::with<product>,  ///< listing fields
   /// A move another transaction committed: kind (persistence::stock_kind), quantity, stock version after it.
-  caf::reacts_to<applied_atom, std::int32_t, std::int64_t, std::int64_t>>;
+  caf::reacts_to<applied_atom, std::int32_t, std::int64_t, std::int64_t>,
+  /// The rating after a review committed: sum and count (counts only grow, so older news is ignored).
+  caf::reacts_to<rated_atom, std::int64_t, std::int32_t>>;
 
 /// One shard of the product registry: spawns a product's actor on first
 /// use and forgets it when it ends (crashed) or asks to be passivated
@@ -107,7 +109,8 @@ using product_registry_actor = caf::typed_actor<
   caf::replies_to<get_atom, std::uint64_t>::with<product_actor>,
   caf::replies_to<detail_atom, std::uint64_t>::with<product_detail>,
   caf::replies_to<idle_atom, std::uint64_t>::with<bool>,
-  caf::reacts_to<applied_atom, std::uint64_t, std::int32_t, std::int64_t, std::int64_t>>; ///< to the product's actor, if running
+  caf::reacts_to<applied_atom, std::uint64_t, std::int32_t, std::int64_t, std::int64_t>, ///< to the product's actor, if running
+  caf::reacts_to<rated_atom, std::uint64_t, std::int64_t, std::int32_t>>;               ///< likewise
 
 /// Product operations that need more than one actor: creation (an approved
 /// seller, a usable category) and changes by the owning seller or an admin.
@@ -116,6 +119,14 @@ using product_service_actor = caf::typed_actor<
   caf::replies_to<restock_atom, std::uint64_t, std::uint64_t, std::int64_t, std::string>::with<stock_update>, ///< user, product, delta, reason
   caf::replies_to<price_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stock_update>,   ///< user, product, price
   caf::replies_to<update_atom, std::uint64_t, std::uint64_t, product_patch>::with<product>>;     ///< user, product, patch
+
+/// Verified reviews: a buyer whose order with the product was delivered
+/// reviews it once (user, product, draft); the product's and the seller's
+/// ratings change with it. Pages of a product's reviews, newest first
+/// (product, before id, limit), with its rating.
+using review_actor = caf::typed_actor<
+  caf::replies_to<review_atom, std::uint64_t, std::uint64_t, review_draft>::with<review>,
+  caf::replies_to<list_atom, std::uint64_t, std::uint64_t, std::uint32_t>::with<review_page>>;
 
 /// Checkouts: prices lines from the products (never from the client), holds
 /// their stock in the product actors (all or nothing) and keeps the holds

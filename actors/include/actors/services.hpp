@@ -49,6 +49,7 @@ struct services {
   search_actor search;
   product_directory products;
   product_service_actor product_service;
+  review_actor reviews;
   checkout_actor checkouts;
   gateway_actor gateway;
   order_directory order_actors;
@@ -91,6 +92,8 @@ order_directory spawn_order_directory(caf::actor_system& sys, const conf::settin
                                       product_directory products, user_directory users, gateway_actor gateway);
 /// The built-in sandbox gateway (see sandbox_gateway.cpp for its test tokens).
 gateway_actor spawn_sandbox_gateway(caf::actor_system& sys, const conf::payment_settings& cfg);
+review_actor spawn_reviews(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
+                           product_directory products);
 checkout_actor spawn_checkouts(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                                product_directory products);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,

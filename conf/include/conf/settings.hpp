@@ -101,6 +101,8 @@ struct catalog_settings {
   std::size_t search_load_batch = 5'000;      ///< products per read while the index loads
   std::uint32_t search_load_timeout_s = 120;  ///< the index must be loaded within this at start
   std::uint32_t detail_refresh_ms = 2'000;    ///< seller summary and breadcrumb on product pages, at most this old
+  std::size_t review_title_length_max = 120;  ///< a review's title, characters
+  std::size_t review_body_length_max = 5'000; ///< a review's text, characters
 };
 
 struct order_settings {

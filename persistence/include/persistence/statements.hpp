@@ -191,6 +191,18 @@ db_statement refund_settle(std::uint64_t id, bool succeeded, const std::string& 
 /// gateway_ref, status, amount_minor, currency, refunded_minor, order_status.
 db_statement payments_between(const std::string& gateway, std::int64_t from_s, std::int64_t to_s);
 
+// -- reviews ------------------------------------------------------------------------
+
+/// A verified buyer's review with the rating aggregates of the product and
+/// its seller: forbidden "not_a_verified_buyer" without a delivered order
+/// of the product; "unique:product_reviews_buyer_key" for a second one.
+/// Columns id, seller_id, order_id, created_at_ms, rating_sum, rating_count
+/// (the product's, after it).
+db_statement review_create(std::uint64_t id, std::uint64_t product_id, std::uint64_t buyer_id, const review_draft& d);
+/// A product's reviews, newest first, below `before_id` (0: from the newest).
+db_statement reviews_of(std::uint64_t product_id, std::uint64_t before_id, std::size_t limit);
+std::vector<review> decode_reviews(const db_rows& rows);
+
 // -- idempotency --------------------------------------------------------------------
 
 /// request_hash, status, body; no row when the key is new.

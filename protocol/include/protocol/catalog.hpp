@@ -71,6 +71,36 @@ struct product {
   std::int32_t version = 0;
 };
 
+/// A verified buyer's review of a product.
+struct review {
+  std::uint64_t id = 0;
+  std::uint64_t product_id = 0;
+  std::uint64_t seller_id = 0;
+  std::uint64_t buyer_id = 0;
+  std::string buyer_name; ///< display name, as read back
+  std::int32_t rating = 0; ///< 1 to 5
+  std::string title;
+  std::string body;
+  std::int64_t created_at_ms = 0;
+};
+
+/// {"rating": 1..5, "title"?, "body"?} (bounded by catalog.review_*_length_max).
+struct review_draft {
+  std::int32_t rating = 0;
+  std::string title;
+  std::string body;
+};
+decoded<review_draft> decode_review(std::string_view body, const conf::settings& cfg);
+
+/// A page of reviews, newest first, with the product's rating.
+struct review_page {
+  std::vector<review> items;
+  rating_summary rating;
+};
+std::string encode(const review& r);
+/// {"items": [...], "rating": {...}, "next_cursor"}: a full page has a cursor.
+std::string encode(const review_page& page, std::size_t limit);
+
 /// What a product actor answers to a stock or price change and publishes
 /// to its subscribers. `sequence` counts this product's changes since its
 /// actor started, so a subscriber can tell when it missed one.

@@ -69,6 +69,8 @@ using charge_atom = caf::atom_constant<caf::atom("charge")>;
 using refund_atom = caf::atom_constant<caf::atom("refund")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using review_atom = caf::atom_constant<caf::atom("review")>;
+using rated_atom = caf::atom_constant<caf::atom("rated")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -276,6 +278,19 @@ typename Inspector::result_type inspect(Inspector& f, gateway_record& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, gateway_event& x) {
   return f(caf::meta::type_name("gateway_event"), x.id, x.type, x.created_s, x.object);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, review& x) {
+  return f(caf::meta::type_name("review"), x.id, x.product_id, x.seller_id, x.buyer_id, x.buyer_name, x.rating,
+           x.title, x.body, x.created_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, review_draft& x) {
+  return f(caf::meta::type_name("review_draft"), x.rating, x.title, x.body);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, review_page& x) {
+  return f(caf::meta::type_name("review_page"), x.items, x.rating);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reconcile_mismatch& x) {

@@ -1,0 +1,92 @@
+#include <actors/services.hpp>
+
+#include <caf/all.hpp>
+
+#include <persistence/statements.hpp>
+#include <protocol/ids.hpp>
+
+namespace livemart {
+namespace {
+
+struct review_context {
+  std::chrono::milliseconds step_timeout;
+  persistence::database db;
+  product_directory products;
+};
+using context_ptr = std::shared_ptr<const review_context>;
+
+/// Runs `then(product)` with the product as its actor knows it; a missing
+/// product answers `rp` with 404.
+template <class Promise, class F>
+void with_product(review_actor::pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, F then) {
+  self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id)
+    .then(
+      [self, ctx, rp, then](const product_actor& actor) mutable {
+        self->request(actor, ctx->step_timeout, get_atom::value)
+          .then([then](const product& p) mutable { then(p); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+review_actor::behavior_type review_service(review_actor::pointer self, context_ptr ctx) {
+  return {
+    [self, ctx](review_atom, std::uint64_t user, std::uint64_t product_id, const review_draft& draft) -> caf::result<review> {
+      auto rp = self->make_response_promise<review>();
+      with_product(self, ctx, product_id, rp, [self, ctx, rp, user, product_id, draft](const product&) mutable {
+        auto id = ids::next();
+        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                      db_command{{persistence::review_create(id, product_id, user, draft)}})
+          .then(
+            [self, ctx, rp, user, product_id, draft](const db_result& r) mutable {
+              const auto& row = r.results.front().rows.at(0);
+              review out;
+              out.id = std::stoull(row[0].text);
+              out.product_id = product_id;
+              out.seller_id = std::stoull(row[1].text);
+              out.buyer_id = user;
+              out.rating = draft.rating;
+              out.title = draft.title;
+              out.body = draft.body;
+              out.created_at_ms = std::stoll(row[3].text);
+              self->send(ctx->products.shard_for(product_id), rated_atom::value, product_id, std::stoll(row[4].text),
+                         static_cast<std::int32_t>(std::stol(row[5].text)));
+              rp.deliver(std::move(out));
+            },
+            [rp](caf::error& err) mutable {
+              auto p = to_problem(err);
+              if (p.code == errc::forbidden)
+                rp.deliver(make_error(errc::forbidden, "only a buyer whose order with this product was delivered may review it"));
+              else if (p.detail == "unique:product_reviews_buyer_key")
+                rp.deliver(make_error(errc::conflict, "you reviewed this product already"));
+              else
+                rp.deliver(std::move(err));
+            });
+      });
+      return rp;
+    },
+    [self, ctx](list_atom, std::uint64_t product_id, std::uint64_t before, std::uint32_t limit) -> caf::result<review_page> {
+      auto rp = self->make_response_promise<review_page>();
+      with_product(self, ctx, product_id, rp, [self, ctx, rp, product_id, before, limit](const product& p) mutable {
+        self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                      db_command{{persistence::reviews_of(product_id, before, limit)}})
+          .then(
+            [rp, rating = p.rating](const db_result& r) mutable {
+              rp.deliver(review_page{persistence::decode_reviews(r.results.front()), rating});
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      });
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+review_actor spawn_reviews(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
+                           product_directory products) {
+  return sys.spawn(review_service, std::make_shared<const review_context>(review_context{
+                                     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db, std::move(products)}));
+}
+
+} // namespace livemart
