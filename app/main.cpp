@@ -4,6 +4,7 @@
 //   livemart migrate       apply database migrations
 //   livemart create-admin  create or promote the first admin account
 //   livemart seed          fill an empty catalog with demo data
+//   livemart reconcile     compare our payments with the gateway's records
 //   livemart config        print the effective settings
 #include <csignal>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include <actors/services.hpp>
 #include <conf/settings.hpp>
 #include <http/server.hpp>
+#include <http/stripe_gateway.hpp>
 #include <persistence/admin.hpp>
 #include <persistence/migrations.hpp>
 #include <protocol/ids.hpp>
@@ -47,6 +49,14 @@ commands:
                         and print the demo admin, seller and buyer accounts; a catalog
                         that has categories or products is left alone. Run it before
                         `serve` (a running server loads its search index at start)
+  reconcile [hours=N] [from=UNIX] [to=UNIX]
+                        compare the payments created in a window (default: the last
+                        payments.reconcile_window_h hours) with the gateway's records and
+                        print the mismatches as JSON; exit status 3 when there are any.
+                        It only reports: the serving node owns the orders and repairs them
+                        (periodically, or POST /admin/payments/reconcile?repair=true).
+                        Needs payments.gateway=stripe: the sandbox keeps its records in
+                        the serving process
   config                print the effective settings (secrets masked)
   help                  this text
 
@@ -138,6 +148,14 @@ int run_seed(const conf::settings& cfg, const std::vector<std::string>& args) {
   return 0;
 }
 
+/// The payment gateway payments.gateway names: the built-in sandbox, or
+/// Stripe's REST API (whose client lives with the HTTP code).
+gateway_factory gateway_for(const conf::settings& cfg) {
+  if (cfg.payments.gateway == "stripe")
+    return [](caf::actor_system& sys, const conf::settings& c) { return http::spawn_stripe_gateway(sys, c); };
+  return {};
+}
+
 int run_serve(const conf::settings& cfg) {
   if (cfg.database.url.empty())
     return fail("no database: set DATABASE_URL or --database.url");
@@ -154,7 +172,7 @@ int run_serve(const conf::settings& cfg) {
   caf::actor_system sys{caf_cfg};
 
   log::start();
-  auto svc = start_services(sys, cfg, tokens);
+  auto svc = start_services(sys, cfg, tokens, gateway_for(cfg));
   metrics::registry::global().make_callback_gauge(
     "livemart_actors_running", "Actors alive in this node", [&sys] { return static_cast<double>(sys.registry().running()); });
   int status = 0;
@@ -208,6 +226,65 @@ int run_serve(const conf::settings& cfg) {
   return status;
 }
 
+int run_reconcile(conf::settings cfg, const std::vector<std::string>& args) {
+  if (cfg.database.url.empty())
+    return fail("no database: set DATABASE_URL or --database.url");
+  if (cfg.payments.gateway != "stripe")
+    return fail("reconcile compares with the gateway's records, and the sandbox gateway keeps them in the serving "
+                "process: use POST /admin/payments/reconcile there",
+                2);
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::int64_t hours = cfg.payments.reconcile_window_h;
+  std::int64_t from = -1;
+  std::int64_t to = now + 1;
+  for (const auto& arg : args) {
+    auto eq = arg.find('=');
+    auto key = arg.substr(0, eq);
+    auto text = eq == std::string::npos ? std::string{} : arg.substr(eq + 1);
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || text.empty() || value < 0)
+      return fail("reconcile: expected hours=N, from=UNIX or to=UNIX, got " + arg, 2);
+    if (key == "hours")
+      hours = value;
+    else if (key == "from")
+      from = value;
+    else if (key == "to")
+      to = value;
+    else
+      return fail("reconcile: expected hours=N, from=UNIX or to=UNIX, got " + arg, 2);
+  }
+  if (from < 0)
+    from = to - hours * 3600;
+  if (from >= to)
+    return fail("reconcile: from must be before to", 2);
+  // A tool, not a node: no sweepers here, and no repairs (the serving node
+  // owns the orders' actors; a second writer would leave them stale).
+  cfg.node.background_jobs = false;
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.max-threads", cfg.actors.scheduler_threads);
+  add_message_types(caf_cfg);
+  caf::actor_system sys{caf_cfg};
+  auto svc = start_services(sys, cfg, jwt::config{}, gateway_for(cfg));
+  int status = 0;
+  {
+    caf::scoped_actor self{sys};
+    // Up to 100 pages from the gateway, each within its timeout.
+    auto budget = std::chrono::milliseconds{101 * cfg.payments.gateway_timeout_ms};
+    self->request(svc.orders, budget, reconcile_atom::value, from, to, false)
+      .receive(
+        [&](const reconcile_report& report) {
+          std::printf("%s\n", encode(report).c_str());
+          if (!report.mismatches.empty())
+            status = 3;
+        },
+        [&](caf::error& err) { status = fail("reconciliation failed: " + to_problem(err).detail); });
+  }
+  stop_services(svc);
+  sys.await_all_actors_done();
+  return status;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -241,6 +318,8 @@ int main(int argc, char** argv) {
     return run_migrate(cfg);
   if (command == "seed")
     return run_seed(cfg, loaded.arguments);
+  if (command == "reconcile")
+    return run_reconcile(cfg, loaded.arguments);
   if (command == "create-admin")
     return run_create_admin(cfg, loaded.arguments);
   if (command == "config" && loaded.arguments.empty()) {

@@ -11,6 +11,7 @@ namespace {
 
 struct checkout_context {
   conf::order_settings orders;
+  bool background_jobs; ///< sweep expired holds here (node.background_jobs)
   std::chrono::milliseconds step_timeout;
   persistence::database db;
   product_directory products;
@@ -236,7 +237,8 @@ checkout_actor::behavior_type checkout_service(checkout_pointer self, context_pt
     sweep(self, ctx, [next](std::uint64_t) { next(); });
     return caf::message{};
   });
-  next();
+  if (ctx->background_jobs)
+    next();
   return {
     [self, ctx](checkout_atom, std::uint64_t buyer, const checkout_request& req) -> caf::result<checkout> {
       auto rp = self->make_response_promise<checkout>();
@@ -256,7 +258,8 @@ checkout_actor::behavior_type checkout_service(checkout_pointer self, context_pt
 checkout_actor spawn_checkouts(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                                product_directory products) {
   return sys.spawn(checkout_service, std::make_shared<const checkout_context>(checkout_context{
-                                       cfg.orders, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db,
+                                       cfg.orders, cfg.node.background_jobs,
+                                       std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db,
                                        std::move(products)}));
 }
 

@@ -18,6 +18,7 @@ using reconcile_tick_atom = caf::atom_constant<caf::atom("rec_tick")>;
 struct order_context {
   conf::order_settings orders;
   conf::payment_settings payments;
+  bool background_jobs;
   std::chrono::milliseconds step_timeout;
   std::chrono::milliseconds change_timeout; ///< one order change, gateway calls included
   persistence::database db;
@@ -496,10 +497,12 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
     return caf::message{};
   });
   auto me = caf::actor_cast<caf::actor>(self);
-  caf::delayed_anon_send(me, std::chrono::minutes{1}, tick_atom::value);
-  caf::delayed_anon_send(me, std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
-  if (ctx->payments.reconcile_interval_s > 0)
-    caf::delayed_anon_send(me, std::chrono::seconds{ctx->payments.reconcile_interval_s}, reconcile_tick_atom::value);
+  if (ctx->background_jobs) {
+    caf::delayed_anon_send(me, std::chrono::minutes{1}, tick_atom::value);
+    caf::delayed_anon_send(me, std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
+    if (ctx->payments.reconcile_interval_s > 0)
+      caf::delayed_anon_send(me, std::chrono::seconds{ctx->payments.reconcile_interval_s}, reconcile_tick_atom::value);
+  }
   return {
     [self, ctx](get_atom, std::uint64_t user, std::uint64_t id) -> caf::result<order> {
       auto rp = self->make_response_promise<order>();
@@ -587,7 +590,7 @@ order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& c
   // A change may call the gateway twice (cancel, then refund) between writes.
   auto change = 2 * std::chrono::milliseconds{cfg.payments.gateway_timeout_ms} + 3 * step;
   return sys.spawn(order_service, std::make_shared<const order_context>(order_context{
-                                    cfg.orders, cfg.payments, step, change, db, std::move(products), std::move(users),
+                                    cfg.orders, cfg.payments, cfg.node.background_jobs, step, change, db, std::move(products), std::move(users),
                                     std::move(checkouts), std::move(order_actors), std::move(gateway)}));
 }
 

@@ -174,6 +174,7 @@ std::vector<setting_entry> make_entries() {
     entry("payments.reconcile_interval_s", &s::payments, &payment_settings::reconcile_interval_s, "seconds between reconciliations with the gateway; 0: never"),
     entry("payments.reconcile_window_h", &s::payments, &payment_settings::reconcile_window_h, "hours a periodic reconciliation looks back"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
+    entry("node.background_jobs", &s::node, &node_settings::background_jobs, "run the sweepers and periodic reconciliation on this node"),
   };
 }
 
@@ -354,6 +355,12 @@ std::vector<std::string> validate(const settings& v) {
   require(v.payments.gateway_workers >= 1 && v.payments.gateway_queue_max >= 1 && v.payments.gateway_timeout_ms >= 100,
           "payments.gateway_workers and gateway_queue_max must be at least 1, gateway_timeout_ms at least 100");
   require(v.payments.token_bytes_max >= 64, "payments.token_bytes_max must be at least 64");
+  {
+    std::string_view url = v.payments.stripe_base_url;
+    bool https = url.rfind("https://", 0) == 0 && url.size() > 8;
+    bool loopback = url.rfind("http://127.0.0.1", 0) == 0 || url.rfind("http://localhost", 0) == 0;
+    require(https || loopback, "payments.stripe_base_url must be https://HOST[:PORT] (http:// only for 127.0.0.1)");
+  }
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
   return errors;
 }

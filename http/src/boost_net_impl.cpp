@@ -3,4 +3,5 @@
 #include <utility> // Boost 1.74 + C++20: asio/awaitable.hpp needs std::exchange
 
 #include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

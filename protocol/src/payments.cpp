@@ -56,6 +56,9 @@ gateway_record read_intent(const json::value& v) {
     if (r.failure_reason.empty())
       r.failure_reason = err->string_or("code", "declined");
   }
+  // Expanded, the latest charge tells what was refunded of it.
+  if (const auto* charge = v.find("latest_charge"); charge != nullptr && charge->is_object())
+    r.amount_refunded_minor = integer_or(*charge, "amount_refunded");
   if (const auto* next = v.find("next_action"); next != nullptr && next->is_object())
     if (const auto* redirect = next->find("redirect_to_url"); redirect != nullptr)
       r.next_action_url = redirect->string_or("url");
@@ -247,6 +250,29 @@ std::string encode(const reconcile_report& r) {
       .end_object();
   w.end_array().end_object();
   return w.take();
+}
+
+std::string stripe_error_intent(std::string_view text) {
+  auto parsed = json::parse(text, 32, 10'000);
+  if (!std::holds_alternative<json::value>(parsed))
+    return {};
+  const auto* err = std::get<json::value>(parsed).find("error");
+  const auto* intent = err != nullptr ? err->find("payment_intent") : nullptr;
+  return intent != nullptr ? intent->string_or("id") : std::string{};
+}
+
+decoded<gateway_record> decode_stripe_refund(std::string_view text) {
+  return parse_object<gateway_record>(text, [](const json::value& v) -> decoded<gateway_record> {
+    gateway_record r;
+    r.ref = v.string_or("id");
+    r.amount_minor = integer_or(v, "amount");
+    auto status = v.string_or("status");
+    r.status = status == "succeeded" || status == "pending" ? payment_status::succeeded : payment_status::failed;
+    r.failure_reason = v.string_or("failure_reason");
+    if (r.ref.empty())
+      return make_problem(errc::malformed_json, "the refund has no id");
+    return r;
+  });
 }
 
 bool event_outcome(std::string_view type, payment_status& out) {

@@ -127,7 +127,7 @@ struct payment_settings {
   std::string stripe_secret_key;                   ///< sk_... Secret.
   std::string webhook_secrets;                     ///< whsec_...,whsec_... (several during a rotation). Secret.
   std::uint32_t webhook_tolerance_s = 300;         ///< how old a webhook signature's timestamp may be
-  std::uint32_t gateway_timeout_ms = 10'000;       ///< one gateway call, connect to reply
+  std::uint32_t gateway_timeout_ms = 4'000;        ///< one gateway call, connect to reply (below http.request_timeout_ms)
   std::size_t gateway_workers = 4;                 ///< threads calling the gateway (its calls block)
   std::size_t gateway_queue_max = 256;             ///< gateway calls waiting at most before 503
   std::size_t token_bytes_max = 4'096;             ///< a payment-method or Google Pay token
@@ -139,6 +139,7 @@ struct payment_settings {
 
 struct node_settings {
   std::uint32_t id = 1; ///< 0..1023, part of every generated id so a cluster can route by id
+  bool background_jobs = true; ///< run the sweepers (expired holds, unpaid orders) and periodic reconciliation
 };
 
 struct settings {

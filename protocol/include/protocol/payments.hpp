@@ -119,8 +119,14 @@ decoded<gateway_record> decode_stripe_intent(std::string_view json);
 decoded<gateway_event> decode_stripe_event(std::string_view json);
 /// A list reply ({"data": [...], "has_more"}) of PaymentIntents.
 decoded<std::vector<gateway_record>> decode_stripe_intent_list(std::string_view json, bool& has_more);
-/// An error reply's message ({"error": {"message", "code", "decline_code"}}).
+/// An error reply's message ({"error": {"message", "code", "decline_code"}}):
+/// "decline_code: message" (or code, or message alone).
 std::string stripe_error_message(std::string_view json);
+/// The PaymentIntent id a declined charge's error carries (error.payment_intent.id), or "".
+std::string stripe_error_intent(std::string_view json);
+/// A Refund object: ref is the refund's id; pending counts as succeeded
+/// (card refunds settle later but are not refused then).
+decoded<gateway_record> decode_stripe_refund(std::string_view json);
 
 /// One difference between our payments and the gateway's records.
 struct reconcile_mismatch {

@@ -1,0 +1,142 @@
+// End-to-end tests of the Stripe gateway against a loopback stand-in for
+// Stripe's REST API: the requests it makes, declines, refunds, Google Pay
+// tokens, and `livemart reconcile` from the command line.
+#include <catch2/catch.hpp>
+
+#include <protocol/json.hpp>
+
+#include "api.hpp"
+#include "fake_stripe.hpp"
+
+using namespace livemart;
+using namespace livemart::testing;
+
+namespace {
+
+struct stripe_scene {
+  stripe_scene()
+    : m{{"--payments.gateway=stripe", "--payments.stripe_base_url=" + stripe.base_url(),
+         std::string{"--payments.stripe_secret_key="} + fake_stripe::secret_key}} {
+    s = open_shop(m);
+    product = listing(m, s, "Camera", 2000, 5);
+    buyer = sign_up(m.c, "buyer");
+    address = add_address(m.c, buyer);
+  }
+  fake_stripe stripe;
+  marketplace m;
+  shop s;
+  std::string product;
+  api_user buyer;
+  std::string address;
+
+  json::value place(const std::string& payment) {
+    auto c = m.c.post("/orders/checkout", checkout_body({{product, 1}}, address), buyer.token);
+    REQUIRE(c.status == 201);
+    auto r = m.c.request("POST", "/orders", "{\"checkout_id\":" + quote(c.json().string_or("id")) + "," + payment + "}",
+                         {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + buyer.token},
+                          {"Idempotency-Key", "k-" + unique_suffix()}});
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    return r.json().find("orders")->as_array().at(0);
+  }
+
+  std::vector<fake_stripe::call> calls_to(const std::string& target) {
+    std::vector<fake_stripe::call> out;
+    for (auto& c : stripe.calls())
+      if (c.target == target)
+        out.push_back(c);
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("stripe: a payment is a confirmed PaymentIntent, made idempotently", "[e2e][orders][stripe]") {
+  stripe_scene sc;
+  auto o = sc.place("\"payment_method\":\"pm_card_visa\"");
+  CHECK(o.string_or("status") == "confirmed");
+  auto creates = sc.calls_to("/v1/payment_intents");
+  REQUIRE(creates.size() == 1);
+  const auto& call = creates[0];
+  CHECK(call.method == "POST");
+  CHECK(call.authorization == std::string{"Bearer "} + fake_stripe::secret_key);
+  CHECK(call.form.at("amount") == std::to_string(integer_field(o, "total_minor")));
+  CHECK(call.form.at("currency") == "eur");
+  CHECK(call.form.at("confirm") == "true");
+  CHECK(call.form.at("payment_method") == "pm_card_visa");
+  CHECK(call.form.at("metadata[order_id]") == o.string_or("id"));
+  CHECK(call.idempotency_key == "livemart-payment-" + call.form.at("metadata[payment_id]"));
+  CHECK(sql(sc.m.db.url(), "SELECT gateway, gateway_ref, status FROM payments").rows[0][1].text.rfind("pi_fake_", 0) == 0);
+}
+
+TEST_CASE("stripe: a decline is a 402 naming the method, and Google Pay tokens pass through", "[e2e][orders][stripe]") {
+  stripe_scene sc;
+  auto o = sc.place("\"payment_method\":\"pm_card_chargeDeclined\"");
+  CHECK(o.string_or("status") == "pending");
+  CHECK(o.find("payment")->string_or("failure_reason") == "generic_decline");
+  auto id = o.string_or("id");
+  auto again = sc.m.c.post("/orders/" + id + "/pay", R"({"google_pay_token":"tok_decline_google"})", sc.buyer.token);
+  check_problem(again, 402, "payment-declined");
+  CHECK(again.error_fields() == std::vector<std::string>{"google_pay_token"});
+  auto paid = sc.m.c.post("/orders/" + id + "/pay", R"({"google_pay_token":"tok_visa_google"})", sc.buyer.token);
+  INFO(paid.body);
+  REQUIRE(paid.status == 200);
+  CHECK(paid.json().string_or("status") == "confirmed");
+  auto creates = sc.calls_to("/v1/payment_intents");
+  REQUIRE(creates.size() == 3);
+  CHECK(creates[2].form.at("payment_method_data[type]") == "card");
+  CHECK(creates[2].form.at("payment_method_data[card][token]") == "tok_visa_google");
+  CHECK(creates[2].form.count("payment_method") == 0);
+  // Three attempts, three idempotency keys.
+  CHECK(creates[0].idempotency_key != creates[1].idempotency_key);
+  CHECK(creates[1].idempotency_key != creates[2].idempotency_key);
+}
+
+TEST_CASE("stripe: cancelling a paid order refunds it through the API", "[e2e][orders][stripe]") {
+  stripe_scene sc;
+  auto o = sc.place("\"payment_method\":\"pm_card_visa\"");
+  auto id = o.string_or("id");
+  auto cancelled = sc.m.c.post("/orders/" + id + "/cancel", R"({"reason":"duplicate order"})", sc.buyer.token);
+  INFO(cancelled.body);
+  REQUIRE(cancelled.status == 200);
+  CHECK(cancelled.json().string_or("status") == "cancelled");
+  auto refunds = sc.calls_to("/v1/refunds");
+  REQUIRE(refunds.size() == 1);
+  CHECK(refunds[0].form.at("amount") == std::to_string(integer_field(o, "total_minor")));
+  CHECK(refunds[0].form.at("payment_intent").rfind("pi_fake_", 0) == 0);
+  CHECK(refunds[0].idempotency_key.rfind("livemart-refund-", 0) == 0);
+  CHECK(stock_of(sc.m, sc.product) == 5);
+}
+
+TEST_CASE("stripe: `livemart reconcile` reports a capture we missed; the serving node repairs it", "[e2e][orders][stripe]") {
+  stripe_scene sc;
+  auto o = sc.place("\"payment_method\":\"pm_card_processing\"");
+  auto id = o.string_or("id");
+  CHECK(o.find("payment")->string_or("status") == "processing");
+  // Stripe captures; its webhook never arrives.
+  auto ref = sql(sc.m.db.url(), "SELECT gateway_ref FROM payments WHERE order_id = " + id).rows[0][0].text;
+  sc.stripe.settle(ref);
+
+  std::vector<std::pair<std::string, std::string>> env{
+    {"DATABASE_URL", sc.m.db.url()},
+    {"LIVEMART_PAYMENTS_GATEWAY", "stripe"},
+    {"LIVEMART_PAYMENTS_STRIPE_BASE_URL", sc.stripe.base_url()},
+    {"LIVEMART_PAYMENTS_STRIPE_SECRET_KEY", fake_stripe::secret_key}};
+  auto [code, output] = server_process::run({"reconcile", "hours=1"}, env);
+  INFO(output);
+  CHECK(code == 3);
+  CHECK(output.find("captured_order_pending") != std::string::npos);
+  CHECK(output.find(fake_stripe::secret_key) == std::string::npos);
+  CHECK(sc.m.c.get("/orders/" + id, sc.buyer.token).json().string_or("status") == "pending");
+
+  auto repaired = sc.m.c.post("/admin/payments/reconcile?repair=true", "", sc.m.admin.token);
+  INFO(repaired.body);
+  REQUIRE(repaired.status == 200);
+  CHECK(sc.m.c.get("/orders/" + id, sc.buyer.token).json().string_or("status") == "confirmed");
+  auto [after, report] = server_process::run({"reconcile", "hours=1"}, env);
+  INFO(report);
+  CHECK(after == 0);
+  auto [sandbox, why] = server_process::run({"reconcile"}, {{"DATABASE_URL", sc.m.db.url()}});
+  CHECK(sandbox == 2);
+  CHECK(why.find("/admin/payments/reconcile") != std::string::npos);
+}
