@@ -4,12 +4,18 @@
 //                   [--threads=1] [--duration-s=10] [--warmup-s=1]
 //                   [--header="Name: value"]... [--label=TEXT]
 //                   [--paths-file=FILE]
+//                   [--requests-file=FILE] [--unique-header=NAME]
 //
 // With --paths-file, each line of FILE is a path (and query) on the --url's
 // host; every connection walks the list round-robin from its own offset, so
 // a mixed workload (say, many different searches) is spread evenly.
 //
-// Each connection sends a GET, reads the whole response, records its latency
+// With --requests-file, each line is a whole request instead:
+// METHOD<TAB>PATH<TAB>BEARER-TOKEN or -<TAB>JSON-BODY or - (walked the same
+// way). --unique-header=NAME adds "NAME: <label>-<connection>-<n>" to every
+// request sent, unique within the run (an Idempotency-Key per attempt).
+//
+// Each connection sends its request, reads the whole response, records its latency
 // and immediately sends the next one, until the deadline (warm-up + duration).
 // Only responses completed inside the measured window (after warm-up) count
 // towards requests, rps, latencies, non2xx and errors. At the end it prints
@@ -87,6 +93,8 @@ struct Options {
   std::vector<std::string> headers;
   std::string label = "bench";
   std::vector<std::string> paths; ///< from --paths-file; empty: the --url's path
+  std::vector<std::string> request_lines; ///< from --requests-file
+  std::string unique_header;
 };
 
 [[noreturn]] void usage(int status) {
@@ -99,7 +107,9 @@ struct Options {
          "  --warmup-s=S          warm-up before measuring (default 1, max 60)\n"
          "  --header='Name: v'    extra request header (repeatable)\n"
          "  --label=TEXT          label for the RESULT line (whitespace -> '_')\n"
-         "  --paths-file=FILE     request these paths (one per line) round-robin instead\n";
+         "  --paths-file=FILE     request these paths (one per line) round-robin instead\n"
+         "  --requests-file=FILE  whole requests, one per line: METHOD<TAB>PATH<TAB>TOKEN|-<TAB>BODY|-\n"
+         "  --unique-header=NAME  add 'NAME: <unique>' to every request sent\n";
   std::exit(status);
 }
 
@@ -206,6 +216,20 @@ Options parse_args(int argc, char** argv) {
         opt.paths.push_back(line);
       }
       if (opt.paths.empty()) bad_arg("--paths-file has no paths");
+    } else if (flag("--requests-file")) {
+      std::ifstream in{std::string(value)};
+      if (!in) bad_arg("cannot read --requests-file " + std::string(value));
+      for (std::string line; std::getline(in, line);) {
+        if (line.empty()) continue;
+        if (std::count(line.begin(), line.end(), '\t') != 3 || line.find('\r') != std::string::npos)
+          bad_arg("--requests-file: every line must be METHOD<TAB>PATH<TAB>TOKEN|-<TAB>BODY|-");
+        opt.request_lines.push_back(line);
+      }
+      if (opt.request_lines.empty()) bad_arg("--requests-file has no requests");
+    } else if (flag("--unique-header")) {
+      opt.unique_header = std::string(value);
+      if (opt.unique_header.empty() || opt.unique_header.find_first_of(" :\r\n\t") != std::string::npos)
+        bad_arg("bad --unique-header, want a header name");
     } else if (flag("--label")) {
       opt.label = std::string(value);
       for (char& c : opt.label)
@@ -382,14 +406,21 @@ class ResponseParser {
 
 // ------------------------------------------------------------ connection --
 
+// A request as bytes: the head up to its last header line, and the rest
+// (blank line and body), so a unique header can go in between.
+struct Request {
+  std::string head;
+  std::string tail;
+};
+
 // One closed-loop client connection. All of a Worker's connections run on
 // that worker's single-threaded io_context, so nothing here is shared.
 class Connection {
  public:
-  Connection(asio::io_context& ioc, const tcp::endpoint& endpoint, const std::vector<std::string>& requests,
-             std::size_t first, const Schedule& schedule, Stats& stats)
+  Connection(asio::io_context& ioc, const tcp::endpoint& endpoint, const std::vector<Request>& requests,
+             std::size_t first, const Schedule& schedule, Stats& stats, std::string unique_prefix)
       : socket_(ioc), backoff_(ioc), endpoint_(endpoint), requests_(requests), next_(first),
-        schedule_(schedule), stats_(stats), buffer_(kBufferSize) {}
+        schedule_(schedule), stats_(stats), buffer_(kBufferSize), unique_prefix_(std::move(unique_prefix)) {}
 
   void start() { do_connect(); }
 
@@ -420,8 +451,12 @@ class Connection {
     if (stopped_ || Clock::now() >= schedule_.deadline) return stop();
     parser_.reset();
     sent_at_ = Clock::now();
-    const std::string& request = requests_[next_++ % requests_.size()];
-    asio::async_write(socket_, asio::buffer(request), [this](error_code ec, std::size_t) {
+    const Request& request = requests_[next_++ % requests_.size()];
+    outgoing_ = request.head;
+    if (!unique_prefix_.empty())
+      outgoing_ += unique_prefix_ + std::to_string(++sent_count_) + "\r\n";
+    outgoing_ += request.tail;
+    asio::async_write(socket_, asio::buffer(outgoing_), [this](error_code ec, std::size_t) {
       if (stopped_) return;
       if (ec) return fail();
       on_bytes();
@@ -490,7 +525,7 @@ class Connection {
   tcp::socket socket_;
   asio::steady_timer backoff_;
   const tcp::endpoint endpoint_;
-  const std::vector<std::string>& requests_;
+  const std::vector<Request>& requests_;
   std::size_t next_;
   const Schedule& schedule_;
   Stats& stats_;
@@ -500,6 +535,9 @@ class Connection {
   ResponseParser parser_;
   Clock::time_point sent_at_;
   bool stopped_ = false;
+  std::string unique_prefix_; ///< "Name: label-conn-" or empty
+  std::uint64_t sent_count_ = 0;
+  std::string outgoing_;
 };
 
 // One io thread with its own io_context and its share of the connections.
@@ -515,13 +553,34 @@ int main(int argc, char** argv) {
   const Options opt = parse_args(argc, argv);
 
   const tcp::endpoint endpoint{asio::ip::make_address_v4("127.0.0.1"), opt.port};
-  std::vector<std::string> requests;
-  for (const std::string& path : opt.paths.empty() ? std::vector<std::string>{opt.path} : opt.paths) {
-    std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(opt.port) +
-                          "\r\nUser-Agent: livemart-bench\r\nAccept: */*\r\n";
-    for (const std::string& h : opt.headers) request += h + "\r\n";
-    request += "\r\n";
-    requests.push_back(std::move(request));
+  std::vector<Request> requests;
+  const std::string host = "Host: 127.0.0.1:" + std::to_string(opt.port) + "\r\nUser-Agent: livemart-bench\r\nAccept: */*\r\n";
+  if (!opt.request_lines.empty()) {
+    for (const std::string& line : opt.request_lines) {
+      std::vector<std::string> part;
+      std::size_t from = 0;
+      for (int i = 0; i < 4; ++i) {
+        const std::size_t tab = i < 3 ? line.find('\t', from) : line.size();
+        part.push_back(line.substr(from, tab - from));
+        from = tab + 1;
+      }
+      Request r;
+      r.head = part[0] + " " + part[1] + " HTTP/1.1\r\n" + host;
+      for (const std::string& h : opt.headers) r.head += h + "\r\n";
+      if (part[2] != "-") r.head += "Authorization: Bearer " + part[2] + "\r\n";
+      if (part[3] != "-")
+        r.head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(part[3].size()) + "\r\n";
+      r.tail = "\r\n" + (part[3] == "-" ? std::string{} : part[3]);
+      requests.push_back(std::move(r));
+    }
+  } else {
+    for (const std::string& path : opt.paths.empty() ? std::vector<std::string>{opt.path} : opt.paths) {
+      Request r;
+      r.head = "GET " + path + " HTTP/1.1\r\n" + host;
+      for (const std::string& h : opt.headers) r.head += h + "\r\n";
+      r.tail = "\r\n";
+      requests.push_back(std::move(r));
+    }
   }
 
   const auto to_clock = [](double s) {
@@ -532,17 +591,23 @@ int main(int argc, char** argv) {
   schedule.measure_from = start + to_clock(opt.warmup_s);
   schedule.deadline = schedule.measure_from + to_clock(opt.duration_s);
 
-  std::cerr << "bench_http_load: " << opt.label << ": GET " << opt.url << " connections="
+  std::cerr << "bench_http_load: " << opt.label << ": " << requests.size() << " request(s) to " << opt.url << " connections="
             << opt.connections << " threads=" << opt.threads << " warmup_s=" << opt.warmup_s
             << " duration_s=" << opt.duration_s << '\n';
 
+  // Unique headers are unique across runs too (the server keeps them).
+  const std::string run_id =
+      opt.label + "-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   std::vector<std::unique_ptr<Worker>> workers;
   for (int i = 0; i < opt.threads; ++i) workers.push_back(std::make_unique<Worker>());
   for (int c = 0; c < opt.connections; ++c) {
     Worker& w = *workers[static_cast<std::size_t>(c % opt.threads)];
     w.connections.push_back(
         std::make_unique<Connection>(w.ioc, endpoint, requests,
-                                     static_cast<std::size_t>(c) * 7919 % requests.size(), schedule, w.stats));
+                                     static_cast<std::size_t>(c) * 7919 % requests.size(), schedule, w.stats,
+                                     opt.unique_header.empty() ? std::string{}
+                                                               : opt.unique_header + ": " + run_id + "-" +
+                                                                     std::to_string(c) + "-"));
   }
 
   std::vector<std::thread> threads;

@@ -1,0 +1,68 @@
+# bench/lib.sh: what the bench scripts share. Source it after defining
+# `die`. It makes a work directory ($workdir) and tracks the processes a
+# script starts ($pids, and $load_pid for the running load generator), all
+# of which end with the script; wait_for_port learns a server's port from
+# the line it prints.
+
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/livemart-bench.XXXXXX")
+pids=()
+load_pid=""
+
+cleanup() {
+  local pid i
+  if [[ -n $load_pid ]]; then kill -TERM "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; fi
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for_port NAME PID STDOUT STDERR PREFIX: prints the port once STDOUT has
+# a line "<PREFIX><port>"; gives up after 30 s or when PID exits.
+wait_for_port() {
+  local name=$1 pid=$2 out=$3 err=$4 prefix=$5 port
+  local deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    port=$(sed -n "s|^${prefix}\([0-9]\{1,5\}\)[[:space:]]*\$|\1|p" "$out" | head -n 1)
+    if [[ -n $port ]]; then
+      echo "$port"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "${0##*/}: $name exited before listening; its stderr:" >&2
+      tail -n 20 "$err" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "${0##*/}: $name printed no '${prefix//\\/}<port>' line within 30 s (is stdout flushed?); its stderr:" >&2
+  tail -n 20 "$err" >&2
+  return 1
+}
+
+
+# run_load TARGET ROUND URL [EXTRA FLAGS...]: one bench_http_load run with
+# $connections, $load_threads, $duration and $warmup; prints its RESULT line
+# and appends "TARGET ROUND RESULT..." to $results.
+run_load() {
+  local target=$1 round=$2 url=$3 line
+  shift 3
+  # In the background + wait, so a signal to this script is handled at once.
+  "$load_bin" --url="$url" --connections="$connections" --threads="$load_threads" \
+    --duration-s="$duration" --warmup-s="$warmup" --label="${target}_r${round}" "$@" \
+    >"$workdir/load.out" 2>>"$workdir/load.err" &
+  load_pid=$!
+  wait "$load_pid" || true
+  load_pid=""
+  line=$(grep '^RESULT ' "$workdir/load.out" || true)
+  [[ -n $line ]] || die "bench_http_load printed no RESULT for $target (round $round): $(tail -n 5 "$workdir/load.err")"
+  echo "$line"
+  echo "$target $round $line" >>"$results"
+}
+
