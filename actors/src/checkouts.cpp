@@ -25,11 +25,6 @@ using checkout_pointer = checkout_actor::stateful_pointer<checkout_state>;
 using context_ptr = std::shared_ptr<const checkout_context>;
 using checkout_promise = caf::typed_response_promise<checkout>;
 
-caf::error line_error(errc code, std::size_t line, const std::string& field, std::string message) {
-  auto name = "items[" + std::to_string(line) + "]." + field;
-  return make_error(code, name + " " + message, {field_error{name, std::move(message)}});
-}
-
 /// Tells the products' actors about holds a checkout's transaction released.
 void announce_released(checkout_pointer self, const context_ptr& ctx, const db_rows& rows) {
   for (const auto& row : rows.rows) {

@@ -246,9 +246,18 @@ void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req
   }
 }
 
-/// One-tap buy-now: a checkout of the items (held as usual), placed at once
-/// under the same key. A checkout that cannot be made is the reply, stored
-/// like any definitive error.
+/// A definitive refusal of a buy-now is the reply for its key (stored);
+/// a 5xx is not (the same key may succeed later).
+void buy_now_refused(order_pointer self, const context_ptr& ctx, const placement& req, const caf::error& err) {
+  auto p = to_problem_with_fields(err);
+  if (info(p.code).status >= 500)
+    finish(self, key_type{req.buyer, req.key}, problem_reply(p, req));
+  else
+    record_and_finish(self, ctx, req, problem_reply(p, req));
+}
+
+/// One-tap buy-now of several products: a checkout of the items (held as
+/// usual), placed at once under the same key.
 void buy_now(order_pointer self, const context_ptr& ctx, placement req) {
   self->request(ctx->checkouts, ctx->step_timeout, checkout_atom::value, req.buyer, req.body.items)
     .then(
@@ -256,13 +265,55 @@ void buy_now(order_pointer self, const context_ptr& ctx, placement req) {
         req.body.checkout_id = c.id;
         place(self, ctx, req);
       },
-      [self, ctx, req](caf::error& err) {
-        auto p = to_problem_with_fields(err);
-        if (info(p.code).status >= 500)
-          finish(self, key_type{req.buyer, req.key}, problem_reply(p, req));
-        else
-          record_and_finish(self, ctx, req, problem_reply(p, req));
-      });
+      [self, ctx, req](caf::error& err) { buy_now_refused(self, ctx, req, err); });
+}
+
+/// One-tap buy-now of one product: a direct sale by the product's actor,
+/// which writes it with the other sales of its batch (order, item, ledger
+/// entry and the reply for the key, in one transaction). No checkout, no
+/// read first: a key used before shows up as a conflict in that
+/// transaction, and then its stored reply is sent.
+void direct_sale(order_pointer self, const context_ptr& ctx, const placement& req) {
+  const auto& item = req.body.items.items.front();
+  sale_request sale{req.buyer, req.body.items.address_id, item.quantity, req.key, req.request_hash};
+  auto refused = [self, ctx, req](caf::error& err) {
+    auto p = to_problem(err);
+    if (p.code == errc::not_found)
+      buy_now_refused(self, ctx, req, line_error(errc::validation_failed, 0, "product_id", "is not a product"));
+    else if (p.code == errc::conflict)
+      buy_now_refused(self, ctx, req, line_error(errc::conflict, 0, "quantity", p.detail));
+    else if (p.code == errc::validation_failed)
+      buy_now_refused(self, ctx, req, line_error(errc::validation_failed, 0, "quantity", "must be at least 1"));
+    else
+      buy_now_refused(self, ctx, req, err);
+  };
+  self->request(ctx->products.shard_for(item.product_id), ctx->step_timeout, get_atom::value, item.product_id)
+    .then(
+      [self, ctx, req, sale, refused](const product_actor& actor) {
+        self->request(actor, ctx->step_timeout, sell_atom::value, sale)
+          .then(
+            [self, ctx, req](const sale_result& r) {
+              switch (r.outcome) {
+                case sale_outcome::placed:
+                  if (req.body.method.kind.empty())
+                    finish(self, key_type{req.buyer, req.key}, {201, r.body});
+                  else
+                    pay_placed(self, ctx, req, {r.placed});
+                  return;
+                case sale_outcome::replay:
+                  replay_stored(self, ctx, req);
+                  return;
+                case sale_outcome::address: {
+                  auto p = make_problem(errc::validation_failed, "invalid fields: address_id");
+                  p.fields.push_back({"address_id", "is not one of your addresses"});
+                  record_and_finish(self, ctx, req, problem_reply(p, req));
+                  return;
+                }
+              }
+            },
+            refused);
+      },
+      refused);
 }
 
 /// Runs `f(actor)` with the actor of order `id`.
@@ -557,6 +608,11 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
         return rp;
       }
       self->state.placing[k] = in_flight{request_hash, {rp}};
+      // A buy-now of one product goes straight to the product's actor.
+      if (body.checkout_id == 0 && body.items.items.size() == 1) {
+        direct_sale(self, ctx, req);
+        return rp;
+      }
       self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
                     db_command{{persistence::idempotency_get(buyer, key)}})
         .then(

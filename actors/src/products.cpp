@@ -20,6 +20,7 @@ struct product_context {
   std::chrono::milliseconds step_timeout;
   std::chrono::seconds idle;
   std::chrono::milliseconds detail_refresh;
+  conf::order_settings orders; ///< shipping, payment deadline and batch size of direct sales
   persistence::database db;
   search_actor search;
   seller_actor sellers;
@@ -41,6 +42,15 @@ struct product_state {
   bool retiring = false; ///< passivation agreed: end once nothing is in flight
   bool needs_reload = false; ///< the book may differ from the database: read it again once idle
   caf::group subscribers;
+  // Direct sales: those waiting for the batch in flight to commit.
+  struct pending_sale {
+    sale_request req;
+    order placed;
+    std::string body;
+    caf::typed_response_promise<sale_result> rp;
+  };
+  std::vector<pending_sale> sales_waiting;
+  bool selling = false; ///< a batch of sales is being written
   // The product page's extras, refreshed when older than detail_refresh.
   seller_summary seller;
   std::vector<category> breadcrumb;
@@ -224,6 +234,80 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
   return rp;
 }
 
+/// Writes the sales waiting as one batch (one statement, see product_sell),
+/// unless a batch is in flight: its commit starts the next one. So under
+/// load each write carries every sale that arrived during the previous one.
+void flush_sales(product_pointer self, const std::shared_ptr<const product_context>& ctx) {
+  auto& st = self->state;
+  if (st.selling || st.sales_waiting.empty())
+    return;
+  auto take = std::min(st.sales_waiting.size(), ctx->orders.sale_batch_max);
+  auto batch = std::make_shared<std::vector<product_state::pending_sale>>(
+    std::make_move_iterator(st.sales_waiting.begin()), std::make_move_iterator(st.sales_waiting.begin() + static_cast<std::ptrdiff_t>(take)));
+  st.sales_waiting.erase(st.sales_waiting.begin(), st.sales_waiting.begin() + static_cast<std::ptrdiff_t>(take));
+  persistence::sale_batch b;
+  b.product_id = st.committed.id;
+  b.seller_id = st.committed.seller_id;
+  b.title = st.committed.title;
+  b.unit_price_minor = st.committed.price_minor;
+  b.currency = st.committed.currency;
+  b.payment_due_s = ctx->orders.hold_ttl_s;
+  for (const auto& sale : *batch) {
+    b.order_ids.push_back(sale.placed.id);
+    b.buyers.push_back(sale.req.buyer_id);
+    b.addresses.push_back(sale.req.address_id);
+    b.quantities.push_back(sale.req.quantity);
+    b.shipping.push_back(sale.placed.shipping_minor);
+    b.transition_ids.push_back(ids::next());
+    b.ledger_ids.push_back(ids::next());
+    b.keys.push_back(sale.req.key);
+    b.hashes.push_back(sale.req.request_hash);
+    b.bodies.push_back(sale.body);
+  }
+  st.selling = true;
+  ++st.in_flight;
+  using kind = persistence::stock_kind;
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::product_sell(b)}})
+    .then(
+      [self, ctx, batch](const db_result& r) {
+        auto& s = self->state;
+        bool sold = false;
+        for (const auto& row : r.results.front().rows) {
+          auto& sale = (*batch)[static_cast<std::size_t>(std::stol(row[0].text) - 1)];
+          const auto& outcome = row[1].text;
+          s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, std::stoll(row[2].text));
+          if (outcome == "placed") {
+            s.book.committed(kind::sale, sale.req.quantity);
+            sold = true;
+            sale.rp.deliver(sale_result{sale_outcome::placed, sale.placed, sale.body});
+          } else {
+            s.book.failed(kind::sale, sale.req.quantity);
+            sale.rp.deliver(sale_result{outcome == "replay" ? sale_outcome::replay : sale_outcome::address, {}, {}});
+          }
+        }
+        if (sold)
+          publish(self, ctx);
+        s.selling = false;
+        flush_sales(self, ctx);
+        settle(self, ctx);
+      },
+      [self, ctx, batch](caf::error& err) {
+        auto& s = self->state;
+        auto p = to_problem(err);
+        // Refused by the database: nothing was sold. Anything else may have
+        // committed: the book is read again before the next write.
+        if (p.code != errc::limit_reached)
+          s.needs_reload = true;
+        for (auto& sale : *batch) {
+          s.book.failed(kind::sale, sale.req.quantity);
+          sale.rp.deliver(p.code == errc::limit_reached ? make_error(errc::conflict, "out of stock") : err);
+        }
+        s.selling = false;
+        flush_sales(self, ctx);
+        settle(self, ctx);
+      });
+}
+
 product_actor::behavior_type product_behavior(product_pointer self, std::uint64_t id,
                                               product_registry_actor registry,
                                               std::shared_ptr<const product_context> ctx) {
@@ -309,6 +393,35 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       auto rp = self->make_response_promise<product_detail>();
       s.detail_waiting.push_back(rp);
       refresh_extras(self, ctx);
+      return rp;
+    },
+    [self, ctx, touch](sell_atom, const sale_request& req) -> caf::result<sale_result> {
+      touch();
+      auto& s = self->state;
+      if (auto err = unusable(s))
+        return *err;
+      if (auto err = s.book.begin(persistence::stock_kind::sale, req.quantity, s.committed.status == product_status::active))
+        return *err;
+      // The order as it will be committed: prices from this actor, never the client.
+      product_state::pending_sale sale;
+      sale.req = req;
+      auto& o = sale.placed;
+      o.id = ids::next();
+      o.buyer_id = req.buyer_id;
+      o.seller_id = s.committed.seller_id;
+      o.currency = s.committed.currency;
+      o.items.push_back({s.committed.id, s.committed.title, s.committed.price_minor, req.quantity});
+      auto totals = price_checkout({{s.committed.id, s.committed.seller_id, s.committed.title, s.committed.price_minor,
+                                     req.quantity}},
+                                   ctx->orders);
+      o.subtotal_minor = totals.subtotal_minor;
+      o.shipping_minor = totals.shipping_minor;
+      o.total_minor = o.subtotal_minor + o.shipping_minor;
+      sale.body = encode_placement(0, {o});
+      sale.rp = self->make_response_promise<sale_result>();
+      auto rp = sale.rp;
+      s.sales_waiting.push_back(std::move(sale));
+      flush_sales(self, ctx);
       return rp;
     },
     [self, ctx, touch](reserve_atom, std::int64_t quantity, std::uint64_t checkout_id) -> caf::result<stock_update> {
@@ -538,7 +651,7 @@ product_directory spawn_product_directory(caf::actor_system& sys, const conf::se
                                           category_actor categories) {
   auto ctx = std::make_shared<const product_context>(product_context{
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::seconds{cfg.actors.product_idle_s},
-    std::chrono::milliseconds{cfg.catalog.detail_refresh_ms}, db, std::move(search), std::move(sellers),
+    std::chrono::milliseconds{cfg.catalog.detail_refresh_ms}, cfg.orders, db, std::move(search), std::move(sellers),
     std::move(categories)});
   product_directory dir;
   for (std::size_t i = 0; i < cfg.actors.product_shards; ++i)

@@ -27,6 +27,7 @@ std::optional<caf::error> stock_book::begin(kind k, std::int64_t quantity, bool 
       }
       break;
     case kind::reserve:
+    case kind::sale:
       if (quantity <= 0)
         return make_error(errc::validation_failed, "the quantity must be positive",
                           {field_error{"quantity", "must be at least 1"}});
@@ -60,6 +61,7 @@ void stock_book::committed(kind k, std::int64_t quantity) {
     case kind::release: stock_ += quantity; reserved_ -= quantity; break;
     case kind::commit: reserved_ -= quantity; sold_ += quantity; break;
     case kind::sale_return: sold_ -= quantity; stock_ += quantity; break;
+    case kind::sale: stock_ -= quantity; sold_ += quantity; break;
   }
   // Increases become usable only now that they are durable.
   if (k == kind::release || k == kind::sale_return || (k == kind::restock && quantity > 0))
@@ -96,6 +98,11 @@ bool stock_book::absorb(kind k, std::int64_t quantity) {
       stock_ += quantity;
       available_ += quantity;
       break;
+    case kind::sale:
+      stock_ -= quantity;
+      sold_ += quantity;
+      available_ -= quantity;
+      break;
   }
   if (available_ >= 0 && reserved_free_ >= 0 && sold_ >= 0)
     return true;
@@ -106,8 +113,8 @@ bool stock_book::absorb(kind k, std::int64_t quantity) {
 
 void stock_book::failed(kind k, std::int64_t quantity) {
   --in_flight_;
-  if (k == kind::reserve || (k == kind::restock && quantity < 0))
-    available_ += k == kind::reserve ? quantity : -quantity;
+  if (k == kind::reserve || k == kind::sale || (k == kind::restock && quantity < 0))
+    available_ += k == kind::restock ? -quantity : quantity;
   if (k == kind::release || k == kind::commit)
     reserved_free_ += quantity;
 }

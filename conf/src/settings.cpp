@@ -160,6 +160,7 @@ std::vector<setting_entry> make_entries() {
     entry("orders.tracking_length_max", &s::orders, &order_settings::tracking_length_max, "carrier and tracking number, characters"),
     entry("orders.expiry_sweep_interval_ms", &s::orders, &order_settings::expiry_sweep_interval_ms, "how often unpaid orders past their hold are cancelled"),
     entry("orders.expiry_sweep_batch", &s::orders, &order_settings::expiry_sweep_batch, "unpaid orders cancelled per sweep at most"),
+    entry("orders.sale_batch_max", &s::orders, &order_settings::sale_batch_max, "direct sales of one product written in one statement at most"),
     entry("payments.gateway", &s::payments, &payment_settings::gateway, "payment gateway: sandbox (built in) or stripe"),
     entry("payments.stripe_base_url", &s::payments, &payment_settings::stripe_base_url, "Stripe REST API root (http:// only for loopback)"),
     entry("payments.stripe_secret_key", &s::payments, &payment_settings::stripe_secret_key, "Stripe secret key (sk_...)", true),
@@ -346,6 +347,7 @@ std::vector<std::string> validate(const settings& v) {
   require(v.orders.idempotency_key_bytes_max >= 16, "orders.idempotency_key_bytes_max must be at least 16");
   require(v.orders.reason_length_max >= 1 && v.orders.tracking_length_max >= 8,
           "orders.reason_length_max must be at least 1 and orders.tracking_length_max at least 8");
+  require(v.orders.sale_batch_max >= 1 && v.orders.sale_batch_max <= 10'000, "orders.sale_batch_max must be 1 to 10000");
   require(v.orders.expiry_sweep_interval_ms >= 10 && v.orders.expiry_sweep_batch >= 1,
           "orders.expiry_sweep_interval_ms must be at least 10 and orders.expiry_sweep_batch at least 1");
   require(v.payments.gateway == "sandbox" || v.payments.gateway == "stripe",

@@ -30,8 +30,7 @@ namespace {
   "(SELECT json_agg(json_build_object('product_id', i.product_id::text, 'title', i.title, 'unit_price_minor', " \
   "i.unit_price_minor, 'quantity', i.quantity) ORDER BY i.line)::text FROM order_items i WHERE i.order_id = o.id) " \
   "AS items, o.carrier, o.tracking_number, o.refunded_minor, " \
-  "(SELECT (extract(epoch from c.expires_at) * 1000)::bigint FROM checkouts c WHERE c.id = o.checkout_id) " \
-  "AS payment_due_ms, (extract(epoch from o.created_at) * 1000)::bigint AS created_at_ms, " \
+  "(extract(epoch from o.payment_due_at) * 1000)::bigint AS payment_due_ms, (extract(epoch from o.created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from o.updated_at) * 1000)::bigint AS updated_at_ms, o.version"
 
 #define LM_CATEGORY_COLUMNS "id, parent_id, name, slug, position, active, version"
@@ -41,7 +40,7 @@ namespace {
   "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 62> catalog{{
+constexpr std::array<named_statement, 63> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -121,8 +120,11 @@ constexpr std::array<named_statement, 62> catalog{{
   {"order_return_stock",
    "SELECT product_id, quantity, stock_version FROM order_return_stock($1, $2::bigint[], $3)"},
   {"orders_due",
-   "SELECT o.id FROM orders o JOIN checkouts c ON c.id = o.checkout_id WHERE o.status = 'pending' "
-   "AND c.expires_at <= now() ORDER BY c.expires_at LIMIT $1"},
+   "SELECT o.id FROM orders o WHERE o.status = 'pending' AND o.payment_due_at <= now() "
+   "ORDER BY o.payment_due_at LIMIT $1"},
+  {"product_sell",
+   "SELECT idx, outcome, stock_version FROM product_sell($1, $2, $3, $4, $5, $6, $7::bigint[], $8::bigint[], "
+   "$9::bigint[], $10::integer[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::text[])"},
   {"payment_insert",
    "INSERT INTO payments (id, order_id, gateway, method, amount_minor, currency, status) "
    "VALUES ($1, $2, $3, $4, $5, $6, 'created')"},
@@ -446,7 +448,7 @@ db_statement product_set_price(std::uint64_t id, std::int64_t price_minor) {
 
 db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock_kind kind, std::int64_t quantity,
                         const std::string& reason, std::uint64_t actor_id, std::uint64_t checkout_id) {
-  static constexpr std::string_view kinds[] = {"restock", "reserve", "release", "commit", "return"};
+  static constexpr std::string_view kinds[] = {"restock", "reserve", "release", "commit", "return", "sale"};
   return {"stock_move",
           {db_uint(ledger_id), db_uint(product_id), db_text(std::string{kinds[static_cast<int>(kind)]}), db_int(quantity),
            db_text(reason), actor_id == 0 ? db_null() : db_uint(actor_id),
@@ -454,7 +456,9 @@ db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock
 }
 
 namespace {
-std::string bigint_array(const std::vector<std::uint64_t>& values) {
+/// A PostgreSQL array literal of numbers.
+template <class T>
+std::string bigint_array(const std::vector<T>& values) {
   std::string out = "{";
   for (auto v : values) {
     if (out.size() > 1)
@@ -524,7 +528,7 @@ std::vector<order> decode_orders(const db_rows& rows) {
   for (const auto& row : rows.rows) {
     order o;
     o.id = to_uint(at(row, id));
-    o.checkout_id = to_uint(at(row, checkout));
+    o.checkout_id = at(row, checkout).is_null ? 0 : to_uint(at(row, checkout));
     o.buyer_id = to_uint(at(row, buyer));
     o.seller_id = to_uint(at(row, seller));
     o.seller_user_id = to_uint(at(row, seller_user));
@@ -601,6 +605,35 @@ db_statement order_add_refunded(std::uint64_t id, std::int64_t amount_minor) {
 
 db_statement order_return_stock(std::uint64_t id, const std::vector<std::uint64_t>& ledger_ids, std::uint64_t actor_id) {
   return {"order_return_stock", {db_uint(id), db_text(bigint_array(ledger_ids)), db_uint(actor_id)}};
+}
+
+namespace {
+/// A PostgreSQL array literal of text values, each quoted and escaped.
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += '"';
+    for (char ch : values[i]) {
+      if (ch == '"' || ch == '\\')
+        out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+} // namespace
+
+db_statement product_sell(const sale_batch& b) {
+  return {"product_sell",
+          {db_uint(b.product_id), db_uint(b.seller_id), db_text(b.title), db_int(b.unit_price_minor), db_text(b.currency),
+           db_uint(b.payment_due_s), db_text(bigint_array(b.order_ids)), db_text(bigint_array(b.buyers)),
+           db_text(bigint_array(b.addresses)), db_text(bigint_array(b.quantities)), db_text(bigint_array(b.shipping)),
+           db_text(bigint_array(b.transition_ids)), db_text(bigint_array(b.ledger_ids)), db_text(text_array(b.keys)),
+           db_text(text_array(b.hashes)), db_text(text_array(b.bodies))}};
 }
 
 db_statement orders_due(std::size_t limit) {

@@ -10,6 +10,11 @@ caf::error make_error(errc code, std::string detail, std::vector<field_error> fi
                     caf::make_message(std::move(detail), std::move(fields))};
 }
 
+caf::error line_error(errc code, std::size_t line, const std::string& field, std::string message) {
+  auto name = "items[" + std::to_string(line) + "]." + field;
+  return make_error(code, name + " " + message, {field_error{name, std::move(message)}});
+}
+
 caf::error make_rate_limited(std::uint32_t retry_after_s) {
   return caf::error{static_cast<std::uint8_t>(errc::rate_limited), caf::atom("livemart"),
                     caf::make_message(std::string{"too many attempts; retry later"}, retry_after_s)};
@@ -77,6 +82,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<gateway_event>("gateway_event");
   cfg.add_message_type<reconcile_report>("reconcile_report");
   cfg.add_message_type<review>("review");
+  cfg.add_message_type<sale_request>("sale_request");
+  cfg.add_message_type<sale_result>("sale_result");
   cfg.add_message_type<review_draft>("review_draft");
   cfg.add_message_type<review_page>("review_page");
   add_error_category(cfg);

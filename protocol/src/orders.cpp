@@ -269,10 +269,12 @@ void write_items(json::writer& w, const std::vector<order_item>& items) {
 }
 
 void write_order(json::writer& w, const order& o, bool with_history) {
-  w.begin_object()
-    .field("id", ids::format(o.id))
-    .field("checkout_id", ids::format(o.checkout_id))
-    .field("buyer_id", ids::format(o.buyer_id))
+  w.begin_object().field("id", ids::format(o.id)).key("checkout_id");
+  if (o.checkout_id == 0)
+    w.null(); // a direct sale
+  else
+    w.string(ids::format(o.checkout_id));
+  w.field("buyer_id", ids::format(o.buyer_id))
     .field("seller_id", ids::format(o.seller_id))
     .field("status", to_string(o.status))
     .field("currency", o.currency)
@@ -354,7 +356,12 @@ std::string encode_order_list(const std::vector<order>& list, std::size_t limit)
 
 std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>& orders) {
   json::writer w;
-  w.begin_object().field("checkout_id", ids::format(checkout_id)).key("orders").begin_array();
+  w.begin_object().key("checkout_id");
+  if (checkout_id == 0)
+    w.null();
+  else
+    w.string(ids::format(checkout_id));
+  w.key("orders").begin_array();
   for (const auto& o : orders) {
     w.begin_object()
       .field("id", ids::format(o.id))

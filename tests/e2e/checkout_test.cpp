@@ -310,7 +310,14 @@ TEST_CASE("receipts and order lists are shown only to the buyer, the order's sel
   CHECK(theirs.front().string_or("id") == pot_order);
 }
 
-TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exactly 100 orders, 900 sold-out errors", "[e2e][orders]") {
+namespace {
+
+/// 1,000 attempts of quantity 1 from 20 concurrent buyers against 100 units,
+/// each `attempt(client, buyer, address)` answering 201 for an order, 409
+/// naming items[0].quantity when sold out. Exactly 100 orders, 900 clear
+/// refusals, stock 0 and a balanced ledger.
+template <class Attempt>
+void race_for_drop(Attempt attempt) {
   marketplace m{{"--auth.registrations_per_address_max=100"}}; // 20 sign-ups from one address
   auto s = open_shop(m);
   auto drop = listing(m, s, "Hot drop", 2500, 100);
@@ -322,7 +329,6 @@ TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exac
     auto a = add_address(m.c, u);
     people.emplace_back(u, a);
   }
-  std::atomic<int> held{0};
   std::atomic<int> ordered{0};
   std::atomic<int> sold_out{0};
   std::atomic<int> other{0};
@@ -331,15 +337,9 @@ TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exac
     threads.emplace_back([&, i] {
       http_client c{m.srv.port()};
       for (int k = 0; k < attempts_each; ++k) {
-        auto r = c.post("/orders/checkout", checkout_body({{drop, 1}}, people[i].second), people[i].first.token);
-        if (r.status == 201) {
-          ++held;
-          auto placed = place(c, people[i].first, r.json().string_or("id"), "race-" + unique_suffix());
-          if (placed.status == 201)
-            ++ordered;
-          else
-            ++other;
-        }
+        auto r = attempt(c, drop, people[i].first, people[i].second);
+        if (r.status == 201)
+          ++ordered;
         else if (r.status == 409 && r.error_fields() == std::vector<std::string>{"items[0].quantity"})
           ++sold_out;
         else
@@ -349,7 +349,6 @@ TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exac
   }
   for (auto& t : threads)
     t.join();
-  CHECK(held == 100);
   CHECK(ordered == 100);
   CHECK(sql(m.db.url(), "SELECT count(*), sum(i.quantity) FROM orders o JOIN order_items i ON i.order_id = o.id "
                         "WHERE i.product_id = " + drop).rows[0][1].text == "100");
@@ -362,6 +361,25 @@ TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exac
   CHECK(row.rows[0][1].text == "0");
   CHECK(row.rows[0][2].text == "100");
   CHECK(row.rows[0][3].text == "100");
+}
+
+} // namespace
+
+TEST_CASE("1,000 checkout attempts from 20 concurrent buyers for 100 units: exactly 100 orders, 900 sold-out errors", "[e2e][orders]") {
+  race_for_drop([](http_client& c, const std::string& drop, const api_user& buyer, const std::string& address) {
+    auto r = c.post("/orders/checkout", checkout_body({{drop, 1}}, address), buyer.token);
+    if (r.status != 201)
+      return r;
+    return place(c, buyer, r.json().string_or("id"), "race-" + unique_suffix());
+  });
+}
+
+TEST_CASE("1,000 one-tap buy-now attempts from 20 concurrent buyers for 100 units: exactly 100 orders", "[e2e][orders]") {
+  race_for_drop([](http_client& c, const std::string& drop, const api_user& buyer, const std::string& address) {
+    return c.request("POST", "/orders", checkout_body({{drop, 1}}, address),
+                     {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + buyer.token},
+                      {"Idempotency-Key", "tap-" + unique_suffix()}});
+  });
 }
 
 TEST_CASE("one-tap buy-now checks out and places at once, idempotently", "[e2e][orders]") {
@@ -397,4 +415,56 @@ TEST_CASE("one-tap buy-now checks out and places at once, idempotently", "[e2e][
                           {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + buyer.token},
                            {"Idempotency-Key", "both-" + unique_suffix()}});
   check_problem(both, 400, "unknown-field");
+}
+
+TEST_CASE("a buy-now of one product is a direct sale: no checkout, a ledger entry per order", "[e2e][orders]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto item = listing(m, s, "Drop hoodie", 6000, 3);
+  auto other_item = listing(m, s, "Sticker", 300, 3);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto stranger = sign_up(m.c, "stranger");
+  auto strangers_address = add_address(m.c, stranger);
+  auto buy = [&](const std::string& body, const std::string& key) {
+    return m.c.request("POST", "/orders", body,
+                       {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + buyer.token},
+                        {"Idempotency-Key", key}});
+  };
+  auto r = buy(checkout_body({{item, 2}}, address), "d-" + unique_suffix());
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  auto doc = r.json();
+  CHECK(doc.find("checkout_id")->is_null());
+  auto order = doc.find("orders")->as_array().at(0);
+  CHECK(integer_field(order, "subtotal_minor") == 12000);
+  CHECK(integer_field(order, "shipping_minor") == 0); // free from 50.00
+  auto receipt = m.c.get("/orders/" + order.string_or("id"), buyer.token).json();
+  CHECK(receipt.find("checkout_id")->is_null());
+  CHECK(receipt.find("payment_due_at_ms")->is_integer());
+  CHECK(receipt.find("shipping_address")->string_or("city") == "Berlin");
+  CHECK(sql(m.db.url(), "SELECT kind, quantity FROM stock_ledger WHERE order_id = " + order.string_or("id")).rows[0][0].text
+        == "sale");
+  CHECK(stock_of(m, item) == 1);
+
+  // Someone else's address: 422 naming it, nothing sold, and replayed.
+  auto key = "d-" + unique_suffix();
+  auto foreign = buy(checkout_body({{item, 1}}, strangers_address), key);
+  check_problem(foreign, 422, "validation-failed");
+  CHECK(foreign.error_fields() == std::vector<std::string>{"address_id"});
+  CHECK(buy(checkout_body({{item, 1}}, strangers_address), key).body == foreign.body);
+  CHECK(stock_of(m, item) == 1);
+
+  // Two products: the checkout path, still one request.
+  auto two = buy(checkout_body({{item, 1}, {other_item, 1}}, address), "d-" + unique_suffix());
+  INFO(two.body);
+  REQUIRE(two.status == 201);
+  CHECK(two.json().find("checkout_id")->is_string());
+  // A direct sale can be cancelled like any order: the units come back.
+  auto cancelled = m.c.post("/orders/" + order.string_or("id") + "/cancel", "", buyer.token);
+  REQUIRE(cancelled.status == 200);
+  CHECK(stock_of(m, item) == 2);
+  CHECK(sql(m.db.url(), "SELECT p.stock + p.reserved + p.sold = (SELECT sum(quantity) FROM stock_ledger l WHERE "
+                        "l.product_id = p.id AND l.kind = 'restock') FROM products p WHERE p.id = " + item).rows[0][0].text
+        == "t");
 }

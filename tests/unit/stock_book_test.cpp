@@ -24,6 +24,7 @@ struct database_row {
       case kind::release: stock += q; reserved -= q; break;
       case kind::commit: reserved -= q; sold += q; break;
       case kind::sale_return: sold -= q; stock += q; break;
+      case kind::sale: stock -= q; sold += q; break;
     }
   }
 };

@@ -90,6 +90,8 @@ using product_actor = caf::typed_actor<
   caf::replies_to<get_atom>::with<product>,
   caf::replies_to<detail_atom>::with<product_detail>, ///< seller summary and breadcrumb at most catalog.detail_refresh_ms old
   caf::replies_to<reserve_atom, std::int64_t, std::uint64_t>::with<stock_update>, ///< quantity, checkout (0: none)
+  /// A direct sale (one-tap buy-now): batched with the sales that arrive while the previous batch commits.
+  caf::replies_to<sell_atom, sale_request>::with<sale_result>,
   caf::replies_to<release_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<commit_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<restock_atom, std::int64_t, std::string, std::uint64_t>::with<stock_update>, ///< delta, reason, who

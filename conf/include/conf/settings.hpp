@@ -119,6 +119,7 @@ struct order_settings {
   std::size_t tracking_length_max = 64;            ///< carrier name and tracking number, code points
   std::uint32_t expiry_sweep_interval_ms = 1'000;  ///< how often unpaid orders past their hold are cancelled
   std::size_t expiry_sweep_batch = 100;            ///< unpaid orders cancelled per sweep at most
+  std::size_t sale_batch_max = 256;                ///< direct sales of one product written in one statement at most
 };
 
 struct payment_settings {

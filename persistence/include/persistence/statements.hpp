@@ -111,8 +111,8 @@ db_statement product_set_price(std::uint64_t id, std::int64_t price_minor);
 
 /// restock: stock changes (+/-); reserve: stock to held; release: held back
 /// to stock; commit: held to sold; sale_return: sold back to stock (a
-/// cancelled order).
-enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3, sale_return = 4 };
+/// cancelled order); sale: stock to sold at once (a direct sale).
+enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3, sale_return = 4, sale = 5 };
 
 /// One stock change with its ledger entry (tagged with its checkout, if
 /// any); columns stock, reserved, sold, stock_version. Never below zero:
@@ -167,7 +167,23 @@ db_statement order_add_refunded(std::uint64_t id, std::int64_t amount_minor);
 /// Gives the order's units back to stock (one ledger id per product, in
 /// product order). Columns product_id, quantity, stock_version.
 db_statement order_return_stock(std::uint64_t id, const std::vector<std::uint64_t>& ledger_ids, std::uint64_t actor_id);
-/// Pending orders whose hold (their checkout's expiry) has passed: id.
+/// A batch of direct sales of one product (see product_sell in
+/// 0010_direct_sales.sql): the product's snapshot, then one entry per sale.
+struct sale_batch {
+  std::uint64_t product_id = 0;
+  std::uint64_t seller_id = 0;
+  std::string title;
+  std::int64_t unit_price_minor = 0;
+  std::string currency;
+  std::uint32_t payment_due_s = 0;
+  std::vector<std::uint64_t> order_ids, buyers, addresses, transition_ids, ledger_ids;
+  std::vector<std::int64_t> quantities, shipping;
+  std::vector<std::string> keys, hashes, bodies;
+};
+/// Columns idx (from 1), outcome (placed, replay, address), stock_version;
+/// limit_reached "insufficient_stock" when the batch would oversell.
+db_statement product_sell(const sale_batch& batch);
+/// Pending orders whose payment deadline has passed: id.
 db_statement orders_due(std::size_t limit);
 
 // -- payments -----------------------------------------------------------------------

@@ -71,6 +71,7 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using review_atom = caf::atom_constant<caf::atom("review")>;
 using rated_atom = caf::atom_constant<caf::atom("rated")>;
+using sell_atom = caf::atom_constant<caf::atom("sell")>;
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -293,6 +294,14 @@ typename Inspector::result_type inspect(Inspector& f, review_page& x) {
   return f(caf::meta::type_name("review_page"), x.items, x.rating);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sale_request& x) {
+  return f(caf::meta::type_name("sale_request"), x.buyer_id, x.address_id, x.quantity, x.key, x.request_hash);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sale_result& x) {
+  return f(caf::meta::type_name("sale_result"), x.outcome, x.placed, x.body);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reconcile_mismatch& x) {
   return f(caf::meta::type_name("reconcile_mismatch"), x.payment_id, x.order_id, x.gateway_ref, x.kind, x.detail,
            x.repaired);
@@ -317,6 +326,9 @@ typename Inspector::result_type inspect(Inspector& f, verify_result& x) {
 
 /// An error whose context also lists offending fields (422 from an actor).
 caf::error make_error(errc code, std::string detail, std::vector<field_error> fields);
+
+/// An error about one line of a checkout or buy-now, naming `items[line].field`.
+caf::error line_error(errc code, std::size_t line, const std::string& field, std::string message);
 
 /// 429 with the seconds after which a retry may succeed.
 caf::error make_rate_limited(std::uint32_t retry_after_s);

@@ -168,8 +168,29 @@ struct order_command {
 /// required fields.
 decoded<order_command> decode_order_command(order_action action, std::string_view body, const conf::settings& cfg);
 
-/// The reply to a placement: {"checkout_id", "orders": [...]} (one order per seller).
+/// The reply to a placement: {"checkout_id", "orders": [...]} (one order per
+/// seller); checkout_id is null for a direct sale (checkout id 0).
 std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>& orders);
+
+/// A one-tap buy-now of a single product: sold by the product's actor,
+/// which writes the sales that arrive together in one batch (no checkout).
+struct sale_request {
+  std::uint64_t buyer_id = 0;
+  std::uint64_t address_id = 0;
+  std::int64_t quantity = 0;
+  std::string key; ///< Idempotency-Key
+  std::string request_hash;
+};
+enum class sale_outcome : std::uint8_t {
+  placed = 0,  ///< the order, committed; `body` is the 201 stored for the key
+  replay = 1,  ///< the key was used before: nothing was sold
+  address = 2, ///< the address is not the buyer's: nothing was sold
+};
+struct sale_result {
+  sale_outcome outcome = sale_outcome::placed;
+  order placed;
+  std::string body;
+};
 
 /// A reply as it was sent, kept for an Idempotency-Key: status and body.
 struct stored_reply {
