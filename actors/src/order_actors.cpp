@@ -151,62 +151,161 @@ std::size_t distinct_products(const order& o) {
   return seen.size();
 }
 
-/// Gives `amount` of payment `payment_id` back through the gateway: a
-/// pending refund row first (its id is the gateway's idempotency key),
-/// then the gateway, then `finish` with the statements that record the
-/// refund, to be committed with the change that needed it.
+/// Records the refund statements' effect in the actor's copy.
+using refund_finish = std::function<void(std::vector<db_statement>, std::shared_ptr<job>, std::int64_t)>;
+
+/// Gives `amount` of payment `payment_id` back through the gateway, then
+/// calls `finish` with the statements that record the refund (to commit with
+/// the change that needed it) and the amount given back. A new refund gets
+/// a pending row before the gateway is called (its id is the gateway's
+/// idempotency key). A refund whose outcome is unknown (still pending from
+/// an earlier attempt) is retried first, under its own id and amount, so
+/// it happens once whatever the retries.
 void give_back(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j, std::uint64_t payment_id,
-               std::int64_t amount, std::string reason,
-               std::function<void(std::vector<db_statement>, std::shared_ptr<job>)> finish) {
-  auto refund_id = ids::next();
+               std::int64_t amount, std::string reason, refund_finish finish) {
   auto* pay = find_payment(self->state.o, [&](const payment& p) { return p.id == payment_id; });
   auto ref = pay->gateway_ref;
   auto order_id = self->state.o.id;
+  bool retry = pay->pending_refund_id != 0;
+  auto refund_id = retry ? pay->pending_refund_id : ids::next();
+  if (retry)
+    amount = pay->pending_refund_minor;
+  auto call_gateway = [self, ctx, j, refund_id, payment_id, ref, amount, order_id, finish]() {
+    self->request(ctx->gateway, ctx->gateway_timeout, refund_atom::value, gateway_refund{refund_id, ref, amount})
+      .then(
+        [self, ctx, j, refund_id, payment_id, amount, order_id, finish](const gateway_record& r) {
+          if (r.status != payment_status::succeeded) {
+            // Refused: nothing was given back; the pending row closes.
+            auto refused = make_error(errc::gateway_unavailable, "the gateway refused the refund: " + r.failure_reason);
+            self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                          db_command{{persistence::refund_settle(refund_id, false, r.ref)}})
+              .then(
+                [self, ctx, j, payment_id, refused](const db_result&) {
+                  if (auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; }))
+                    p->pending_refund_id = 0;
+                  fail(self, ctx, *j, refused);
+                },
+                [self, ctx, j, refused](caf::error&) {
+                  self->state.needs_reload = true;
+                  fail(self, ctx, *j, refused);
+                });
+            return;
+          }
+          finish({persistence::refund_settle(refund_id, true, r.ref), persistence::payment_add_refunded(payment_id, amount),
+                  persistence::order_add_refunded(order_id, amount)},
+                 j, amount);
+        },
+        [self, ctx, j](caf::error& err) {
+          // Unknown outcome: the row stays pending and the next attempt
+          // retries this very refund.
+          fail(self, ctx, *j, std::move(err));
+        });
+  };
+  if (retry) {
+    call_gateway();
+    return;
+  }
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                 db_command{{persistence::refund_insert(refund_id, payment_id, amount, reason)}})
     .then(
-      [self, ctx, j, refund_id, payment_id, ref, amount, order_id, finish](const db_result&) {
-        self->request(ctx->gateway, ctx->gateway_timeout, refund_atom::value, gateway_refund{refund_id, ref, amount})
+      [self, payment_id, refund_id, amount, call_gateway](const db_result&) {
+        if (auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; })) {
+          p->pending_refund_id = refund_id;
+          p->pending_refund_minor = amount;
+        }
+        call_gateway();
+      },
+      [self, ctx, j](caf::error& err) {
+        self->state.needs_reload = true;
+        fail(self, ctx, *j, std::move(err));
+      });
+}
+
+void note_refund(order& o, std::uint64_t payment_id, std::int64_t amount, bool of_the_order = true) {
+  if (of_the_order)
+    o.refunded_minor += amount;
+  if (auto* p = find_payment(o, [&](const payment& x) { return x.id == payment_id; })) {
+    p->refunded_minor += amount;
+    p->pending_refund_id = 0;
+    p->pending_refund_minor = 0;
+  }
+}
+
+/// Stops a payment still open at the gateway (processing, or waiting for
+/// 3-D Secure) and records what the gateway then reports: canceled, failed,
+/// or succeeded after all (which confirms a pending order). One the gateway
+/// can no longer stop is a 409. Then `then()`.
+void stop_open_payment(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j, std::function<void()> then) {
+  auto* open = find_payment(self->state.o, [](const payment& p) {
+    return (p.status == payment_status::processing || p.status == payment_status::requires_action)
+           && !p.gateway_ref.empty();
+  });
+  if (open == nullptr) {
+    then();
+    return;
+  }
+  auto id = open->id;
+  self->request(ctx->gateway, ctx->gateway_timeout, cancel_atom::value, open->gateway_ref)
+    .then(
+      [self, ctx, j, id, then](const gateway_record& r) {
+        if (r.status == payment_status::processing || r.status == payment_status::requires_action
+            || r.status == payment_status::created) {
+          fail(self, ctx, *j,
+               make_error(errc::conflict, "payment " + ids::format(id)
+                                            + " is being processed by the gateway and cannot be stopped; retry once it settles"));
+          return;
+        }
+        const auto& current = self->state.o;
+        auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
+        auto reason = p->failure_reason.empty() ? r.failure_reason : p->failure_reason;
+        bool confirm = r.status == payment_status::succeeded && current.status == order_status::pending;
+        auto why = "payment " + ids::format(id) + " succeeded";
+        db_command cmd;
+        if (confirm)
+          cmd.statements.push_back(move_statement(current, order_status::confirmed, 0, why));
+        cmd.statements.push_back(persistence::payment_update(id, r.status, r.ref, reason, ""));
+        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
           .then(
-            [self, ctx, j, refund_id, payment_id, amount, order_id, finish](const gateway_record& r) {
-              if (r.status != payment_status::succeeded) {
-                self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                              db_command{{persistence::refund_settle(refund_id, false, r.ref)}})
-                  .then([](const db_result&) {}, [](caf::error&) {});
-                fail(self, ctx, *j,
-                     make_error(errc::gateway_unavailable, "the gateway refused the refund: " + r.failure_reason));
-                return;
-              }
-              finish({persistence::refund_settle(refund_id, true, r.ref),
-                      persistence::payment_add_refunded(payment_id, amount),
-                      persistence::order_add_refunded(order_id, amount)},
-                     j);
+            [self, id, r, reason, confirm, why, then](const db_result& res) {
+              if (confirm)
+                apply_move(self->state.o, order_status::confirmed, why, res.results[0]);
+              auto* mine = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
+              mine->status = r.status;
+              mine->failure_reason = reason;
+              mine->next_action_url.clear();
+              then();
             },
             [self, ctx, j](caf::error& err) {
-              // Unknown outcome: the refund row stays pending for
-              // reconciliation; a retry uses a new refund id only after it.
+              self->state.needs_reload = true;
               fail(self, ctx, *j, std::move(err));
             });
       },
       [self, ctx, j](caf::error& err) { fail(self, ctx, *j, std::move(err)); });
 }
 
-void note_refund(order& o, std::uint64_t payment_id, std::int64_t amount) {
-  o.refunded_minor += amount;
-  if (auto* p = find_payment(o, [&](const payment& x) { return x.id == payment_id; }))
-    p->refunded_minor += amount;
-}
-
 // -- pay ------------------------------------------------------------------------------
 
+void charge(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j);
+
+/// Pays for a pending order: a payment still open at the gateway (say,
+/// waiting for 3-D Secure) is stopped first, so one order is never charged
+/// twice; if it succeeded meanwhile, that is the payment.
 void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
+  stop_open_payment(self, ctx, j, [self, ctx, j] {
+    if (self->state.o.status != order_status::pending) {
+      succeed(self, ctx, *j); // the earlier payment went through
+      return;
+    }
+    charge(self, ctx, j);
+  });
+}
+
+void charge(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
   auto& current = self->state.o;
-  if (auto* busy = find_payment(current, [](const payment& p) {
-        return p.status == payment_status::processing || p.status == payment_status::created;
-      })) {
+  if (auto* unknown = find_payment(current, [](const payment& p) { return p.status == payment_status::created; })) {
     fail(self, ctx, *j,
-         make_error(errc::conflict, "payment " + ids::format(busy->id)
-                                      + " is still being processed; its outcome comes from the gateway"));
+         make_error(errc::conflict, "the outcome of payment " + ids::format(unknown->id)
+                                      + " is not known yet; it is settled by the gateway's report or by reconciliation"));
     return;
   }
   payment p;
@@ -269,7 +368,10 @@ void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
                                                + "); the payment is settled when the gateway reports it"));
             });
       },
-      [self, ctx, j](caf::error& err) { fail(self, ctx, *j, std::move(err)); });
+      [self, ctx, j](caf::error& err) {
+        self->state.needs_reload = true; // the row may exist after all
+        fail(self, ctx, *j, std::move(err));
+      });
 }
 
 // -- cancel, expire, refund --------------------------------------------------------------
@@ -278,71 +380,45 @@ void pay(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
 /// gateway first, a captured one is refunded in full, the units go back to
 /// stock, all recorded in one transaction with the transition.
 void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
-  auto& current = self->state.o;
-  auto* open = find_payment(current, [](const payment& p) {
-    return p.status == payment_status::processing || p.status == payment_status::requires_action;
-  });
-  if (open != nullptr && !open->gateway_ref.empty()) {
-    auto id = open->id;
-    self->request(ctx->gateway, ctx->gateway_timeout, cancel_atom::value, open->gateway_ref)
-      .then(
-        [self, ctx, j, id](const gateway_record& r) {
-          auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
-          auto status = r.status == payment_status::succeeded ? payment_status::succeeded : payment_status::canceled;
-          self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                        db_command{{persistence::payment_update(id, status, r.ref, p->failure_reason, "")}})
-            .then(
-              [self, ctx, j, id, status](const db_result&) {
-                auto* mine = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
-                mine->status = status;
-                mine->next_action_url.clear();
-                cancel(self, ctx, j);
-              },
-              [self, ctx, j](caf::error& err) {
-                self->state.needs_reload = true;
-                fail(self, ctx, *j, std::move(err));
+  stop_open_payment(self, ctx, j, [self, ctx, j] {
+    auto reason = j->cmd.reason.empty()
+                    ? std::string{j->cmd.action == order_action::expire ? "not paid before the hold ended" : "cancelled"}
+                    : j->cmd.reason;
+    auto finish = [self, ctx, reason](std::vector<db_statement> extra, std::shared_ptr<job> done_job) {
+      const auto& ord = self->state.o;
+      db_command cmd;
+      cmd.statements.push_back(move_statement(ord, order_status::cancelled, done_job->user, reason));
+      cmd.statements.push_back(persistence::order_return_stock(ord.id, fresh_ids(distinct_products(ord)), done_job->user));
+      for (auto& stmt : extra)
+        cmd.statements.push_back(std::move(stmt));
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+        .then(
+          [self, ctx, done_job, reason](const db_result& r) {
+            apply_move(self->state.o, order_status::cancelled, reason, r.results[0]);
+            announce_returns(ctx, self, r.results[1]);
+            succeed(self, ctx, *done_job);
+          },
+          [self, ctx, done_job](caf::error& err) {
+            self->state.needs_reload = true;
+            fail(self, ctx, *done_job, std::move(err));
+          });
+    };
+    auto* paid = find_payment(self->state.o, [](const payment& p) {
+      return p.status == payment_status::succeeded && p.refunded_minor < p.amount_minor;
+    });
+    if (paid == nullptr) {
+      finish({}, j);
+      return;
+    }
+    auto payment_id = paid->id;
+    give_back(self, ctx, j, payment_id, paid->amount_minor - paid->refunded_minor, "order cancelled: " + reason,
+              [self, finish, payment_id](std::vector<db_statement> stmts, std::shared_ptr<job> done_job,
+                                         std::int64_t amount) {
+                // Noted now; should the commit fail, the order is read again.
+                note_refund(self->state.o, payment_id, amount);
+                finish(std::move(stmts), done_job);
               });
-        },
-        [self, ctx, j](caf::error& err) { fail(self, ctx, *j, std::move(err)); });
-    return;
-  }
-  auto reason = j->cmd.reason.empty()
-                  ? std::string{j->cmd.action == order_action::expire ? "not paid before the hold ended" : "cancelled"}
-                  : j->cmd.reason;
-  auto finish = [self, ctx, reason](std::vector<db_statement> extra, std::shared_ptr<job> done_job) {
-    const auto& ord = self->state.o;
-    db_command cmd;
-    cmd.statements.push_back(move_statement(ord, order_status::cancelled, done_job->user, reason));
-    cmd.statements.push_back(persistence::order_return_stock(ord.id, fresh_ids(distinct_products(ord)), done_job->user));
-    for (auto& s : extra)
-      cmd.statements.push_back(std::move(s));
-    self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
-      .then(
-        [self, ctx, done_job, reason](const db_result& r) {
-          apply_move(self->state.o, order_status::cancelled, reason, r.results[0]);
-          announce_returns(ctx, self, r.results[1]);
-          succeed(self, ctx, *done_job);
-        },
-        [self, ctx, done_job](caf::error& err) {
-          self->state.needs_reload = true;
-          fail(self, ctx, *done_job, std::move(err));
-        });
-  };
-  auto* paid = find_payment(current, [](const payment& p) {
-    return p.status == payment_status::succeeded && p.refunded_minor < p.amount_minor;
   });
-  if (paid == nullptr) {
-    finish({}, j);
-    return;
-  }
-  auto payment_id = paid->id;
-  auto amount = paid->amount_minor - paid->refunded_minor;
-  give_back(self, ctx, j, payment_id, amount, "order cancelled: " + reason,
-            [self, finish, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> done_job) {
-              // Noted now; should the commit fail, the order is read again.
-              note_refund(self->state.o, payment_id, amount);
-              finish(std::move(stmts), done_job);
-            });
 }
 
 void refund(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
@@ -363,19 +439,23 @@ void refund(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
                     {field_error{"amount_minor", "must be at most " + std::to_string(remaining)}}));
     return;
   }
-  auto reason = "refund of " + std::to_string(amount) + (j->cmd.reason.empty() ? "" : ": " + j->cmd.reason);
   auto payment_id = paid->id;
-  give_back(self, ctx, j, payment_id, amount, reason,
-            [self, ctx, reason, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> done_job) {
+  auto why = j->cmd.reason;
+  give_back(self, ctx, j, payment_id, amount, "refund: " + why,
+            [self, ctx, why, payment_id](std::vector<db_statement> stmts, std::shared_ptr<job> done_job,
+                                         std::int64_t given) {
+              // What was given back: an earlier refund with an unknown
+              // outcome is settled first, at its own amount.
+              auto reason = "refund of " + std::to_string(given) + (why.empty() ? "" : ": " + why);
               db_command cmd;
               cmd.statements.push_back(move_statement(self->state.o, order_status::refunded, done_job->user, reason));
               for (auto& s : stmts)
                 cmd.statements.push_back(std::move(s));
               self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
                 .then(
-                  [self, ctx, done_job, reason, payment_id, amount](const db_result& r) {
+                  [self, ctx, done_job, reason, payment_id, given](const db_result& r) {
                     apply_move(self->state.o, order_status::refunded, reason, r.results[0]);
-                    note_refund(self->state.o, payment_id, amount);
+                    note_refund(self->state.o, payment_id, given);
                     succeed(self, ctx, *done_job);
                   },
                   [self, ctx, done_job](caf::error& err) {
@@ -396,14 +476,13 @@ void refund_surplus(order_pointer self, const context_ptr& ctx, std::shared_ptr<
   auto payment_id = p->id;
   auto amount = p->amount_minor - p->refunded_minor;
   give_back(self, ctx, j, payment_id, amount, "payment not needed by the order",
-            [self, ctx, payment_id, amount](std::vector<db_statement> stmts, std::shared_ptr<job> done_job) {
+            [self, ctx, payment_id](std::vector<db_statement> stmts, std::shared_ptr<job> done_job, std::int64_t given) {
               // Only the payment's own refunded sum: the order's total was never paid by it.
               stmts.pop_back();
               self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
                 .then(
-                  [self, ctx, done_job, payment_id, amount](const db_result&) {
-                    if (auto* mine = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; }))
-                      mine->refunded_minor += amount;
+                  [self, ctx, done_job, payment_id, given](const db_result&) {
+                    note_refund(self->state.o, payment_id, given, false);
                     done(self, ctx);
                   },
                   [self, ctx, done_job](caf::error&) {
@@ -422,7 +501,12 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
   if (p == nullptr && ev.object.payment_id != 0)
     p = find_payment(current, [&](const payment& x) { return x.id == ev.object.payment_id; });
   payment_status incoming{};
-  if (p == nullptr || !event_outcome(ev.type, incoming)) {
+  // Reconciliation's news that a payment whose outcome was unknown never
+  // reached the gateway: it failed.
+  bool missing = ev.type == missing_payment_event;
+  if (missing)
+    incoming = payment_status::failed;
+  if (p == nullptr || (!missing && !event_outcome(ev.type, incoming)) || (missing && p->status != payment_status::created)) {
     j->event_rp.deliver(std::string{"ignored"});
     done(self, ctx);
     return;
@@ -431,26 +515,31 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
   std::vector<db_statement> stmts;
   bool confirm = false;
   bool moves = false;
-  bool surplus = false;
   std::int64_t refunded = 0;
   std::string reason = "payment " + ids::format(payment_id) + " succeeded (gateway event)";
+  // Another payment that paid for the order and was not given back.
+  bool paid_otherwise = find_payment(current, [&](const payment& x) {
+                          return x.id != payment_id && x.status == payment_status::succeeded
+                                 && x.refunded_minor < x.amount_minor;
+                        }) != nullptr;
   if (ev.type == "charge.refunded") {
     refunded = std::max<std::int64_t>(0, ev.object.amount_refunded_minor - p->refunded_minor);
   } else if (payment_may_move(p->status, incoming)) {
     moves = true;
-    if (incoming == payment_status::succeeded) {
-      bool already_paid = find_payment(current, [&](const payment& x) {
-                            return x.id != payment_id && x.status == payment_status::succeeded;
-                          }) != nullptr;
-      confirm = current.status == order_status::pending && !already_paid;
-      surplus = !confirm && (already_paid || current.status == order_status::cancelled);
-    }
+    confirm = incoming == payment_status::succeeded && current.status == order_status::pending && !paid_otherwise;
   }
+  // Money the order does not need (it was cancelled, or paid otherwise)
+  // goes back; news of a success already known still checks this, so a
+  // refund that failed before is tried again.
+  bool surplus = incoming == payment_status::succeeded && ev.type != "charge.refunded" && !confirm
+                 && p->refunded_minor < p->amount_minor
+                 && (current.status == order_status::cancelled || paid_otherwise);
   if (confirm)
     stmts.push_back(move_statement(current, order_status::confirmed, 0, reason));
   stmts.push_back(persistence::payment_event_insert(ev.id, ev.type, payment_id));
+  auto failure = missing ? std::string{"not_found_at_gateway"} : ev.object.failure_reason;
   if (moves)
-    stmts.push_back(persistence::payment_update(payment_id, incoming, ev.object.ref, ev.object.failure_reason,
+    stmts.push_back(persistence::payment_update(payment_id, incoming, ev.object.ref, failure,
                                                 incoming == payment_status::requires_action ? ev.object.next_action_url : ""));
   if (refunded > 0) {
     stmts.push_back(persistence::payment_add_refunded(payment_id, refunded));
@@ -458,7 +547,7 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
   }
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
     .then(
-      [self, ctx, j, payment_id, incoming, confirm, moves, surplus, refunded, reason](const db_result& r) {
+      [self, ctx, j, payment_id, incoming, confirm, moves, surplus, refunded, reason, failure](const db_result& r) {
         auto& o = self->state.o;
         if (confirm)
           apply_move(o, order_status::confirmed, reason, r.results[0]);
@@ -467,7 +556,7 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
           mine->status = incoming;
           if (mine->gateway_ref.empty())
             mine->gateway_ref = j->ev.object.ref;
-          mine->failure_reason = j->ev.object.failure_reason;
+          mine->failure_reason = failure;
           mine->next_action_url = incoming == payment_status::requires_action ? j->ev.object.next_action_url : "";
         }
         if (refunded > 0) {

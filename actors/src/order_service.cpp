@@ -21,6 +21,7 @@ struct order_context {
   bool background_jobs;
   std::chrono::milliseconds step_timeout;
   std::chrono::milliseconds change_timeout; ///< one order change, gateway calls included
+  std::chrono::milliseconds reconcile_timeout; ///< listing a window's payments at the gateway (up to 100 pages)
   persistence::database db;
   product_directory products;
   user_directory users;
@@ -323,6 +324,27 @@ void with_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, F 
     .then([f](const order_actor& actor) mutable { f(actor); }, [failed](caf::error& err) { failed(std::move(err)); });
 }
 
+/// Asks the order's actor (through its registry) and answers `rp`; asks
+/// once more when the actor ended between the lookup and the request
+/// (it passivated in that moment: the request was not handled).
+template <class... Ts>
+void ask_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, caf::typed_response_promise<order> rp,
+               bool again, Ts... xs) {
+  with_order(
+    self, ctx, id,
+    [self, ctx, id, rp, again, xs...](const order_actor& actor) mutable {
+      self->request(actor, ctx->change_timeout, xs...)
+        .then([rp](const order& o) mutable { rp.deliver(o); },
+              [self, ctx, id, rp, again, xs...](caf::error& err) mutable {
+                if (again && err == caf::sec::request_receiver_down)
+                  ask_order(self, ctx, id, rp, false, xs...);
+                else
+                  rp.deliver(std::move(err));
+              });
+    },
+    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+}
+
 /// Unpaid orders past their hold: each is cancelled by its actor (stock
 /// back, an open payment cancelled at the gateway). Replies how many.
 void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_promise<std::uint64_t> rp) {
@@ -366,7 +388,14 @@ void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_p
 void route_event(order_pointer self, const context_ptr& ctx, const gateway_event& ev,
                  caf::typed_response_promise<std::string> rp) {
   if (ev.object.ref.empty()) {
-    rp.deliver(std::string{"ignored"});
+    // Reconciliation's news about a payment the gateway never saw.
+    if (ev.type == missing_payment_event && ev.object.order_id != 0)
+      with_order(
+        self, ctx, ev.object.order_id,
+        [rp, ev](const order_actor& actor) mutable { rp.delegate(actor, event_atom::value, ev); },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+    else
+      rp.deliver(std::string{"ignored"});
     return;
   }
   self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
@@ -398,7 +427,7 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
       [self, ctx, from_s, to_s, repair, rp](const db_result& r) mutable {
         auto ours = r.results.front();
         // The gateway's clock and ours differ a little: look a minute wider.
-        self->request(ctx->gateway, ctx->change_timeout, list_atom::value, from_s - 60, to_s + 60)
+        self->request(ctx->gateway, ctx->reconcile_timeout, list_atom::value, from_s - 60, to_s + 60)
           .then(
             [self, ctx, from_s, to_s, repair, rp, ours](const std::vector<gateway_record>& theirs) mutable {
               reconcile_report report;
@@ -432,8 +461,20 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
                   report.mismatches.push_back(m);
                 };
                 if (rec == nullptr) {
+                  // A payment whose outcome is unknown and that the gateway
+                  // never received, well after any call could still land: failed.
+                  auto settled_after_s = 60 + 2 * static_cast<std::int64_t>(ctx->payments.gateway_timeout_ms) / 1000;
+                  bool lost = status == payment_status::created && std::stoll(row[9].text) > settled_after_s;
                   if (status != payment_status::failed && status != payment_status::canceled)
-                    add("missing_at_gateway", "we have it as " + row[3].text + "; the gateway has no such payment", false);
+                    add("missing_at_gateway", "we have it as " + row[3].text + "; the gateway has no such payment", lost);
+                  if (lost) {
+                    gateway_event e;
+                    e.id = "reconcile:missing:" + ids::format(m.payment_id);
+                    e.type = std::string{missing_payment_event};
+                    e.object.payment_id = m.payment_id;
+                    e.object.order_id = m.order_id;
+                    repairs.push_back(std::move(e));
+                  }
                   continue;
                 }
                 m.gateway_ref = rec->ref;
@@ -460,6 +501,16 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
                   add("status_differs", "the gateway has " + std::string{to_string(rec->status)} + ", ours " + row[3].text, true);
                   repairs.push_back(event_for(rec->status == payment_status::failed ? "payment_intent.payment_failed"
                                                                                      : "payment_intent.canceled"));
+                }
+                // Money kept for an order that does not need it (cancelled, or
+                // paid by an earlier payment): a refund that failed or was lost.
+                if (status == payment_status::succeeded && refunded < amount
+                    && (order_status_text == "cancelled" || std::stoll(row[8].text) > 0)) {
+                  add("refund_owed", "the order is " + order_status_text + "; " + std::to_string(amount - refunded)
+                                       + " of this payment is still kept", true);
+                  auto e = event_for("payment_intent.succeeded");
+                  e.id = "reconcile:" + rec->ref + ":owed:" + std::to_string(to_s);
+                  repairs.push_back(std::move(e));
                 }
                 if (rec->amount_refunded_minor != refunded)
                   add("refund_differs",
@@ -557,17 +608,12 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
   return {
     [self, ctx](get_atom, std::uint64_t user, std::uint64_t id) -> caf::result<order> {
       auto rp = self->make_response_promise<order>();
-      with_order(
-        self, ctx, id, [rp, user](const order_actor& actor) mutable { rp.delegate(actor, get_atom::value, user); },
-        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      ask_order(self, ctx, id, rp, true, get_atom::value, user);
       return rp;
     },
     [self, ctx](command_atom, std::uint64_t user, std::uint64_t id, const order_command& cmd) -> caf::result<order> {
       auto rp = self->make_response_promise<order>();
-      with_order(
-        self, ctx, id,
-        [rp, user, cmd](const order_actor& actor) mutable { rp.delegate(actor, command_atom::value, user, cmd); },
-        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      ask_order(self, ctx, id, rp, true, command_atom::value, user, cmd);
       return rp;
     },
     [self, ctx](event_atom, const gateway_event& ev) -> caf::result<std::string> {
@@ -644,10 +690,12 @@ order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& c
                                  order_directory order_actors, gateway_actor gateway) {
   auto step = std::chrono::milliseconds{cfg.actors.step_timeout_ms};
   // A change may call the gateway twice (cancel, then refund) between writes.
-  auto change = 2 * std::chrono::milliseconds{cfg.payments.gateway_timeout_ms} + 3 * step;
+  auto gateway_call = std::chrono::milliseconds{cfg.payments.gateway_timeout_ms};
+  auto change = 2 * gateway_call + 3 * step;
   return sys.spawn(order_service, std::make_shared<const order_context>(order_context{
-                                    cfg.orders, cfg.payments, cfg.node.background_jobs, step, change, db, std::move(products), std::move(users),
-                                    std::move(checkouts), std::move(order_actors), std::move(gateway)}));
+                                    cfg.orders, cfg.payments, cfg.node.background_jobs, step, change, 101 * gateway_call,
+                                    db, std::move(products), std::move(users), std::move(checkouts),
+                                    std::move(order_actors), std::move(gateway)}));
 }
 
 } // namespace livemart

@@ -248,8 +248,6 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
   persistence::sale_batch b;
   b.product_id = st.committed.id;
   b.seller_id = st.committed.seller_id;
-  b.title = st.committed.title;
-  b.unit_price_minor = st.committed.price_minor;
   b.currency = st.committed.currency;
   b.payment_due_s = ctx->orders.hold_ttl_s;
   for (const auto& sale : *batch) {
@@ -257,6 +255,8 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
     b.buyers.push_back(sale.req.buyer_id);
     b.addresses.push_back(sale.req.address_id);
     b.quantities.push_back(sale.req.quantity);
+    b.unit_prices.push_back(sale.placed.items.front().unit_price_minor);
+    b.titles.push_back(sale.placed.items.front().title);
     b.shipping.push_back(sale.placed.shipping_minor);
     b.transition_ids.push_back(ids::next());
     b.ledger_ids.push_back(ids::next());
@@ -294,10 +294,9 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
       [self, ctx, batch](caf::error& err) {
         auto& s = self->state;
         auto p = to_problem(err);
-        // Refused by the database: nothing was sold. Anything else may have
-        // committed: the book is read again before the next write.
-        if (p.code != errc::limit_reached)
-          s.needs_reload = true;
+        // Refused by the database (the book promised what the row does not
+        // have) or an unknown outcome: either way, read the truth again.
+        s.needs_reload = true;
         for (auto& sale : *batch) {
           s.book.failed(kind::sale, sale.req.quantity);
           sale.rp.deliver(p.code == errc::limit_reached ? make_error(errc::conflict, "out of stock") : err);

@@ -163,6 +163,7 @@ std::vector<setting_entry> make_entries() {
     entry("orders.sale_batch_max", &s::orders, &order_settings::sale_batch_max, "direct sales of one product written in one statement at most"),
     entry("payments.gateway", &s::payments, &payment_settings::gateway, "payment gateway: sandbox (built in) or stripe"),
     entry("payments.stripe_base_url", &s::payments, &payment_settings::stripe_base_url, "Stripe REST API root (http:// only for loopback)"),
+    entry("payments.return_url", &s::payments, &payment_settings::return_url, "where buyers return after 3-D Secure (Stripe's return_url); empty: not sent"),
     entry("payments.stripe_secret_key", &s::payments, &payment_settings::stripe_secret_key, "Stripe secret key (sk_...)", true),
     entry("payments.webhook_secrets", &s::payments, &payment_settings::webhook_secrets, "webhook signing secrets, comma-separated (rotation)", true),
     entry("payments.webhook_tolerance_s", &s::payments, &payment_settings::webhook_tolerance_s, "largest age of a webhook signature, seconds"),

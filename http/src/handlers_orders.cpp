@@ -112,6 +112,12 @@ void add_order_routes(router& r) {
       ctx->respond_problem(std::move(*p));
       return;
     }
+    if (std::get<gateway_event>(event).type.rfind("livemart.", 0) == 0) {
+      auto p = make_problem(errc::bad_request, "event types of livemart's own are not accepted from outside");
+      p.fields.push_back({"type", "is reserved"});
+      ctx->respond_problem(std::move(p));
+      return;
+    }
     ctx->ask(
       ctx->svc().orders,
       [ctx](const std::string& outcome) {

@@ -91,6 +91,7 @@ private:
 struct api_reply {
   unsigned status = 0;
   std::string body;
+  bool sent = true; ///< false: the request never left (no connection): nothing happened at the gateway
 };
 
 /// One blocking HTTPS client per worker thread: every call connects, sends
@@ -122,14 +123,19 @@ public:
     try {
       return base_.tls ? exchange_tls(req) : exchange_plain(req);
     } catch (const std::exception& e) {
-      return {0, e.what()};
+      return {0, e.what(), false}; // resolving failed
     }
   }
 
 private:
-  tcp::resolver::results_type resolve() {
-    tcp::resolver resolver{ioc_};
-    return resolver.resolve(base_.host, base_.port);
+  /// Resolved once per worker (a name lookup is not covered by the
+  /// stream's timeout), and again after a failed connection.
+  const tcp::resolver::results_type& resolve() {
+    if (endpoints_.empty()) {
+      tcp::resolver resolver{ioc_};
+      endpoints_ = resolver.resolve(base_.host, base_.port);
+    }
+    return endpoints_;
   }
 
   /// Runs the io_context until the exchange is done; the stream's expiry
@@ -144,12 +150,14 @@ private:
     beast::error_code failure;
     beast::flat_buffer buffer;
     bhttp::response<bhttp::string_body> res;
+    bool connected = false;
     stream.expires_after(timeout_);
     stream.async_connect(resolve(), [&](beast::error_code ec, const tcp::endpoint&) {
       if (ec) {
         failure = ec;
         return;
       }
+      connected = true;
       bhttp::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
         if (wec) {
           failure = wec;
@@ -159,8 +167,11 @@ private:
       });
     });
     run();
-    if (failure)
-      return {0, failure.message()};
+    if (failure) {
+      if (!connected)
+        endpoints_ = {};
+      return {0, failure.message(), connected};
+    }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     return {res.result_int(), std::move(res.body())};
@@ -174,6 +185,7 @@ private:
     beast::error_code failure;
     beast::flat_buffer buffer;
     bhttp::response<bhttp::string_body> res;
+    bool connected = false;
     beast::get_lowest_layer(stream).expires_after(timeout_);
     beast::get_lowest_layer(stream).async_connect(resolve(), [&](beast::error_code ec, const tcp::endpoint&) {
       if (ec) {
@@ -185,6 +197,7 @@ private:
           failure = hec;
           return;
         }
+        connected = true;
         bhttp::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
           if (wec) {
             failure = wec;
@@ -195,11 +208,15 @@ private:
       });
     });
     run();
-    if (failure)
-      return {0, failure.message()};
+    if (failure) {
+      if (!connected)
+        endpoints_ = {};
+      return {0, failure.message(), connected};
+    }
     return {res.result_int(), std::move(res.body())};
   }
 
+  tcp::resolver::results_type endpoints_;
   base_url base_;
   std::string secret_;
   std::chrono::milliseconds timeout_;
@@ -215,6 +232,13 @@ caf::error unavailable(const api_reply& r) {
 /// An intent from a 2xx reply; a 402 (declined) carries the intent in its
 /// error; other 4xx are definitive refusals; anything else is unknown.
 caf::result<gateway_record> intent_reply(const api_reply& r) {
+  if (!r.sent) {
+    // Never reached Stripe: a definite failure, so the buyer may pay again.
+    gateway_record unreachable;
+    unreachable.status = payment_status::failed;
+    unreachable.failure_reason = "gateway_unreachable";
+    return unreachable;
+  }
   if (r.status >= 200 && r.status < 300) {
     auto rec = decode_stripe_intent(r.body);
     if (auto* rp = std::get_if<gateway_record>(&rec))
@@ -235,12 +259,14 @@ caf::result<gateway_record> intent_reply(const api_reply& r) {
 
 struct worker_state {
   std::unique_ptr<stripe_client> client;
+  std::string return_url;
   static inline const char* name = "stripe_worker";
 };
 
 caf::behavior stripe_worker(caf::stateful_actor<worker_state>* self, base_url base, std::string secret,
-                            std::chrono::milliseconds timeout, caf::actor pool) {
+                            std::chrono::milliseconds timeout, std::string return_url, caf::actor pool) {
   self->state.client = std::make_unique<stripe_client>(std::move(base), std::move(secret), timeout);
+  self->state.return_url = std::move(return_url);
   persistence::refuse_unknown_jobs(self, pool);
   auto done = [self, pool] { persistence::report_done(self, pool); };
   return {
@@ -256,6 +282,8 @@ caf::behavior stripe_worker(caf::stateful_actor<worker_state>* self, base_url ba
       else
         f.add("payment_method", c.method.token);
       f.add("metadata[payment_id]", ids::format(c.payment_id)).add("metadata[order_id]", ids::format(c.order_id));
+      if (!self->state.return_url.empty())
+        f.add("return_url", self->state.return_url); // 3-D Secure then comes back as a redirect URL
       auto reply = self->state.client->call(bhttp::verb::post, "/v1/payment_intents", f.text(),
                                             "livemart-payment-" + ids::format(c.payment_id));
       done();
@@ -345,8 +373,9 @@ gateway_actor spawn_stripe_gateway(caf::actor_system& sys, const conf::settings&
   persistence::worker_pool_options options{"stripe", cfg.payments.gateway_workers, cfg.payments.gateway_queue_max};
   auto secret = cfg.payments.stripe_secret_key;
   auto timeout = std::chrono::milliseconds{cfg.payments.gateway_timeout_ms};
-  auto pool = persistence::spawn_worker_pool(sys, options, [&sys, base = *base, secret, timeout](caf::actor owner) {
-    return sys.spawn<caf::detached>(stripe_worker, base, secret, timeout, owner);
+  auto return_url = cfg.payments.return_url;
+  auto pool = persistence::spawn_worker_pool(sys, options, [&sys, base = *base, secret, timeout, return_url](caf::actor owner) {
+    return sys.spawn<caf::detached>(stripe_worker, base, secret, timeout, return_url, owner);
   });
   return caf::actor_cast<gateway_actor>(pool);
 }

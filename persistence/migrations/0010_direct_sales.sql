@@ -77,16 +77,17 @@ BEGIN
 END
 $$;
 
--- Sells to each buyer i quantity i of product p_product at the given price
--- snapshot, skipping sales whose Idempotency-Key is taken ('replay') or
--- whose address is not the buyer's ('address'). Set-based: one INSERT per
--- table for the whole batch. Fails as a whole (LM409 insufficient_stock)
--- rather than sell what is not there. Returns one row per sale: its
--- position (from 1), its outcome ('placed', 'replay', 'address') and the
--- product's stock version after the batch.
-CREATE FUNCTION product_sell(p_product bigint, p_seller bigint, p_title text, p_unit_price bigint, p_currency text,
-                             p_due_s integer, p_order_ids bigint[], p_buyers bigint[], p_addresses bigint[],
-                             p_quantities integer[], p_shipping bigint[], p_transition_ids bigint[],
+-- Sells to each buyer i quantity i of product p_product at the price and
+-- title snapshot i (taken when the sale was accepted), skipping sales whose
+-- Idempotency-Key is taken or repeated in the batch ('replay') or whose
+-- address is not the buyer's ('address'). Set-based: one INSERT per table
+-- for the whole batch. Fails as a whole (LM409 insufficient_stock) rather
+-- than sell what is not there. Returns one row per sale: its position
+-- (from 1), its outcome ('placed', 'replay', 'address') and the product's
+-- stock version after the batch.
+CREATE FUNCTION product_sell(p_product bigint, p_seller bigint, p_currency text, p_due_s integer,
+                             p_order_ids bigint[], p_buyers bigint[], p_addresses bigint[], p_quantities integer[],
+                             p_unit_prices bigint[], p_titles text[], p_shipping bigint[], p_transition_ids bigint[],
                              p_ledger_ids bigint[], p_keys text[], p_hashes text[], p_bodies text[])
 RETURNS TABLE (idx integer, outcome text, stock_version bigint)
 LANGUAGE plpgsql AS $$
@@ -98,28 +99,32 @@ DECLARE
   new_version bigint;
 BEGIN
   WITH input AS (
-    SELECT u.* FROM unnest(p_order_ids, p_buyers, p_addresses, p_quantities, p_shipping, p_transition_ids,
-                           p_ledger_ids, p_keys, p_hashes, p_bodies)
-      WITH ORDINALITY AS u(order_id, buyer, address, quantity, shipping, transition_id, ledger_id, key, hash, body, i)
+    SELECT u.* FROM unnest(p_order_ids, p_buyers, p_addresses, p_quantities, p_unit_prices, p_titles, p_shipping,
+                           p_transition_ids, p_ledger_ids, p_keys, p_hashes, p_bodies)
+      WITH ORDINALITY AS u(order_id, buyer, address, quantity, unit_price, title, shipping, transition_id, ledger_id,
+                           key, hash, body, i)
   ), known AS (
     SELECT input.*, jsonb_build_object('name', a.name, 'line1', a.line1, 'line2', a.line2, 'city', a.city,
                                        'region', a.region, 'postal_code', a.postal_code, 'country', a.country,
                                        'phone', a.phone) AS copy
       FROM input JOIN addresses a ON a.id = input.address AND a.user_id = input.buyer
+  ), first_of_key AS (
+    -- One sale per key: a key repeated within the batch sells once.
+    SELECT DISTINCT ON (buyer, key) * FROM known ORDER BY buyer, key, i
   ), keys AS (
     INSERT INTO idempotency_keys (user_id, key, request_hash, status, body)
-      SELECT buyer, key, hash, 201, body FROM known ON CONFLICT DO NOTHING RETURNING user_id, key
+      SELECT buyer, key, hash, 201, body FROM first_of_key ON CONFLICT DO NOTHING RETURNING user_id, key
   ), placed AS (
-    SELECT known.* FROM known JOIN keys ON keys.user_id = known.buyer AND keys.key = known.key
+    SELECT f.* FROM first_of_key f JOIN keys ON keys.user_id = f.buyer AND keys.key = f.key
   ), new_orders AS (
     INSERT INTO orders (id, buyer_id, seller_id, currency, subtotal_minor, shipping_minor, total_minor,
                         shipping_address, payment_due_at)
-      SELECT order_id, buyer, p_seller, p_currency, p_unit_price * quantity, shipping,
-             p_unit_price * quantity + shipping, copy, now() + make_interval(secs => p_due_s)
+      SELECT order_id, buyer, p_seller, p_currency, unit_price * quantity, shipping, unit_price * quantity + shipping,
+             copy, now() + make_interval(secs => p_due_s)
         FROM placed RETURNING id
   ), new_items AS (
     INSERT INTO order_items (order_id, line, product_id, title, unit_price_minor, quantity)
-      SELECT order_id, 1, p_product, p_title, p_unit_price, quantity FROM placed RETURNING order_id
+      SELECT order_id, 1, p_product, title, unit_price, quantity FROM placed RETURNING order_id
   ), new_transitions AS (
     INSERT INTO order_transitions (id, order_id, from_status, to_status, actor_user_id, reason)
       SELECT transition_id, order_id, NULL, 'pending', buyer, 'placed' FROM placed RETURNING id

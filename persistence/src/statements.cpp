@@ -111,7 +111,9 @@ constexpr std::array<named_statement, 63> catalog{{
    "(SELECT json_agg(json_build_object('id', p.id::text, 'gateway', p.gateway, 'gateway_ref', p.gateway_ref, "
    "'method', p.method, 'amount_minor', p.amount_minor, 'currency', p.currency, 'status', p.status, "
    "'failure_reason', p.failure_reason, 'next_action_url', p.next_action_url, 'refunded_minor', p.refunded_minor, "
-   "'created_at_ms', (extract(epoch from p.created_at) * 1000)::bigint) ORDER BY p.id)::text "
+   "'created_at_ms', (extract(epoch from p.created_at) * 1000)::bigint, "
+   "'pending_refund', (SELECT json_build_object('id', r.id::text, 'amount_minor', r.amount_minor) FROM refunds r "
+   "WHERE r.payment_id = p.id AND r.status = 'pending' ORDER BY r.id DESC LIMIT 1)) ORDER BY p.id)::text "
    "FROM payments p WHERE p.order_id = o.id) AS payments "
    "FROM orders o JOIN sellers s ON s.id = o.seller_id WHERE o.id = $1"},
   {"order_move", "SELECT version, updated_at_ms FROM order_move($1, $2, $3, $4, $5, $6)"},
@@ -123,8 +125,9 @@ constexpr std::array<named_statement, 63> catalog{{
    "SELECT o.id FROM orders o WHERE o.status = 'pending' AND o.payment_due_at <= now() "
    "ORDER BY o.payment_due_at LIMIT $1"},
   {"product_sell",
-   "SELECT idx, outcome, stock_version FROM product_sell($1, $2, $3, $4, $5, $6, $7::bigint[], $8::bigint[], "
-   "$9::bigint[], $10::integer[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::text[])"},
+   "SELECT idx, outcome, stock_version FROM product_sell($1, $2, $3, $4, $5::bigint[], $6::bigint[], $7::bigint[], "
+   "$8::integer[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], "
+   "$16::text[])"},
   {"payment_insert",
    "INSERT INTO payments (id, order_id, gateway, method, amount_minor, currency, status) "
    "VALUES ($1, $2, $3, $4, $5, $6, 'created')"},
@@ -138,7 +141,9 @@ constexpr std::array<named_statement, 63> catalog{{
    "INSERT INTO refunds (id, payment_id, amount_minor, reason, status) VALUES ($1, $2, $3, $4, 'pending')"},
   {"refund_settle", "UPDATE refunds SET status = $2, gateway_ref = NULLIF($3, '') WHERE id = $1"},
   {"payments_between",
-   "SELECT p.id, p.order_id, p.gateway_ref, p.status, p.amount_minor, p.currency, p.refunded_minor, o.status AS order_status "
+   "SELECT p.id, p.order_id, p.gateway_ref, p.status, p.amount_minor, p.currency, p.refunded_minor, o.status AS order_status, "
+   "(SELECT count(*) FROM payments q WHERE q.order_id = p.order_id AND q.status = 'succeeded' AND q.id < p.id) "
+   "AS earlier_paid, (extract(epoch from now() - p.created_at))::bigint AS age_s "
    "FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.gateway = $1 "
    "AND p.created_at >= to_timestamp($2) AND p.created_at < to_timestamp($3) ORDER BY p.id"},
   {"orders_of_buyer",
@@ -576,6 +581,10 @@ std::vector<order> decode_orders(const db_rows& rows) {
             pay.next_action_url = p.string_or("next_action_url");
             pay.refunded_minor = p.find("refunded_minor")->as_integer();
             pay.created_at_ms = p.find("created_at_ms")->as_integer();
+            if (const auto* pending = p.find("pending_refund"); pending != nullptr && pending->is_object()) {
+              pay.pending_refund_id = ids::parse(pending->string_or("id")).value_or(0);
+              pay.pending_refund_minor = pending->find("amount_minor")->as_integer();
+            }
             o.payments.push_back(std::move(pay));
           }
       }
@@ -629,9 +638,10 @@ std::string text_array(const std::vector<std::string>& values) {
 
 db_statement product_sell(const sale_batch& b) {
   return {"product_sell",
-          {db_uint(b.product_id), db_uint(b.seller_id), db_text(b.title), db_int(b.unit_price_minor), db_text(b.currency),
-           db_uint(b.payment_due_s), db_text(bigint_array(b.order_ids)), db_text(bigint_array(b.buyers)),
-           db_text(bigint_array(b.addresses)), db_text(bigint_array(b.quantities)), db_text(bigint_array(b.shipping)),
+          {db_uint(b.product_id), db_uint(b.seller_id), db_text(b.currency), db_uint(b.payment_due_s),
+           db_text(bigint_array(b.order_ids)), db_text(bigint_array(b.buyers)), db_text(bigint_array(b.addresses)),
+           db_text(bigint_array(b.quantities)), db_text(bigint_array(b.unit_prices)), db_text(text_array(b.titles)),
+           db_text(bigint_array(b.shipping)),
            db_text(bigint_array(b.transition_ids)), db_text(bigint_array(b.ledger_ids)), db_text(text_array(b.keys)),
            db_text(text_array(b.hashes)), db_text(text_array(b.bodies))}};
 }

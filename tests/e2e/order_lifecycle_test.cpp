@@ -226,12 +226,29 @@ TEST_CASE("a declined payment leaves the order pending until another method succ
   auto paid = sc.act(id, "pay", R"({"google_pay_token":"tok_visa_from_google_pay"})", sc.buyer);
   INFO(paid.body);
   REQUIRE(paid.status == 200);
-  CHECK(paid.json().string_or("status") == "confirmed");
-  const auto& payments = paid.json().find("payments")->as_array();
+  auto receipt = paid.json();
+  CHECK(receipt.string_or("status") == "confirmed");
+  const auto& payments = receipt.find("payments")->as_array();
   REQUIRE(payments.size() == 3);
   CHECK(payments[2].string_or("method") == "google_pay");
   // Tokens are never stored.
   CHECK(sql(sc.m.db.url(), "SELECT count(*) FROM payments WHERE method = 'google_pay'").rows[0][0].text == "1");
+}
+
+TEST_CASE("paying again while 3-D Secure is pending stops the first payment: one charge", "[e2e][orders]") {
+  scene sc;
+  auto o = sc.place(1, "\"payment_method\":\"pm_card_authenticationRequired\"");
+  auto id = o.string_or("id");
+  CHECK(o.find("payment")->string_or("status") == "requires_action");
+  auto paid = sc.act(id, "pay", R"({"payment_method":"pm_card_visa"})", sc.buyer);
+  INFO(paid.body);
+  REQUIRE(paid.status == 200);
+  auto doc = paid.json();
+  CHECK(doc.string_or("status") == "confirmed");
+  const auto& payments = doc.find("payments")->as_array();
+  REQUIRE(payments.size() == 2);
+  CHECK(payments[0].string_or("status") == "canceled");
+  CHECK(payments[1].string_or("status") == "succeeded");
 }
 
 TEST_CASE("cancelling gives the stock back, and refunds a paid order", "[e2e][orders]") {

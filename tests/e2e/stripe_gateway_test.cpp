@@ -113,6 +113,11 @@ TEST_CASE("stripe: `livemart reconcile` reports a capture we missed; the serving
   auto o = sc.place("\"payment_method\":\"pm_card_processing\"");
   auto id = o.string_or("id");
   CHECK(o.find("payment")->string_or("status") == "processing");
+  // Stripe cannot stop a processing payment: neither can the buyer cancel.
+  auto cancel = sc.m.c.post("/orders/" + id + "/cancel", "", sc.buyer.token);
+  check_problem(cancel, 409, "conflict");
+  CHECK(cancel.json().string_or("detail").find("cannot be stopped") != std::string::npos);
+  CHECK(sc.m.c.get("/orders/" + id, sc.buyer.token).json().string_or("status") == "pending");
   // Stripe captures; its webhook never arrives.
   auto ref = sql(sc.m.db.url(), "SELECT gateway_ref FROM payments WHERE order_id = " + id).rows[0][0].text;
   sc.stripe.settle(ref);

@@ -271,7 +271,8 @@ std::string fake_stripe::respond(const call& c, int& status) {
       return error_body("invalid_request_error", "resource_missing", "No such payment_intent");
     }
     if (cancel) {
-      if (i->status == "succeeded" || i->status == "canceled") {
+      // As Stripe: a processing intent cannot be cancelled (with rare exceptions).
+      if (i->status == "succeeded" || i->status == "canceled" || i->status == "processing") {
         status = 400;
         return error_body("invalid_request_error", "payment_intent_unexpected_state", "You cannot cancel this PaymentIntent");
       }

@@ -126,6 +126,7 @@ struct payment_settings {
   std::string gateway = "sandbox";                 ///< sandbox (built in) or stripe
   std::string stripe_base_url = "https://api.stripe.com"; ///< the REST API's root (a local fake in tests)
   std::string stripe_secret_key;                   ///< sk_... Secret.
+  std::string return_url;                          ///< where a buyer returns after 3-D Secure (sent to Stripe when set)
   std::string webhook_secrets;                     ///< whsec_...,whsec_... (several during a rotation). Secret.
   std::uint32_t webhook_tolerance_s = 300;         ///< how old a webhook signature's timestamp may be
   std::uint32_t gateway_timeout_ms = 4'000;        ///< one gateway call, connect to reply (below http.request_timeout_ms)

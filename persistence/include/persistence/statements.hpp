@@ -168,17 +168,16 @@ db_statement order_add_refunded(std::uint64_t id, std::int64_t amount_minor);
 /// product order). Columns product_id, quantity, stock_version.
 db_statement order_return_stock(std::uint64_t id, const std::vector<std::uint64_t>& ledger_ids, std::uint64_t actor_id);
 /// A batch of direct sales of one product (see product_sell in
-/// 0010_direct_sales.sql): the product's snapshot, then one entry per sale.
+/// 0010_direct_sales.sql): one entry per sale, each with the price and
+/// title it was accepted at.
 struct sale_batch {
   std::uint64_t product_id = 0;
   std::uint64_t seller_id = 0;
-  std::string title;
-  std::int64_t unit_price_minor = 0;
   std::string currency;
   std::uint32_t payment_due_s = 0;
   std::vector<std::uint64_t> order_ids, buyers, addresses, transition_ids, ledger_ids;
-  std::vector<std::int64_t> quantities, shipping;
-  std::vector<std::string> keys, hashes, bodies;
+  std::vector<std::int64_t> quantities, unit_prices, shipping;
+  std::vector<std::string> titles, keys, hashes, bodies;
 };
 /// Columns idx (from 1), outcome (placed, replay, address), stock_version;
 /// limit_reached "insufficient_stock" when the batch would oversell.
@@ -204,7 +203,8 @@ db_statement refund_insert(std::uint64_t id, std::uint64_t payment_id, std::int6
                            const std::string& reason);
 db_statement refund_settle(std::uint64_t id, bool succeeded, const std::string& gateway_ref);
 /// Payments through `gateway` created in [from_s, to_s): id, order_id,
-/// gateway_ref, status, amount_minor, currency, refunded_minor, order_status.
+/// gateway_ref, status, amount_minor, currency, refunded_minor, order_status,
+/// earlier_paid (succeeded payments of the same order before it), age_s.
 db_statement payments_between(const std::string& gateway, std::int64_t from_s, std::int64_t to_s);
 
 // -- reviews ------------------------------------------------------------------------

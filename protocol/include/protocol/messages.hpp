@@ -255,7 +255,8 @@ typename Inspector::result_type inspect(Inspector& f, payment_method& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, payment& x) {
   return f(caf::meta::type_name("payment"), x.id, x.order_id, x.gateway, x.gateway_ref, x.method, x.amount_minor,
-           x.currency, x.status, x.failure_reason, x.next_action_url, x.refunded_minor, x.created_at_ms);
+           x.currency, x.status, x.failure_reason, x.next_action_url, x.refunded_minor, x.created_at_ms,
+           x.pending_refund_id, x.pending_refund_minor);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_command& x) {

@@ -54,6 +54,8 @@ struct payment {
   std::string next_action_url; ///< where the buyer completes 3-D Secure, when requires_action
   std::int64_t refunded_minor = 0;
   std::int64_t created_at_ms = 0;
+  std::uint64_t pending_refund_id = 0;   ///< a refund whose outcome is unknown: retried under the same id
+  std::int64_t pending_refund_minor = 0;
 };
 
 // -- the gateway's vocabulary -----------------------------------------------------
@@ -133,7 +135,8 @@ struct reconcile_mismatch {
   std::uint64_t payment_id = 0;
   std::uint64_t order_id = 0;
   std::string gateway_ref;
-  std::string kind;   ///< captured_order_pending, confirmed_not_captured, amount_differs, unknown_to_us, status_differs
+  std::string kind;   ///< captured_order_pending, confirmed_not_captured, amount_differs, refund_differs,
+                      ///< refund_owed, missing_at_gateway, unknown_to_us, status_differs
   std::string detail;
   bool repaired = false;
 };
@@ -147,6 +150,10 @@ struct reconcile_report {
   std::vector<reconcile_mismatch> mismatches;
 };
 std::string encode(const reconcile_report& r);
+
+/// The event type reconciliation uses for a payment whose outcome was unknown
+/// and that the gateway never received (never accepted from outside).
+inline constexpr std::string_view missing_payment_event = "livemart.payment_missing";
 
 /// What an event type says a payment became; false for types we ignore.
 bool event_outcome(std::string_view type, payment_status& out);
