@@ -802,8 +802,7 @@ order_actor::behavior_type order_behavior(order_pointer self, std::uint64_t id, 
 // -- the registry ------------------------------------------------------------------
 
 struct registry_state {
-  std::unordered_map<std::uint64_t, order_actor> live;
-  std::unordered_map<std::uint64_t, order_actor> retiring;
+  registry::table<order_actor> actors; ///< requests for a retiring one wait in `held`
   std::unordered_map<std::uint64_t, std::vector<caf::typed_response_promise<order_actor>>> held;
   context_ptr ctx;
   static inline const char* name = "order_registry";
@@ -812,7 +811,7 @@ struct registry_state {
 using registry_pointer = order_registry_actor::stateful_pointer<registry_state>;
 
 order_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
-  auto& live = self->state.live;
+  auto& live = self->state.actors.live;
   if (auto it = live.find(id); it != live.end())
     return it->second;
   auto actor = self->home_system().spawn(order_behavior, id, caf::actor_cast<order_registry_actor>(self), self->state.ctx);
@@ -825,9 +824,7 @@ order_registry_actor::behavior_type order_registry(registry_pointer self, contex
   self->state.ctx = std::move(ctx);
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    if (registry::forget(st.live, msg.source))
-      return;
-    auto id = registry::forget(st.retiring, msg.source);
+    auto id = st.actors.ended(msg.source);
     if (!id)
       return;
     auto it = st.held.find(*id);
@@ -840,16 +837,13 @@ order_registry_actor::behavior_type order_registry(registry_pointer self, contex
       rp.deliver(fresh);
   });
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    for (const auto& [id, actor] : self->state.live)
-      self->send_exit(actor, msg.reason);
-    for (const auto& [id, actor] : self->state.retiring)
-      self->send_exit(actor, msg.reason);
+    self->state.actors.stop_all(self, msg.reason);
     self->quit(msg.reason);
   });
   return {
     [self](get_atom, std::uint64_t id) -> caf::result<order_actor> {
       auto& st = self->state;
-      if (st.retiring.count(id) != 0) {
+      if (st.actors.is_retiring(id)) {
         auto rp = self->make_response_promise<order_actor>();
         st.held[id].push_back(rp);
         return rp;
@@ -857,7 +851,7 @@ order_registry_actor::behavior_type order_registry(registry_pointer self, contex
       return find_or_spawn(self, id);
     },
     [self](idle_atom, std::uint64_t id) -> bool {
-      return registry::retire(self->state.live, self->state.retiring, id, self->current_sender());
+      return self->state.actors.retire(id, self->current_sender());
     },
   };
 }
@@ -865,8 +859,7 @@ order_registry_actor::behavior_type order_registry(registry_pointer self, contex
 } // namespace
 
 const order_registry_actor& order_directory::shard_for(std::uint64_t order_id) const {
-  auto h = order_id * 0x9E3779B97F4A7C15ull;
-  return shards[(h >> 32) % shards.size()];
+  return shards[registry::shard_of(order_id, shards.size())];
 }
 
 order_directory spawn_order_directory(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,

@@ -534,11 +534,9 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
 }
 
 struct registry_state {
-  std::unordered_map<std::uint64_t, product_actor> live;
-  /// Agreed to end, still running: new requests for these wait in `held`
-  /// and go to a fresh actor once the old one is down, so a product never
-  /// has two actors at once.
-  std::unordered_map<std::uint64_t, product_actor> retiring;
+  /// Live and retiring actors; requests for a retiring one wait in `held`
+  /// and go to a fresh actor once the old one is down.
+  registry::table<product_actor> actors;
   struct held_requests {
     std::vector<caf::typed_response_promise<product_actor>> gets;
     std::vector<caf::typed_response_promise<product_detail>> details;
@@ -551,7 +549,7 @@ struct registry_state {
 using registry_pointer = product_registry_actor::stateful_pointer<registry_state>;
 
 product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
-  auto& live = self->state.live;
+  auto& live = self->state.actors.live;
   if (auto it = live.find(id); it != live.end())
     return it->second;
   auto actor = self->home_system().spawn(product_behavior, id, caf::actor_cast<product_registry_actor>(self),
@@ -567,9 +565,7 @@ product_registry_actor::behavior_type product_registry(registry_pointer self, st
   // (or the ones held while it retired) gets a fresh one from committed state.
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    if (registry::forget(st.live, msg.source))
-      return;
-    auto id = registry::forget(st.retiring, msg.source);
+    auto id = st.actors.ended(msg.source);
     if (!id)
       return;
     auto it = st.held.find(*id);
@@ -585,16 +581,13 @@ product_registry_actor::behavior_type product_registry(registry_pointer self, st
   });
   // The product actors end with their registry (at shutdown).
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    for (const auto& [id, actor] : self->state.live)
-      self->send_exit(actor, msg.reason);
-    for (const auto& [id, actor] : self->state.retiring)
-      self->send_exit(actor, msg.reason);
+    self->state.actors.stop_all(self, msg.reason);
     self->quit(msg.reason);
   });
   return {
     [self](get_atom, std::uint64_t id) -> caf::result<product_actor> {
       auto& st = self->state;
-      if (st.retiring.count(id) != 0) {
+      if (st.actors.is_retiring(id)) {
         auto rp = self->make_response_promise<product_actor>();
         st.held[id].gets.push_back(rp);
         return rp;
@@ -603,7 +596,7 @@ product_registry_actor::behavior_type product_registry(registry_pointer self, st
     },
     [self](detail_atom, std::uint64_t id) -> caf::result<product_detail> {
       auto& st = self->state;
-      if (st.retiring.count(id) != 0) {
+      if (st.actors.is_retiring(id)) {
         auto rp = self->make_response_promise<product_detail>();
         st.held[id].details.push_back(rp);
         return rp;
@@ -612,24 +605,24 @@ product_registry_actor::behavior_type product_registry(registry_pointer self, st
     },
     [self](rated_atom, std::uint64_t id, std::int64_t sum, std::int32_t count) {
       auto& st = self->state;
-      if (auto it = st.live.find(id); it != st.live.end())
+      if (auto it = st.actors.live.find(id); it != st.actors.live.end())
         self->send(it->second, rated_atom::value, sum, count);
-      else if (auto retiring = st.retiring.find(id); retiring != st.retiring.end())
+      else if (auto retiring = st.actors.retiring.find(id); retiring != st.actors.retiring.end())
         self->send(retiring->second, rated_atom::value, sum, count);
     },
     [self](applied_atom, std::uint64_t id, std::int32_t kind, std::int64_t quantity, std::int64_t version) {
       // Only a running actor needs to hear of it: a fresh one loads it.
       auto& st = self->state;
-      auto it = st.live.find(id);
-      if (it != st.live.end()) {
+      auto it = st.actors.live.find(id);
+      if (it != st.actors.live.end()) {
         self->send(it->second, applied_atom::value, kind, quantity, version);
         return;
       }
-      if (auto retiring = st.retiring.find(id); retiring != st.retiring.end())
+      if (auto retiring = st.actors.retiring.find(id); retiring != st.actors.retiring.end())
         self->send(retiring->second, applied_atom::value, kind, quantity, version);
     },
     [self](idle_atom, std::uint64_t id) -> bool {
-      return registry::retire(self->state.live, self->state.retiring, id, self->current_sender());
+      return self->state.actors.retire(id, self->current_sender());
     },
   };
 }
@@ -641,8 +634,7 @@ std::string product_group_name(std::uint64_t product_id) {
 }
 
 const product_registry_actor& product_directory::shard_for(std::uint64_t product_id) const {
-  auto h = product_id * 0x9E3779B97F4A7C15ull;
-  return shards[(h >> 32) % shards.size()];
+  return shards[registry::shard_of(product_id, shards.size())];
 }
 
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,

@@ -1,5 +1,7 @@
 #include <actors/services.hpp>
 
+#include "registry.hpp"
+
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -93,9 +95,8 @@ user_shard_actor::behavior_type user_shard(shard_pointer self,
 } // namespace
 
 const user_shard_actor& user_directory::shard_for(std::uint64_t user_id) const {
-  // Ids are time-ordered; mix the bits so consecutive ids spread evenly.
-  auto h = user_id * 0x9E3779B97F4A7C15ull;
-  return shards[(h >> 32) % shards.size()];
+  // Ids are time-ordered; the hash spreads consecutive ids evenly.
+  return shards[registry::shard_of(user_id, shards.size())];
 }
 
 user_directory spawn_user_directory(caf::actor_system& sys, const conf::actor_settings& cfg,

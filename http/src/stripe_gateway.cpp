@@ -8,6 +8,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <type_traits>
+
 #include <caf/all.hpp>
 
 #include <persistence/worker_pool.hpp>
@@ -147,16 +149,28 @@ private:
 
   api_reply exchange_plain(bhttp::request<bhttp::string_body>& req) {
     beast::tcp_stream stream{ioc_};
+    return exchange(stream, req);
+  }
+
+  api_reply exchange_tls(bhttp::request<bhttp::string_body>& req) {
+    beast::ssl_stream<beast::tcp_stream> stream{ioc_, tls_};
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), base_.host.c_str()))
+      return {0, "cannot set the TLS server name", false};
+    stream.set_verify_callback(net::ssl::host_name_verification(base_.host));
+    return exchange(stream, req);
+  }
+
+  /// Connects (over TLS: and shakes hands), sends `req` and reads the
+  /// reply, all within the timeout. `sent` is false when no connection was
+  /// made, so nothing can have reached the gateway.
+  template <class Stream>
+  api_reply exchange(Stream& stream, bhttp::request<bhttp::string_body>& req) {
+    constexpr bool tls = !std::is_same_v<Stream, beast::tcp_stream>;
     beast::error_code failure;
     beast::flat_buffer buffer;
     bhttp::response<bhttp::string_body> res;
     bool connected = false;
-    stream.expires_after(timeout_);
-    stream.async_connect(resolve(), [&](beast::error_code ec, const tcp::endpoint&) {
-      if (ec) {
-        failure = ec;
-        return;
-      }
+    auto send = [&] {
       connected = true;
       bhttp::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
         if (wec) {
@@ -165,52 +179,28 @@ private:
         }
         bhttp::async_read(stream, buffer, res, [&](beast::error_code rec, std::size_t) { failure = rec; });
       });
-    });
-    run();
-    if (failure) {
-      if (!connected)
-        endpoints_ = {};
-      return {0, failure.message(), connected};
-    }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return {res.result_int(), std::move(res.body())};
-  }
-
-  api_reply exchange_tls(bhttp::request<bhttp::string_body>& req) {
-    beast::ssl_stream<beast::tcp_stream> stream{ioc_, tls_};
-    if (!SSL_set_tlsext_host_name(stream.native_handle(), base_.host.c_str()))
-      return {0, "cannot set the TLS server name"};
-    stream.set_verify_callback(net::ssl::host_name_verification(base_.host));
-    beast::error_code failure;
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> res;
-    bool connected = false;
+    };
     beast::get_lowest_layer(stream).expires_after(timeout_);
     beast::get_lowest_layer(stream).async_connect(resolve(), [&](beast::error_code ec, const tcp::endpoint&) {
       if (ec) {
         failure = ec;
         return;
       }
-      stream.async_handshake(net::ssl::stream_base::client, [&](beast::error_code hec) {
-        if (hec) {
-          failure = hec;
-          return;
-        }
-        connected = true;
-        bhttp::async_write(stream, req, [&](beast::error_code wec, std::size_t) {
-          if (wec) {
-            failure = wec;
-            return;
-          }
-          bhttp::async_read(stream, buffer, res, [&](beast::error_code rec, std::size_t) { failure = rec; });
+      if constexpr (tls) {
+        stream.async_handshake(net::ssl::stream_base::client, [&](beast::error_code hec) {
+          if (hec)
+            failure = hec;
+          else
+            send();
         });
-      });
+      } else {
+        send();
+      }
     });
     run();
     if (failure) {
       if (!connected)
-        endpoints_ = {};
+        endpoints_ = {}; // look the name up again next time
       return {0, failure.message(), connected};
     }
     return {res.result_int(), std::move(res.body())};
