@@ -129,46 +129,46 @@ void add_order_routes(router& r) {
   });
 
   // Compares our payments with the gateway's over a window (default: the
-  // last orders.reconcile_window_h hours) and, with repair=true, applies
+  // last payments.reconcile_window_h hours) and, with repair=true, applies
   // what the gateway knows and we missed. Admins only.
   r.add("POST", "/admin/payments/reconcile", [](const context_ptr& ctx) {
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    std::int64_t to = now + 1;
-    std::int64_t from = to - static_cast<std::int64_t>(ctx->cfg().payments.reconcile_window_h) * 3600;
-    auto number = [&](std::string_view name, std::int64_t& out) {
-      auto text = ctx->query(name);
-      if (!text)
-        return true;
-      std::int64_t value = 0;
-      auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-      if (ec != std::errc{} || end != text->data() + text->size() || value < 0) {
-        auto p = make_problem(errc::bad_request, std::string{name} + " must be a unix time in seconds");
-        p.fields.push_back({std::string{name}, "must be a unix time in seconds"});
+    ctx->with_role(role::admin, [ctx](const user_profile&) {
+      auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      std::int64_t to = now + 1;
+      std::int64_t from = to - static_cast<std::int64_t>(ctx->cfg().payments.reconcile_window_h) * 3600;
+      auto refuse = [&](std::string name, std::string message) {
+        auto p = make_problem(errc::bad_request, name + " " + message);
+        p.fields.push_back({std::move(name), std::move(message)});
         ctx->respond_problem(std::move(p));
-        return false;
+      };
+      auto number = [&](std::string_view name, std::int64_t& out) {
+        auto text = ctx->query(name);
+        if (!text)
+          return true;
+        std::int64_t value = 0;
+        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+        if (ec != std::errc{} || end != text->data() + text->size() || value < 0) {
+          refuse(std::string{name}, "must be a unix time in seconds");
+          return false;
+        }
+        out = value;
+        return true;
+      };
+      if (!number("from", from) || !number("to", to))
+        return;
+      if (from >= to) {
+        refuse("from", "must be before to");
+        return;
       }
-      out = value;
-      return true;
-    };
-    if (!number("from", from) || !number("to", to))
-      return;
-    if (from >= to) {
-      auto p = make_problem(errc::bad_request, "from must be before to");
-      p.fields.push_back({"from", "must be before to"});
-      ctx->respond_problem(std::move(p));
-      return;
-    }
-    auto repair = ctx->query("repair").value_or("false");
-    if (repair != "true" && repair != "false") {
-      auto p = make_problem(errc::bad_request, "repair must be true or false");
-      p.fields.push_back({"repair", "must be true or false"});
-      ctx->respond_problem(std::move(p));
-      return;
-    }
-    ctx->with_role(role::admin, [ctx, from, to, fix = repair == "true"](const user_profile&) {
+      auto repair = ctx->query("repair").value_or("false");
+      if (repair != "true" && repair != "false") {
+        refuse("repair", "must be true or false");
+        return;
+      }
       ctx->ask(
         ctx->svc().orders, [ctx](const reconcile_report& report) { ctx->respond_json(200, encode(report)); },
-        reconcile_atom::value, from, to, fix);
+        reconcile_atom::value, from, to, repair == "true");
     });
   });
 
