@@ -187,6 +187,39 @@ void flush(writer_pointer self) {
     st.conn->drop();
     fail_all(batch, unavailable());
   };
+  auto committed = [&](std::vector<std::variant<db_result, caf::error>>& outcomes) {
+    write_metrics().commit_latency.observe(std::chrono::duration<double>(clock::now() - started).count());
+    write_metrics().batch_size.observe(static_cast<double>(batch.size()));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (auto* err = std::get_if<caf::error>(&outcomes[i])) {
+        write_metrics().failed.add();
+        batch[i].promise.deliver(*err);
+      } else {
+        batch[i].promise.deliver(std::get<db_result>(std::move(outcomes[i])));
+      }
+    }
+  };
+  // Most batches fail nowhere: send them whole in one round trip (pipeline
+  // mode, no savepoints). If a statement fails, that transaction rolled
+  // back and the batch runs again below, command by command.
+  if (batch.size() > 1) {
+    std::vector<const db_command*> commands;
+    commands.reserve(batch.size());
+    for (const auto& p : batch)
+      commands.push_back(&p.command);
+    auto piped = conn->run_pipelined(commands);
+    if (auto* results = std::get_if<std::vector<db_result>>(&piped)) {
+      std::vector<std::variant<db_result, caf::error>> outcomes;
+      outcomes.reserve(results->size());
+      for (auto& r : *results)
+        outcomes.emplace_back(std::move(r));
+      committed(outcomes);
+      return;
+    }
+    auto& failure = std::get<pg_connection::pipeline_failure>(piped);
+    if (!failure.statement_failed)
+      return lost(failure.error);
+  }
   if (auto r = conn->run_sql("BEGIN"); std::holds_alternative<pg_error>(r))
     return lost(std::get<pg_error>(r));
   // Results wait here until COMMIT: nobody hears "done" before it is durable.
@@ -222,16 +255,7 @@ void flush(writer_pointer self) {
     // The outcome is unknown: report failure, never a false success.
     return lost(std::get<pg_error>(r));
   }
-  write_metrics().commit_latency.observe(std::chrono::duration<double>(clock::now() - started).count());
-  write_metrics().batch_size.observe(static_cast<double>(batch.size()));
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (auto* err = std::get_if<caf::error>(&outcomes[i])) {
-      write_metrics().failed.add();
-      batch[i].promise.deliver(*err);
-    } else {
-      batch[i].promise.deliver(std::get<db_result>(std::move(outcomes[i])));
-    }
-  }
+  committed(outcomes);
 }
 
 writer_actor::behavior_type writer(writer_pointer self, conf::database_settings cfg) {

@@ -132,6 +132,90 @@ std::variant<db_rows, pg_error> pg_connection::run(const db_statement& statement
   return collect(conn_, res);
 }
 
+std::variant<std::vector<db_result>, pg_connection::pipeline_failure>
+pg_connection::run_pipelined(const std::vector<const db_command*>& commands) {
+  auto broken = [this]() { return pipeline_failure{pg_error{"", PQerrorMessage(conn_), "", true}, false}; };
+  if (PQenterPipelineMode(conn_) != 1)
+    return broken();
+  auto send_sql = [this](const char* sql) {
+    return PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+  };
+  bool sent = send_sql("BEGIN");
+  for (const auto* cmd : commands) {
+    for (const auto& statement : cmd->statements) {
+      if (!sent)
+        break;
+      std::vector<const char*> values;
+      values.reserve(statement.params.size());
+      for (const auto& p : statement.params)
+        values.push_back(p.is_null ? nullptr : p.text.c_str());
+      sent = PQsendQueryPrepared(conn_, statement.name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                 nullptr, 0) == 1;
+    }
+  }
+  sent = sent && send_sql("COMMIT") && PQpipelineSync(conn_) == 1;
+  if (!sent)
+    return broken();
+  // One result (then a null) per query sent, in order, then the sync.
+  std::vector<db_result> out(commands.size());
+  std::optional<pg_error> first_error;
+  bool statement_failed = false;
+  auto next_result = [this](std::variant<db_rows, pg_error>& into) -> bool {
+    PGresult* res = PQgetResult(conn_);
+    if (res == nullptr)
+      return false;
+    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+      PQclear(res);
+      into = pg_error{"", "skipped after an earlier failure", "", false};
+    } else {
+      into = collect(conn_, res);
+    }
+    while (PGresult* extra = PQgetResult(conn_)) // the null that ends this query's results
+      PQclear(extra);
+    return true;
+  };
+  std::variant<db_rows, pg_error> r;
+  if (!next_result(r))
+    return broken();
+  if (auto* e = std::get_if<pg_error>(&r))
+    first_error = *e;
+  for (std::size_t c = 0; c < commands.size(); ++c) {
+    for (std::size_t i = 0; i < commands[c]->statements.size(); ++i) {
+      if (!next_result(r))
+        return broken();
+      if (auto* e = std::get_if<pg_error>(&r)) {
+        if (!first_error) {
+          first_error = *e;
+          statement_failed = !e->connection_lost;
+        }
+      } else {
+        out[c].results.push_back(std::get<db_rows>(std::move(r)));
+      }
+    }
+  }
+  bool committed = next_result(r) && std::holds_alternative<db_rows>(r) && !first_error;
+  if (!committed && !first_error)
+    first_error = std::get_if<pg_error>(&r) != nullptr ? std::get<pg_error>(r) : pg_error{"", "COMMIT", "", true};
+  PGresult* sync = PQgetResult(conn_);
+  bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  if (sync != nullptr)
+    PQclear(sync);
+  if (!synced || PQexitPipelineMode(conn_) != 1)
+    return broken();
+  if (committed)
+    return out;
+  if (statement_failed) {
+    // The failed transaction block is still open: end it.
+    auto undo = run_sql("ROLLBACK");
+    if (std::holds_alternative<pg_error>(undo))
+      return pipeline_failure{std::get<pg_error>(undo), false};
+    return pipeline_failure{*first_error, true};
+  }
+  // BEGIN or COMMIT failed: the outcome is not known here.
+  first_error->connection_lost = true;
+  return pipeline_failure{*first_error, false};
+}
+
 std::variant<db_rows, pg_error> pg_connection::run_sql(const std::string& sql) {
   return collect(conn_, PQexec(conn_, sql.c_str()));
 }

@@ -49,6 +49,20 @@ public:
   /// Runs literal SQL (transaction control, migrations).
   std::variant<db_rows, pg_error> run_sql(const std::string& sql);
 
+  /// How a pipelined transaction failed (run_pipelined).
+  struct pipeline_failure {
+    pg_error error;
+    bool statement_failed = false; ///< a statement failed: nothing committed, the connection is usable
+  };
+
+  /// Runs every statement of `commands` in one transaction in libpq's
+  /// pipeline mode: BEGIN, the statements and COMMIT go out together and
+  /// their results come back together, one round trip instead of one per
+  /// statement. One result per command when it committed. When a statement
+  /// fails nothing is committed (the transaction is rolled back); any other
+  /// failure leaves the outcome unknown (the caller drops the connection).
+  std::variant<std::vector<db_result>, pipeline_failure> run_pipelined(const std::vector<const db_command*>& commands);
+
   /// `COPY ... FROM STDIN` with `data` in COPY's text format (bulk loads).
   std::optional<pg_error> copy_in(const std::string& copy_sql, std::string_view data);
 
