@@ -268,14 +268,9 @@ void write_items(json::writer& w, const std::vector<order_item>& items) {
   w.end_array();
 }
 
-void write_order(json::writer& w, const order& o, bool with_history) {
-  w.begin_object().field("id", ids::format(o.id)).key("checkout_id");
-  if (o.checkout_id == 0)
-    w.null(); // a direct sale
-  else
-    w.string(ids::format(o.checkout_id));
-  w.field("buyer_id", ids::format(o.buyer_id))
-    .field("seller_id", ids::format(o.seller_id))
+/// What receipts and placements both show: seller, status, money and items.
+void write_terms(json::writer& w, const order& o) {
+  w.field("seller_id", ids::format(o.seller_id))
     .field("status", to_string(o.status))
     .field("currency", o.currency)
     .field("subtotal_minor", o.subtotal_minor)
@@ -283,6 +278,16 @@ void write_order(json::writer& w, const order& o, bool with_history) {
     .field("total_minor", o.total_minor)
     .key("items");
   write_items(w, o.items);
+}
+
+void write_order(json::writer& w, const order& o, bool with_history) {
+  w.begin_object().field("id", ids::format(o.id)).key("checkout_id");
+  if (o.checkout_id == 0)
+    w.null(); // a direct sale
+  else
+    w.string(ids::format(o.checkout_id));
+  w.field("buyer_id", ids::format(o.buyer_id));
+  write_terms(w, o);
   w.key("shipping_address");
   if (o.shipping_address_json.empty())
     w.null();
@@ -363,16 +368,8 @@ std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>
     w.string(ids::format(checkout_id));
   w.key("orders").begin_array();
   for (const auto& o : orders) {
-    w.begin_object()
-      .field("id", ids::format(o.id))
-      .field("seller_id", ids::format(o.seller_id))
-      .field("status", to_string(o.status))
-      .field("currency", o.currency)
-      .field("subtotal_minor", o.subtotal_minor)
-      .field("shipping_minor", o.shipping_minor)
-      .field("total_minor", o.total_minor)
-      .key("items");
-    write_items(w, o.items);
+    w.begin_object().field("id", ids::format(o.id));
+    write_terms(w, o);
     w.key("payment");
     if (o.payments.empty()) {
       w.null();
