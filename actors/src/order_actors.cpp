@@ -381,6 +381,11 @@ void charge(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
 /// stock, all recorded in one transaction with the transition.
 void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
   stop_open_payment(self, ctx, j, [self, ctx, j] {
+    // Paid at the last moment: an order that is paid for does not expire.
+    if (j->cmd.action == order_action::expire && self->state.o.status != order_status::pending) {
+      succeed(self, ctx, *j);
+      return;
+    }
     auto reason = j->cmd.reason.empty()
                     ? std::string{j->cmd.action == order_action::expire ? "not paid before the hold ended" : "cancelled"}
                     : j->cmd.reason;

@@ -374,7 +374,8 @@ void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_p
             self, ctx, std::stoull(row[0].text),
             [self, ctx, expire, one](const order_actor& actor) {
               self->request(actor, ctx->change_timeout, command_atom::value, std::uint64_t{0}, expire)
-                .then([one](const order&) mutable { one(true); }, [one](caf::error&) mutable { one(false); });
+                .then([one](const order& o) mutable { one(o.status == order_status::cancelled); },
+                      [one](caf::error&) mutable { one(false); });
             },
             [one](caf::error) mutable { one(false); });
         }
