@@ -408,3 +408,74 @@ TEST_CASE("holds are taken only for open checkouts, and only a fully held checko
     CHECK(ledger_balance(db.url(), id) == "t");
   }
 }
+
+TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addresses and keeps the ledger",
+          "[db][products]") {
+  temp_database db;
+  db_fixture f{db.url()};
+  auto product = make_product(f, 1000);
+  ok(f.write({{ps::stock_move(ids::next(), product, ps::stock_kind::restock, 10, "initial", 0)}}));
+  auto buyer = ids::next();
+  ok(f.write({{ps::user_insert(buyer, "b." + unique_suffix() + "@example.com", "h", "Buyer", role::buyer)}}));
+  auto address = ids::next();
+  sql(db.url(), "INSERT INTO addresses (id, user_id, name, line1, city, postal_code, country) VALUES ("
+                  + std::to_string(address) + ", " + std::to_string(buyer) + ", 'B', 'Street 1', 'Berlin', '10115', 'DE')");
+  auto seller = std::stoull(sql(db.url(), "SELECT seller_id FROM products WHERE id = " + std::to_string(product)).rows[0][0].text);
+
+  ps::sale_batch b;
+  b.product_id = product;
+  b.seller_id = seller;
+  b.currency = "EUR";
+  b.payment_due_s = 600;
+  auto add = [&](std::uint64_t address_id, const std::string& key, std::int64_t quantity) {
+    b.order_ids.push_back(ids::next());
+    b.buyers.push_back(buyer);
+    b.addresses.push_back(address_id);
+    b.quantities.push_back(quantity);
+    b.unit_prices.push_back(1000);
+    b.titles.push_back("Camera \"M\", 1954"); // quotes and commas survive the array literal
+    b.shipping.push_back(499);
+    b.transition_ids.push_back(ids::next());
+    b.ledger_ids.push_back(ids::next());
+    b.keys.push_back(key);
+    b.hashes.push_back("h");
+    b.bodies.push_back("{}");
+  };
+  add(address, "k1", 2);
+  add(address, "k1", 3);  // the same key again: sells once
+  add(ids::next(), "k2", 1); // not the buyer's address
+  add(address, "k3", 1);
+  auto r = ok(f.write({{ps::product_sell(b)}}));
+  std::vector<std::string> outcomes;
+  for (const auto& row : r.results.front().rows)
+    outcomes.push_back(row[1].text);
+  CHECK(outcomes == std::vector<std::string>{"placed", "replay", "address", "placed"});
+
+  auto row = sql(db.url(), "SELECT p.stock, p.sold, (SELECT count(*) FROM orders), (SELECT string_agg(title, '|') FROM "
+                           "order_items), p.stock + p.reserved + p.sold = (SELECT sum(quantity) FROM stock_ledger l "
+                           "WHERE l.product_id = p.id AND l.kind = 'restock') FROM products p WHERE p.id = "
+                             + std::to_string(product));
+  CHECK(row.rows[0][0].text == "7");
+  CHECK(row.rows[0][1].text == "3");
+  CHECK(row.rows[0][2].text == "2");
+  CHECK(row.rows[0][3].text == "Camera \"M\", 1954|Camera \"M\", 1954");
+  CHECK(row.rows[0][4].text == "t");
+
+  // More than the stock: the whole batch is refused, nothing changes.
+  ps::sale_batch big = b;
+  big.order_ids = {ids::next()};
+  big.buyers = {buyer};
+  big.addresses = {address};
+  big.quantities = {8};
+  big.unit_prices = {1000};
+  big.titles = {"Camera"};
+  big.shipping = {0};
+  big.transition_ids = {ids::next()};
+  big.ledger_ids = {ids::next()};
+  big.keys = {"k4"};
+  big.hashes = {"h"};
+  big.bodies = {"{}"};
+  CHECK(failed(f.write({{ps::product_sell(big)}})).detail == "insufficient_stock");
+  CHECK(sql(db.url(), "SELECT stock FROM products WHERE id = " + std::to_string(product)).rows[0][0].text == "7");
+  CHECK(sql(db.url(), "SELECT count(*) FROM idempotency_keys WHERE key = 'k4'").rows[0][0].text == "0");
+}
