@@ -23,6 +23,7 @@ struct order_context {
   std::chrono::seconds idle;
   std::size_t queue_max;
   std::string gateway_name;
+  bool capture_on_ship; ///< payments.capture=on_ship: authorize when paid, capture when shipped
   persistence::database db;
   product_directory products;
   user_directory users;
@@ -258,7 +259,8 @@ void stop_open_payment(order_pointer self, const context_ptr& ctx, std::shared_p
         const auto& current = self->state.o;
         auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == id; });
         auto reason = p->failure_reason.empty() ? r.failure_reason : p->failure_reason;
-        bool confirm = r.status == payment_status::succeeded && current.status == order_status::pending;
+        bool confirm = (r.status == payment_status::succeeded || r.status == payment_status::authorized)
+                       && current.status == order_status::pending;
         auto why = "payment " + ids::format(id) + " succeeded";
         db_command cmd;
         if (confirm)
@@ -321,13 +323,14 @@ void charge(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
         p.created_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch()).count();
         self->state.o.payments.push_back(p);
-        gateway_charge charge{p.id, p.order_id, p.amount_minor, p.currency, j->cmd.method};
+        gateway_charge charge{p.id, p.order_id, p.amount_minor, p.currency, j->cmd.method, ctx->capture_on_ship};
         self->request(ctx->gateway, ctx->gateway_timeout, charge_atom::value, std::move(charge))
           .then(
             [self, ctx, j, p](const gateway_record& r) {
               const auto& before = self->state.o;
               std::vector<db_statement> stmts;
-              bool confirm = r.status == payment_status::succeeded && before.status == order_status::pending;
+              bool confirm = (r.status == payment_status::succeeded || r.status == payment_status::authorized)
+                             && before.status == order_status::pending;
               std::string reason = "payment " + ids::format(p.id) + " succeeded";
               if (confirm)
                 stmts.push_back(move_statement(before, order_status::confirmed, j->user, reason));
@@ -408,6 +411,25 @@ void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
             fail(self, ctx, *done_job, std::move(err));
           });
     };
+    // Money only held is released, not refunded.
+    if (auto* held = find_payment(self->state.o, [](const payment& p) { return p.status == payment_status::authorized; })) {
+      auto id = held->id;
+      self->request(ctx->gateway, ctx->gateway_timeout, cancel_atom::value, held->gateway_ref)
+        .then(
+          [self, ctx, j, id, finish](const gateway_record& r) {
+            if (r.status != payment_status::canceled) {
+              fail(self, ctx, *j, make_error(errc::gateway_unavailable,
+                                             "the gateway did not release the authorization ("
+                                               + std::string{to_string(r.status)} + "); the order is unchanged"));
+              return;
+            }
+            if (auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == id; }))
+              p->status = payment_status::canceled; // should the commit fail, the order is read again
+            finish({persistence::payment_update(id, payment_status::canceled, r.ref, "", "")}, j);
+          },
+          [self, ctx, j](caf::error& err) { fail(self, ctx, *j, std::move(err)); });
+      return;
+    }
     auto* paid = find_payment(self->state.o, [](const payment& p) {
       return p.status == payment_status::succeeded && p.refunded_minor < p.amount_minor;
     });
@@ -524,14 +546,15 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
   std::string reason = "payment " + ids::format(payment_id) + " succeeded (gateway event)";
   // Another payment that paid for the order and was not given back.
   bool paid_otherwise = find_payment(current, [&](const payment& x) {
-                          return x.id != payment_id && x.status == payment_status::succeeded
-                                 && x.refunded_minor < x.amount_minor;
+                          return x.id != payment_id && x.refunded_minor < x.amount_minor
+                                 && (x.status == payment_status::succeeded || x.status == payment_status::authorized);
                         }) != nullptr;
   if (ev.type == "charge.refunded") {
     refunded = std::max<std::int64_t>(0, ev.object.amount_refunded_minor - p->refunded_minor);
   } else if (payment_may_move(p->status, incoming)) {
     moves = true;
-    confirm = incoming == payment_status::succeeded && current.status == order_status::pending && !paid_otherwise;
+    confirm = (incoming == payment_status::succeeded || incoming == payment_status::authorized)
+              && current.status == order_status::pending && !paid_otherwise;
   }
   // Money the order does not need (it was cancelled, or paid otherwise)
   // goes back; news of a success already known still checks this, so a
@@ -588,6 +611,51 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
       });
 }
 
+// -- capture -------------------------------------------------------------------------
+
+/// Ships an order whose payment is only authorized: the money is captured
+/// first, and the capture is recorded with the shipment in one transaction.
+/// A refused capture leaves the order confirmed (502).
+void capture_then_ship(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j, std::uint64_t payment_id) {
+  auto* held = find_payment(self->state.o, [&](const payment& p) { return p.id == payment_id; });
+  self->request(ctx->gateway, ctx->gateway_timeout, capture_atom::value, held->gateway_ref, payment_id)
+    .then(
+      [self, ctx, j, payment_id](const gateway_record& r) {
+        if (r.status != payment_status::succeeded) {
+          fail(self, ctx, *j,
+               make_error(errc::gateway_unavailable, "the gateway did not capture the payment ("
+                                                       + (r.failure_reason.empty() ? std::string{to_string(r.status)} : r.failure_reason)
+                                                       + "); the order stays confirmed"));
+          return;
+        }
+        const auto& current = self->state.o;
+        auto reason = "shipped with " + j->cmd.carrier + " " + j->cmd.tracking_number;
+        db_command cmd{{move_statement(current, order_status::shipped, j->user, reason),
+                        persistence::order_set_shipping(current.id, j->cmd.carrier, j->cmd.tracking_number),
+                        persistence::payment_update(payment_id, payment_status::succeeded, r.ref, "", "")}};
+        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+          .then(
+            [self, ctx, j, payment_id, reason](const db_result& res) {
+              auto& o = self->state.o;
+              apply_move(o, order_status::shipped, reason, res.results[0]);
+              o.carrier = j->cmd.carrier;
+              o.tracking_number = j->cmd.tracking_number;
+              if (auto* p = find_payment(o, [&](const payment& x) { return x.id == payment_id; }))
+                p->status = payment_status::succeeded;
+              succeed(self, ctx, *j);
+            },
+            [self, ctx, j](caf::error& err) {
+              self->state.needs_reload = true;
+              fail(self, ctx, *j, std::move(err));
+            });
+      },
+      [self, ctx, j](caf::error& err) {
+        // Unknown outcome: captured or not, the gateway's event or
+        // reconciliation tells; capturing again is idempotent.
+        fail(self, ctx, *j, std::move(err));
+      });
+}
+
 // -- commands ------------------------------------------------------------------------
 
 void run_command(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j, order_party party) {
@@ -609,6 +677,11 @@ void run_command(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
       refund(self, ctx, j);
       return;
     case order_action::ship:
+      if (auto* held = find_payment(current, [](const payment& p) { return p.status == payment_status::authorized; })) {
+        capture_then_ship(self, ctx, j, held->id);
+        return;
+      }
+      [[fallthrough]];
     case order_action::deliver: {
       auto to = rule.to;
       auto reason = j->cmd.action == order_action::ship ? "shipped with " + j->cmd.carrier + " " + j->cmd.tracking_number
@@ -871,7 +944,8 @@ order_directory spawn_order_directory(caf::actor_system& sys, const conf::settin
                                       product_directory products, user_directory users, gateway_actor gateway) {
   auto ctx = std::make_shared<const order_context>(order_context{
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.payments.gateway_timeout_ms},
-    std::chrono::seconds{cfg.actors.order_idle_s}, cfg.actors.order_queue_max, cfg.payments.gateway, db,
+    std::chrono::seconds{cfg.actors.order_idle_s}, cfg.actors.order_queue_max, cfg.payments.gateway,
+    cfg.payments.capture == "on_ship", db,
     std::move(products), std::move(users), std::move(gateway)});
   order_directory dir;
   for (std::size_t i = 0; i < cfg.actors.order_shards; ++i)

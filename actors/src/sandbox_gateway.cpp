@@ -100,9 +100,9 @@ gateway_actor::behavior_type sandbox_gateway(sandbox_pointer self, std::chrono::
       auto b = behaviour_of(c.method);
       gateway_record rec;
       rec.ref = new_ref("pi_sandbox_");
-      rec.status = b.now;
+      rec.status = b.now == payment_status::succeeded && c.capture_later ? payment_status::authorized : b.now;
       rec.amount_minor = c.amount_minor;
-      rec.amount_received_minor = b.now == payment_status::succeeded ? c.amount_minor : 0;
+      rec.amount_received_minor = rec.status == payment_status::succeeded ? c.amount_minor : 0;
       rec.currency = c.currency;
       rec.failure_reason = b.reason;
       rec.payment_id = c.payment_id;
@@ -144,11 +144,22 @@ gateway_actor::behavior_type sandbox_gateway(sandbox_pointer self, std::chrono::
         return make_error(errc::gateway_unavailable, "no such payment at the gateway");
       auto& rec = it->second;
       if (rec.status == payment_status::processing || rec.status == payment_status::requires_action
-          || rec.status == payment_status::failed) {
+          || rec.status == payment_status::failed || rec.status == payment_status::authorized) {
         rec.status = payment_status::canceled;
         st.later.erase(ref);
       }
       return rec;
+    },
+    [self](capture_atom, const std::string& ref, std::uint64_t) -> caf::result<gateway_record> {
+      auto it = self->state.intents.find(ref);
+      if (it == self->state.intents.end())
+        return make_error(errc::gateway_unavailable, "no such payment at the gateway");
+      auto& rec = it->second;
+      if (rec.status == payment_status::authorized) {
+        rec.status = payment_status::succeeded;
+        rec.amount_received_minor = rec.amount_minor;
+      }
+      return rec; // capturing twice answers the same
     },
     [self](get_atom, const std::string& ref) -> caf::result<gateway_record> {
       auto it = self->state.intents.find(ref);

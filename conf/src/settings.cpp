@@ -162,6 +162,7 @@ std::vector<setting_entry> make_entries() {
     entry("orders.expiry_sweep_batch", &s::orders, &order_settings::expiry_sweep_batch, "unpaid orders cancelled per sweep at most"),
     entry("orders.sale_batch_max", &s::orders, &order_settings::sale_batch_max, "direct sales of one product written in one statement at most"),
     entry("payments.gateway", &s::payments, &payment_settings::gateway, "payment gateway: sandbox (built in) or stripe"),
+    entry("payments.capture", &s::payments, &payment_settings::capture, "on_confirm (capture when paid) or on_ship (authorize when paid, capture when shipped)"),
     entry("payments.stripe_base_url", &s::payments, &payment_settings::stripe_base_url, "Stripe REST API root (http:// only for loopback)"),
     entry("payments.return_url", &s::payments, &payment_settings::return_url, "where buyers return after 3-D Secure (Stripe's return_url); empty: not sent"),
     entry("payments.stripe_secret_key", &s::payments, &payment_settings::stripe_secret_key, "Stripe secret key (sk_...)", true),
@@ -353,6 +354,8 @@ std::vector<std::string> validate(const settings& v) {
           "orders.expiry_sweep_interval_ms must be at least 10 and orders.expiry_sweep_batch at least 1");
   require(v.payments.gateway == "sandbox" || v.payments.gateway == "stripe",
           "payments.gateway must be sandbox or stripe");
+  require(v.payments.capture == "on_confirm" || v.payments.capture == "on_ship",
+          "payments.capture must be on_confirm or on_ship");
   require(v.payments.gateway != "stripe" || !v.payments.stripe_secret_key.empty(),
           "payments.gateway=stripe needs payments.stripe_secret_key (LIVEMART_PAYMENTS_STRIPE_SECRET_KEY)");
   require(v.payments.gateway_workers >= 1 && v.payments.gateway_queue_max >= 1 && v.payments.gateway_timeout_ms >= 100,

@@ -267,6 +267,8 @@ caf::behavior stripe_worker(caf::stateful_actor<worker_state>* self, base_url ba
       for (auto& ch : currency)
         ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
       f.add("currency", currency).add("confirm", "true").add("payment_method_types[]", "card");
+      if (c.capture_later)
+        f.add("capture_method", "manual"); // authorized now, captured when the seller ships
       if (c.method.kind == "google_pay")
         f.add("payment_method_data[type]", "card").add("payment_method_data[card][token]", c.method.token);
       else
@@ -308,6 +310,21 @@ caf::behavior stripe_worker(caf::stateful_actor<worker_state>* self, base_url ba
       done();
       if (reply.status >= 200 && reply.status < 300)
         return intent_reply(reply);
+      return unavailable(reply);
+    },
+    [self, done](capture_atom, const std::string& ref, std::uint64_t payment_id) -> caf::result<gateway_record> {
+      auto reply = self->state.client->call(bhttp::verb::post, "/v1/payment_intents/" + ref + "/capture", "",
+                                            "livemart-capture-" + ids::format(payment_id));
+      done();
+      if (reply.status >= 200 && reply.status < 300)
+        return intent_reply(reply);
+      if (reply.status >= 400 && reply.status < 500 && reply.status != 401 && reply.status != 429) {
+        gateway_record refused;
+        refused.ref = ref;
+        refused.status = payment_status::failed;
+        refused.failure_reason = stripe_error_message(reply.body);
+        return refused;
+      }
       return unavailable(reply);
     },
     [self, done](get_atom, const std::string& ref) -> caf::result<gateway_record> {

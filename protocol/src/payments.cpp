@@ -9,8 +9,8 @@
 namespace livemart {
 namespace {
 
-constexpr std::string_view payment_status_names[] = {"created",   "processing", "requires_action",
-                                                     "succeeded", "failed",     "canceled"};
+constexpr std::string_view payment_status_names[] = {"created", "processing", "requires_action", "succeeded",
+                                                     "failed",  "canceled",   "authorized"};
 
 std::int64_t integer_or(const json::value& v, std::string_view key) {
   const auto* x = v.find(key);
@@ -33,6 +33,8 @@ payment_status from_stripe(std::string_view status) {
     return payment_status::requires_action;
   if (status == "canceled")
     return payment_status::canceled;
+  if (status == "requires_capture")
+    return payment_status::authorized;
   if (status == "requires_payment_method")
     return payment_status::failed; // confirmed and declined: a new method is needed
   return payment_status::created;
@@ -109,6 +111,8 @@ bool payment_may_move(payment_status current, payment_status next) {
     case ps::processing:
     case ps::requires_action:
       return true;
+    case ps::authorized:
+      return next == ps::succeeded || next == ps::canceled;
     case ps::failed:
       return next == ps::succeeded;
     case ps::succeeded:
@@ -286,6 +290,8 @@ bool event_outcome(std::string_view type, payment_status& out) {
     out = payment_status::requires_action;
   else if (type == "payment_intent.canceled")
     out = payment_status::canceled;
+  else if (type == "payment_intent.amount_capturable_updated")
+    out = payment_status::authorized;
   else if (type == "charge.refunded")
     out = payment_status::succeeded; // still succeeded; refunded amount in the object
   else

@@ -251,6 +251,31 @@ TEST_CASE("paying again while 3-D Secure is pending stops the first payment: one
   CHECK(payments[1].string_or("status") == "succeeded");
 }
 
+TEST_CASE("capturing on shipping: paying authorizes, shipping captures, cancelling releases", "[e2e][orders]") {
+  scene sc{{"--payments.capture=on_ship"}};
+  auto o = sc.place(1, "\"payment_method\":\"pm_card_visa\"");
+  auto id = o.string_or("id");
+  CHECK(o.string_or("status") == "confirmed");
+  CHECK(o.find("payment")->string_or("status") == "authorized");
+  auto shipped = sc.act(id, "ship", R"({"carrier":"DHL","tracking_number":"JD9"})", sc.s.owner);
+  INFO(shipped.body);
+  REQUIRE(shipped.status == 200);
+  CHECK(shipped.json().string_or("status") == "shipped");
+  CHECK(last_payment(sc.get(id)).string_or("status") == "succeeded");
+
+  auto held = sc.place(1, "\"payment_method\":\"pm_card_visa\"").string_or("id");
+  CHECK(stock_of(sc.m, sc.product) == 3);
+  auto cancelled = sc.act(held, "cancel", "", sc.buyer);
+  INFO(cancelled.body);
+  REQUIRE(cancelled.status == 200);
+  CHECK(cancelled.json().string_or("status") == "cancelled");
+  CHECK(last_payment(sc.get(held)).string_or("status") == "canceled");
+  CHECK(integer_field(sc.get(held), "refunded_minor") == 0); // nothing was taken, nothing to give back
+  CHECK(sql(sc.m.db.url(), "SELECT count(*) FROM refunds").rows[0][0].text == "0");
+  CHECK(stock_of(sc.m, sc.product) == 4);
+  CHECK(sc.ledger_balances());
+}
+
 TEST_CASE("cancelling gives the stock back, and refunds a paid order", "[e2e][orders]") {
   scene sc;
   auto pending = sc.place(2).string_or("id");

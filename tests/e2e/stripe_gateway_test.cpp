@@ -13,10 +13,15 @@ using namespace livemart::testing;
 
 namespace {
 
+std::vector<std::string> stripe_flags(const fake_stripe& stripe, std::vector<std::string> extra) {
+  extra.push_back("--payments.gateway=stripe");
+  extra.push_back("--payments.stripe_base_url=" + stripe.base_url());
+  extra.push_back(std::string{"--payments.stripe_secret_key="} + fake_stripe::secret_key);
+  return extra;
+}
+
 struct stripe_scene {
-  stripe_scene()
-    : m{{"--payments.gateway=stripe", "--payments.stripe_base_url=" + stripe.base_url(),
-         std::string{"--payments.stripe_secret_key="} + fake_stripe::secret_key}} {
+  explicit stripe_scene(std::vector<std::string> extra = {}) : m{stripe_flags(stripe, std::move(extra))} {
     s = open_shop(m);
     product = listing(m, s, "Camera", 2000, 5);
     buyer = sign_up(m.c, "buyer");
@@ -90,6 +95,24 @@ TEST_CASE("stripe: a decline is a 402 naming the method, and Google Pay tokens p
   // Three attempts, three idempotency keys.
   CHECK(creates[0].idempotency_key != creates[1].idempotency_key);
   CHECK(creates[1].idempotency_key != creates[2].idempotency_key);
+}
+
+TEST_CASE("stripe: with capture on shipping, the PaymentIntent is captured when the seller ships", "[e2e][orders][stripe]") {
+  stripe_scene sc{{"--payments.capture=on_ship"}};
+  auto o = sc.place("\"payment_method\":\"pm_card_visa\"");
+  auto id = o.string_or("id");
+  CHECK(o.string_or("status") == "confirmed");
+  CHECK(o.find("payment")->string_or("status") == "authorized");
+  auto create = sc.calls_to("/v1/payment_intents").at(0);
+  CHECK(create.form.at("capture_method") == "manual");
+  auto shipped = sc.m.c.post("/orders/" + id + "/ship", R"({"carrier":"UPS","tracking_number":"1Z1"})", sc.s.owner.token);
+  INFO(shipped.body);
+  REQUIRE(shipped.status == 200);
+  auto ref = sql(sc.m.db.url(), "SELECT gateway_ref, status FROM payments WHERE order_id = " + id).rows[0];
+  CHECK(ref[1].text == "succeeded");
+  auto captures = sc.calls_to("/v1/payment_intents/" + ref[0].text + "/capture");
+  REQUIRE(captures.size() == 1);
+  CHECK(captures[0].idempotency_key == "livemart-capture-" + create.form.at("metadata[payment_id]"));
 }
 
 TEST_CASE("stripe: cancelling a paid order refunds it through the API", "[e2e][orders][stripe]") {

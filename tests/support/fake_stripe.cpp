@@ -239,6 +239,8 @@ std::string fake_stripe::respond(const call& c, int& status) {
     auto token = c.form.count("payment_method_data[card][token]") ? c.form.at("payment_method_data[card][token]") : "";
     bool declined = method == "pm_card_chargeDeclined" || token.find("decline") != std::string::npos;
     i.status = declined ? "requires_payment_method" : method == "pm_card_processing" ? "processing" : "succeeded";
+    if (i.status == "succeeded" && c.form.count("capture_method") && c.form.at("capture_method") == "manual")
+      i.status = "requires_capture";
     intents_.push_back(i);
     if (declined) {
       status = 402;
@@ -265,7 +267,8 @@ std::string fake_stripe::respond(const call& c, int& status) {
     auto rest = c.target.substr(intents_path.size() + 1);
     rest = rest.substr(0, rest.find('?'));
     bool cancel = rest.size() > 7 && rest.compare(rest.size() - 7, 7, "/cancel") == 0;
-    auto* i = find(cancel ? rest.substr(0, rest.size() - 7) : rest);
+    bool capture = rest.size() > 8 && rest.compare(rest.size() - 8, 8, "/capture") == 0;
+    auto* i = find(cancel ? rest.substr(0, rest.size() - 7) : capture ? rest.substr(0, rest.size() - 8) : rest);
     if (i == nullptr) {
       status = 404;
       return error_body("invalid_request_error", "resource_missing", "No such payment_intent");
@@ -277,6 +280,14 @@ std::string fake_stripe::respond(const call& c, int& status) {
         return error_body("invalid_request_error", "payment_intent_unexpected_state", "You cannot cancel this PaymentIntent");
       }
       i->status = "canceled";
+    }
+    if (capture) {
+      if (i->status != "requires_capture" && i->status != "succeeded") {
+        status = 400;
+        return remember(error_body("invalid_request_error", "payment_intent_unexpected_state", "Nothing to capture"));
+      }
+      i->status = "succeeded";
+      return remember(render(*i));
     }
     return render(*i);
   }

@@ -10,7 +10,7 @@
 
 /// A stand-in for Stripe's REST API on a loopback port, for e2e tests of the
 /// Stripe gateway: PaymentIntents (create and confirm, get, cancel, list)
-/// and refunds, with Stripe's form encoding, bearer-key check, idempotency
+/// (and capture_method=manual with capture) and refunds, with Stripe's form encoding, bearer-key check, idempotency
 /// keys and error shapes. Test payment methods behave as in Stripe's test
 /// mode: pm_card_visa succeeds, pm_card_chargeDeclined is declined (402),
 /// pm_card_processing stays processing until settle() is called; a Google

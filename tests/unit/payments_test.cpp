@@ -94,6 +94,12 @@ TEST_CASE("payments only move forward, whatever order news arrives in", "[paymen
   CHECK_FALSE(payment_may_move(ps::failed, ps::processing));
   CHECK_FALSE(payment_may_move(ps::processing, ps::processing));
   CHECK_FALSE(payment_may_move(ps::processing, ps::created));
+  // Authorized (capture on shipping): captured or released, nothing else.
+  CHECK(payment_may_move(ps::processing, ps::authorized));
+  CHECK(payment_may_move(ps::authorized, ps::succeeded));
+  CHECK(payment_may_move(ps::authorized, ps::canceled));
+  CHECK_FALSE(payment_may_move(ps::authorized, ps::failed));
+  CHECK_FALSE(payment_may_move(ps::succeeded, ps::authorized));
 }
 
 TEST_CASE("order commands read their fields and name bad ones", "[orders][payments]") {
@@ -163,6 +169,11 @@ TEST_CASE("Stripe events and intents decode to what we act on", "[payments]") {
   CHECK(event_outcome(e.type, outcome));
   CHECK(outcome == payment_status::failed);
   CHECK_FALSE(event_outcome("customer.created", outcome));
+  CHECK(event_outcome("payment_intent.amount_capturable_updated", outcome));
+  CHECK(outcome == payment_status::authorized);
+  auto held = decode_stripe_intent(R"({"id":"pi_3","status":"requires_capture","amount":7})");
+  REQUIRE(std::holds_alternative<gateway_record>(held));
+  CHECK(std::get<gateway_record>(held).status == payment_status::authorized);
 
   auto refunded = decode_stripe_event(R"({"id":"evt_r","type":"charge.refunded","data":{"object":{"id":"ch_1",)"
                                       R"("object":"charge","payment_intent":"pi_1","status":"succeeded","amount_refunded":500,)"

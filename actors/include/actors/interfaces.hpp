@@ -148,7 +148,8 @@ using checkout_actor = caf::typed_actor<
 using gateway_actor = caf::typed_actor<
   caf::replies_to<charge_atom, gateway_charge>::with<gateway_record>,
   caf::replies_to<refund_atom, gateway_refund>::with<gateway_record>, ///< ref: the refund's; status succeeded or failed
-  caf::replies_to<cancel_atom, std::string>::with<gateway_record>,    ///< by the charge's ref
+  caf::replies_to<cancel_atom, std::string>::with<gateway_record>,    ///< by the charge's ref (voids an authorization too)
+  caf::replies_to<capture_atom, std::string, std::uint64_t>::with<gateway_record>, ///< an authorized charge's ref, payment id (idempotency)
   caf::replies_to<get_atom, std::string>::with<gateway_record>,       ///< by the charge's ref
   caf::replies_to<list_atom, std::int64_t, std::int64_t>::with<std::vector<gateway_record>>, ///< created in [from_s, to_s)
   caf::reacts_to<put_atom, caf::actor>>;

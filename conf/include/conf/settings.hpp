@@ -124,6 +124,7 @@ struct order_settings {
 
 struct payment_settings {
   std::string gateway = "sandbox";                 ///< sandbox (built in) or stripe
+  std::string capture = "on_confirm";              ///< take the money when the order is paid, or authorize then and capture when it ships (on_ship)
   std::string stripe_base_url = "https://api.stripe.com"; ///< the REST API's root (a local fake in tests)
   std::string stripe_secret_key;                   ///< sk_... Secret.
   std::string return_url;                          ///< where a buyer returns after 3-D Secure (sent to Stripe when set)

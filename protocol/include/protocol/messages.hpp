@@ -69,6 +69,7 @@ using charge_atom = caf::atom_constant<caf::atom("charge")>;
 using refund_atom = caf::atom_constant<caf::atom("refund")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using capture_atom = caf::atom_constant<caf::atom("capture")>;
 using review_atom = caf::atom_constant<caf::atom("review")>;
 using rated_atom = caf::atom_constant<caf::atom("rated")>;
 using sell_atom = caf::atom_constant<caf::atom("sell")>;
@@ -265,7 +266,8 @@ typename Inspector::result_type inspect(Inspector& f, order_command& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, gateway_charge& x) {
-  return f(caf::meta::type_name("gateway_charge"), x.payment_id, x.order_id, x.amount_minor, x.currency, x.method);
+  return f(caf::meta::type_name("gateway_charge"), x.payment_id, x.order_id, x.amount_minor, x.currency, x.method,
+           x.capture_later);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, gateway_refund& x) {

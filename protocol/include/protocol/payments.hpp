@@ -22,6 +22,7 @@ enum class payment_status : std::uint8_t {
   succeeded = 3,
   failed = 4,
   canceled = 5,
+  authorized = 6, ///< held on the buyer's card, to be captured when the seller ships (payments.capture=on_ship)
 };
 std::string_view to_string(payment_status s);
 bool from_string(std::string_view text, payment_status& out);
@@ -67,6 +68,7 @@ struct gateway_charge {
   std::int64_t amount_minor = 0;
   std::string currency;
   payment_method method;
+  bool capture_later = false; ///< authorize only; capture when the seller ships
 };
 
 /// Give back part or all of a captured charge.
