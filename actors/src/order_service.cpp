@@ -327,14 +327,14 @@ void with_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, F 
 /// Asks the order's actor (through its registry) and answers `rp`; asks
 /// once more when the actor ended between the lookup and the request
 /// (it passivated in that moment: the request was not handled).
-template <class... Ts>
-void ask_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, caf::typed_response_promise<order> rp,
+template <class Reply, class... Ts>
+void ask_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, caf::typed_response_promise<Reply> rp,
                bool again, Ts... xs) {
   with_order(
     self, ctx, id,
     [self, ctx, id, rp, again, xs...](const order_actor& actor) mutable {
       self->request(actor, ctx->change_timeout, xs...)
-        .then([rp](const order& o) mutable { rp.deliver(o); },
+        .then([rp](const Reply& reply) mutable { rp.deliver(reply); },
               [self, ctx, id, rp, again, xs...](caf::error& err) mutable {
                 if (again && err == caf::sec::request_receiver_down)
                   ask_order(self, ctx, id, rp, false, xs...);
@@ -391,10 +391,7 @@ void route_event(order_pointer self, const context_ptr& ctx, const gateway_event
   if (ev.object.ref.empty()) {
     // Reconciliation's news about a payment the gateway never saw.
     if (ev.type == missing_payment_event && ev.object.order_id != 0)
-      with_order(
-        self, ctx, ev.object.order_id,
-        [rp, ev](const order_actor& actor) mutable { rp.delegate(actor, event_atom::value, ev); },
-        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      ask_order(self, ctx, ev.object.order_id, rp, true, event_atom::value, ev);
     else
       rp.deliver(std::string{"ignored"});
     return;
@@ -410,9 +407,7 @@ void route_event(order_pointer self, const context_ptr& ctx, const gateway_event
           rp.deliver(std::string{"ignored"});
           return;
         }
-        with_order(
-          self, ctx, order_id, [rp, ev](const order_actor& actor) mutable { rp.delegate(actor, event_atom::value, ev); },
-          [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+        ask_order(self, ctx, order_id, rp, true, event_atom::value, ev);
       },
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }

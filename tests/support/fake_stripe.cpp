@@ -11,6 +11,8 @@
 
 #include <protocol/json.hpp>
 
+#include "http_client.hpp"
+
 namespace livemart::testing {
 namespace {
 
@@ -138,20 +140,7 @@ void fake_stripe::handle(int fd) {
   c.method = request_line.substr(0, sp1);
   c.target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
   std::size_t content_length = 0;
-  std::size_t pos = line_end + 2;
-  while (pos < head.size()) {
-    auto next = head.find("\r\n", pos);
-    auto line = head.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
-    pos = next == std::string::npos ? head.size() : next + 2;
-    auto colon = line.find(':');
-    if (colon == std::string::npos)
-      continue;
-    std::string name = line.substr(0, colon);
-    for (auto& ch : name)
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ')
-      value.erase(0, 1);
+  for (auto& [name, value] : parse_header_lines(head, line_end + 2)) {
     if (name == "content-length")
       content_length = std::stoul(value);
     else if (name == "idempotency-key")

@@ -17,6 +17,26 @@ namespace {
 constexpr int reply_timeout_ms = 15'000;
 }
 
+std::vector<std::pair<std::string, std::string>> parse_header_lines(const std::string& head, std::size_t pos) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (pos < head.size()) {
+    auto next = head.find("\r\n", pos);
+    auto line = head.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    pos = next == std::string::npos ? head.size() : next + 2;
+    auto colon = line.find(':');
+    if (colon == std::string::npos)
+      continue;
+    std::string name = line.substr(0, colon);
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ')
+      value.erase(0, 1);
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return out;
+}
+
 std::string http_reply::header(const std::string& lower_name) const {
   for (const auto& [k, v] : headers)
     if (k == lower_name)
@@ -101,25 +121,10 @@ http_reply http_client::read_reply() {
   auto status_line = head.substr(0, line_end);
   REQUIRE(status_line.rfind("HTTP/1.1 ", 0) == 0);
   reply.status = std::stoi(status_line.substr(9, 3));
-  std::size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
   std::size_t content_length = 0;
-  while (pos < head.size()) {
-    auto next = head.find("\r\n", pos);
-    auto line = head.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
-    pos = next == std::string::npos ? head.size() : next + 2;
-    auto colon = line.find(':');
-    if (colon == std::string::npos)
-      continue;
-    std::string name = line.substr(0, colon);
-    for (auto& c : name)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ')
-      value.erase(0, 1);
-    if (name == "content-length")
-      content_length = std::stoul(value);
-    reply.headers.emplace_back(name, value);
-  }
+  reply.headers = parse_header_lines(head, line_end == std::string::npos ? head.size() : line_end + 2);
+  if (auto length = reply.header("content-length"); !length.empty())
+    content_length = std::stoul(length);
   buffer_.erase(0, header_end + 4);
   while (buffer_.size() < content_length)
     if (!fill())

@@ -23,6 +23,10 @@ struct http_reply {
   std::vector<std::string> error_fields() const;
 };
 
+/// The header lines of an HTTP head (after its first line, which ends at
+/// `from`): names lower-cased, values trimmed on the left.
+std::vector<std::pair<std::string, std::string>> parse_header_lines(const std::string& head, std::size_t from);
+
 class http_client {
 public:
   explicit http_client(std::uint16_t port);
