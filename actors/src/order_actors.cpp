@@ -44,6 +44,9 @@ struct job {
 };
 
 struct order_state {
+  // Not an aggregate: CAF 0.17 builds a state from the actor's pointer when
+  // it can, and C++20 would then initialise the first member from it.
+  order_state() = default;
   bool loaded = false;
   bool exists = false;
   caf::error load_error;

@@ -177,7 +177,7 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
         std::vector<std::uint64_t> ledger_ids;
         for (std::size_t i = 0; i < rows.size(); ++i)
           ledger_ids.push_back(ids::next());
-        stored_reply created{201, encode_placement(req.body.checkout_id, orders)};
+        stored_reply created{201, encode_placement(req.body.checkout_id, orders), true};
         db_command cmd{{persistence::checkout_place(req.body.checkout_id, req.buyer, order_ids, transition_ids, ledger_ids),
                         persistence::idempotency_insert(req.buyer, req.key, req.request_hash, created)}};
         self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
@@ -220,7 +220,7 @@ void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req
   auto one_done = [self, ctx, req, g] {
     if (--g->waiting > 0)
       return;
-    stored_reply reply{201, encode_placement(req.body.checkout_id, g->orders)};
+    stored_reply reply{201, encode_placement(req.body.checkout_id, g->orders), true};
     self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                   db_command{{persistence::idempotency_update(req.buyer, req.key, reply)}})
       .then([self, req, reply](const db_result&) { finish(self, key_type{req.buyer, req.key}, reply); },
@@ -276,7 +276,9 @@ void buy_now(order_pointer self, const context_ptr& ctx, placement req) {
 /// transaction, and then its stored reply is sent.
 void direct_sale(order_pointer self, const context_ptr& ctx, const placement& req) {
   const auto& item = req.body.items.items.front();
-  sale_request sale{req.buyer, req.body.items.address_id, item.quantity, req.key, req.request_hash};
+  sale_request sale{req.buyer,           req.body.items.address_id, item.quantity,
+                    req.key,             req.request_hash,          req.body.drop_id,
+                    req.body.drop_price_minor};
   auto refused = [self, ctx, req](caf::error& err) {
     auto p = to_problem(err);
     if (p.code == errc::not_found)
@@ -297,7 +299,7 @@ void direct_sale(order_pointer self, const context_ptr& ctx, const placement& re
               switch (r.outcome) {
                 case sale_outcome::placed:
                   if (req.body.method.kind.empty())
-                    finish(self, key_type{req.buyer, req.key}, {201, r.body});
+                    finish(self, key_type{req.buyer, req.key}, {201, r.body, true});
                   else
                     pay_placed(self, ctx, req, {r.placed});
                   return;

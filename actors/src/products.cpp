@@ -30,6 +30,9 @@ struct product_context {
 /// The product as committed; its stock rules (what is promised to changes
 /// in flight) live in `book`.
 struct product_state {
+  // Not an aggregate: CAF 0.17 builds a state from the actor's pointer when
+  // it can, and C++20 would then initialise the first member from it.
+  product_state() = default;
   bool loaded = false;
   bool exists = false;
   caf::error load_error;
@@ -134,6 +137,7 @@ stock_update publish(product_pointer self, const std::shared_ptr<const product_c
   st.committed.sold = st.book.sold();
   ++st.sequence;
   auto update = snapshot(st);
+  update.at_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   caf::anon_send(st.subscribers, update);
   self->send(ctx->search, put_atom::value, update);
   return update;
@@ -263,6 +267,7 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
     b.keys.push_back(sale.req.key);
     b.hashes.push_back(sale.req.request_hash);
     b.bodies.push_back(sale.body);
+    b.drops.push_back(sale.req.drop_id);
   }
   st.selling = true;
   ++st.in_flight;
@@ -409,8 +414,10 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       o.buyer_id = req.buyer_id;
       o.seller_id = s.committed.seller_id;
       o.currency = s.committed.currency;
-      o.items.push_back({s.committed.id, s.committed.title, s.committed.price_minor, req.quantity});
-      auto totals = price_checkout({{s.committed.id, s.committed.seller_id, s.committed.title, s.committed.price_minor,
+      // A drop's price is set by the drop's stream actor, never by a client.
+      auto unit_price = req.unit_price_minor >= 0 ? req.unit_price_minor : s.committed.price_minor;
+      o.items.push_back({s.committed.id, s.committed.title, unit_price, req.quantity});
+      auto totals = price_checkout({{s.committed.id, s.committed.seller_id, s.committed.title, unit_price,
                                      req.quantity}},
                                    ctx->orders);
       o.subtotal_minor = totals.subtotal_minor;

@@ -25,6 +25,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.orders = spawn_orders(sys, cfg, s.db, s.products, s.users, s.checkouts, s.order_actors, s.gateway);
   // Outcomes the gateway learns later reach the orders as events.
   caf::anon_send(s.gateway, put_atom::value, caf::actor_cast<caf::actor>(s.orders));
+  spawn_streams(sys, cfg, s);
   return s;
 }
 
@@ -34,6 +35,10 @@ void stop_services(services& s) {
   stop(s.addresses);
   stop(s.sellers);
   stop(s.categories);
+  stop(s.stream_service);
+  for (const auto& shard : s.streams.shards)
+    stop(shard);
+  stop(s.stream_index);
   stop(s.orders);
   for (const auto& shard : s.order_actors.shards)
     stop(shard);

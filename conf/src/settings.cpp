@@ -176,6 +176,36 @@ std::vector<setting_entry> make_entries() {
     entry("payments.sandbox_events", &s::payments, &payment_settings::sandbox_events, "the sandbox reports later outcomes as events (off: only reconciliation finds them)"),
     entry("payments.reconcile_interval_s", &s::payments, &payment_settings::reconcile_interval_s, "seconds between reconciliations with the gateway; 0: never"),
     entry("payments.reconcile_window_h", &s::payments, &payment_settings::reconcile_window_h, "hours a periodic reconciliation looks back"),
+    entry("streams.title_length_max", &s::streams, &stream_settings::title_length_max, "a stream's title, characters"),
+    entry("streams.description_length_max", &s::streams, &stream_settings::description_length_max, "a stream's description, characters"),
+    entry("streams.featured_max", &s::streams, &stream_settings::featured_max, "products featured in one stream"),
+    entry("streams.schedule_ahead_max_days", &s::streams, &stream_settings::schedule_ahead_max_days, "how far ahead a stream may be scheduled, days"),
+    entry("streams.ingest_url", &s::streams, &stream_settings::ingest_url, "the RTMP ingest URL shown with a stream key"),
+    entry("streams.reconnect_window_s", &s::streams, &stream_settings::reconnect_window_s, "a live stream whose ingest dropped ends after this long without it"),
+    entry("streams.push_interval_ms", &s::streams, &stream_settings::push_interval_ms, "a product's stock and price reach viewers at most this often (0: every change)"),
+    entry("streams.viewer_push_interval_ms", &s::streams, &stream_settings::viewer_push_interval_ms, "the viewer count reaches viewers at most this often"),
+    entry("streams.stats_flush_s", &s::streams, &stream_settings::stats_flush_s, "viewer statistics are written at least this often while live"),
+    entry("streams.idle_s", &s::streams, &stream_settings::idle_s, "an actor of a stream that is not live ends after this long unused"),
+    entry("streams.live_page_max", &s::streams, &stream_settings::live_page_max, "streams per page of GET /streams/live"),
+    entry("streams.drop_quantity_max", &s::streams, &stream_settings::drop_quantity_max, "units in one drop"),
+    entry("streams.drop_duration_max_s", &s::streams, &stream_settings::drop_duration_max_s, "longest drop, seconds"),
+    entry("streams.drop_per_buyer_max", &s::streams, &stream_settings::drop_per_buyer_max, "highest per-buyer limit of a drop"),
+    entry("streams.auction_duration_max_s", &s::streams, &stream_settings::auction_duration_max_s, "longest auction, seconds"),
+    entry("streams.auction_extend_window_s", &s::streams, &stream_settings::auction_extend_window_s, "a bid this close to the end extends the auction"),
+    entry("streams.auction_extend_to_s", &s::streams, &stream_settings::auction_extend_to_s, "time left after an extension"),
+    entry("streams.bid_increments", &s::streams, &stream_settings::bid_increments, "price from (minor units) : smallest raise, comma-separated tiers"),
+    entry("streams.bid_max_minor", &s::streams, &stream_settings::bid_max_minor, "highest bid, minor units"),
+    entry("streams.bid_queue_max", &s::streams, &stream_settings::bid_queue_max, "bids waiting per stream at most"),
+    entry("streams.command_queue_max", &s::streams, &stream_settings::command_queue_max, "changes waiting per stream at most before 503"),
+    entry("ws.message_bytes_max", &s::ws, &ws_settings::message_bytes_max, "a WebSocket message from a client, bytes"),
+    entry("ws.outbox_max", &s::ws, &ws_settings::outbox_max, "messages queued for one connection at most (beyond: closed with 4008)"),
+    entry("ws.behind_max_ms", &s::ws, &ws_settings::behind_max_ms, "a connection whose oldest queued message waits longer is closed (4008)"),
+    entry("ws.hello_timeout_ms", &s::ws, &ws_settings::hello_timeout_ms, "the first message (hello) must arrive within this"),
+    entry("ws.idle_timeout_ms", &s::ws, &ws_settings::idle_timeout_ms, "a connection without any frame for this long is closed"),
+    entry("ws.messages_per_s", &s::ws, &ws_settings::messages_per_s, "client messages per second, sustained"),
+    entry("ws.messages_burst", &s::ws, &ws_settings::messages_burst, "client messages in a burst"),
+    entry("ws.connections_max", &s::ws, &ws_settings::connections_max, "WebSocket connections on this node"),
+    entry("ws.allowed_origins", &s::ws, &ws_settings::allowed_origins, "Origins allowed besides the server's own, comma-separated"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
     entry("node.background_jobs", &s::node, &node_settings::background_jobs, "run the sweepers and periodic reconciliation on this node"),
   };
@@ -367,8 +397,43 @@ std::vector<std::string> validate(const settings& v) {
     bool loopback = url.rfind("http://127.0.0.1", 0) == 0 || url.rfind("http://localhost", 0) == 0;
     require(https || loopback, "payments.stripe_base_url must be https://HOST[:PORT] (http:// only for 127.0.0.1)");
   }
+  require(!parse_increment_tiers(v.streams.bid_increments).empty(),
+          "streams.bid_increments must be tiers FROM:STEP, rising from 0, with positive steps");
+  require(v.streams.title_length_max >= 1 && v.streams.featured_max >= 1 && v.streams.live_page_max >= 1,
+          "streams.title_length_max, featured_max and live_page_max must be at least 1");
+  require(v.streams.drop_quantity_max >= 1 && v.streams.drop_per_buyer_max >= 1 && v.streams.drop_duration_max_s >= 1
+            && v.streams.auction_duration_max_s >= 1 && v.streams.bid_max_minor >= 1,
+          "the streams.drop_* and streams.auction_* limits must be at least 1");
+  require(v.streams.bid_queue_max >= 1 && v.streams.command_queue_max >= 1,
+          "streams.bid_queue_max and streams.command_queue_max must be at least 1");
+  require(v.ws.message_bytes_max >= 64 && v.ws.outbox_max >= 4 && v.ws.messages_burst >= 1 && v.ws.messages_per_s >= 1,
+          "ws.message_bytes_max must be at least 64, ws.outbox_max at least 4, ws.messages_* at least 1");
+  require(v.ws.hello_timeout_ms >= 100 && v.ws.idle_timeout_ms >= 1'000 && v.ws.behind_max_ms >= 100,
+          "ws.hello_timeout_ms and behind_max_ms must be at least 100, ws.idle_timeout_ms at least 1000");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
   return errors;
+}
+
+std::vector<increment_tier> parse_increment_tiers(std::string_view text) {
+  std::vector<increment_tier> tiers;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto part = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    auto colon = part.find(':');
+    if (colon == std::string_view::npos)
+      return {};
+    increment_tier t;
+    auto from = trim(part.substr(0, colon));
+    auto step = trim(part.substr(colon + 1));
+    auto [e1, c1] = std::from_chars(from.data(), from.data() + from.size(), t.from_minor);
+    auto [e2, c2] = std::from_chars(step.data(), step.data() + step.size(), t.step_minor);
+    if (c1 != std::errc{} || c2 != std::errc{} || e1 != from.data() + from.size() || e2 != step.data() + step.size()
+        || t.step_minor <= 0 || (tiers.empty() ? t.from_minor != 0 : t.from_minor <= tiers.back().from_minor))
+      return {};
+    tiers.push_back(t);
+  }
+  return tiers;
 }
 
 std::string help_text() {

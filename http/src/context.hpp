@@ -214,6 +214,13 @@ void add_seller_routes(router& r);
 void add_catalog_routes(router& r);
 void add_product_routes(router& r);
 void add_order_routes(router& r);
+void add_stream_routes(router& r);
+
+/// The Idempotency-Key header of a request that creates orders; answers 400
+/// naming it and returns nullopt when it is missing or malformed.
+std::optional<std::string> read_idempotency_key(const context_ptr& ctx);
+/// Sends a reply stored for an Idempotency-Key (or made for one).
+void respond_stored(const context_ptr& ctx, const stored_reply& reply);
 
 /// Product search and a shop's inventory share these: the query from the
 /// request's parameters (nullopt: answered 400 naming the bad one), and

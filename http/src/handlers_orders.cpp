@@ -13,6 +13,29 @@
 
 namespace livemart::http {
 
+std::optional<std::string> read_idempotency_key(const context_ptr& ctx) {
+  auto key = std::string{ctx->req().header("idempotency-key")};
+  if (key.empty() || key.size() > ctx->cfg().orders.idempotency_key_bytes_max
+      || std::any_of(key.begin(), key.end(), [](char ch) { return ch < 0x21 || ch > 0x7e; })) {
+    auto p = make_problem(errc::bad_request, "the Idempotency-Key header is required: 1 to "
+                                               + std::to_string(ctx->cfg().orders.idempotency_key_bytes_max)
+                                               + " visible ASCII characters, unique per order attempt");
+    p.fields.push_back({"Idempotency-Key", "is required"});
+    ctx->respond_problem(std::move(p));
+    return std::nullopt;
+  }
+  return key;
+}
+
+void respond_stored(const context_ptr& ctx, const stored_reply& reply) {
+  response res;
+  res.status = reply.status;
+  res.body = reply.body;
+  if (reply.status >= 400)
+    res.content_type = "application/problem+json";
+  ctx->respond(std::move(res));
+}
+
 void add_order_routes(router& r) {
   // Prices the lines on the server and holds their stock until the checkout
   // expires; 409 names the line that cannot be held.
@@ -177,31 +200,16 @@ void add_order_routes(router& r) {
   r.add("POST", "/orders", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    auto key = std::string{ctx->req().header("idempotency-key")};
-    if (key.empty() || key.size() > ctx->cfg().orders.idempotency_key_bytes_max
-        || std::any_of(key.begin(), key.end(), [](char ch) { return ch < 0x21 || ch > 0x7e; })) {
-      auto p = make_problem(errc::bad_request, "the Idempotency-Key header is required: 1 to "
-                                                 + std::to_string(ctx->cfg().orders.idempotency_key_bytes_max)
-                                                 + " visible ASCII characters, unique per order attempt");
-      p.fields.push_back({"Idempotency-Key", "is required"});
-      ctx->respond_problem(std::move(p));
+    auto key = read_idempotency_key(ctx);
+    if (!key)
       return;
-    }
     auto request = ctx->decode_body(decode_place, ctx->cfg());
     if (!request)
       return;
     auto hash = crypto::to_hex(crypto::sha256(ctx->req().body));
     ctx->ask(
-      ctx->svc().orders,
-      [ctx](const stored_reply& reply) {
-        response res;
-        res.status = reply.status;
-        res.body = reply.body;
-        if (reply.status >= 400)
-          res.content_type = "application/problem+json";
-        ctx->respond(std::move(res));
-      },
-      place_atom::value, ctx->user_id(), key, hash, ctx->req().path, ctx->req().request_id, std::move(*request));
+      ctx->svc().orders, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, place_atom::value,
+      ctx->user_id(), *key, hash, ctx->req().path, ctx->req().request_id, std::move(*request));
   });
 }
 

@@ -84,10 +84,14 @@ void add_seller_routes(router& r) {
     ctx->ask(
       ctx->svc().sellers,
       [ctx](const seller& s) {
-        if (s.status != seller_status::approved)
+        if (s.status != seller_status::approved) {
           ctx->respond_problem(make_problem(errc::not_found, "no such seller"));
-        else
-          ctx->respond_json(200, encode_public(s));
+          return;
+        }
+        // Whether it is live comes from the live index (the stream actors' state).
+        ctx->ask(
+          ctx->svc().stream_index, [ctx, s](std::uint64_t live) { ctx->respond_json(200, encode_public(s, live)); },
+          get_atom::value, s.id);
       },
       get_atom::value, *id);
   });

@@ -15,6 +15,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <protocol/crypto.hpp>
 #include <protocol/json.hpp>
@@ -22,6 +23,7 @@
 #include <protocol/metrics.hpp>
 
 #include "context.hpp"
+#include "websocket.hpp"
 
 namespace livemart::http {
 
@@ -118,12 +120,14 @@ struct server::impl {
     add_catalog_routes(routes);
     add_product_routes(routes);
     add_order_routes(routes);
+    add_stream_routes(routes);
     for (const auto& r : routes.routes())
       per_route.push_back(std::make_unique<route_metrics>(r->method + " " + r->pattern));
     unmatched = std::make_unique<route_metrics>("unmatched");
     // A few bridge actors per scheduler thread spread reply handling.
     for (std::size_t i = 0; i < std::max<std::size_t>(2, c.actors.scheduler_threads * 2); ++i)
       app.bridges.push_back(sys.spawn(bridge_actor, i));
+    ws = std::make_unique<ws_runtime>(app, app.draining);
   }
 
   /// Ends the bridges and waits until they are gone: a bridge may hold the
@@ -132,6 +136,7 @@ struct server::impl {
   void stop_bridges() {
     // Blocking is fine here: this runs on the thread that owns the server,
     // after the I/O threads have been joined, never on an Asio or CAF thread.
+    ws->stop();
     caf::scoped_actor self{app.system};
     for (auto& b : app.bridges) {
       self->monitor(b);
@@ -160,6 +165,7 @@ struct server::impl {
   router routes;
   app_context app;
   std::vector<std::unique_ptr<route_metrics>> per_route;
+  std::unique_ptr<ws_runtime> ws; ///< WebSocket connections (viewers, user channels)
   std::unique_ptr<route_metrics> unmatched;
   metrics::gauge& in_flight;
   metrics::gauge& connections;
@@ -257,7 +263,14 @@ private:
       return;
     }
     ++requests_;
-    handle(parser_->release());
+    auto msg = parser_->release();
+    if (beast::websocket::is_upgrade(msg)) {
+      // The connection becomes a WebSocket: it leaves this session.
+      busy_ = false;
+      srv_.ws->accept(stream_.release_socket(), std::move(msg), peer_);
+      return;
+    }
+    handle(std::move(msg));
   }
 
   void on_read_error(beast::error_code ec) {
@@ -518,6 +531,7 @@ void server::impl::begin_drain() {
       ignore_further_signals();
       for (auto& s : live_sessions())
         s->drain();
+      ws->close_all();
       drain_deadline = clock::now() + std::chrono::milliseconds{cfg.http.shutdown_timeout_ms};
       drain_timer = std::make_unique<asio::steady_timer>(ioc);
       check_drained();
@@ -540,7 +554,7 @@ void server::impl::close_all_sessions() {
 }
 
 void server::impl::check_drained() {
-  if (open_sessions.load() == 0) {
+  if (open_sessions.load() == 0 && ws->open() == 0) {
     ioc.stop();
     return;
   }

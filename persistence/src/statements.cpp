@@ -1,4 +1,5 @@
 #include <persistence/statements.hpp>
+#include <persistence/stream_statements.hpp>
 
 #include <array>
 #include <charconv>
@@ -127,7 +128,7 @@ constexpr std::array<named_statement, 63> catalog{{
   {"product_sell",
    "SELECT idx, outcome, stock_version FROM product_sell($1, $2, $3, $4, $5::bigint[], $6::bigint[], $7::bigint[], "
    "$8::integer[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], "
-   "$16::text[])"},
+   "$16::text[], $17::bigint[])"},
   {"payment_insert",
    "INSERT INTO payments (id, order_id, gateway, method, amount_minor, currency, status) "
    "VALUES ($1, $2, $3, $4, $5, $6, 'created')"},
@@ -218,7 +219,13 @@ std::uint64_t to_uint(const db_value& v) {
 } // namespace
 
 std::span<const named_statement> statement_catalog() {
-  return catalog;
+  static const std::vector<named_statement> all = [] {
+    std::vector<named_statement> v{catalog.begin(), catalog.end()};
+    auto streams = stream_statement_catalog();
+    v.insert(v.end(), streams.begin(), streams.end());
+    return v;
+  }();
+  return all;
 }
 
 db_statement ping() {
@@ -643,7 +650,7 @@ db_statement product_sell(const sale_batch& b) {
            db_text(bigint_array(b.quantities)), db_text(bigint_array(b.unit_prices)), db_text(text_array(b.titles)),
            db_text(bigint_array(b.shipping)),
            db_text(bigint_array(b.transition_ids)), db_text(bigint_array(b.ledger_ids)), db_text(text_array(b.keys)),
-           db_text(text_array(b.hashes)), db_text(text_array(b.bodies))}};
+           db_text(text_array(b.hashes)), db_text(text_array(b.bodies)), db_text(bigint_array(b.drops))}};
 }
 
 db_statement orders_due(std::size_t limit) {

@@ -86,6 +86,19 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<sale_result>("sale_result");
   cfg.add_message_type<review_draft>("review_draft");
   cfg.add_message_type<review_page>("review_page");
+  cfg.add_message_type<stream_info>("stream_info");
+  cfg.add_message_type<std::vector<stream_info>>("std::vector<stream_info>");
+  cfg.add_message_type<stream_draft>("stream_draft");
+  cfg.add_message_type<stream_patch>("stream_patch");
+  cfg.add_message_type<stream_drop>("stream_drop");
+  cfg.add_message_type<stream_auction>("stream_auction");
+  cfg.add_message_type<drop_spec>("drop_spec");
+  cfg.add_message_type<auction_spec>("auction_spec");
+  cfg.add_message_type<stream_push>("stream_push");
+  cfg.add_message_type<stream_snapshot>("stream_snapshot");
+  cfg.add_message_type<stream_keyed>("stream_keyed");
+  cfg.add_message_type<stream_stats>("stream_stats");
+  cfg.add_message_type<live_page>("live_page");
   add_error_category(cfg);
 }
 

@@ -111,7 +111,7 @@ decoded<std::string> decode_rejection(std::string_view body, const conf::setting
 
 namespace {
 
-void write_seller(json::writer& w, const seller& s, bool private_view) {
+void write_seller(json::writer& w, const seller& s, bool private_view, std::uint64_t live_stream_id = 0) {
   w.begin_object()
     .field("id", ids::format(s.id))
     .field("shop_name", s.shop_name)
@@ -125,6 +125,8 @@ void write_seller(json::writer& w, const seller& s, bool private_view) {
     .key("rating");
   write_rating(w, s.rating);
   w.field("created_at_ms", s.created_at_ms);
+  w.field("is_live", live_stream_id != 0).key("live_stream_id");
+  live_stream_id != 0 ? w.string(ids::format(live_stream_id)) : w.null();
   if (private_view) {
     w.field("user_id", ids::format(s.user_id))
       .field("contact_email", s.contact_email)
@@ -137,9 +139,9 @@ void write_seller(json::writer& w, const seller& s, bool private_view) {
 
 } // namespace
 
-std::string encode_public(const seller& s) {
+std::string encode_public(const seller& s, std::uint64_t live_stream_id) {
   json::writer w;
-  write_seller(w, s, false);
+  write_seller(w, s, false, live_stream_id);
   return w.take();
 }
 

@@ -194,4 +194,53 @@ using order_service_actor = caf::typed_actor<
   caf::replies_to<reconcile_atom, std::int64_t, std::int64_t, bool>::with<reconcile_report>,
   caf::replies_to<sweep_atom>::with<std::uint64_t>>; ///< cancel unpaid orders past their hold now; replies how many
 
+/// One live stream: owns its state (status, featured and pinned products,
+/// the current drop and auction, viewer statistics) and serialises every
+/// change, each answered after it is committed. Users are the acting ones
+/// (checked against the stream's owner here); 0 is the public.
+/// Pushes for viewers go to the stream's group (`stream_group_name`): a
+/// snapshot first (`snapshot`), then events with sequence numbers.
+using stream_actor = caf::typed_actor<
+  caf::replies_to<get_atom>::with<stream_info>,
+  caf::replies_to<snapshot_atom>::with<stream_snapshot>,
+  caf::replies_to<stats_atom, std::uint64_t>::with<stream_stats>,                 ///< owner
+  caf::replies_to<update_atom, std::uint64_t, stream_patch>::with<stream_info>,   ///< owner, patch
+  caf::replies_to<start_atom, std::uint64_t>::with<stream_info>,                  ///< owner
+  caf::replies_to<end_atom, std::uint64_t>::with<stream_info>,                    ///< owner (a scheduled stream is cancelled)
+  caf::replies_to<key_atom, std::uint64_t>::with<stream_keyed>,                   ///< owner: a new key
+  /// A media server asks whether `key` may publish (true) or says the ingest went away (false).
+  caf::replies_to<ingest_atom, std::string, bool>::with<bool>,
+  caf::replies_to<pin_atom, std::uint64_t, std::uint64_t>::with<stream_info>,     ///< owner, product (0: unpin)
+  caf::replies_to<drop_atom, std::uint64_t, drop_spec>::with<stream_drop>,        ///< owner, spec
+  caf::replies_to<drop_atom, std::uint64_t, std::uint64_t>::with<stream_drop>,    ///< owner, drop: end it now
+  /// A purchase from a drop: drop (0: the current one), buyer, Idempotency-Key, request hash, path, request id, request.
+  caf::replies_to<buy_atom, std::uint64_t, std::uint64_t, std::string, std::string, std::string, std::string,
+                  place_request>::with<stored_reply>,
+  caf::replies_to<auction_atom, std::uint64_t, auction_spec>::with<stream_auction>, ///< owner, spec
+  caf::replies_to<bid_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stream_auction>, ///< bidder, auction (0: current), amount
+  caf::replies_to<offer_atom, std::uint64_t, std::uint64_t>::with<stream_auction>, ///< owner, auction: to the runner-up
+  /// A node's viewers of this stream: hub, count now, users who joined, anonymous joins.
+  caf::reacts_to<viewers_atom, caf::actor, std::int64_t, std::vector<std::uint64_t>, std::int64_t>,
+  caf::reacts_to<stock_update>>; ///< from the featured products' groups
+
+/// One shard of the stream registry (the handshake of the product registry).
+using stream_registry_actor = caf::typed_actor<
+  caf::replies_to<get_atom, std::uint64_t>::with<stream_actor>,
+  caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
+
+/// The live streams, from their actors: a page ordered by viewers (cursor:
+/// viewers and id of the last one seen; limit), and the live stream of a
+/// seller (0: none).
+using stream_index_actor = caf::typed_actor<
+  caf::reacts_to<put_atom, stream_info>,
+  caf::reacts_to<delete_atom, std::uint64_t>,
+  caf::replies_to<list_atom, std::int64_t, std::uint64_t, std::uint32_t>::with<live_page>,
+  caf::replies_to<get_atom, std::uint64_t>::with<std::uint64_t>>;
+
+/// Scheduling streams (approved sellers, their own products) and a seller's
+/// streams from the database (seller, upcoming only, before id, limit).
+using stream_service_actor = caf::typed_actor<
+  caf::replies_to<create_atom, std::uint64_t, stream_draft>::with<stream_keyed>,
+  caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<stream_info>>>;
+
 } // namespace livemart

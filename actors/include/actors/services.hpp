@@ -36,6 +36,19 @@ struct order_directory {
 /// The CAF group a product publishes its stock_update messages to.
 std::string product_group_name(std::uint64_t product_id);
 
+/// The stream registry: shards chosen by id, like the product directory.
+struct stream_directory {
+  std::vector<stream_registry_actor> shards;
+  const stream_registry_actor& shard_for(std::uint64_t stream_id) const;
+};
+
+/// The CAF group a stream publishes its pushes (stream_push) to.
+std::string stream_group_name(std::uint64_t stream_id);
+/// The CAF group of one user's personal events ((push_atom, json)).
+std::string user_group_name(std::uint64_t user_id);
+/// The CAF group that hears when a seller goes live ((start_atom, seller id, stream info)).
+std::string seller_live_group_name();
+
 /// Every long-lived domain actor, spawned together and stopped together.
 struct services {
   persistence::database db;
@@ -54,6 +67,9 @@ struct services {
   gateway_actor gateway;
   order_directory order_actors;
   order_service_actor orders;
+  stream_index_actor stream_index;
+  stream_directory streams;
+  stream_service_actor stream_service;
 };
 
 /// Makes the payment gateway named by payments.gateway (the Stripe adapter
@@ -96,6 +112,9 @@ review_actor spawn_reviews(caf::actor_system& sys, const conf::settings& cfg, co
                            product_directory products);
 checkout_actor spawn_checkouts(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                                product_directory products);
+/// The live index, the stream registry and the stream service; the actors
+/// of the streams that are live start at once (they list themselves).
+void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& s);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                            user_directory users);
 

@@ -140,6 +140,44 @@ struct payment_settings {
   std::uint32_t reconcile_window_h = 24;           ///< how far back a periodic reconciliation looks
 };
 
+/// Live streams: the stream actors, drops and auctions.
+struct stream_settings {
+  std::size_t title_length_max = 120;              ///< a stream's title, characters
+  std::size_t description_length_max = 2'000;     ///< a stream's description, characters
+  std::size_t featured_max = 50;                   ///< products featured in one stream
+  std::uint32_t schedule_ahead_max_days = 90;      ///< how far ahead a stream may be scheduled
+  std::string ingest_url = "rtmp://127.0.0.1:1935/live"; ///< the RTMP ingest URL shown with a stream key
+  std::uint32_t reconnect_window_s = 60;           ///< a live stream whose ingest dropped ends after this long without it
+  std::uint32_t push_interval_ms = 50;             ///< a product's stock and price reach viewers at most this often; 0: every change
+  std::uint32_t viewer_push_interval_ms = 1'000;   ///< the viewer count reaches viewers at most this often
+  std::uint32_t stats_flush_s = 10;                ///< viewer statistics are written at least this often while live
+  std::uint32_t idle_s = 300;                      ///< an actor of a stream that is not live ends after this long unused
+  std::size_t live_page_max = 100;                 ///< streams per page of GET /streams/live
+  std::int64_t drop_quantity_max = 100'000;        ///< units in one drop
+  std::uint32_t drop_duration_max_s = 3'600;       ///< longest drop
+  std::int64_t drop_per_buyer_max = 100;           ///< highest per-buyer limit of a drop
+  std::uint32_t auction_duration_max_s = 3'600;    ///< longest auction
+  std::uint32_t auction_extend_window_s = 10;      ///< a bid this close to the end extends the auction...
+  std::uint32_t auction_extend_to_s = 10;          ///< ...so that this much time is left (not in sudden-death mode)
+  std::string bid_increments = "0:100,2000:250,10000:500,50000:1000,100000:2500"; ///< price from (minor units) : smallest raise
+  std::int64_t bid_max_minor = 100'000'000;        ///< highest bid
+  std::size_t bid_queue_max = 1'024;               ///< bids waiting for the one being written at most, per stream
+  std::size_t command_queue_max = 256;             ///< changes waiting per stream at most before 503
+};
+
+/// WebSocket connections (viewers and user channels).
+struct ws_settings {
+  std::size_t message_bytes_max = 4'096;           ///< a message from a client
+  std::size_t outbox_max = 256;                    ///< messages queued for one connection at most; beyond: closed (4008)
+  std::uint32_t behind_max_ms = 5'000;             ///< a connection whose oldest queued message waits longer is closed (4008)
+  std::uint32_t hello_timeout_ms = 5'000;          ///< the first message (hello, with the token) must arrive within this
+  std::uint32_t idle_timeout_ms = 60'000;          ///< a connection without any frame for this long is closed (pings are sent at half)
+  std::uint32_t messages_per_s = 10;               ///< client messages per second, sustained
+  std::uint32_t messages_burst = 20;               ///< client messages in a burst
+  std::size_t connections_max = 50'000; ///< WebSocket connections on this node (viewers and user channels)
+  std::string allowed_origins;                     ///< Origins allowed besides the server's own (comma-separated)
+};
+
 struct node_settings {
   std::uint32_t id = 1; ///< 0..1023, part of every generated id so a cluster can route by id
   bool background_jobs = true; ///< run the sweepers (expired holds, unpaid orders) and periodic reconciliation
@@ -154,6 +192,8 @@ struct settings {
   catalog_settings catalog;
   order_settings orders;
   payment_settings payments;
+  stream_settings streams;
+  ws_settings ws;
   node_settings node;
 };
 
@@ -165,6 +205,15 @@ struct setting_entry {
   std::function<bool(settings&, std::string_view)> parse;
   std::function<std::string(const settings&)> print;
 };
+
+/// One tier of bid increments: from this price on, a bid must raise by at least `step`.
+struct increment_tier {
+  std::int64_t from_minor = 0;
+  std::int64_t step_minor = 0;
+};
+/// Parses streams.bid_increments ("0:100,2000:250"): tiers rising from 0,
+/// positive steps. Empty when malformed.
+std::vector<increment_tier> parse_increment_tiers(std::string_view text);
 
 /// All settings, in a stable order.
 std::span<const setting_entry> setting_entries();

@@ -175,7 +175,7 @@ struct sale_batch {
   std::uint64_t seller_id = 0;
   std::string currency;
   std::uint32_t payment_due_s = 0;
-  std::vector<std::uint64_t> order_ids, buyers, addresses, transition_ids, ledger_ids;
+  std::vector<std::uint64_t> order_ids, buyers, addresses, transition_ids, ledger_ids, drops;
   std::vector<std::int64_t> quantities, unit_prices, shipping;
   std::vector<std::string> titles, keys, hashes, bodies;
 };

@@ -112,6 +112,7 @@ struct stock_update {
   std::int64_t sold = 0;
   std::int64_t price_minor = 0;
   std::string currency;
+  std::int64_t at_us = 0; ///< when the change was published (system clock, microseconds)
 };
 
 /// The shop as a product page shows it.

@@ -13,6 +13,7 @@
 #include <protocol/problem.hpp>
 #include <protocol/search.hpp>
 #include <protocol/sellers.hpp>
+#include <protocol/streams.hpp>
 #include <protocol/users.hpp>
 
 /// Every atom and message type of livemart, registered in one place so that
@@ -73,6 +74,42 @@ using capture_atom = caf::atom_constant<caf::atom("capture")>;
 using review_atom = caf::atom_constant<caf::atom("review")>;
 using rated_atom = caf::atom_constant<caf::atom("rated")>;
 using sell_atom = caf::atom_constant<caf::atom("sell")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using end_atom = caf::atom_constant<caf::atom("end")>;
+using key_atom = caf::atom_constant<caf::atom("key")>;
+using ingest_atom = caf::atom_constant<caf::atom("ingest")>;
+using pin_atom = caf::atom_constant<caf::atom("pin")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using buy_atom = caf::atom_constant<caf::atom("buy")>;
+using auction_atom = caf::atom_constant<caf::atom("auction")>;
+using bid_atom = caf::atom_constant<caf::atom("bid")>;
+using offer_atom = caf::atom_constant<caf::atom("offer")>;
+using viewers_atom = caf::atom_constant<caf::atom("viewers")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using push_atom = caf::atom_constant<caf::atom("push")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+
+/// A stream with its key, shown once (creation and rotation).
+struct stream_keyed {
+  stream_info stream;
+  std::string key;
+};
+
+/// The owner's statistics of a stream: viewers from its actor, orders and
+/// revenue of its featured products while it was live.
+struct stream_stats {
+  stream_info stream;
+  std::int64_t orders = 0;
+  std::int64_t revenue_minor = 0;
+};
+
+/// A page of live streams, most viewers first.
+struct live_page {
+  std::vector<stream_info> items;
+  std::string next_cursor;
+};
 
 /// Result of a password verification: whether it matched and, when the
 /// stored hash used old parameters, a fresh hash to store instead.
@@ -181,7 +218,7 @@ typename Inspector::result_type inspect(Inspector& f, product_draft& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stock_update& x) {
   return f(caf::meta::type_name("stock_update"), x.product_id, x.sequence, x.stock, x.reserved, x.sold, x.price_minor,
-           x.currency);
+           x.currency, x.at_us);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_cursor& x) {
@@ -298,7 +335,8 @@ typename Inspector::result_type inspect(Inspector& f, review_page& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sale_request& x) {
-  return f(caf::meta::type_name("sale_request"), x.buyer_id, x.address_id, x.quantity, x.key, x.request_hash);
+  return f(caf::meta::type_name("sale_request"), x.buyer_id, x.address_id, x.quantity, x.key, x.request_hash,
+           x.drop_id, x.unit_price_minor);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sale_result& x) {
@@ -316,11 +354,70 @@ typename Inspector::result_type inspect(Inspector& f, reconcile_report& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, place_request& x) {
-  return f(caf::meta::type_name("place_request"), x.checkout_id, x.items, x.method);
+  return f(caf::meta::type_name("place_request"), x.checkout_id, x.items, x.method, x.drop_id,
+           x.drop_price_minor);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_reply& x) {
-  return f(caf::meta::type_name("stored_reply"), x.status, x.body);
+  return f(caf::meta::type_name("stored_reply"), x.status, x.body, x.fresh);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_info& x) {
+  return f(caf::meta::type_name("stream_info"), x.id, x.seller_id, x.owner_id, x.shop_name, x.title, x.description,
+           x.status, x.scheduled_at_ms, x.started_at_ms, x.ended_at_ms, x.end_reason, x.featured, x.pinned,
+           x.allow_anonymous, x.ingest_connected, x.key_version, x.viewers, x.peak_viewers, x.unique_viewers,
+           x.created_at_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_draft& x) {
+  return f(caf::meta::type_name("stream_draft"), x.title, x.description, x.scheduled_at_ms, x.featured,
+           x.allow_anonymous, x.start_now);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_patch& x) {
+  return f(caf::meta::type_name("stream_patch"), x.has_title, x.title, x.has_description, x.description,
+           x.has_scheduled_at, x.scheduled_at_ms, x.has_featured, x.featured, x.has_allow_anonymous,
+           x.allow_anonymous);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_drop& x) {
+  return f(caf::meta::type_name("stream_drop"), x.id, x.product_id, x.quantity, x.remaining, x.price_minor,
+           x.per_buyer_limit, x.started_at_ms, x.ends_at_ms, x.active, x.end_reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_auction& x) {
+  return f(caf::meta::type_name("stream_auction"), x.id, x.product_id, x.currency, x.starting_price_minor,
+           x.price_minor, x.next_minimum_minor, x.leader_id, x.leader_name, x.bid_count, x.sudden_death,
+           x.started_at_ms, x.ends_at_ms, x.open, x.result, x.winner_id, x.order_id, x.offered_to);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, drop_spec& x) {
+  return f(caf::meta::type_name("drop_spec"), x.product_id, x.quantity, x.price_minor, x.duration_s,
+           x.per_buyer_limit);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, auction_spec& x) {
+  return f(caf::meta::type_name("auction_spec"), x.product_id, x.starting_price_minor, x.duration_s, x.sudden_death);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_push& x) {
+  return f(caf::meta::type_name("stream_push"), x.key, x.json, x.seq, x.at_us);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_snapshot& x) {
+  return f(caf::meta::type_name("stream_snapshot"), x.seq, x.json);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_keyed& x) {
+  return f(caf::meta::type_name("stream_keyed"), x.stream, x.key);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_stats& x) {
+  return f(caf::meta::type_name("stream_stats"), x.stream, x.orders, x.revenue_minor);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, live_page& x) {
+  return f(caf::meta::type_name("live_page"), x.items, x.next_cursor);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, verify_result& x) {

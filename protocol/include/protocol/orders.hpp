@@ -79,6 +79,10 @@ struct place_request {
   std::uint64_t checkout_id = 0; ///< 0: buy now from `items`
   checkout_request items;
   payment_method method;         ///< optional: pay each order at once (method.kind empty: later)
+  /// Set only by a drop's stream actor, never decoded: the drop (0: none)
+  /// and its price (negative: the product's price).
+  std::uint64_t drop_id = 0;
+  std::int64_t drop_price_minor = -1;
 };
 decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg);
 
@@ -180,6 +184,10 @@ struct sale_request {
   std::int64_t quantity = 0;
   std::string key; ///< Idempotency-Key
   std::string request_hash;
+  /// Set only by a drop's stream actor, never from a request: the drop
+  /// (0: none) and its price (negative: the product's price).
+  std::uint64_t drop_id = 0;
+  std::int64_t unit_price_minor = -1;
 };
 enum class sale_outcome : std::uint8_t {
   placed = 0,  ///< the order, committed; `body` is the 201 stored for the key
@@ -196,6 +204,7 @@ struct sale_result {
 struct stored_reply {
   std::int32_t status = 0;
   std::string body;
+  bool fresh = false; ///< this request placed the order (false: a reply stored before, or a refusal)
 };
 
 } // namespace livemart

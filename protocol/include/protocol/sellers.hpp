@@ -54,8 +54,9 @@ decoded<seller_application> decode_seller_application(std::string_view body, con
 /// A rejection must say why: {"reason": "..."}.
 decoded<std::string> decode_rejection(std::string_view body, const conf::settings& cfg);
 
-/// The public shop page: no contact e-mail, no owner id.
-std::string encode_public(const seller& s);
+/// The public shop page: no contact e-mail, no owner id; whether it is
+/// live now (the stream's id, 0: not live).
+std::string encode_public(const seller& s, std::uint64_t live_stream_id = 0);
 /// What the owner and admins see.
 std::string encode_private(const seller& s);
 /// {"items": [...], "next_cursor": ...} with the public (or private) view

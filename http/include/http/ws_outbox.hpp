@@ -1,0 +1,79 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+
+/// The queue of one WebSocket connection (no Beast here, so it is
+/// unit-tested alone). A viewer that cannot keep up never slows anyone
+/// else: state messages (a key) replace an older one of the same key that
+/// was not sent yet, and a connection whose queue grows past `max` or whose
+/// oldest message waited past `behind_max` is to be closed.
+namespace livemart::http {
+
+/// One message, encoded once and shared by every connection it goes to.
+struct ws_message {
+  std::string key; ///< state messages: "p:<product>", "drop", "viewers"; empty: never replaced
+  std::string text;
+};
+using ws_message_ptr = std::shared_ptr<const ws_message>;
+
+class ws_outbox {
+public:
+  using clock = std::chrono::steady_clock;
+  enum class result { queued, replaced, overflow, behind };
+
+  ws_outbox(std::size_t max, std::chrono::milliseconds behind_max) : max_(max), behind_max_(behind_max) {}
+
+  /// Queues `m` (or replaces its older value). `overflow` and `behind`
+  /// mean the connection must be closed; nothing was queued then.
+  result push(ws_message_ptr m, clock::time_point now) {
+    if (!queue_.empty() && now - queue_.front().at > behind_max_)
+      return result::behind;
+    if (!m->key.empty()) {
+      for (auto it = queue_.begin() + (writing_ ? 1 : 0); it != queue_.end(); ++it) {
+        if (it->message->key == m->key) {
+          it->message = std::move(m);
+          return result::replaced;
+        }
+      }
+    }
+    if (queue_.size() >= max_)
+      return result::overflow;
+    queue_.push_back({std::move(m), now});
+    return result::queued;
+  }
+
+  bool empty() const { return queue_.empty(); }
+  std::size_t size() const { return queue_.size(); }
+  bool writing() const { return writing_; }
+
+  /// The next message to write; it stays queued (and is never replaced)
+  /// until done_writing(). The writer keeps the pointer while it writes.
+  ws_message_ptr start_writing() {
+    writing_ = true;
+    return queue_.front().message;
+  }
+  void done_writing() {
+    writing_ = false;
+    queue_.pop_front();
+  }
+  void clear() {
+    queue_.clear();
+    writing_ = false;
+  }
+
+private:
+  struct entry {
+    ws_message_ptr message;
+    clock::time_point at;
+  };
+  std::deque<entry> queue_;
+  std::size_t max_;
+  std::chrono::milliseconds behind_max_;
+  bool writing_ = false;
+};
+
+} // namespace livemart::http

@@ -1,0 +1,856 @@
+#include <utility> // Boost 1.74 + C++20: asio/awaitable.hpp needs std::exchange
+
+#include "websocket.hpp"
+
+#include <http/ws_outbox.hpp>
+
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <protocol/crypto.hpp>
+#include <protocol/ids.hpp>
+#include <protocol/json.hpp>
+#include <protocol/log.hpp>
+#include <protocol/metrics.hpp>
+#include <protocol/streams.hpp>
+
+namespace livemart::http {
+
+using ws_out = ws_message;
+using ws_out_ptr = ws_message_ptr;
+
+/// What hubs and relays see of a connection: thread-safe, never blocks.
+class ws_sink {
+public:
+  virtual ~ws_sink() = default;
+  virtual void push(ws_out_ptr message) = 0;
+  virtual void close_with(std::uint16_t code, std::string reason) = 0;
+};
+
+/// A viewer joining a hub (or asking it for a fresh snapshot).
+struct hub_join {
+  std::uint64_t serial = 0;
+  std::weak_ptr<ws_sink> sink;
+  std::uint64_t user = 0; ///< 0: anonymous
+};
+
+} // namespace livemart::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(livemart::http::hub_join)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::weak_ptr<livemart::http::ws_sink>)
+
+namespace livemart::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+/// Close codes of livemart's WebSocket protocol (docs/api.md).
+constexpr std::uint16_t close_unauthorized = 4401;
+constexpr std::uint16_t close_not_found = 4404;
+constexpr std::uint16_t close_too_slow = 4408;
+constexpr std::uint16_t close_rate_limited = 4429;
+
+using report_atom = caf::atom_constant<caf::atom("hub_report")>;
+using linger_atom = caf::atom_constant<caf::atom("hub_linger")>;
+
+metrics::gauge& viewer_gauge() {
+  static auto& g = metrics::registry::global().make_gauge("livemart_ws_connections", "Open WebSocket connections");
+  return g;
+}
+
+metrics::counter& slow_closes() {
+  static auto& c = metrics::registry::global().make_counter("livemart_ws_slow_closes_total",
+                                                            "WebSocket connections closed for falling behind");
+  return c;
+}
+
+// -- hubs: one per stream per node ---------------------------------------------------------
+
+struct hub_state {
+  std::uint64_t stream_id = 0;
+  std::optional<stream_actor> stream;
+  std::unordered_map<std::uint64_t, std::weak_ptr<ws_sink>> active;
+  std::vector<hub_join> pending; ///< waiting for a snapshot
+  bool snapshot_in_flight = false;
+  std::vector<std::uint64_t> new_users;
+  std::int64_t new_anonymous = 0;
+  bool report_armed = false;
+  std::int64_t reported = -1;
+  std::uint64_t joins = 0; ///< joins forwarded by the directory, for the passivation handshake
+  static inline const char* name = "ws_hub";
+};
+
+using hub_pointer = caf::stateful_actor<hub_state>*;
+
+std::int64_t hub_viewers(const hub_state& st) {
+  return static_cast<std::int64_t>(st.active.size() + st.pending.size());
+}
+
+/// Tells the stream actor this node's viewer count, at most every 200 ms.
+void report_soon(hub_pointer self) {
+  auto& st = self->state;
+  if (st.report_armed)
+    return;
+  st.report_armed = true;
+  self->delayed_send(self, std::chrono::milliseconds{200}, report_atom::value);
+}
+
+void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout);
+
+void close_pending(hub_pointer self, std::uint16_t code, const std::string& reason) {
+  for (auto& j : self->state.pending)
+    if (auto s = j.sink.lock())
+      s->close_with(code, reason);
+  self->state.pending.clear();
+  report_soon(self);
+}
+
+void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
+  auto& st = self->state;
+  if (st.snapshot_in_flight || st.pending.empty() || !st.stream)
+    return;
+  st.snapshot_in_flight = true;
+  self->request(*st.stream, timeout, snapshot_atom::value)
+    .then(
+      [self, timeout](const stream_snapshot& snap) {
+        auto& s = self->state;
+        s.snapshot_in_flight = false;
+        auto message = std::make_shared<const ws_out>(ws_out{{}, snap.json});
+        for (auto& j : s.pending) {
+          if (auto sink = j.sink.lock()) {
+            sink->push(message);
+            s.active[j.serial] = j.sink;
+          }
+        }
+        s.pending.clear();
+        fetch_snapshot(self, timeout);
+      },
+      [self, timeout](caf::error& err) {
+        auto& s = self->state;
+        s.snapshot_in_flight = false;
+        auto p = to_problem(err);
+        if (p.code == errc::not_found) {
+          close_pending(self, close_not_found, "no such stream");
+          return;
+        }
+        // The stream's actor passivated or is busy: find it again and retry.
+        s.stream.reset();
+        close_pending(self, 1013, "the stream is not available; try again");
+      });
+}
+
+caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_registry_actor registry,
+                         std::chrono::milliseconds timeout, caf::actor directory) {
+  auto& st = self->state;
+  st.stream_id = stream_id;
+  self->join(self->home_system().groups().get_local(stream_group_name(stream_id)));
+  auto resolve = [self, registry, timeout, stream_id] {
+    self->request(registry, timeout, get_atom::value, stream_id)
+      .then(
+        [self, timeout](const stream_actor& actor) {
+          self->state.stream = actor;
+          fetch_snapshot(self, timeout);
+        },
+        [self](caf::error&) { close_pending(self, 1013, "the stream is not available; try again"); });
+  };
+  resolve();
+  return {
+    [self, timeout, resolve](join_atom, const hub_join& j) {
+      auto& s = self->state;
+      ++s.joins;
+      s.pending.push_back(j);
+      if (j.user != 0)
+        s.new_users.push_back(j.user);
+      else
+        ++s.new_anonymous;
+      report_soon(self);
+      if (!s.stream)
+        resolve();
+      else
+        fetch_snapshot(self, timeout);
+    },
+    [self, timeout](snapshot_atom, const hub_join& j) {
+      // A resync: the viewer gets a fresh snapshot, then the events after it.
+      auto& s = self->state;
+      s.active.erase(j.serial);
+      s.pending.push_back(j);
+      fetch_snapshot(self, timeout);
+    },
+    [self](leave_atom, std::uint64_t serial) {
+      auto& s = self->state;
+      s.active.erase(serial);
+      s.pending.erase(std::remove_if(s.pending.begin(), s.pending.end(),
+                                     [serial](const hub_join& j) { return j.serial == serial; }),
+                      s.pending.end());
+      report_soon(self);
+    },
+    [self](const stream_push& push) {
+      auto& s = self->state;
+      auto message = std::make_shared<const ws_out>(ws_out{push.key, push.json});
+      for (auto it = s.active.begin(); it != s.active.end();) {
+        if (auto sink = it->second.lock()) {
+          sink->push(message);
+          ++it;
+        } else {
+          it = s.active.erase(it);
+        }
+      }
+    },
+    [self, directory](report_atom) {
+      auto& s = self->state;
+      s.report_armed = false;
+      auto count = hub_viewers(s);
+      if (s.stream && (count != s.reported || !s.new_users.empty() || s.new_anonymous != 0)) {
+        self->send(*s.stream, viewers_atom::value, caf::actor_cast<caf::actor>(self), count, s.new_users,
+                   s.new_anonymous);
+        s.reported = count;
+        s.new_users.clear();
+        s.new_anonymous = 0;
+      }
+      if (count == 0)
+        self->delayed_send(self, std::chrono::seconds{5}, linger_atom::value);
+    },
+    [self, directory](linger_atom) {
+      // Empty for a while: ask the directory to forget this hub. It agrees
+      // only if it forwarded no join since (its count equals ours).
+      if (hub_viewers(self->state) != 0)
+        return;
+      self->request(directory, std::chrono::seconds{5}, idle_atom::value, self->state.stream_id, self->state.joins)
+        .then(
+          [self](bool agreed) {
+            if (agreed)
+              self->quit();
+          },
+          [](caf::error&) {});
+    },
+  };
+}
+
+struct directory_state {
+  std::unordered_map<std::uint64_t, std::pair<caf::actor, std::uint64_t>> hubs; ///< stream -> hub, joins forwarded
+  static inline const char* name = "ws_hub_directory";
+};
+
+caf::behavior hub_directory(caf::stateful_actor<directory_state>* self, services* svc, std::chrono::milliseconds timeout) {
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [id, hub] : self->state.hubs)
+      self->send_exit(hub.first, msg.reason);
+    self->state.hubs.clear();
+    self->quit(msg.reason);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& hubs = self->state.hubs;
+    for (auto it = hubs.begin(); it != hubs.end(); ++it)
+      if (it->second.first.address() == msg.source) {
+        hubs.erase(it);
+        return;
+      }
+  });
+  return {
+    [self, svc, timeout](join_atom, std::uint64_t stream_id, const hub_join& j) {
+      auto& hubs = self->state.hubs;
+      auto it = hubs.find(stream_id);
+      if (it == hubs.end()) {
+        auto hub = self->spawn(stream_hub, stream_id, svc->streams.shard_for(stream_id), timeout,
+                               caf::actor_cast<caf::actor>(self));
+        self->monitor(hub);
+        it = hubs.emplace(stream_id, std::make_pair(hub, std::uint64_t{0})).first;
+      }
+      ++it->second.second;
+      self->send(it->second.first, join_atom::value, j);
+    },
+    [self](snapshot_atom, std::uint64_t stream_id, const hub_join& j) {
+      if (auto it = self->state.hubs.find(stream_id); it != self->state.hubs.end())
+        self->send(it->second.first, snapshot_atom::value, j);
+    },
+    [self](leave_atom, std::uint64_t stream_id, std::uint64_t serial) {
+      if (auto it = self->state.hubs.find(stream_id); it != self->state.hubs.end())
+        self->send(it->second.first, leave_atom::value, serial);
+    },
+    [self](idle_atom, std::uint64_t stream_id, std::uint64_t joins) -> bool {
+      auto& hubs = self->state.hubs;
+      auto it = hubs.find(stream_id);
+      if (it == hubs.end() || it->second.second != joins
+          || it->second.first.address() != caf::actor_cast<caf::actor_addr>(self->current_sender()))
+        return false;
+      hubs.erase(it);
+      return true;
+    },
+  };
+}
+
+// -- user channels ----------------------------------------------------------------------------
+
+/// A user's personal events: its own group (outbid, auction won, order
+/// status) and followed sellers going live.
+caf::behavior user_relay(caf::event_based_actor* self, std::weak_ptr<ws_sink> sink, std::uint64_t user,
+                         seller_actor sellers, std::chrono::milliseconds timeout) {
+  auto follows = std::make_shared<std::unordered_set<std::uint64_t>>();
+  auto& groups = self->home_system().groups();
+  self->join(groups.get_local(user_group_name(user)));
+  self->join(groups.get_local(seller_live_group_name()));
+  auto send = [sink](std::string text) {
+    if (auto s = sink.lock())
+      s->push(std::make_shared<const ws_out>(ws_out{{}, std::move(text)}));
+  };
+  // Ready once the follows are known, so no go-live is missed after it.
+  self->request(sellers, timeout, following_atom::value, user, std::uint64_t{0}, std::uint32_t{1'000})
+    .then(
+      [follows, send](const std::vector<seller>& list) {
+        for (const auto& s : list)
+          follows->insert(s.id);
+        send("{\"type\":\"ready\"}");
+      },
+      [send](caf::error&) { send("{\"type\":\"ready\",\"follows\":false}"); });
+  return {
+    [send](push_atom, const std::string& json) { send(json); },
+    [send, follows](start_atom, std::uint64_t seller_id, const stream_info& stream) {
+      if (follows->count(seller_id) == 0)
+        return;
+      json::writer w;
+      w.begin_object().field("type", "seller_live").key("stream").raw(encode_stream(stream, false)).end_object();
+      send(w.take());
+    },
+    [follows](follow_atom, std::uint64_t seller_id, bool on) {
+      if (on)
+        follows->insert(seller_id);
+      else
+        follows->erase(seller_id);
+    },
+  };
+}
+
+std::string problem_reply(std::string_view ref, const problem& p, std::string_view path) {
+  return encode_ws_reply(ref, info(p.code).status, render(p, path, ""));
+}
+
+} // namespace
+
+// -- a connection -------------------------------------------------------------------------------
+
+class ws_session : public ws_sink, public std::enable_shared_from_this<ws_session> {
+public:
+  enum class kind { viewer, user };
+
+  ws_session(ws_runtime& rt, tcp::socket socket, kind k, std::uint64_t stream_id, std::uint64_t user, std::string path)
+    : rt_(rt), ws_(std::move(socket)), hello_timer_(ws_.get_executor()), close_timer_(ws_.get_executor()), kind_(k),
+      outbox_(rt.app.cfg.ws.outbox_max, std::chrono::milliseconds{rt.app.cfg.ws.behind_max_ms}), stream_id_(stream_id),
+      user_(user), path_(std::move(path)), serial_(rt.next_serial.fetch_add(1)),
+      tokens_(static_cast<double>(rt.app.cfg.ws.messages_burst)), refilled_(steady::now()) {
+    rt_.open_.fetch_add(1);
+    viewer_gauge().add(1);
+  }
+
+  ~ws_session() override {
+    rt_.open_.fetch_sub(1);
+    viewer_gauge().add(-1);
+  }
+
+  void run(bhttp::request<bhttp::string_body> req, std::list<std::weak_ptr<ws_session>>::iterator entry) {
+    entry_ = entry;
+    const auto& cfg = rt_.app.cfg;
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout t;
+    t.handshake_timeout = std::chrono::milliseconds{cfg.http.read_timeout_ms};
+    t.idle_timeout = std::chrono::milliseconds{cfg.ws.idle_timeout_ms};
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(bhttp::field::server, "livemart"); }));
+    ws_.read_message_max(cfg.ws.message_bytes_max);
+    auto req_ptr = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req));
+    ws_.async_accept(*req_ptr, [self = shared_from_this(), req_ptr](beast::error_code ec) { self->on_accept(ec); });
+  }
+
+  void push(ws_out_ptr message) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), message = std::move(message)]() mutable {
+      self->enqueue(std::move(message));
+    });
+  }
+
+  void close_with(std::uint16_t code, std::string reason) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+      self->close_now(code, std::move(reason));
+    });
+  }
+
+private:
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      finish();
+      return;
+    }
+    if (user_ != 0) {
+      join();
+    } else {
+      // The token comes in the first message ({"type":"hello","token":...}),
+      // never in the URL. Anonymous viewers say hello without one.
+      hello_timer_.expires_after(std::chrono::milliseconds{rt_.app.cfg.ws.hello_timeout_ms});
+      hello_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+        if (!e && !self->joined_)
+          self->close_now(close_unauthorized, "no hello within ws.hello_timeout_ms");
+      });
+    }
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      finish();
+      return;
+    }
+    auto text = beast::buffers_to_string(in_.data());
+    in_.consume(in_.size());
+    if (!closing_)
+      handle(text);
+    if (!closing_)
+      do_read();
+  }
+
+  /// Token bucket: ws.messages_per_s sustained, ws.messages_burst at once.
+  bool take_token() {
+    const auto& cfg = rt_.app.cfg.ws;
+    auto now = steady::now();
+    tokens_ = std::min<double>(cfg.messages_burst, tokens_ + std::chrono::duration<double>(now - refilled_).count()
+                                                               * cfg.messages_per_s);
+    refilled_ = now;
+    if (tokens_ < 1.0)
+      return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+  void reply(std::string text) { enqueue(std::make_shared<const ws_out>(ws_out{{}, std::move(text)})); }
+
+  void handle(const std::string& text) {
+    if (!take_token()) {
+      if (++violations_ >= rt_.app.cfg.ws.messages_burst) {
+        close_now(close_rate_limited, "too many messages (ws.messages_per_s)");
+        return;
+      }
+      reply(problem_reply("", make_problem(errc::rate_limited, "too many messages (ws.messages_per_s)"), path_));
+      return;
+    }
+    violations_ = 0;
+    if (!ws_.got_text()) {
+      reply(problem_reply("", make_problem(errc::bad_request, "send text messages (JSON)"), path_));
+      return;
+    }
+    auto decoded = decode_ws_message(text, rt_.app.cfg);
+    if (auto* p = std::get_if<problem>(&decoded)) {
+      reply(problem_reply("", *p, path_));
+      return;
+    }
+    auto msg = std::get<ws_client_message>(std::move(decoded));
+    using k = ws_client_message::kind;
+    if (!joined_ && msg.type != k::hello) {
+      close_now(close_unauthorized, "say hello first");
+      return;
+    }
+    switch (msg.type) {
+      case k::hello: return hello(msg);
+      case k::ping: return reply(encode_ws_reply(msg.ref, 200, "{\"type\":\"pong\"}"));
+      case k::resync:
+        if (kind_ == kind::viewer)
+          caf::anon_send(rt_.hubs, snapshot_atom::value, stream_id_, hub_join{serial_, weak_from_this(), user_});
+        return;
+      case k::bid: return bid(msg);
+      case k::buy: return buy(msg);
+    }
+  }
+
+  void hello(const ws_client_message& msg) {
+    if (joined_ || hello_seen_) {
+      reply(problem_reply(msg.ref, make_problem(errc::conflict, "hello was said already"), path_));
+      return;
+    }
+    hello_seen_ = true;
+    hello_timer_.cancel();
+    if (!msg.token.empty()) {
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      auto verified = jwt::verify(rt_.app.tokens, msg.token, now);
+      if (std::holds_alternative<std::string>(verified)) {
+        close_now(close_unauthorized, "the access token is invalid or expired");
+        return;
+      }
+      user_ = std::get<jwt::claims>(verified).user_id;
+    }
+    if (kind_ == kind::user && user_ == 0) {
+      close_now(close_unauthorized, "a user channel needs an access token");
+      return;
+    }
+    join();
+  }
+
+  /// Joins the stream's hub (after checking the stream exists and allows
+  /// this viewer), or starts the user channel's relay.
+  void join() {
+    joined_ = true;
+    if (kind_ == kind::user) {
+      relay_ = rt_.app.system.spawn(user_relay, std::weak_ptr<ws_sink>{weak_from_this()}, user_, rt_.app.svc.sellers,
+                                    std::chrono::milliseconds{rt_.app.cfg.actors.step_timeout_ms});
+      return;
+    }
+    call_stream<stream_info>(
+      [self = shared_from_this()](const stream_info* s, const caf::error* err) {
+        if (err != nullptr || s == nullptr) {
+          self->close_now(close_not_found, "no such stream");
+          return;
+        }
+        if (!s->allow_anonymous && self->user_ == 0) {
+          self->close_now(close_unauthorized, "this stream is for signed-in viewers");
+          return;
+        }
+        caf::anon_send(self->rt_.hubs, join_atom::value, self->stream_id_,
+                       hub_join{self->serial_, self->weak_from_this(), self->user_});
+        self->in_hub_ = true;
+      },
+      get_atom::value);
+  }
+
+  void bid(const ws_client_message& msg) {
+    if (user_ == 0) {
+      reply(problem_reply(msg.ref, make_problem(errc::unauthenticated, "sign in to bid"), path_));
+      return;
+    }
+    call_stream<stream_auction>(
+      [self = shared_from_this(), ref = msg.ref](const stream_auction* a, const caf::error* err) {
+        if (err != nullptr)
+          self->reply(problem_reply(ref, to_problem_with_fields(*err), self->path_));
+        else
+          self->reply(encode_ws_reply(ref, 201, encode_auction(*a)));
+      },
+      bid_atom::value, user_, msg.auction_id, msg.amount_minor);
+  }
+
+  void buy(const ws_client_message& msg) {
+    if (user_ == 0) {
+      reply(problem_reply(msg.ref, make_problem(errc::unauthenticated, "sign in to buy"), path_));
+      return;
+    }
+    auto hash = crypto::to_hex(crypto::sha256("ws-buy\n" + ids::format(msg.drop_id) + "\n" + ids::format(msg.address_id)
+                                              + "\n" + std::to_string(msg.quantity)));
+    call_stream<stored_reply>(
+      [self = shared_from_this(), ref = msg.ref](const stored_reply* r, const caf::error* err) {
+        if (err != nullptr)
+          self->reply(problem_reply(ref, to_problem_with_fields(*err), self->path_));
+        else
+          self->reply(encode_ws_reply(ref, r->status, r->body));
+      },
+      buy_atom::value, msg.drop_id, user_, msg.key, hash, path_, std::string{}, drop_buy_request(msg.address_id, msg.quantity));
+  }
+
+  /// Asks the stream's actor from a bridge actor; `done(reply, error)` runs
+  /// on this connection's strand.
+  template <class Reply, class Done, class... Args>
+  void call_stream(Done done, Args... args) {
+    auto self = shared_from_this();
+    auto registry = rt_.app.svc.streams.shard_for(stream_id_);
+    auto id = stream_id_;
+    auto timeout = std::chrono::milliseconds{rt_.app.cfg.http.request_timeout_ms};
+    auto on_strand = [self, done](std::optional<Reply> reply, std::optional<caf::error> err) {
+      asio::post(self->ws_.get_executor(), [done, reply = std::move(reply), err = std::move(err)]() mutable {
+        done(reply ? &*reply : nullptr, err ? &*err : nullptr);
+      });
+    };
+    bridge_task task{[registry, id, timeout, on_strand, args...](caf::event_based_actor* bridge) {
+      bridge->request(registry, timeout, get_atom::value, id)
+        .then(
+          [bridge, timeout, on_strand, args...](const stream_actor& actor) {
+            bridge->request(actor, timeout, args...)
+              .then([on_strand](const Reply& r) { on_strand(r, std::nullopt); },
+                    [on_strand](caf::error& e) { on_strand(std::nullopt, e); });
+          },
+          [on_strand](caf::error& e) { on_strand(std::nullopt, e); });
+    }};
+    caf::anon_send(rt_.app.bridge(), run_atom::value, std::move(task));
+  }
+
+  // -- the outbox -----------------------------------------------------------------------------
+
+  void enqueue(ws_out_ptr message) {
+    if (closing_)
+      return;
+    switch (outbox_.push(std::move(message), steady::now())) {
+      case ws_outbox::result::behind:
+        slow_closes().add();
+        close_now(close_too_slow, "too slow: messages waited over ws.behind_max_ms");
+        return;
+      case ws_outbox::result::overflow:
+        slow_closes().add();
+        close_now(close_too_slow, "too slow: more than ws.outbox_max messages waiting");
+        return;
+      case ws_outbox::result::replaced:
+        return;
+      case ws_outbox::result::queued:
+        break;
+    }
+    if (!writing_)
+      write_next();
+  }
+
+  void write_next() {
+    if (outbox_.empty() || closing_) {
+      writing_ = false;
+      return;
+    }
+    writing_ = true;
+    ws_.text(true);
+    auto message = outbox_.start_writing();
+    ws_.async_write(asio::buffer(message->text),
+                    [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
+                      if (ec) {
+                        self->writing_ = false;
+                        self->finish();
+                        return;
+                      }
+                      if (self->closing_) {
+                        self->writing_ = false;
+                        if (auto close = std::exchange(self->pending_close_, nullptr))
+                          close();
+                        return;
+                      }
+                      self->outbox_.done_writing();
+                      self->write_next();
+                    });
+  }
+
+  void close_now(std::uint16_t code, std::string reason) {
+    if (closing_)
+      return;
+    closing_ = true;
+    hello_timer_.cancel();
+    outbox_.clear();
+    leave();
+    // A peer that does not read may never take the close frame: the
+    // socket closes after a second anyway.
+    close_timer_.expires_after(std::chrono::seconds{1});
+    close_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
+      if (!e) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      }
+    });
+    auto start_close = [self = shared_from_this(), code, reason = std::move(reason)] {
+      self->ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason}, [self](beast::error_code) {
+        self->close_timer_.cancel();
+        self->finish();
+      });
+    };
+    if (writing_) {
+      // Beast allows the close frame only once the write in flight is done;
+      // closing the socket after the timer ends that write.
+      pending_close_ = start_close;
+      return;
+    }
+    start_close();
+  }
+
+  /// Leaves the hub or stops the relay; idempotent.
+  void leave() {
+    if (in_hub_) {
+      in_hub_ = false;
+      caf::anon_send(rt_.hubs, leave_atom::value, stream_id_, serial_);
+    }
+    if (relay_) {
+      caf::anon_send_exit(relay_, caf::exit_reason::user_shutdown);
+      relay_ = nullptr;
+    }
+  }
+
+  void finish() {
+    if (finished_)
+      return;
+    finished_ = true;
+    hello_timer_.cancel();
+    leave();
+    std::lock_guard lock{rt_.sessions_mutex};
+    rt_.sessions.erase(entry_);
+  }
+
+public:
+  /// Shutdown: 1001 going away.
+  void going_away() {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->close_now(1001, "the server is shutting down"); });
+  }
+
+private:
+  ws_runtime& rt_;
+  websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer in_;
+  asio::steady_timer hello_timer_;
+  asio::steady_timer close_timer_;
+  std::function<void()> pending_close_;
+  kind kind_;
+  ws_outbox outbox_;
+  std::uint64_t stream_id_;
+  std::uint64_t user_;
+  std::string path_;
+  std::uint64_t serial_;
+  caf::actor relay_;
+  double tokens_;
+  steady::time_point refilled_;
+  std::uint32_t violations_ = 0;
+  std::list<std::weak_ptr<ws_session>>::iterator entry_;
+  bool writing_ = false;
+  bool joined_ = false;
+  bool hello_seen_ = false;
+  bool in_hub_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+};
+
+// -- the runtime ----------------------------------------------------------------------------------
+
+ws_runtime::ws_runtime(app_context& a, std::atomic<bool>& d) : app(a), draining(d) {
+  hubs = app.system.spawn(hub_directory, &app.svc, std::chrono::milliseconds{app.cfg.actors.step_timeout_ms});
+}
+
+ws_runtime::~ws_runtime() {
+  stop();
+}
+
+void ws_runtime::stop() {
+  if (hubs) {
+    caf::anon_send_exit(hubs, caf::exit_reason::user_shutdown);
+    hubs = nullptr;
+  }
+}
+
+void ws_runtime::close_all() {
+  std::vector<std::shared_ptr<ws_session>> live;
+  {
+    std::lock_guard lock{sessions_mutex};
+    for (auto& w : sessions)
+      if (auto s = w.lock())
+        live.push_back(std::move(s));
+  }
+  for (auto& s : live)
+    s->going_away();
+}
+
+namespace {
+
+/// Answers a refused upgrade with a problem and closes.
+void refuse(tcp::socket socket, const bhttp::request<bhttp::string_body>& req, errc code, std::string detail) {
+  auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+  auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(info(code).status),
+                                                                    req.version());
+  res->set(bhttp::field::server, "livemart");
+  res->set(bhttp::field::content_type, "application/problem+json");
+  res->body() = render(make_problem(code, std::move(detail)), std::string{req.target()}, "");
+  res->keep_alive(false);
+  res->prepare_payload();
+  stream->expires_after(std::chrono::seconds{5});
+  bhttp::async_write(*stream, *res, [stream, res](beast::error_code, std::size_t) {
+    beast::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+  });
+}
+
+std::string_view view(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+
+/// The same origin (Origin's host is the Host header) or one configured.
+bool origin_allowed(std::string_view origin, std::string_view host, std::string_view allowed) {
+  if (origin.empty())
+    return true; // not a browser: Origin protects browsers' users from other sites
+  for (std::string_view scheme : {"http://", "https://"})
+    if (origin.size() == scheme.size() + host.size() && origin.substr(0, scheme.size()) == scheme
+        && origin.substr(scheme.size()) == host)
+      return true;
+  while (!allowed.empty()) {
+    auto comma = allowed.find(',');
+    auto entry = allowed.substr(0, comma);
+    while (!entry.empty() && entry.front() == ' ')
+      entry.remove_prefix(1);
+    while (!entry.empty() && entry.back() == ' ')
+      entry.remove_suffix(1);
+    if (!entry.empty() && entry == origin)
+      return true;
+    allowed = comma == std::string_view::npos ? std::string_view{} : allowed.substr(comma + 1);
+  }
+  return false;
+}
+
+} // namespace
+
+void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> req, std::string peer) {
+  (void)peer;
+  std::string path{req.target().substr(0, req.target().find('?'))};
+  if (draining.load()) {
+    refuse(std::move(socket), req, errc::shutting_down, "the server is shutting down");
+    return;
+  }
+  if (req.method() != bhttp::verb::get) {
+    refuse(std::move(socket), req, errc::method_not_allowed, "a WebSocket upgrade is a GET");
+    return;
+  }
+  ws_session::kind kind = ws_session::kind::viewer;
+  std::uint64_t stream_id = 0;
+  constexpr std::string_view prefix = "/streams/";
+  constexpr std::string_view suffix = "/ws";
+  if (path == "/users/me/ws") {
+    kind = ws_session::kind::user;
+  } else if (path.size() > prefix.size() + suffix.size() && path.compare(0, prefix.size(), prefix) == 0
+             && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    auto id = ids::parse(std::string_view{path}.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+    if (!id) {
+      refuse(std::move(socket), req, errc::not_found, "no such stream");
+      return;
+    }
+    stream_id = *id;
+  } else {
+    refuse(std::move(socket), req, errc::not_found, "no WebSocket endpoint at " + path);
+    return;
+  }
+  auto origin = view(req[bhttp::field::origin]);
+  if (!origin_allowed(origin, view(req[bhttp::field::host]), app.cfg.ws.allowed_origins)) {
+    refuse(std::move(socket), req, errc::forbidden, "this Origin may not open a WebSocket here (ws.allowed_origins)");
+    return;
+  }
+  std::uint64_t user = 0;
+  auto authorization = view(req[bhttp::field::authorization]);
+  if (!authorization.empty()) {
+    constexpr std::string_view scheme = "Bearer ";
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto verified = authorization.substr(0, scheme.size()) == scheme
+                      ? jwt::verify(app.tokens, authorization.substr(scheme.size()), now)
+                      : std::variant<jwt::claims, std::string>{std::string{"not a bearer token"}};
+    if (std::holds_alternative<std::string>(verified)) {
+      refuse(std::move(socket), req, errc::unauthenticated, "the access token is invalid or expired");
+      return;
+    }
+    user = std::get<jwt::claims>(verified).user_id;
+  }
+  if (open_.load() >= app.cfg.ws.connections_max) {
+    refuse(std::move(socket), req, errc::overloaded, "too many WebSocket connections (ws.connections_max)");
+    return;
+  }
+  auto session = std::make_shared<ws_session>(*this, std::move(socket), kind, stream_id, user, path);
+  std::list<std::weak_ptr<ws_session>>::iterator entry;
+  {
+    std::lock_guard lock{sessions_mutex};
+    entry = sessions.insert(sessions.end(), session);
+  }
+  session->run(std::move(req), entry);
+}
+
+} // namespace livemart::http

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+
+#include "context.hpp"
+
+/// WebSocket connections: stream viewers (GET /streams/:id/ws) and user
+/// channels (GET /users/me/ws). See docs/architecture.md, "Live streams".
+namespace livemart::http {
+
+class ws_session;
+
+/// What the WebSocket side of one server shares: the hub directory (one
+/// hub actor per stream per node fans pushes out to its viewers) and the
+/// open connections, for shutdown.
+class ws_runtime {
+public:
+  ws_runtime(app_context& app, std::atomic<bool>& draining);
+  ~ws_runtime();
+
+  /// Takes over a connection whose request asks for an upgrade: checks the
+  /// path, the Origin and a token in the Authorization header, then accepts
+  /// it, or answers with a problem and closes.
+  void accept(boost::asio::ip::tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> req,
+              std::string peer);
+
+  /// Shutdown: every connection gets a close frame (1001, going away).
+  void close_all();
+  /// Connections still open.
+  std::size_t open() const { return open_.load(); }
+  /// Ends the hub directory and its hubs (after the I/O threads stopped).
+  void stop();
+
+  // Used by the connections themselves.
+  app_context& app;
+  std::atomic<bool>& draining;
+  caf::actor hubs; ///< the hub directory
+  std::atomic<std::size_t> open_{0};
+  std::atomic<std::uint64_t> next_serial{1};
+  std::mutex sessions_mutex; ///< connect, disconnect and shutdown only
+  std::list<std::weak_ptr<ws_session>> sessions;
+};
+
+} // namespace livemart::http

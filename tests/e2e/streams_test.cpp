@@ -1,0 +1,474 @@
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include "api.hpp"
+#include "ws_client.hpp"
+
+using namespace livemart::testing;
+using livemart::json::value;
+
+namespace {
+
+struct live_stream {
+  std::string id;
+  std::string key;
+};
+
+live_stream open_stream(marketplace& m, const shop& s, const std::vector<std::string>& featured, bool start_now = true) {
+  std::string list;
+  for (const auto& id : featured)
+    list.append(list.empty() ? "" : ",").append(quote(id));
+  auto r = m.c.post("/streams",
+                    "{\"title\":\"Friday camera drop\",\"featured\":[" + list + "],\"start_now\":" +
+                      (start_now ? "true" : "false") + "}",
+                    s.owner.token);
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  auto doc = r.json();
+  const auto* stream = doc.find("stream");
+  REQUIRE(stream != nullptr);
+  CHECK(stream->string_or("status") == (start_now ? "live" : "scheduled"));
+  return {stream->string_or("id"), doc.string_or("stream_key")};
+}
+
+/// A viewer that said hello (with `token`, or anonymously) and got its snapshot.
+std::unique_ptr<ws_client> watch(marketplace& m, const std::string& stream, value& snapshot, const std::string& token = {}) {
+  auto ws = std::make_unique<ws_client>(m.srv.port(), "/streams/" + stream + "/ws");
+  REQUIRE(ws->status() == 101);
+  ws->send(token.empty() ? R"({"type":"hello"})" : "{\"type\":\"hello\",\"token\":" + quote(token) + "}");
+  snapshot = ws->await(of_type("snapshot"));
+  return ws;
+}
+
+const value& member(const value& doc, std::string_view key) {
+  const auto* v = doc.find(key);
+  REQUIRE(v != nullptr);
+  return *v;
+}
+
+std::int64_t available_in(const value& product_holder) {
+  return integer_field(member(product_holder, "product"), "available");
+}
+
+std::string ingest(marketplace& m, const std::string& key, const std::string& call = "publish") {
+  http_client c{m.srv.port()};
+  auto r = c.request("POST", "/ingest/auth", "app=live&name=" + key + "&call=" + call,
+                     {{"Content-Type", "application/x-www-form-urlencoded"}});
+  return std::to_string(r.status);
+}
+
+std::string buy_now(marketplace& m, const api_user& buyer, const std::string& product, const std::string& address,
+                    int quantity = 1) {
+  auto r = m.c.request("POST", "/orders",
+                       "{\"items\":[{\"product_id\":" + quote(product) + ",\"quantity\":" + std::to_string(quantity) +
+                         "}],\"address_id\":" + quote(address) + "}",
+                       {{"Content-Type", "application/json"},
+                        {"Authorization", "Bearer " + buyer.token},
+                        {"Idempotency-Key", "buy-" + unique_suffix()}});
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.body;
+}
+
+} // namespace
+
+TEST_CASE("streams: scheduling, stream keys, ingest checks and the live list", "[e2e][streams]") {
+  marketplace m{{"--streams.reconnect_window_s=1"}};
+  auto s = open_shop(m);
+  auto other = open_shop(m);
+  auto camera = listing(m, s, "Leica M6", 249900, 5);
+  auto foreign = listing(m, other, "Nikon F3", 99900, 5);
+  auto buyer = sign_up(m.c, "buyer");
+
+  SECTION("only approved sellers schedule, with their own products") {
+    check_problem(m.c.post("/streams", R"({"title":"Mine"})", buyer.token), 403, "forbidden");
+    auto missing = m.c.post("/streams", R"({"description":"no title"})", s.owner.token);
+    check_problem(missing, 422, "validation-failed");
+    CHECK(contains(missing.error_fields(), "title"));
+    auto theirs = m.c.post("/streams", "{\"title\":\"Borrowed\",\"featured\":[" + quote(foreign) + "]}", s.owner.token);
+    check_problem(theirs, 422, "validation-failed");
+    CHECK(contains(theirs.error_fields(), "featured"));
+    auto unknown = m.c.post("/streams", R"({"title":"x","price_minor":1})", s.owner.token);
+    check_problem(unknown, 400, "unknown-field");
+  }
+
+  SECTION("a key is shown once, checked by hash, rotated by its owner only") {
+    auto live = open_stream(m, s, {camera}, false);
+    CHECK(live.key.rfind("lm_" + live.id + "_", 0) == 0);
+    CHECK(live.key.size() >= 3 + live.id.size() + 1 + 43); // 256 random bits in base64url
+    auto pub = m.c.get("/streams/" + live.id);
+    REQUIRE(pub.status == 200);
+    CHECK(pub.body.find(live.key) == std::string::npos);
+    CHECK(pub.json().find("key_version") == nullptr);
+    CHECK(m.c.get("/streams/" + live.id, s.owner.token).json().find("key_version") != nullptr);
+
+    CHECK(ingest(m, "lm_" + live.id + "_" + std::string(43, 'A')) == "403");
+    CHECK(ingest(m, "not-a-key") == "403");
+    // The encoder connects with the right key: the scheduled stream goes live.
+    CHECK(ingest(m, live.key) == "204");
+    auto now_live = m.c.get("/streams/" + live.id, s.owner.token).json();
+    CHECK(now_live.string_or("status") == "live");
+    CHECK(member(now_live, "ingest_connected").as_bool());
+
+    check_problem(m.c.post("/streams/" + live.id + "/key", "", other.owner.token), 403, "forbidden");
+    auto rotated = m.c.post("/streams/" + live.id + "/key", "", s.owner.token);
+    REQUIRE(rotated.status == 200);
+    auto fresh = rotated.json().string_or("stream_key");
+    CHECK(fresh != live.key);
+    CHECK(ingest(m, live.key) == "403");
+    CHECK(ingest(m, fresh) == "204");
+  }
+
+  SECTION("the live list comes from the stream actors, most viewers first; the shop shows it is live") {
+    auto first = open_stream(m, s, {camera});
+    auto second = open_stream(m, other, {foreign});
+    value snapshot;
+    auto viewer = watch(m, second.id, snapshot);
+    viewer->await([](const value& msg) { return msg.string_or("type") == "viewers" && integer_field(msg, "viewers") == 1; });
+    auto page = m.c.get("/streams/live?limit=1");
+    REQUIRE(page.status == 200);
+    auto doc = page.json();
+    REQUIRE(member(doc, "items").as_array().size() == 1);
+    CHECK(member(doc, "items").as_array()[0].string_or("id") == second.id);
+    auto cursor = doc.string_or("next_cursor");
+    REQUIRE(!cursor.empty());
+    auto rest = m.c.get("/streams/live?limit=1&cursor=" + cursor).json();
+    REQUIRE(member(rest, "items").as_array().size() == 1);
+    CHECK(member(rest, "items").as_array()[0].string_or("id") == first.id);
+    check_problem(m.c.get("/streams/live?cursor=garbage"), 400, "bad-request");
+
+    auto shop_page = m.c.get("/sellers/" + s.seller_id).json();
+    CHECK(member(shop_page, "is_live").as_bool());
+    CHECK(shop_page.string_or("live_stream_id") == first.id);
+    auto upcoming = m.c.get("/sellers/" + s.seller_id + "/streams?upcoming=true").json();
+    REQUIRE(member(upcoming, "items").as_array().size() == 1);
+
+    // The owner ends it: it leaves the list and the shop is no longer live.
+    check_problem(m.c.post("/streams/" + first.id + "/end", "", buyer.token), 403, "forbidden");
+    auto ended = m.c.post("/streams/" + first.id + "/end", "", s.owner.token);
+    REQUIRE(ended.status == 200);
+    CHECK(ended.json().string_or("status") == "ended");
+    check_problem(m.c.post("/streams/" + first.id + "/end", "", s.owner.token), 409, "conflict");
+    CHECK(!member(m.c.get("/sellers/" + s.seller_id).json(), "is_live").as_bool());
+    CHECK(member(m.c.get("/sellers/" + s.seller_id + "/streams").json(), "items").as_array().size() == 1);
+  }
+
+  SECTION("a stream whose ingest went away ends after the reconnect window; a scheduled one is cancelled") {
+    auto live = open_stream(m, s, {camera}, false);
+    REQUIRE(ingest(m, live.key) == "204");
+    value snapshot;
+    auto viewer = watch(m, live.id, snapshot);
+    CHECK(ingest(m, live.key, "publish_done") == "204");
+    auto ended = viewer->await(of_type("stream_ended"));
+    CHECK(member(ended, "stream").string_or("end_reason") == "ingest_lost");
+    CHECK(ingest(m, live.key) == "403"); // an ended stream takes no publisher
+
+    auto later = open_stream(m, s, {}, false);
+    auto cancelled = m.c.post("/streams/" + later.id + "/end", "", s.owner.token);
+    REQUIRE(cancelled.status == 200);
+    CHECK(cancelled.json().string_or("status") == "cancelled");
+  }
+
+  SECTION("the owner edits a stream; others cannot") {
+    auto live = open_stream(m, s, {camera}, false);
+    check_problem(m.c.patch("/streams/" + live.id, R"({"title":"Theirs"})", other.owner.token), 403, "forbidden");
+    auto edited = m.c.patch("/streams/" + live.id, R"({"title":"Sunday lenses","description":"Bring questions"})",
+                            s.owner.token);
+    INFO(edited.body);
+    REQUIRE(edited.status == 200);
+    CHECK(edited.json().string_or("title") == "Sunday lenses");
+    auto bad = m.c.patch("/streams/" + live.id, "{\"featured\":[" + quote(foreign) + "]}", s.owner.token);
+    check_problem(bad, 422, "validation-failed");
+    CHECK(contains(bad.error_fields(), "featured"));
+  }
+}
+
+TEST_CASE("viewers: a snapshot, then events in sequence; purchases anywhere show at once", "[e2e][streams]") {
+  marketplace m{{"--ws.hello_timeout_ms=500"}};
+  auto s = open_shop(m);
+  auto other = open_shop(m);
+  auto camera = listing(m, s, "Leica M6", 249900, 10);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto live = open_stream(m, s, {camera});
+
+  value snapshot;
+  auto viewer = watch(m, live.id, snapshot);
+  auto seq = integer_field(snapshot, "seq");
+  const auto& products = member(snapshot, "products").as_array();
+  REQUIRE(products.size() == 1);
+  CHECK(products[0].string_or("id") == camera);
+  CHECK(integer_field(products[0], "price_minor") == 249900);
+  CHECK(member(snapshot, "stream").string_or("status") == "live");
+
+  SECTION("a buy-now over REST reaches the viewer with the new stock") {
+    buy_now(m, buyer, camera, address, 2);
+    auto push = viewer->await([](const value& msg) { return msg.string_or("type") == "product" && available_in(msg) == 8; });
+    CHECK(integer_field(push, "seq") == seq); // state events carry the current sequence number
+    CHECK(integer_field(push, "at_us") > 0);
+  }
+
+  SECTION("pins and price changes; a seller cannot pin in another seller's stream") {
+    check_problem(m.c.post("/streams/" + live.id + "/pin", "{\"product_id\":" + quote(camera) + "}", other.owner.token),
+                  403, "forbidden");
+    REQUIRE(m.c.post("/streams/" + live.id + "/pin", "{\"product_id\":" + quote(camera) + "}", s.owner.token).status == 200);
+    auto pinned = viewer->await(of_type("pinned"));
+    CHECK(integer_field(pinned, "seq") == seq + 1);
+    CHECK(member(pinned, "pin").string_or("product_id") == camera);
+    REQUIRE(m.c.request("PUT", "/products/" + camera + "/price", R"({"price_minor":199900})",
+                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.owner.token}})
+              .status == 200);
+    auto priced = viewer->await([](const value& msg) {
+      return msg.string_or("type") == "product" && integer_field(member(msg, "product"), "price_minor") == 199900;
+    });
+    CHECK(integer_field(priced, "seq") == seq + 1);
+    REQUIRE(m.c.del("/streams/" + live.id + "/pin", s.owner.token).status == 200);
+    auto unpinned = viewer->await(of_type("unpinned"));
+    CHECK(integer_field(unpinned, "seq") == seq + 2);
+    // A resync gives a fresh snapshot at the current sequence number.
+    viewer->send(R"({"type":"resync"})");
+    auto again = viewer->await(of_type("snapshot"));
+    CHECK(integer_field(again, "seq") == seq + 2);
+  }
+
+  SECTION("Origin is checked; bad messages are answered naming the field; silence before hello closes") {
+    ws_client evil{m.srv.port(), "/streams/" + live.id + "/ws", {{"Origin", "https://evil.example"}}};
+    CHECK(evil.status() == 403);
+    ws_client same{m.srv.port(), "/streams/" + live.id + "/ws",
+                   {{"Origin", "http://127.0.0.1:" + std::to_string(m.srv.port())}}};
+    CHECK(same.status() == 101);
+    ws_client nowhere{m.srv.port(), "/streams/999999/ws"};
+    REQUIRE(nowhere.status() == 101);
+    nowhere.send(R"({"type":"hello"})");
+    CHECK(!nowhere.read().has_value());
+    CHECK(nowhere.close_code() == 4404);
+
+    viewer->send(R"({"type":"bid","amount_minor":"ten"})");
+    auto reply = viewer->await(of_type("reply"));
+    CHECK(integer_field(reply, "status") == 400);
+    CHECK(member(reply, "body").string_or("code") == "invalid-field-type");
+    viewer->send(R"({"type":"bid","amount_minor":1000})");
+    auto anonymous_bid = viewer->await(of_type("reply"));
+    CHECK(integer_field(anonymous_bid, "status") == 401);
+    viewer->send(std::string(5000, ' '));
+    CHECK(!viewer->read().has_value());
+    CHECK(viewer->close_code() == 1009); // larger than ws.message_bytes_max
+
+    ws_client silent{m.srv.port(), "/streams/" + live.id + "/ws"};
+    REQUIRE(silent.status() == 101);
+    CHECK(!silent.read(std::chrono::seconds{5}).has_value());
+    CHECK(silent.close_code() == 4401);
+
+    ws_client forged{m.srv.port(), "/streams/" + live.id + "/ws"};
+    forged.send(R"({"type":"hello","token":"eyJhbGciOiJIUzI1NiJ9.e30.x"})");
+    CHECK(!forged.read().has_value());
+    CHECK(forged.close_code() == 4401);
+  }
+}
+
+TEST_CASE("viewers: stock changes are coalesced to the latest value", "[e2e][streams]") {
+  marketplace m{{"--streams.push_interval_ms=400"}};
+  auto s = open_shop(m);
+  auto camera = listing(m, s, "Leica M6", 249900, 40);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto live = open_stream(m, s, {camera});
+  value snapshot;
+  auto viewer = watch(m, live.id, snapshot);
+  for (int i = 0; i < 20; ++i)
+    buy_now(m, buyer, camera, address);
+  auto last = viewer->await([](const value& msg) { return msg.string_or("type") == "product" && available_in(msg) == 20; });
+  std::size_t product_pushes = 1;
+  for (const auto& msg : viewer->skipped())
+    product_pushes += msg.string_or("type") == "product" ? 1 : 0;
+  INFO("product pushes: " << product_pushes);
+  CHECK(product_pushes < 20);
+  CHECK(integer_field(member(last, "product"), "available") == 20);
+}
+
+TEST_CASE("drops: no oversell, no buyer beyond the limit, every viewer sees the count fall", "[e2e][streams]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto camera = listing(m, s, "Leica M6", 249900, 10);
+  auto a = sign_up(m.c, "buyer");
+  auto b = sign_up(m.c, "buyer");
+  auto c = sign_up(m.c, "buyer");
+  auto a_address = add_address(m.c, a);
+  auto b_address = add_address(m.c, b);
+  auto c_address = add_address(m.c, c);
+  auto live = open_stream(m, s, {camera});
+  value snapshot;
+  auto viewer = watch(m, live.id, snapshot);
+
+  auto bad = m.c.post("/streams/" + live.id + "/drops", "{\"product_id\":" + quote(camera) + ",\"quantity\":11,\"duration_s\":60}",
+                      s.owner.token);
+  check_problem(bad, 409, "conflict");
+  CHECK(contains(bad.error_fields(), "quantity"));
+  check_problem(m.c.post("/streams/" + live.id + "/drops",
+                         "{\"product_id\":" + quote(camera) + ",\"quantity\":3,\"duration_s\":60}", a.token),
+                403, "forbidden");
+  auto started = m.c.post("/streams/" + live.id + "/drops",
+                          "{\"product_id\":" + quote(camera) +
+                            ",\"quantity\":3,\"price_minor\":9900,\"duration_s\":60,\"per_buyer_limit\":2}",
+                          s.owner.token);
+  INFO(started.body);
+  REQUIRE(started.status == 201);
+  auto drop = started.json().string_or("id");
+  auto event = viewer->await(of_type("drop_started"));
+  CHECK(integer_field(member(event, "drop"), "remaining") == 3);
+
+  auto buy = [&](const api_user& u, const std::string& address, int quantity) {
+    return m.c.request("POST", "/streams/" + live.id + "/drops/" + drop + "/buy",
+                       "{\"address_id\":" + quote(address) + ",\"quantity\":" + std::to_string(quantity) + "}",
+                       {{"Content-Type", "application/json"},
+                        {"Authorization", "Bearer " + u.token},
+                        {"Idempotency-Key", "drop-" + unique_suffix()}});
+  };
+  auto first = buy(a, a_address, 2);
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  auto placed = first.json();
+  const auto& order = member(placed, "orders").as_array().at(0);
+  CHECK(integer_field(order, "subtotal_minor") == 2 * 9900); // the drop's price, not the product's
+  auto over_limit = buy(a, a_address, 1);
+  check_problem(over_limit, 409, "conflict");
+  CHECK(contains(over_limit.error_fields(), "quantity"));
+  auto too_many = buy(b, b_address, 2);
+  check_problem(too_many, 409, "conflict");
+  CHECK(contains(too_many.error_fields(), "quantity"));
+
+  // The last unit over the WebSocket.
+  value b_snapshot;
+  auto b_viewer = watch(m, live.id, b_snapshot, b.token);
+  b_viewer->send("{\"type\":\"buy\",\"ref\":\"r1\",\"address_id\":" + quote(b_address) + ",\"key\":\"ws-" + unique_suffix() + "\"}");
+  auto bought = b_viewer->await(of_type("reply"));
+  CHECK(bought.string_or("ref") == "r1");
+  CHECK(integer_field(bought, "status") == 201);
+
+  auto ended = viewer->await(of_type("drop_ended"));
+  CHECK(member(ended, "drop").string_or("end_reason") == "sold_out");
+  check_problem(buy(c, c_address, 1), 409, "conflict");
+  CHECK(stock_of(m, camera) == 7);
+}
+
+TEST_CASE("auctions: increments, durable bids, anti-sniping, the winner's order and the runner-up", "[e2e][streams]") {
+  marketplace m{{"--streams.auction_extend_window_s=10", "--streams.auction_extend_to_s=10"}};
+  auto s = open_shop(m);
+  auto camera = listing(m, s, "Leica M6", 249900, 3);
+  auto a = sign_up(m.c, "bidder");
+  auto b = sign_up(m.c, "bidder");
+  auto homeless = sign_up(m.c, "bidder");
+  add_address(m.c, a);
+  add_address(m.c, b);
+  auto live = open_stream(m, s, {camera});
+  value snapshot;
+  auto viewer = watch(m, live.id, snapshot);
+  ws_client a_channel{m.srv.port(), "/users/me/ws", {{"Authorization", "Bearer " + a.token}}};
+  REQUIRE(a_channel.status() == 101);
+  a_channel.await(of_type("ready"));
+
+  SECTION("sudden death: the winner gets a pending order; the runner-up is offered the item after a failed payment") {
+    auto started = m.c.post("/streams/" + live.id + "/auctions",
+                            "{\"product_id\":" + quote(camera) + ",\"starting_price_minor\":1000,\"duration_s\":2,"
+                            "\"sudden_death\":true}",
+                            s.owner.token);
+    INFO(started.body);
+    REQUIRE(started.status == 201);
+    auto auction = started.json().string_or("id");
+    auto bids = "/streams/" + live.id + "/auctions/" + auction + "/bids";
+    auto low = m.c.post(bids, R"({"amount_minor":999})", a.token);
+    check_problem(low, 409, "conflict");
+    CHECK(contains(low.error_fields(), "amount_minor"));
+    check_problem(m.c.post(bids, R"({"amount_minor":1000})", homeless.token), 422, "validation-failed");
+    check_problem(m.c.post(bids, R"({"amount_minor":5000})", s.owner.token), 403, "forbidden");
+    auto first = m.c.post(bids, R"({"amount_minor":1000})", a.token);
+    REQUIRE(first.status == 201);
+    CHECK(integer_field(first.json(), "next_minimum_minor") == 1100); // 100 in the first tier
+    auto short_raise = m.c.post(bids, R"({"amount_minor":1050})", b.token);
+    check_problem(short_raise, 409, "conflict");
+    auto second = m.c.post(bids, R"({"amount_minor":1100})", b.token);
+    REQUIRE(second.status == 201);
+    CHECK(second.json().string_or("leader_id") == b.id);
+    // Sudden death never extends.
+    CHECK(integer_field(second.json(), "ends_at_ms") == integer_field(started.json(), "ends_at_ms"));
+    auto outbid = a_channel.await(of_type("outbid"));
+    CHECK(member(outbid, "auction").string_or("id") == auction);
+
+    auto closed = viewer->await(of_type("auction_closed"));
+    const auto& result = member(closed, "auction");
+    CHECK(result.string_or("result") == "sold");
+    CHECK(result.string_or("winner_id") == b.id);
+    auto order_id = result.string_or("order_id");
+    auto order = m.c.get("/orders/" + order_id, b.token);
+    REQUIRE(order.status == 200);
+    CHECK(order.json().string_or("status") == "pending");
+    CHECK(integer_field(member(order.json(), "items").as_array().at(0), "unit_price_minor") == 1100);
+    CHECK(stock_of(m, camera) == 2);
+
+    check_problem(m.c.post("/streams/" + live.id + "/auctions/" + auction + "/offer", "", s.owner.token), 409, "conflict");
+    REQUIRE(m.c.post("/orders/" + order_id + "/cancel", R"({"reason":"changed my mind"})", b.token).status == 200);
+    check_problem(m.c.post("/streams/" + live.id + "/auctions/" + auction + "/offer", "", a.token), 403, "forbidden");
+    auto offered = m.c.post("/streams/" + live.id + "/auctions/" + auction + "/offer", "", s.owner.token);
+    INFO(offered.body);
+    REQUIRE(offered.status == 200);
+    CHECK(offered.json().string_or("result") == "offered");
+    CHECK(offered.json().string_or("offered_to") == a.id);
+    auto a_order = m.c.get("/orders/" + offered.json().string_or("order_id"), a.token);
+    REQUIRE(a_order.status == 200);
+    CHECK(integer_field(member(a_order.json(), "items").as_array().at(0), "unit_price_minor") == 1000);
+  }
+
+  SECTION("a bid in the last seconds extends the clock; bids survive a restart") {
+    auto started = m.c.post("/streams/" + live.id + "/auctions",
+                            "{\"product_id\":" + quote(camera) + ",\"starting_price_minor\":20000,\"duration_s\":5}",
+                            s.owner.token);
+    REQUIRE(started.status == 201);
+    auto auction = started.json().string_or("id");
+    auto before = integer_field(started.json(), "ends_at_ms");
+    auto bid = m.c.post("/streams/" + live.id + "/auctions/" + auction + "/bids", R"({"amount_minor":20000})", a.token);
+    REQUIRE(bid.status == 201);
+    CHECK(integer_field(bid.json(), "ends_at_ms") > before);
+    viewer->await(of_type("auction_extended"));
+    // Over the WebSocket too; from 10000 the increment is 500.
+    value b_snapshot;
+    auto b_viewer = watch(m, live.id, b_snapshot, b.token);
+    b_viewer->send(R"({"type":"bid","ref":"x","amount_minor":20499})");
+    auto refused = b_viewer->await(of_type("reply"));
+    CHECK(integer_field(refused, "status") == 409);
+    b_viewer->send(R"({"type":"bid","ref":"y","amount_minor":20500})");
+    auto accepted = b_viewer->await(of_type("reply"));
+    CHECK(integer_field(accepted, "status") == 201);
+
+    // Acknowledged bids are committed: a restarted server shows them.
+    m.srv.stop();
+    server_process again{m.db.url()};
+    ws_client fresh{again.port(), "/streams/" + live.id + "/ws"};
+    REQUIRE(fresh.status() == 101);
+    fresh.send(R"({"type":"hello"})");
+    auto after = fresh.await(of_type("snapshot"));
+    const auto& state = member(after, "auction");
+    CHECK(integer_field(state, "price_minor") == 20500);
+    CHECK(state.string_or("leader_id") == b.id);
+    CHECK(integer_field(state, "bid_count") == 2);
+  }
+}
+
+TEST_CASE("user channels: a followed seller going live", "[e2e][streams]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto fan = sign_up(m.c, "fan");
+  REQUIRE(m.c.post("/sellers/" + s.seller_id + "/follow", "", fan.token).status == 200);
+  ws_client anonymous{m.srv.port(), "/users/me/ws"};
+  REQUIRE(anonymous.status() == 101);
+  anonymous.send(R"({"type":"hello"})");
+  CHECK(!anonymous.read().has_value());
+  CHECK(anonymous.close_code() == 4401);
+
+  ws_client channel{m.srv.port(), "/users/me/ws"};
+  channel.send("{\"type\":\"hello\",\"token\":" + quote(fan.token) + "}");
+  channel.await(of_type("ready"));
+  auto live = open_stream(m, s, {});
+  auto pushed = channel.await(of_type("seller_live"));
+  CHECK(member(pushed, "stream").string_or("id") == live.id);
+}
