@@ -10,6 +10,7 @@
 
 #include <persistence/statements.hpp>
 #include <protocol/ids.hpp>
+#include <protocol/json.hpp>
 #include <protocol/log.hpp>
 
 namespace livemart {
@@ -56,6 +57,7 @@ struct order_state {
   bool needs_reload = false; ///< a write's outcome is unknown: read the order again before the next change
   bool retiring = false;
   std::chrono::steady_clock::time_point last_activity;
+  order_status announced = order_status::pending; ///< the status the buyer's channel heard of last
   static inline const char* name = "order";
 };
 
@@ -63,9 +65,27 @@ using order_pointer = order_actor::stateful_pointer<order_state>;
 
 void next(order_pointer self, const context_ptr& ctx);
 
+/// Tells the buyer's user channel (any node) that the order's status changed.
+void announce_status(order_pointer self) {
+  auto& st = self->state;
+  if (!st.exists || st.o.status == st.announced)
+    return;
+  st.announced = st.o.status;
+  json::writer w;
+  w.begin_object()
+    .field("type", "order")
+    .field("order_id", ids::format(st.o.id))
+    .field("status", to_string(st.o.status))
+    .field("total_minor", st.o.total_minor)
+    .field("currency", st.o.currency)
+    .end_object();
+  caf::anon_send(self->home_system().groups().get_local(user_group_name(st.o.buyer_id)), push_atom::value, w.take());
+}
+
 /// Ends the current job and starts the next one.
 void done(order_pointer self, const context_ptr& ctx) {
   auto& st = self->state;
+  announce_status(self);
   st.busy = false;
   st.last_activity = std::chrono::steady_clock::now();
   if (st.queue.empty() && st.retiring) {
@@ -99,8 +119,10 @@ void load(order_pointer self, const context_ptr& ctx, std::function<void()> then
         st.needs_reload = false;
         auto found = persistence::decode_orders(r.results.front());
         st.exists = !found.empty();
-        if (st.exists)
+        if (st.exists) {
           st.o = std::move(found.front());
+          st.announced = st.o.status;
+        }
         then();
       },
       [self, ctx, then](caf::error& err) {

@@ -116,12 +116,16 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
       auto rp = self->make_response_promise<std::int64_t>();
       write(persistence::seller_follow(user_id, seller_id, follow))
         .then(
-          [rp](const db_result& r) mutable {
+          [self, rp, user_id, seller_id, follow](const db_result& r) mutable {
             const auto& rows = r.results.front().rows;
-            if (rows.empty())
+            if (rows.empty()) {
               rp.deliver(no_such_seller());
-            else
-              rp.deliver(static_cast<std::int64_t>(std::stoll(rows.front().front().text)));
+              return;
+            }
+            // The user's open channels follow along (go-live pushes).
+            caf::anon_send(self->home_system().groups().get_local(user_group_name(user_id)), follow_atom::value,
+                           seller_id, follow);
+            rp.deliver(static_cast<std::int64_t>(std::stoll(rows.front().front().text)));
           },
           fail_to(rp));
       return rp;

@@ -219,6 +219,8 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_regis
         s.new_users.clear();
         s.new_anonymous = 0;
       }
+      else if (!s.stream)
+        report_soon(self); // not resolved yet: tell it later
       if (count == 0)
         self->delayed_send(self, std::chrono::seconds{5}, linger_atom::value);
     },

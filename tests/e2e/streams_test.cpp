@@ -350,6 +350,19 @@ TEST_CASE("drops: no oversell, no buyer beyond the limit, every viewer sees the 
   CHECK(member(ended, "drop").string_or("end_reason") == "sold_out");
   check_problem(buy(c, c_address, 1), 409, "conflict");
   CHECK(stock_of(m, camera) == 7);
+
+  // The seller's statistics: orders and revenue while live, viewers (once
+  // the hub has told the stream about both viewers).
+  viewer->await([](const value& msg) { return msg.string_or("type") == "viewers" && integer_field(msg, "viewers") == 2; });
+  check_problem(m.c.get("/streams/" + live.id + "/stats", a.token), 403, "forbidden");
+  auto stats = m.c.get("/streams/" + live.id + "/stats", s.owner.token);
+  REQUIRE(stats.status == 200);
+  INFO(stats.body);
+  auto figures = stats.json();
+  CHECK(integer_field(figures, "orders") == 2);
+  CHECK(integer_field(figures, "revenue_minor") == 3 * 9900);
+  CHECK(integer_field(figures, "peak_viewers") == 2);
+  CHECK(integer_field(figures, "unique_viewers") >= 2);
 }
 
 TEST_CASE("auctions: increments, durable bids, anti-sniping, the winner's order and the runner-up", "[e2e][streams]") {
@@ -454,11 +467,12 @@ TEST_CASE("auctions: increments, durable bids, anti-sniping, the winner's order 
   }
 }
 
-TEST_CASE("user channels: a followed seller going live", "[e2e][streams]") {
+TEST_CASE("user channels: a followed seller going live, an order's status", "[e2e][streams]") {
   marketplace m;
   auto s = open_shop(m);
+  auto camera = listing(m, s, "Leica M6", 249900, 5);
   auto fan = sign_up(m.c, "fan");
-  REQUIRE(m.c.post("/sellers/" + s.seller_id + "/follow", "", fan.token).status == 200);
+  auto address = add_address(m.c, fan);
   ws_client anonymous{m.srv.port(), "/users/me/ws"};
   REQUIRE(anonymous.status() == 101);
   anonymous.send(R"({"type":"hello"})");
@@ -468,7 +482,23 @@ TEST_CASE("user channels: a followed seller going live", "[e2e][streams]") {
   ws_client channel{m.srv.port(), "/users/me/ws"};
   channel.send("{\"type\":\"hello\",\"token\":" + quote(fan.token) + "}");
   channel.await(of_type("ready"));
-  auto live = open_stream(m, s, {});
+  // Followed while connected: the open channel hears of it too.
+  REQUIRE(m.c.post("/sellers/" + s.seller_id + "/follow", "", fan.token).status == 200);
+  auto live = open_stream(m, s, {camera});
   auto pushed = channel.await(of_type("seller_live"));
   CHECK(member(pushed, "stream").string_or("id") == live.id);
+
+  auto placed = value{};
+  {
+    auto body = buy_now(m, fan, camera, address);
+    auto parsed = livemart::json::parse(body);
+    REQUIRE(std::holds_alternative<value>(parsed));
+    placed = std::get<value>(std::move(parsed));
+  }
+  auto order_id = member(placed, "orders").as_array().at(0).string_or("id");
+  REQUIRE(m.c.post("/orders/" + order_id + "/cancel", R"({"reason":"wrong lens"})", fan.token).status == 200);
+  auto status = channel.await([&](const value& msg) {
+    return msg.string_or("type") == "order" && msg.string_or("order_id") == order_id;
+  });
+  CHECK(status.string_or("status") == "cancelled");
 }
