@@ -2,10 +2,17 @@
 
 #include <charconv>
 
+#include <span>
+
 #include <protocol/crypto.hpp>
+#include <protocol/embedded_file.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
 #include <protocol/streams.hpp>
+
+namespace livemart::http {
+extern const std::span<const livemart::embedded_file> web_files;
+} // namespace livemart::http
 
 /// Live streams over REST (docs/api.md, "Live streams"). Viewers' pushes
 /// travel over the WebSocket (websocket.cpp); every change here goes to the
@@ -106,9 +113,36 @@ std::optional<ingest_call> read_ingest_call(const request& req) {
   return out;
 }
 
+/// A file of the viewer page, with its media type and a strict CSP.
+void serve_web_file(const context_ptr& ctx, std::string_view name, std::string type) {
+  for (const auto& f : web_files) {
+    if (f.name != name)
+      continue;
+    response res;
+    res.content_type = std::move(type);
+    res.body = std::string{f.contents};
+    res.headers.emplace_back("Content-Security-Policy",
+                             "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' https: data:; "
+                             "frame-ancestors 'none'; base-uri 'none'");
+    res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    ctx->respond(std::move(res));
+    return;
+  }
+  ctx->respond_problem(make_problem(errc::not_found, "no such file"));
+}
+
 } // namespace
 
 void add_stream_routes(router& r) {
+  // The viewer page: plain HTML and JavaScript, driven by the stream's WebSocket.
+  r.add("GET", "/live/:id", [](const context_ptr& ctx) {
+    if (!ctx->path_id("stream"))
+      return;
+    serve_web_file(ctx, "live.html", "text/html; charset=utf-8");
+  });
+  r.add("GET", "/static/live.js", [](const context_ptr& ctx) { serve_web_file(ctx, "live.js", "text/javascript; charset=utf-8"); });
+  r.add("GET", "/static/live.css", [](const context_ptr& ctx) { serve_web_file(ctx, "live.css", "text/css; charset=utf-8"); });
+
   // Schedules a stream (or starts it now); the key is shown this once.
   r.add("POST", "/streams", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
