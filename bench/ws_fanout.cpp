@@ -9,17 +9,21 @@
 // Without --buy-path it only listens for --duration-s (the bare server
 // broadcasts by itself).
 //
-// Every message with "at_us" is a delivery: its delay is the receipt time
-// minus at_us (the change's commit time on the same machine's clock). At the
-// end it waits --settle-ms, reads --final-url (the product's stock; or
-// takes --final) and checks each viewer's last "available".
+// Every stock push is a delivery: its delay is the receipt time minus at_us
+// (the commit time of the value it shows, on the same machine's clock); its
+// staleness is the receipt time minus first_at_us (the oldest change a
+// coalesced push replaced). At the
+// end it reads until nothing arrived for --settle-ms, reads --final-url
+// (the product's stock; or takes --final) and checks each viewer's last
+// "available".
 //
 // With --server-pid it reads the server's resident memory before the
 // viewers connect and after, for the memory per connection.
 //
 // Prints one line:
 //   RESULT label=... viewers=N connected=N messages=N msgs_per_s=X delay_p50_ms=X delay_p99_ms=X
-//          delay_max_ms=X pushes_per_viewer_s_max=N final=N viewers_on_final=N buys=N buy_errors=N rss_per_conn_kib=X
+//          delay_max_ms=X staleness_p99_ms=X pushes_per_viewer_s_max=N messages_per_viewer_s_max=N final=N viewers_on_final=N
+//          buys=N buy_errors=N rss_per_conn_kib=X
 
 #include <utility> // before Asio: Boost 1.74 + g++ 12 + C++20 needs std::exchange
 
@@ -96,9 +100,11 @@ long rss_kib(long pid) {
 
 struct stats {
   std::vector<std::int32_t> delays_us;
+  std::vector<std::int32_t> staleness_us; ///< from the oldest change a coalesced push stands for
   long messages = 0;
   bool measuring = false;
   steady::time_point started;
+  steady::time_point last_message;
 };
 
 class viewer : public std::enable_shared_from_this<viewer> {
@@ -129,7 +135,8 @@ public:
   }
 
   std::optional<std::int64_t> last_available;
-  std::vector<int> per_second;
+  std::vector<int> per_second;     ///< stock pushes in each second
+  std::vector<int> all_per_second; ///< every message in each second
   bool open = false;
 
 private:
@@ -155,12 +162,24 @@ private:
       if (auto v = number_after(text, "\"available\":"))
         last_available = *v;
       connected_(true);
-    } else if (text.find("\"at_us\":") != std::string_view::npos && text.find("\"product\":") != std::string_view::npos) {
+      return buffer_.consume(buffer_.size());
+    }
+    st_.last_message = steady::now();
+    if (st_.measuring) {
+      auto second = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(st_.last_message - st_.started).count());
+      if (all_per_second.size() <= second)
+        all_per_second.resize(second + 1);
+      ++all_per_second[second];
+    }
+    if (text.find("\"at_us\":") != std::string_view::npos && text.find("\"product\":") != std::string_view::npos) {
       auto at = number_after(text, "\"at_us\":");
       if (auto v = number_after(text, "\"available\":"))
         last_available = *v;
       if (st_.measuring && at) {
-        st_.delays_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now_us() - *at, INT32_MAX)));
+        auto now = now_us();
+        auto first = number_after(text, "\"first_at_us\":").value_or(*at);
+        st_.delays_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - *at, INT32_MAX)));
+        st_.staleness_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - first, INT32_MAX)));
         ++st_.messages;
         auto second = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(steady::now() - st_.started).count());
         if (per_second.size() <= second)
@@ -342,7 +361,14 @@ int main(int argc, char** argv) {
   };
   pace.expires_after(std::chrono::milliseconds{0});
   tick();
-  ioc.run_for(std::chrono::seconds{o.duration_s} + std::chrono::milliseconds{o.settle_ms});
+  ioc.run_for(std::chrono::seconds{o.duration_s});
+  // Then read until nothing came for --settle-ms (at most 60 s): what is
+  // still in flight counts, and the final value is the last one.
+  auto give_up = steady::now() + std::chrono::seconds{60};
+  while (steady::now() - st.last_message < std::chrono::milliseconds{o.settle_ms} && steady::now() < give_up) {
+    ioc.restart();
+    ioc.run_for(std::chrono::milliseconds{100});
+  }
   st.measuring = false;
 
   long final_value = o.final_value;
@@ -351,12 +377,14 @@ int main(int argc, char** argv) {
     if (auto v = read_final(ioc, o))
       final_value = *v;
   }
-  int on_final = 0, max_per_second = 0;
+  int on_final = 0, max_per_second = 0, max_all_per_second = 0;
   for (auto& v : viewers) {
     if (v->last_available && *v->last_available == final_value)
       ++on_final;
     for (int n : v->per_second)
       max_per_second = std::max(max_per_second, n);
+    for (int n : v->all_per_second)
+      max_all_per_second = std::max(max_all_per_second, n);
   }
   auto messages = st.messages;
   std::ostringstream out;
@@ -365,7 +393,9 @@ int main(int argc, char** argv) {
   out << "RESULT label=" << o.label << " viewers=" << o.viewers << " connected=" << connected << " messages=" << messages
       << " msgs_per_s=" << static_cast<double>(messages) / std::max(1, o.duration_s)
       << " delay_p50_ms=" << percentile(st.delays_us, 0.50) << " delay_p99_ms=" << percentile(st.delays_us, 0.99)
-      << " delay_max_ms=" << percentile(st.delays_us, 1.0) << " pushes_per_viewer_s_max=" << max_per_second
+      << " delay_max_ms=" << percentile(st.delays_us, 1.0)
+      << " staleness_p99_ms=" << percentile(st.staleness_us, 0.99) << " pushes_per_viewer_s_max=" << max_per_second
+      << " messages_per_viewer_s_max=" << max_all_per_second
       << " final=" << final_value << " viewers_on_final=" << on_final << " buys=" << pool.ok
       << " buy_errors=" << pool.errors << " rss_per_conn_kib="
       << (o.viewers > 0 && o.server_pid != 0 ? static_cast<double>(rss_after - rss_before) / o.viewers : 0.0);

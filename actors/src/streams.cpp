@@ -125,10 +125,11 @@ struct pending_bid {
   caf::typed_response_promise<stream_auction> rp;
 };
 
-/// A state push not sent yet: when its oldest change happened, when the
-/// key was last pushed.
+/// A state push not sent yet: when its oldest and its newest change
+/// committed, when the key was last pushed.
 struct push_slot {
   std::int64_t first_change_us = 0;
+  std::int64_t last_change_us = 0;
   std::chrono::steady_clock::time_point last_push{};
   bool due = false;
 };
@@ -231,19 +232,23 @@ void list_in_index(stream_pointer self, const context_ptr& ctx) {
 void push_state(stream_pointer self, const context_ptr& ctx, const std::string& key) {
   auto& st = self->state;
   auto& slot = st.pushes[key];
-  auto at = slot.first_change_us != 0 ? slot.first_change_us : now_us();
+  // at_us: when the value shown committed; first_at_us: the oldest change
+  // this message stands for (the others were replaced by it).
+  auto at = slot.last_change_us != 0 ? slot.last_change_us : now_us();
+  auto first = slot.first_change_us != 0 ? slot.first_change_us : at;
   slot.first_change_us = 0;
+  slot.last_change_us = 0;
   slot.due = false;
   slot.last_push = std::chrono::steady_clock::now();
   if (key == "viewers") {
     send_push(self, key, encode_viewers_push(st.info.viewers, st.seq), at);
     list_in_index(self, ctx);
-  } else if (key == "drop") {
-    if (st.drop)
-      send_push(self, key, encode_event_push("drop", st.seq, "drop", encode_drop(*st.drop), at), at);
   } else if (auto id = ids::parse(std::string_view{key}.substr(2)); id) { // "p:<id>"
+    // A drop's remaining units travel with its product's stock: one
+    // message for one purchase.
+    auto drop = st.drop && st.drop->product_id == *id ? encode_drop(*st.drop) : std::string{};
     if (auto it = st.products.find(*id); it != st.products.end())
-      send_push(self, key, encode_product_push(it->second, st.seq, at), at);
+      send_push(self, key, encode_product_push(it->second, st.seq, at, first, drop), at);
   }
 }
 
@@ -253,8 +258,10 @@ void push_state(stream_pointer self, const context_ptr& ctx, const std::string& 
 void state_changed(stream_pointer self, const context_ptr& ctx, const std::string& key, std::int64_t at_us = 0) {
   auto& st = self->state;
   auto& slot = st.pushes[key];
+  auto at = at_us != 0 ? at_us : now_us();
   if (slot.first_change_us == 0)
-    slot.first_change_us = at_us != 0 ? at_us : now_us();
+    slot.first_change_us = at;
+  slot.last_change_us = at;
   auto interval = std::chrono::milliseconds{key == "viewers" ? ctx->cfg.viewer_push_interval_ms : ctx->cfg.push_interval_ms};
   auto since = std::chrono::steady_clock::now() - slot.last_push;
   if (interval.count() == 0 || since >= interval) {
@@ -475,10 +482,11 @@ void settle_buy(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_
   if (!st.drop || st.drop->id != drop_id)
     return;
   if (!sold && !unknown) {
+    // Given back: viewers see the units again (a sale was pushed with its stock update).
     st.drop->remaining += quantity;
     st.bought[buyer] -= quantity;
+    state_changed(self, ctx, product_key(st.drop->product_id));
   }
-  state_changed(self, ctx, "drop");
   if (st.drop->active && st.drop->remaining == 0 && st.buys_in_flight == 0)
     end_drop(self, ctx, "sold_out", std::nullopt);
 }
@@ -547,12 +555,18 @@ std::string personal_event(std::string_view type, const stream_state& st, const 
 }
 
 /// Writes the close of the auction; on failure tries again shortly.
-void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction closed) {
+/// Writes the close of the auction, then answers `rp` (an offer to the
+/// runner-up) or, for the deadline's close, tries again shortly on failure
+/// (the order's key makes the retry place no second order).
+void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction closed,
+                    std::optional<caf::typed_response_promise<stream_auction>> rp = std::nullopt) {
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::auction_close(closed)}})
     .then(
-      [self, closed](const db_result&) {
+      [self, closed, rp](const db_result&) mutable {
         auto& s = self->state;
         s.closing = false;
+        if (rp)
+          rp->deliver(closed);
         if (!s.auction || s.auction->id != closed.id)
           return;
         s.auction = closed;
@@ -560,9 +574,12 @@ void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction 
         if (closed.result == "sold" || closed.result == "offered")
           user_push(self, closed.winner_id, personal_event("auction_won", s, closed));
       },
-      [self](caf::error&) {
+      [self, rp](caf::error& err) mutable {
         self->state.closing = false;
-        arm(self, tick::close, self->state.auction_generation, std::chrono::milliseconds{1'000});
+        if (rp)
+          rp->deliver(err);
+        else
+          arm(self, tick::close, self->state.auction_generation, std::chrono::milliseconds{1'000});
       });
 }
 
@@ -1131,7 +1148,7 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
         s.buying.insert(k);
         ++s.buys_in_flight;
         admitted = true;
-        state_changed(self, ctx, "drop");
+        // No push yet: the sale's stock update carries the drop's remaining units.
       }
       auto rp = self->make_response_promise<stored_reply>();
       self->request(ctx->orders, ctx->order_timeout, place_atom::value, buyer, key, hash, path, request_id, req)
@@ -1294,8 +1311,7 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
                           closed.winner_id = runner_up;
                           closed.order_id = order_id;
                           closed.price_minor = amount;
-                          finish_auction(self, ctx, closed);
-                          rp.deliver(closed);
+                          finish_auction(self, ctx, closed, rp);
                         });
             },
             [rp](caf::error& err) mutable { rp.deliver(err); });

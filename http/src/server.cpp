@@ -127,7 +127,7 @@ struct server::impl {
     // A few bridge actors per scheduler thread spread reply handling.
     for (std::size_t i = 0; i < std::max<std::size_t>(2, c.actors.scheduler_threads * 2); ++i)
       app.bridges.push_back(sys.spawn(bridge_actor, i));
-    ws = std::make_unique<ws_runtime>(app, app.draining);
+    ws = std::make_unique<ws_runtime>(app, app.draining, ioc);
   }
 
   /// Ends the bridges and waits until they are gone: a bridge may hold the

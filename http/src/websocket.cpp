@@ -31,6 +31,10 @@ public:
   virtual ~ws_sink() = default;
   virtual void push(ws_out_ptr message) = 0;
   virtual void close_with(std::uint16_t code, std::string reason) = 0;
+  /// The lane the connection runs on, and a push from a handler already
+  /// running on that lane's strand.
+  virtual std::size_t lane() const = 0;
+  virtual void push_on_lane(const ws_out_ptr& message) = 0;
 };
 
 /// A viewer joining a hub (or asking it for a fresh snapshot).
@@ -38,6 +42,7 @@ struct hub_join {
   std::uint64_t serial = 0;
   std::weak_ptr<ws_sink> sink;
   std::uint64_t user = 0; ///< 0: anonymous
+  std::size_t lane = 0;
 };
 
 } // namespace livemart::http
@@ -78,10 +83,15 @@ metrics::counter& slow_closes() {
 
 // -- hubs: one per stream per node ---------------------------------------------------------
 
+using lane_members = std::shared_ptr<const std::vector<std::weak_ptr<ws_sink>>>;
+
 struct hub_state {
   std::uint64_t stream_id = 0;
   std::optional<stream_actor> stream;
-  std::unordered_map<std::uint64_t, std::weak_ptr<ws_sink>> active;
+  std::vector<ws_lane> lanes;
+  std::unordered_map<std::uint64_t, hub_join> active;
+  std::vector<lane_members> by_lane; ///< `active` grouped by lane, rebuilt after a change
+  bool members_changed = true;
   std::vector<hub_join> pending; ///< waiting for a snapshot
   bool snapshot_in_flight = false;
   std::vector<std::uint64_t> new_users;
@@ -131,7 +141,8 @@ void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
         for (auto& j : s.pending) {
           if (auto sink = j.sink.lock()) {
             sink->push(message);
-            s.active[j.serial] = j.sink;
+            s.active[j.serial] = j;
+            s.members_changed = true;
           }
         }
         s.pending.clear();
@@ -151,10 +162,22 @@ void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
       });
 }
 
+/// Groups the active viewers by lane (after joins and leaves only).
+void regroup(hub_state& st) {
+  std::vector<std::vector<std::weak_ptr<ws_sink>>> groups(st.lanes.size());
+  for (const auto& [serial, j] : st.active)
+    groups[j.lane % groups.size()].push_back(j.sink);
+  st.by_lane.clear();
+  for (auto& g : groups)
+    st.by_lane.push_back(std::make_shared<const std::vector<std::weak_ptr<ws_sink>>>(std::move(g)));
+  st.members_changed = false;
+}
+
 caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_registry_actor registry,
-                         std::chrono::milliseconds timeout, caf::actor directory) {
+                         std::chrono::milliseconds timeout, caf::actor directory, std::vector<ws_lane> lanes) {
   auto& st = self->state;
   st.stream_id = stream_id;
+  st.lanes = std::move(lanes);
   self->join(self->home_system().groups().get_local(stream_group_name(stream_id)));
   auto resolve = [self, registry, timeout, stream_id] {
     self->request(registry, timeout, get_atom::value, stream_id)
@@ -184,28 +207,34 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_regis
     [self, timeout](snapshot_atom, const hub_join& j) {
       // A resync: the viewer gets a fresh snapshot, then the events after it.
       auto& s = self->state;
-      s.active.erase(j.serial);
+      s.members_changed |= s.active.erase(j.serial) != 0;
       s.pending.push_back(j);
       fetch_snapshot(self, timeout);
     },
     [self](leave_atom, std::uint64_t serial) {
       auto& s = self->state;
-      s.active.erase(serial);
+      s.members_changed |= s.active.erase(serial) != 0;
       s.pending.erase(std::remove_if(s.pending.begin(), s.pending.end(),
                                      [serial](const hub_join& j) { return j.serial == serial; }),
                       s.pending.end());
       report_soon(self);
     },
     [self](const stream_push& push) {
+      // One handler per lane: it runs on the lane's strand, where its
+      // connections live, and hands each the same encoded message.
       auto& s = self->state;
+      if (s.members_changed)
+        regroup(s);
       auto message = std::make_shared<const ws_out>(ws_out{push.key, push.json});
-      for (auto it = s.active.begin(); it != s.active.end();) {
-        if (auto sink = it->second.lock()) {
-          sink->push(message);
-          ++it;
-        } else {
-          it = s.active.erase(it);
-        }
+      for (std::size_t lane = 0; lane < s.by_lane.size(); ++lane) {
+        const auto& members = s.by_lane[lane];
+        if (members->empty())
+          continue;
+        asio::post(s.lanes[lane], [members, message] {
+          for (const auto& w : *members)
+            if (auto sink = w.lock())
+              sink->push_on_lane(message);
+        });
       }
     },
     [self, directory](report_atom) {
@@ -245,7 +274,8 @@ struct directory_state {
   static inline const char* name = "ws_hub_directory";
 };
 
-caf::behavior hub_directory(caf::stateful_actor<directory_state>* self, services* svc, std::chrono::milliseconds timeout) {
+caf::behavior hub_directory(caf::stateful_actor<directory_state>* self, services* svc, std::chrono::milliseconds timeout,
+                            std::vector<ws_lane> lanes) {
   self->set_exit_handler([self](caf::exit_msg& msg) {
     for (auto& [id, hub] : self->state.hubs)
       self->send_exit(hub.first, msg.reason);
@@ -261,12 +291,12 @@ caf::behavior hub_directory(caf::stateful_actor<directory_state>* self, services
       }
   });
   return {
-    [self, svc, timeout](join_atom, std::uint64_t stream_id, const hub_join& j) {
+    [self, svc, timeout, lanes](join_atom, std::uint64_t stream_id, const hub_join& j) {
       auto& hubs = self->state.hubs;
       auto it = hubs.find(stream_id);
       if (it == hubs.end()) {
         auto hub = self->spawn(stream_hub, stream_id, svc->streams.shard_for(stream_id), timeout,
-                               caf::actor_cast<caf::actor>(self));
+                               caf::actor_cast<caf::actor>(self), lanes);
         self->monitor(hub);
         it = hubs.emplace(stream_id, std::make_pair(hub, std::uint64_t{0})).first;
       }
@@ -280,6 +310,12 @@ caf::behavior hub_directory(caf::stateful_actor<directory_state>* self, services
     [self](leave_atom, std::uint64_t stream_id, std::uint64_t serial) {
       if (auto it = self->state.hubs.find(stream_id); it != self->state.hubs.end())
         self->send(it->second.first, leave_atom::value, serial);
+    },
+    [self](get_atom) -> std::vector<caf::actor> {
+      std::vector<caf::actor> all;
+      for (const auto& [id, hub] : self->state.hubs)
+        all.push_back(hub.first);
+      return all;
     },
     [self](idle_atom, std::uint64_t stream_id, std::uint64_t joins) -> bool {
       auto& hubs = self->state.hubs;
@@ -346,8 +382,9 @@ class ws_session : public ws_sink, public std::enable_shared_from_this<ws_sessio
 public:
   enum class kind { viewer, user };
 
-  ws_session(ws_runtime& rt, tcp::socket socket, kind k, std::uint64_t stream_id, std::uint64_t user, std::string path)
-    : rt_(rt), ws_(std::move(socket)), hello_timer_(ws_.get_executor()), close_timer_(ws_.get_executor()), kind_(k),
+  ws_session(ws_runtime& rt, tcp::socket socket, std::size_t lane, kind k, std::uint64_t stream_id, std::uint64_t user,
+             std::string path)
+    : rt_(rt), lane_(lane), ws_(std::move(socket)), hello_timer_(ws_.get_executor()), close_timer_(ws_.get_executor()), kind_(k),
       outbox_(rt.app.cfg.ws.outbox_max, std::chrono::milliseconds{rt.app.cfg.ws.behind_max_ms}), stream_id_(stream_id),
       user_(user), path_(std::move(path)), serial_(rt.next_serial.fetch_add(1)),
       tokens_(static_cast<double>(rt.app.cfg.ws.messages_burst)), refilled_(steady::now()) {
@@ -356,6 +393,10 @@ public:
   }
 
   ~ws_session() override {
+    // A relay is a group member: it must not outlive its connection (and
+    // would keep the actor system from shutting down).
+    if (relay_)
+      caf::anon_send_exit(relay_, caf::exit_reason::user_shutdown);
     rt_.open_.fetch_sub(1);
     viewer_gauge().add(-1);
   }
@@ -381,6 +422,11 @@ public:
       self->enqueue(std::move(message));
     });
   }
+
+  std::size_t lane() const override { return lane_; }
+
+  /// From a handler on this connection's lane strand (its own strand).
+  void push_on_lane(const ws_out_ptr& message) override { enqueue(message); }
 
   void close_with(std::uint16_t code, std::string reason) override {
     asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
@@ -470,7 +516,7 @@ private:
       case k::ping: return reply(encode_ws_reply(msg.ref, 200, "{\"type\":\"pong\"}"));
       case k::resync:
         if (kind_ == kind::viewer)
-          caf::anon_send(rt_.hubs, snapshot_atom::value, stream_id_, hub_join{serial_, weak_from_this(), user_});
+          caf::anon_send(rt_.hubs, snapshot_atom::value, stream_id_, hub_join{serial_, weak_from_this(), user_, lane_});
         return;
       case k::bid: return bid(msg);
       case k::buy: return buy(msg);
@@ -511,6 +557,8 @@ private:
     }
     call_stream<stream_info>(
       [self = shared_from_this()](const stream_info* s, const caf::error* err) {
+        if (self->closing_ || self->finished_)
+          return;
         if (err != nullptr || s == nullptr) {
           self->close_now(close_not_found, "no such stream");
           return;
@@ -520,7 +568,7 @@ private:
           return;
         }
         caf::anon_send(self->rt_.hubs, join_atom::value, self->stream_id_,
-                       hub_join{self->serial_, self->weak_from_this(), self->user_});
+                       hub_join{self->serial_, self->weak_from_this(), self->user_, self->lane_});
         self->in_hub_ = true;
       },
       get_atom::value);
@@ -694,6 +742,7 @@ public:
 
 private:
   ws_runtime& rt_;
+  std::size_t lane_;
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer in_;
   asio::steady_timer hello_timer_;
@@ -720,19 +769,33 @@ private:
 
 // -- the runtime ----------------------------------------------------------------------------------
 
-ws_runtime::ws_runtime(app_context& a, std::atomic<bool>& d) : app(a), draining(d) {
-  hubs = app.system.spawn(hub_directory, &app.svc, std::chrono::milliseconds{app.cfg.actors.step_timeout_ms});
+ws_runtime::ws_runtime(app_context& a, std::atomic<bool>& d, asio::io_context& ioc) : app(a), draining(d) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(2, 2 * app.cfg.http.threads); ++i)
+    lanes.push_back(asio::make_strand(ioc));
+  hubs = app.system.spawn(hub_directory, &app.svc, std::chrono::milliseconds{app.cfg.actors.step_timeout_ms}, lanes);
 }
 
-ws_runtime::~ws_runtime() {
-  stop();
-}
+ws_runtime::~ws_runtime() = default;
 
 void ws_runtime::stop() {
-  if (hubs) {
-    caf::anon_send_exit(hubs, caf::exit_reason::user_shutdown);
-    hubs = nullptr;
+  if (!hubs)
+    return;
+  // Hubs post to the lanes: they must be gone before the io_context is.
+  caf::scoped_actor self{app.system};
+  std::vector<caf::actor> all;
+  self->request(hubs, std::chrono::seconds{5}, get_atom::value)
+    .receive([&](std::vector<caf::actor>& list) { all = std::move(list); }, [](caf::error&) {});
+  all.push_back(hubs);
+  for (auto& a : all) {
+    self->monitor(a);
+    self->send_exit(a, caf::exit_reason::user_shutdown);
   }
+  for (std::size_t n = 0; n < all.size(); ++n)
+    self->receive([](caf::down_msg&) {});
+  hubs = nullptr;
+  // Strands must not outlive their io_context (this runtime does: the
+  // connections it destroys refer to it).
+  lanes.clear();
 }
 
 void ws_runtime::close_all() {
@@ -846,7 +909,16 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
     refuse(std::move(socket), req, errc::overloaded, "too many WebSocket connections (ws.connections_max)");
     return;
   }
-  auto session = std::make_shared<ws_session>(*this, std::move(socket), kind, stream_id, user, path);
+  // The connection moves to its lane's strand.
+  auto lane = next_serial.load() % lanes.size();
+  beast::error_code ec;
+  auto protocol = socket.local_endpoint(ec).protocol();
+  tcp::socket on_lane{lanes[lane], protocol, socket.release(ec)};
+  if (ec)
+    return;
+  // Pushes are small and must leave at once, not wait for an ACK (Nagle).
+  on_lane.set_option(tcp::no_delay(true), ec);
+  auto session = std::make_shared<ws_session>(*this, std::move(on_lane), lane, kind, stream_id, user, path);
   std::list<std::weak_ptr<ws_session>>::iterator entry;
   {
     std::lock_guard lock{sessions_mutex};

@@ -7,7 +7,9 @@
 #include <mutex>
 #include <string>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
 
 #include "context.hpp"
@@ -18,12 +20,17 @@ namespace livemart::http {
 
 class ws_session;
 
+/// The strands WebSocket connections are spread over. A connection runs on
+/// its lane's strand, so a push reaches every viewer of a lane with one
+/// handler on that strand instead of one per connection.
+using ws_lane = boost::asio::strand<boost::asio::io_context::executor_type>;
+
 /// What the WebSocket side of one server shares: the hub directory (one
-/// hub actor per stream per node fans pushes out to its viewers) and the
-/// open connections, for shutdown.
+/// hub actor per stream per node fans pushes out to its viewers), the
+/// lanes and the open connections, for shutdown.
 class ws_runtime {
 public:
-  ws_runtime(app_context& app, std::atomic<bool>& draining);
+  ws_runtime(app_context& app, std::atomic<bool>& draining, boost::asio::io_context& ioc);
   ~ws_runtime();
 
   /// Takes over a connection whose request asks for an upgrade: checks the
@@ -36,13 +43,16 @@ public:
   void close_all();
   /// Connections still open.
   std::size_t open() const { return open_.load(); }
-  /// Ends the hub directory and its hubs (after the I/O threads stopped).
+  /// Ends the hub directory and its hubs and waits until they are gone
+  /// (after the I/O threads stopped, before the io_context goes away: hubs
+  /// post to the lanes). Blocks; call it from the thread owning the server.
   void stop();
 
   // Used by the connections themselves.
   app_context& app;
   std::atomic<bool>& draining;
   caf::actor hubs; ///< the hub directory
+  std::vector<ws_lane> lanes;
   std::atomic<std::size_t> open_{0};
   std::atomic<std::uint64_t> next_serial{1};
   std::mutex sessions_mutex; ///< connect, disconnect and shutdown only

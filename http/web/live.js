@@ -67,7 +67,7 @@
     // seq counts the events that cannot be replaced; a jump means one was
     // missed, and state events never carry a seq ahead of ours.
     if (msg.type !== "snapshot" && msg.type !== "reply" && msg.type !== "pong" && typeof msg.seq === "number") {
-      const isEvent = !["product", "viewers", "drop"].includes(msg.type);
+      const isEvent = !["product", "viewers"].includes(msg.type);
       if ((isEvent && msg.seq !== state.seq + 1) || (!isEvent && msg.seq > state.seq)) return resync();
       if (isEvent) state.seq = msg.seq;
     }
@@ -82,10 +82,11 @@
         break;
       case "product": {
         state.products.set(msg.product.id, msg.product); // in order per connection: the latest wins
+        if (msg.drop) state.drop = msg.drop;
         break;
       }
       case "viewers": $("viewers").textContent = String(msg.viewers); break;
-      case "drop": case "drop_started": case "drop_ended": state.drop = msg.drop; break;
+      case "drop_started": case "drop_ended": state.drop = msg.drop; break;
       case "pinned": case "unpinned": if (state.stream) state.stream.pinned_product_id = msg.pin.product_id; break;
       case "auction_started": case "bid": case "auction_extended": case "auction_closed": state.auction = msg.auction; break;
       case "stream_started": case "stream_updated": case "stream_ended": state.stream = msg.stream; break;

@@ -365,6 +365,31 @@ TEST_CASE("drops: no oversell, no buyer beyond the limit, every viewer sees the 
   CHECK(integer_field(figures, "unique_viewers") >= 2);
 }
 
+TEST_CASE("drops: a drop ends at its deadline; the seller can end one early", "[e2e][streams]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto camera = listing(m, s, "Leica M6", 249900, 10);
+  auto live = open_stream(m, s, {camera});
+  value snapshot;
+  auto viewer = watch(m, live.id, snapshot);
+  auto quick = m.c.post("/streams/" + live.id + "/drops",
+                        "{\"product_id\":" + quote(camera) + ",\"quantity\":2,\"duration_s\":1}", s.owner.token);
+  REQUIRE(quick.status == 201);
+  auto ended = viewer->await(of_type("drop_ended"));
+  CHECK(member(ended, "drop").string_or("end_reason") == "deadline");
+  CHECK(integer_field(member(ended, "drop"), "remaining") == 2);
+
+  auto second = m.c.post("/streams/" + live.id + "/drops",
+                         "{\"product_id\":" + quote(camera) + ",\"quantity\":2,\"duration_s\":600}", s.owner.token);
+  REQUIRE(second.status == 201);
+  auto id = second.json().string_or("id");
+  check_problem(m.c.post("/streams/" + live.id + "/drops/" + id + "/end", "", m.admin.token), 403, "forbidden");
+  auto stopped = m.c.post("/streams/" + live.id + "/drops/" + id + "/end", "", s.owner.token);
+  REQUIRE(stopped.status == 200);
+  CHECK(stopped.json().string_or("end_reason") == "ended_by_seller");
+  CHECK(stock_of(m, camera) == 10);
+}
+
 TEST_CASE("auctions: increments, durable bids, anti-sniping, the winner's order and the runner-up", "[e2e][streams]") {
   marketplace m{{"--streams.auction_extend_window_s=10", "--streams.auction_extend_to_s=10"}};
   auto s = open_shop(m);

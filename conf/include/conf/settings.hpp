@@ -148,7 +148,7 @@ struct stream_settings {
   std::uint32_t schedule_ahead_max_days = 90;      ///< how far ahead a stream may be scheduled
   std::string ingest_url = "rtmp://127.0.0.1:1935/live"; ///< the RTMP ingest URL shown with a stream key
   std::uint32_t reconnect_window_s = 60;           ///< a live stream whose ingest dropped ends after this long without it
-  std::uint32_t push_interval_ms = 50;             ///< a product's stock and price reach viewers at most this often; 0: every change
+  std::uint32_t push_interval_ms = 60;             ///< a product's stock and price reach viewers at most this often; 0: every change
   std::uint32_t viewer_push_interval_ms = 1'000;   ///< the viewer count reaches viewers at most this often
   std::uint32_t stats_flush_s = 10;                ///< viewer statistics are written at least this often while live
   std::uint32_t idle_s = 300;                      ///< an actor of a stream that is not live ends after this long unused

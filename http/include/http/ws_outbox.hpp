@@ -15,7 +15,7 @@ namespace livemart::http {
 
 /// One message, encoded once and shared by every connection it goes to.
 struct ws_message {
-  std::string key; ///< state messages: "p:<product>", "drop", "viewers"; empty: never replaced
+  std::string key; ///< state messages: "p:<product>", "viewers"; empty: never replaced
   std::string text;
 };
 using ws_message_ptr = std::shared_ptr<const ws_message>;

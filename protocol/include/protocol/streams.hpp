@@ -194,7 +194,11 @@ struct stream_snapshot {
 std::string encode_snapshot(const stream_info& s, const std::vector<stream_product>& products,
                             const std::optional<stream_drop>& drop, const std::optional<stream_auction>& auction,
                             std::uint64_t seq);
-std::string encode_product_push(const stream_product& p, std::uint64_t seq, std::int64_t at_us);
+/// A product's state: `at_us` when its value committed, `first_at_us` the
+/// oldest change it replaces (coalesced); `drop_json` (when not empty) is
+/// the drop running on it.
+std::string encode_product_push(const stream_product& p, std::uint64_t seq, std::int64_t at_us,
+                                std::int64_t first_at_us, std::string_view drop_json = {});
 std::string encode_viewers_push(std::int64_t viewers, std::uint64_t seq);
 /// type: pinned, unpinned (product may be null), drop_started, drop_updated, drop_ended, auction_started, bid,
 /// auction_extended, auction_closed, stream_started, stream_ended, stream_updated
