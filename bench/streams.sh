@@ -113,7 +113,7 @@ livemart_pid=""
 # start_livemart FLAGS...: one node at a time (a live stream has one actor).
 start_livemart() {
   "$LIVEMART_BIN" serve --http.port=0 --http.access_log=false --auth.registrations_per_address_max=100000 \
-    --auth.login_attempts_per_address_max=100000 ${LIVEMART_BENCH_FLAGS:-} "$@" \
+    --auth.login_attempts_per_address_max=100000 --ws.connections_per_client_max=100000 ${LIVEMART_BENCH_FLAGS:-} "$@" \
     >"$workdir/livemart.out" 2>"$workdir/livemart.err" &
   livemart_pid=$!
   pids+=("$livemart_pid")

@@ -205,6 +205,13 @@ bool is_open(const stream_state& st) {
   return st.info.status == stream_status::scheduled || st.info.status == stream_status::live;
 }
 
+/// A passivating actor ends once nothing it started is still running.
+void quit_if_done(stream_pointer self) {
+  auto& st = self->state;
+  if (st.retiring && !st.bid_writing && st.bids.empty() && st.buys_in_flight == 0 && !st.closing)
+    self->quit();
+}
+
 // -- pushes -------------------------------------------------------------------------
 
 void send_push(stream_pointer self, std::string key, std::string json, std::int64_t at_us) {
@@ -479,8 +486,10 @@ void settle_buy(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_
   auto& st = self->state;
   st.buying.erase({buyer, key});
   --st.buys_in_flight;
-  if (!st.drop || st.drop->id != drop_id)
+  if (!st.drop || st.drop->id != drop_id) {
+    quit_if_done(self);
     return;
+  }
   if (!sold && !unknown) {
     // Given back: viewers see the units again (a sale was pushed with its stock update).
     st.drop->remaining += quantity;
@@ -489,6 +498,7 @@ void settle_buy(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_
   }
   if (st.drop->active && st.drop->remaining == 0 && st.buys_in_flight == 0)
     end_drop(self, ctx, "sold_out", std::nullopt);
+  quit_if_done(self);
 }
 
 // -- auctions ---------------------------------------------------------------------------
@@ -567,6 +577,7 @@ void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction 
         s.closing = false;
         if (rp)
           rp->deliver(closed);
+        quit_if_done(self);
         if (!s.auction || s.auction->id != closed.id)
           return;
         s.auction = closed;
@@ -680,9 +691,13 @@ void flush_bids(stream_pointer self, const context_ptr& ctx) {
         auto& s = self->state;
         s.bid_writing = false;
         if (s.auction && s.auction->id == next.id) {
+          // The stream may have ended meanwhile and cut the auction short.
           auto was_open = s.auction->open;
+          auto cut = s.auction->ends_at_ms;
           s.auction = next;
           s.auction->open = was_open;
+          if (s.info.status != stream_status::live)
+            s.auction->ends_at_ms = std::min(cut, next.ends_at_ms);
         }
         for (auto& a : *batch) {
           event(self, "bid", "auction", encode_auction(a.after));
@@ -694,6 +709,7 @@ void flush_bids(stream_pointer self, const context_ptr& ctx) {
         }
         flush_bids(self, ctx);
         try_close(self, ctx);
+        quit_if_done(self);
       },
       [self, ctx, batch](caf::error& err) {
         self->state.bid_writing = false;
@@ -701,16 +717,12 @@ void flush_bids(stream_pointer self, const context_ptr& ctx) {
           a.bid.rp.deliver(err);
         flush_bids(self, ctx);
         try_close(self, ctx);
+        quit_if_done(self);
       });
 }
 
 // -- loading and passivation ---------------------------------------------------------
 
-void quit_if_done(stream_pointer self) {
-  auto& st = self->state;
-  if (st.retiring && !st.bid_writing && st.bids.empty() && st.buys_in_flight == 0 && !st.closing)
-    self->quit();
-}
 
 void load(stream_pointer self, const context_ptr& ctx, std::uint64_t id) {
   db_command cmd{{persistence::stream_by_id(id), persistence::drop_active(id), persistence::drop_bought(id),
@@ -771,8 +783,10 @@ void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_regi
   auto idle = std::chrono::steady_clock::now() - st.last_activity >= std::chrono::seconds{ctx->cfg.idle_s};
   bool busy = (st.auction && st.auction->open) || (st.drop && st.drop->active) || st.buys_in_flight > 0 || !st.hubs.empty();
   if (st.info.status != stream_status::live && idle && !busy) {
+    // Awaited: nothing (a start, a publish, a join) can come between the
+    // question and the answer.
     self->request(registry, ctx->step_timeout, idle_atom::value, st.info.id)
-      .then(
+      .await(
         [self](bool agreed) {
           if (!agreed)
             return;
@@ -1122,11 +1136,30 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
         return make_error(errc::not_found, "no such drop");
       drop_id = s.drop->id;
       auto& d = *s.drop;
-      if (!d.active || now_ms() >= d.ends_at_ms)
-        return make_error(errc::conflict, "the drop has ended");
       if (req.items.items.size() != 1)
         return make_error(errc::validation_failed, "a drop sells one product");
       auto quantity = req.items.items.front().quantity;
+      // A refusal, unless this is the retry of a purchase that went
+      // through (its reply was lost): then the reply stored for its key.
+      auto refuse = [self, ctx, buyer, key, hash](caf::error err) -> caf::result<stored_reply> {
+        if (self->state.bought[buyer] == 0)
+          return err;
+        auto rp = self->make_response_promise<stored_reply>();
+        self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                      db_command{{persistence::idempotency_get(buyer, key)}})
+          .then(
+            [rp, err, hash](const db_result& r) mutable {
+              const auto& rows = r.results.front().rows;
+              if (!rows.empty() && rows[0][0].text == hash)
+                rp.deliver(stored_reply{static_cast<std::int32_t>(std::stoi(rows[0][1].text)), rows[0][2].text, false});
+              else
+                rp.deliver(err);
+            },
+            [rp, err](caf::error&) mutable { rp.deliver(err); });
+        return rp;
+      };
+      if (!d.active || now_ms() >= d.ends_at_ms)
+        return refuse(make_error(errc::conflict, "the drop has ended"));
       req.items.items.front().product_id = d.product_id;
       req.drop_id = d.id;
       req.drop_price_minor = d.price_minor;
@@ -1136,13 +1169,13 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       // that request's reply (the order service joins them): not counted twice.
       if (s.buying.count(k) == 0) {
         if (quantity > d.remaining)
-          return make_error(errc::conflict, "the drop has " + std::to_string(d.remaining) + " left",
-                            {field_error{"quantity", "only " + std::to_string(d.remaining) + " left in the drop"}});
+          return refuse(make_error(errc::conflict, "the drop has " + std::to_string(d.remaining) + " left",
+                                   {field_error{"quantity", "only " + std::to_string(d.remaining) + " left in the drop"}}));
         auto& mine = s.bought[buyer];
         if (mine + quantity > d.per_buyer_limit)
-          return make_error(errc::conflict, "the drop allows " + std::to_string(d.per_buyer_limit) + " per buyer",
-                            {field_error{"quantity", "the drop allows " + std::to_string(d.per_buyer_limit)
-                                                       + " per buyer; you have " + std::to_string(mine)}});
+          return refuse(make_error(errc::conflict, "the drop allows " + std::to_string(d.per_buyer_limit) + " per buyer",
+                                   {field_error{"quantity", "the drop allows " + std::to_string(d.per_buyer_limit)
+                                                              + " per buyer; you have " + std::to_string(mine)}}));
         d.remaining -= quantity;
         mine += quantity;
         s.buying.insert(k);
@@ -1154,8 +1187,9 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       self->request(ctx->orders, ctx->order_timeout, place_atom::value, buyer, key, hash, path, request_id, req)
         .then(
           [self, ctx, rp, admitted, drop_id, buyer, key, quantity](const stored_reply& r) mutable {
+            // A 5xx is not a refusal: the sale may have committed after all.
             if (admitted)
-              settle_buy(self, ctx, drop_id, buyer, key, quantity, r.fresh, false);
+              settle_buy(self, ctx, drop_id, buyer, key, quantity, r.fresh, r.status >= 500);
             rp.deliver(r);
           },
           [self, ctx, rp, admitted, drop_id, buyer, key, quantity](caf::error& err) mutable {
@@ -1227,7 +1261,7 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       if (!s.auction || (auction_id != 0 && auction_id != s.auction->id))
         return make_error(errc::not_found, "no such auction");
       auto at = now_ms();
-      if (!s.auction->open || s.closing || at >= s.auction->ends_at_ms)
+      if (!s.auction->open || s.closing || at >= s.auction->ends_at_ms || s.info.status != stream_status::live)
         return make_error(errc::conflict, "the auction has closed");
       if (bidder == s.info.owner_id)
         return make_error(errc::forbidden, "a seller cannot bid in its own auction");

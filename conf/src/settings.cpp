@@ -205,6 +205,7 @@ std::vector<setting_entry> make_entries() {
     entry("ws.messages_per_s", &s::ws, &ws_settings::messages_per_s, "client messages per second, sustained"),
     entry("ws.messages_burst", &s::ws, &ws_settings::messages_burst, "client messages in a burst"),
     entry("ws.connections_max", &s::ws, &ws_settings::connections_max, "WebSocket connections on this node"),
+    entry("ws.connections_per_client_max", &s::ws, &ws_settings::connections_per_client_max, "WebSocket connections from one client address (or IPv6 /64)"),
     entry("ws.allowed_origins", &s::ws, &ws_settings::allowed_origins, "Origins allowed besides the server's own, comma-separated"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
     entry("node.background_jobs", &s::node, &node_settings::background_jobs, "run the sweepers and periodic reconciliation on this node"),

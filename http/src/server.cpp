@@ -98,6 +98,23 @@ std::string network_of(const std::string& address) {
   return asio::ip::address_v6{bytes}.to_string() + "/64";
 }
 
+/// The client's address: the peer, or with http.trust_forwarded_for the
+/// last entry of X-Forwarded-For (our proxy appends the address it saw;
+/// entries to its left came from the client and prove nothing).
+std::string client_address(const std::string& peer, std::string_view forwarded, bool trust_forwarded) {
+  if (!trust_forwarded)
+    return peer;
+  auto comma = forwarded.rfind(',');
+  auto last = forwarded.substr(comma == std::string_view::npos ? 0 : comma + 1);
+  while (!last.empty() && last.front() == ' ')
+    last.remove_prefix(1);
+  while (!last.empty() && last.back() == ' ')
+    last.remove_suffix(1);
+  beast::error_code ec;
+  auto parsed = asio::ip::make_address(std::string{last}, ec);
+  return !last.empty() && !ec ? parsed.to_string() : peer;
+}
+
 std::string new_request_id() {
   return crypto::to_hex(crypto::random_bytes(8));
 }
@@ -267,7 +284,10 @@ private:
     if (beast::websocket::is_upgrade(msg)) {
       // The connection becomes a WebSocket: it leaves this session.
       busy_ = false;
-      srv_.ws->accept(stream_.release_socket(), std::move(msg), peer_);
+      auto forwarded = msg["X-Forwarded-For"];
+      auto client = network_of(client_address(peer_, std::string_view{forwarded.data(), forwarded.size()},
+                                              srv_.cfg.http.trust_forwarded_for));
+      srv_.ws->accept(stream_.release_socket(), std::move(msg), client);
       return;
     }
     handle(std::move(msg));
@@ -325,21 +345,7 @@ private:
     keep_alive_ = msg.keep_alive();
     auto incoming_id = req.header("x-request-id");
     req.request_id = valid_request_id(incoming_id) ? std::string{incoming_id} : new_request_id();
-    req.client_address = peer_;
-    if (srv_.cfg.http.trust_forwarded_for) {
-      // Our proxy appends the address it saw; entries to its left came from
-      // the client and prove nothing. Take the last one, if it is an address.
-      auto forwarded = req.header("x-forwarded-for");
-      auto last = forwarded.substr(forwarded.rfind(',') == std::string_view::npos ? 0 : forwarded.rfind(',') + 1);
-      while (!last.empty() && last.front() == ' ')
-        last.remove_prefix(1);
-      while (!last.empty() && last.back() == ' ')
-        last.remove_suffix(1);
-      beast::error_code ec;
-      auto parsed = asio::ip::make_address(std::string{last}, ec);
-      if (!last.empty() && !ec)
-        req.client_address = parsed.to_string();
-    }
+    req.client_address = client_address(peer_, req.header("x-forwarded-for"), srv_.cfg.http.trust_forwarded_for);
     req.client_network = network_of(req.client_address);
     current_ = req; // kept for the access log; the handler gets its own copy
 

@@ -184,10 +184,25 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_regis
       .then(
         [self, timeout](const stream_actor& actor) {
           self->state.stream = actor;
+          self->monitor(actor);
           fetch_snapshot(self, timeout);
+          report_soon(self);
         },
         [self](caf::error&) { close_pending(self, 1013, "the stream is not available; try again"); });
   };
+  // The stream's actor restarted (or passivated): find the new one and
+  // tell it this node's viewers again.
+  self->set_down_handler([self, resolve](caf::down_msg& msg) {
+    auto& s = self->state;
+    if (!s.stream || msg.source != s.stream->address())
+      return;
+    s.stream.reset();
+    s.reported = -1;
+    for (const auto& [serial, j] : s.active)
+      if (j.user != 0)
+        s.new_users.push_back(j.user);
+    resolve();
+  });
   resolve();
   return {
     [self, timeout, resolve](join_atom, const hub_join& j) {
@@ -383,13 +398,14 @@ public:
   enum class kind { viewer, user };
 
   ws_session(ws_runtime& rt, tcp::socket socket, std::size_t lane, kind k, std::uint64_t stream_id, std::uint64_t user,
-             std::string path)
-    : rt_(rt), lane_(lane), ws_(std::move(socket)), hello_timer_(ws_.get_executor()), close_timer_(ws_.get_executor()), kind_(k),
+             std::int64_t token_expires_s, std::string client, std::string path)
+    : rt_(rt), lane_(lane), client_(std::move(client)), ws_(std::move(socket)), hello_timer_(ws_.get_executor()), close_timer_(ws_.get_executor()), kind_(k),
       outbox_(rt.app.cfg.ws.outbox_max, std::chrono::milliseconds{rt.app.cfg.ws.behind_max_ms}), stream_id_(stream_id),
       user_(user), path_(std::move(path)), serial_(rt.next_serial.fetch_add(1)),
       tokens_(static_cast<double>(rt.app.cfg.ws.messages_burst)), refilled_(steady::now()) {
     rt_.open_.fetch_add(1);
     viewer_gauge().add(1);
+    token_expires_s_ = token_expires_s;
   }
 
   ~ws_session() override {
@@ -397,12 +413,29 @@ public:
     // would keep the actor system from shutting down).
     if (relay_)
       caf::anon_send_exit(relay_, caf::exit_reason::user_shutdown);
+    {
+      std::lock_guard lock{rt_.sessions_mutex};
+      if (auto it = rt_.per_client.find(client_); it != rt_.per_client.end() && --it->second == 0)
+        rt_.per_client.erase(it);
+    }
     rt_.open_.fetch_sub(1);
     viewer_gauge().add(-1);
   }
 
+  /// Starts on the connection's own strand (its lane), where everything
+  /// else about it runs.
   void run(bhttp::request<bhttp::string_body> req, std::list<std::weak_ptr<ws_session>>::iterator entry) {
     entry_ = entry;
+    auto req_ptr = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req));
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), req_ptr] { self->accept(req_ptr); });
+  }
+
+private:
+  void accept(const std::shared_ptr<bhttp::request<bhttp::string_body>>& req_ptr) {
+    if (closing_) {
+      finish();
+      return;
+    }
     const auto& cfg = rt_.app.cfg;
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout t;
@@ -413,9 +446,11 @@ public:
     ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(bhttp::field::server, "livemart"); }));
     ws_.read_message_max(cfg.ws.message_bytes_max);
-    auto req_ptr = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req));
+    accepting_ = true;
     ws_.async_accept(*req_ptr, [self = shared_from_this(), req_ptr](beast::error_code ec) { self->on_accept(ec); });
   }
+
+public:
 
   void push(ws_out_ptr message) override {
     asio::post(ws_.get_executor(), [self = shared_from_this(), message = std::move(message)]() mutable {
@@ -436,7 +471,8 @@ public:
 
 private:
   void on_accept(beast::error_code ec) {
-    if (ec) {
+    accepting_ = false;
+    if (ec || closing_) {
       finish();
       return;
     }
@@ -511,11 +547,17 @@ private:
       close_now(close_unauthorized, "say hello first");
       return;
     }
+    if (user_ != 0 && token_expires_s_ != 0
+        && std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()
+             > token_expires_s_) {
+      close_now(close_unauthorized, "the access token expired; connect again with a fresh one");
+      return;
+    }
     switch (msg.type) {
       case k::hello: return hello(msg);
       case k::ping: return reply(encode_ws_reply(msg.ref, 200, "{\"type\":\"pong\"}"));
       case k::resync:
-        if (kind_ == kind::viewer)
+        if (in_hub_)
           caf::anon_send(rt_.hubs, snapshot_atom::value, stream_id_, hub_join{serial_, weak_from_this(), user_, lane_});
         return;
       case k::bid: return bid(msg);
@@ -538,6 +580,7 @@ private:
         return;
       }
       user_ = std::get<jwt::claims>(verified).user_id;
+      token_expires_s_ = std::get<jwt::claims>(verified).expires_at_s + static_cast<std::int64_t>(rt_.app.tokens.clock_skew_s);
     }
     if (kind_ == kind::user && user_ == 0) {
       close_now(close_unauthorized, "a user channel needs an access token");
@@ -672,8 +715,6 @@ private:
                       }
                       if (self->closing_) {
                         self->writing_ = false;
-                        if (auto close = std::exchange(self->pending_close_, nullptr))
-                          close();
                         return;
                       }
                       self->outbox_.done_writing();
@@ -685,6 +726,13 @@ private:
     if (closing_)
       return;
     closing_ = true;
+    if (accepting_ || !ws_.is_open()) {
+      // Not a WebSocket yet (or any more): no close frame to send.
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws_).socket().close(ignored);
+      leave();
+      return;
+    }
     hello_timer_.cancel();
     outbox_.clear();
     leave();
@@ -697,19 +745,13 @@ private:
         beast::get_lowest_layer(self->ws_).socket().close(ignored);
       }
     });
-    auto start_close = [self = shared_from_this(), code, reason = std::move(reason)] {
-      self->ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason}, [self](beast::error_code) {
-        self->close_timer_.cancel();
-        self->finish();
-      });
-    };
-    if (writing_) {
-      // Beast allows the close frame only once the write in flight is done;
-      // closing the socket after the timer ends that write.
-      pending_close_ = start_close;
-      return;
-    }
-    start_close();
+    // Beast lets a close wait for a write in flight (one read, one write
+    // and one control operation may be outstanding at once).
+    ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason},
+                    [self = shared_from_this()](beast::error_code) {
+                      self->close_timer_.cancel();
+                      self->finish();
+                    });
   }
 
   /// Leaves the hub or stops the relay; idempotent.
@@ -743,11 +785,11 @@ public:
 private:
   ws_runtime& rt_;
   std::size_t lane_;
+  std::string client_; ///< the client's address (its connections are counted)
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer in_;
   asio::steady_timer hello_timer_;
   asio::steady_timer close_timer_;
-  std::function<void()> pending_close_;
   kind kind_;
   ws_outbox outbox_;
   std::uint64_t stream_id_;
@@ -758,8 +800,10 @@ private:
   double tokens_;
   steady::time_point refilled_;
   std::uint32_t violations_ = 0;
+  std::int64_t token_expires_s_ = 0; ///< seconds since the epoch; 0: anonymous
   std::list<std::weak_ptr<ws_session>>::iterator entry_;
   bool writing_ = false;
+  bool accepting_ = false;
   bool joined_ = false;
   bool hello_seen_ = false;
   bool in_hub_ = false;
@@ -857,8 +901,7 @@ bool origin_allowed(std::string_view origin, std::string_view host, std::string_
 
 } // namespace
 
-void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> req, std::string peer) {
-  (void)peer;
+void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> req, std::string client) {
   std::string path{req.target().substr(0, req.target().find('?'))};
   if (draining.load()) {
     refuse(std::move(socket), req, errc::shutting_down, "the server is shutting down");
@@ -892,6 +935,7 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
     return;
   }
   std::uint64_t user = 0;
+  std::int64_t token_expires_s = 0;
   auto authorization = view(req[bhttp::field::authorization]);
   if (!authorization.empty()) {
     constexpr std::string_view scheme = "Bearer ";
@@ -904,21 +948,38 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
       return;
     }
     user = std::get<jwt::claims>(verified).user_id;
+    token_expires_s = std::get<jwt::claims>(verified).expires_at_s + static_cast<std::int64_t>(app.tokens.clock_skew_s);
   }
   if (open_.load() >= app.cfg.ws.connections_max) {
     refuse(std::move(socket), req, errc::overloaded, "too many WebSocket connections (ws.connections_max)");
     return;
+  }
+  {
+    std::lock_guard lock{sessions_mutex};
+    auto& mine = per_client[client];
+    if (mine >= app.cfg.ws.connections_per_client_max) {
+      if (mine == 0)
+        per_client.erase(client);
+      refuse(std::move(socket), req, errc::rate_limited, "too many WebSocket connections from this client (ws.connections_per_client_max)");
+      return;
+    }
+    ++mine;
   }
   // The connection moves to its lane's strand.
   auto lane = next_serial.load() % lanes.size();
   beast::error_code ec;
   auto protocol = socket.local_endpoint(ec).protocol();
   tcp::socket on_lane{lanes[lane], protocol, socket.release(ec)};
-  if (ec)
+  if (ec) {
+    std::lock_guard lock{sessions_mutex};
+    if (--per_client[client] == 0)
+      per_client.erase(client);
     return;
+  }
   // Pushes are small and must leave at once, not wait for an ACK (Nagle).
   on_lane.set_option(tcp::no_delay(true), ec);
-  auto session = std::make_shared<ws_session>(*this, std::move(on_lane), lane, kind, stream_id, user, path);
+  auto session = std::make_shared<ws_session>(*this, std::move(on_lane), lane, kind, stream_id, user, token_expires_s,
+                                              client, path);
   std::list<std::weak_ptr<ws_session>>::iterator entry;
   {
     std::lock_guard lock{sessions_mutex};

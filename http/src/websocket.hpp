@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,10 +35,10 @@ public:
   ~ws_runtime();
 
   /// Takes over a connection whose request asks for an upgrade: checks the
-  /// path, the Origin and a token in the Authorization header, then accepts
-  /// it, or answers with a problem and closes.
+  /// path, the Origin, a token in the Authorization header and the client's
+  /// connection count, then accepts it, or answers with a problem and closes.
   void accept(boost::asio::ip::tcp::socket socket, boost::beast::http::request<boost::beast::http::string_body> req,
-              std::string peer);
+              std::string client);
 
   /// Shutdown: every connection gets a close frame (1001, going away).
   void close_all();
@@ -57,6 +58,7 @@ public:
   std::atomic<std::uint64_t> next_serial{1};
   std::mutex sessions_mutex; ///< connect, disconnect and shutdown only
   std::list<std::weak_ptr<ws_session>> sessions;
+  std::unordered_map<std::string, std::size_t> per_client; ///< open connections by client address
 };
 
 } // namespace livemart::http

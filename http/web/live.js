@@ -119,7 +119,8 @@
     const address = localStorage.getItem("livemart_address_id");
     if (!address) return say("Add a shipping address first.");
     const key = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
-    socket.send(JSON.stringify({ type: "buy", ref: "buy", address_id: address, quantity: 1, key }));
+    if (!state.drop) return;
+    socket.send(JSON.stringify({ type: "buy", ref: "buy", drop_id: state.drop.id, address_id: address, quantity: 1, key }));
   };
   connect();
 })();

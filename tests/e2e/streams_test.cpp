@@ -267,6 +267,18 @@ TEST_CASE("viewers: a snapshot, then events in sequence; purchases anywhere show
   }
 }
 
+TEST_CASE("viewers: one client's connections are limited", "[e2e][streams]") {
+  marketplace m{{"--ws.connections_per_client_max=2"}};
+  auto s = open_shop(m);
+  auto live = open_stream(m, s, {});
+  ws_client one{m.srv.port(), "/streams/" + live.id + "/ws"};
+  ws_client two{m.srv.port(), "/streams/" + live.id + "/ws"};
+  CHECK(one.status() == 101);
+  CHECK(two.status() == 101);
+  ws_client three{m.srv.port(), "/streams/" + live.id + "/ws"};
+  CHECK(three.status() == 429);
+}
+
 TEST_CASE("viewers: stock changes are coalesced to the latest value", "[e2e][streams]") {
   marketplace m{{"--streams.push_interval_ms=400"}};
   auto s = open_shop(m);
@@ -318,16 +330,22 @@ TEST_CASE("drops: no oversell, no buyer beyond the limit, every viewer sees the 
   auto event = viewer->await(of_type("drop_started"));
   CHECK(integer_field(member(event, "drop"), "remaining") == 3);
 
-  auto buy = [&](const api_user& u, const std::string& address, int quantity) {
+  auto buy = [&](const api_user& u, const std::string& address, int quantity, std::string key = {}) {
     return m.c.request("POST", "/streams/" + live.id + "/drops/" + drop + "/buy",
                        "{\"address_id\":" + quote(address) + ",\"quantity\":" + std::to_string(quantity) + "}",
                        {{"Content-Type", "application/json"},
                         {"Authorization", "Bearer " + u.token},
-                        {"Idempotency-Key", "drop-" + unique_suffix()}});
+                        {"Idempotency-Key", key.empty() ? "drop-" + unique_suffix() : key}});
   };
-  auto first = buy(a, a_address, 2);
+  auto first_key = "drop-" + unique_suffix();
+  auto first = buy(a, a_address, 2, first_key);
   INFO(first.body);
   REQUIRE(first.status == 201);
+  // A retry of that purchase (its reply lost) gets the same reply, though
+  // the buyer is now at the limit.
+  auto retried = buy(a, a_address, 2, first_key);
+  CHECK(retried.status == 201);
+  CHECK(retried.body == first.body);
   auto placed = first.json();
   const auto& order = member(placed, "orders").as_array().at(0);
   CHECK(integer_field(order, "subtotal_minor") == 2 * 9900); // the drop's price, not the product's

@@ -143,13 +143,17 @@ TEST_CASE("a connection's outbox coalesces state, keeps events, and gives up on 
     CHECK(box.push(msg("p:1", "stock 8"), t0) == ws_outbox::result::replaced);
     CHECK(box.push(msg("p:2", "stock 3"), t0) == ws_outbox::result::queued);
     CHECK(box.size() == 3);
-    CHECK(box.start_writing()->text == "stock 8"); // the latest value, in the first one's place
-    // The message being written is never replaced: a newer one queues.
+    // The latest value moved behind the event queued after the older one.
+    CHECK(box.start_writing()->text == "pinned");
+    // The message being written is never replaced.
+    CHECK(box.push(msg("", "unpinned"), t0) == ws_outbox::result::queued);
+    box.done_writing();
+    CHECK(box.start_writing()->text == "stock 8");
     CHECK(box.push(msg("p:1", "stock 7"), t0) == ws_outbox::result::queued);
     box.done_writing();
-    CHECK(box.start_writing()->text == "pinned");
-    box.done_writing();
     CHECK(box.start_writing()->text == "stock 3");
+    box.done_writing();
+    CHECK(box.start_writing()->text == "unpinned");
     box.done_writing();
     CHECK(box.start_writing()->text == "stock 7");
     box.done_writing();

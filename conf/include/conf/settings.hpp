@@ -175,6 +175,7 @@ struct ws_settings {
   std::uint32_t messages_per_s = 10;               ///< client messages per second, sustained
   std::uint32_t messages_burst = 20;               ///< client messages in a burst
   std::size_t connections_max = 50'000; ///< WebSocket connections on this node (viewers and user channels)
+  std::size_t connections_per_client_max = 100; ///< WebSocket connections from one client address (or IPv6 /64)
   std::string allowed_origins;                     ///< Origins allowed besides the server's own (comma-separated)
 };
 

@@ -35,7 +35,11 @@ public:
     if (!m->key.empty()) {
       for (auto it = queue_.begin() + (writing_ ? 1 : 0); it != queue_.end(); ++it) {
         if (it->message->key == m->key) {
-          it->message = std::move(m);
+          // The newer value goes last, after the events queued since the
+          // older one: messages never overtake each other.
+          auto at = it->at;
+          queue_.erase(it);
+          queue_.push_back({std::move(m), at});
           return result::replaced;
         }
       }
