@@ -66,3 +66,21 @@ run_load() {
   echo "$target $round $line" >>"$results"
 }
 
+
+# bench_database NAME: a throwaway database NAME_<pid> in the cluster of
+# DATABASE_URL, migrated by $LIVEMART_BIN, with an admin ($admin_email,
+# $admin_password); exports DATABASE_URL for it ($bench_url) and drops it
+# when the script ends.
+bench_database() {
+  dbname=$1_$$
+  psql "$DATABASE_URL" -qAt -c "CREATE DATABASE $dbname" >/dev/null || die "cannot create database $dbname"
+  bench_url="$DATABASE_URL dbname=$dbname"
+  drop_database() { psql "$DATABASE_URL" -qAt -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null 2>&1 || true; }
+  trap 'cleanup; drop_database' EXIT
+  export DATABASE_URL=$bench_url
+  "$LIVEMART_BIN" migrate >"$workdir/migrate.out" 2>&1 || die "migrate failed: $(tail -n 5 "$workdir/migrate.out")"
+  admin_email=bench.admin@example.com
+  admin_password="bench-admin-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+  LIVEMART_ADMIN_PASSWORD=$admin_password "$LIVEMART_BIN" create-admin "$admin_email" >/dev/null ||
+    die "create-admin failed"
+}

@@ -98,16 +98,7 @@ command -v python3 >/dev/null || die "python3 is required"
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-dbname=livemart_bench_streams_$$
-psql "$DATABASE_URL" -qAt -c "CREATE DATABASE $dbname" >/dev/null || die "cannot create database $dbname"
-bench_url="$DATABASE_URL dbname=$dbname"
-drop_database() { psql "$DATABASE_URL" -qAt -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null 2>&1 || true; }
-trap 'cleanup; drop_database' EXIT
-export DATABASE_URL=$bench_url
-"$LIVEMART_BIN" migrate >"$workdir/migrate.out" 2>&1 || die "migrate failed: $(tail -n 5 "$workdir/migrate.out")"
-admin_email=bench.admin@example.com
-admin_password="bench-admin-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-LIVEMART_ADMIN_PASSWORD=$admin_password "$LIVEMART_BIN" create-admin "$admin_email" >/dev/null || die "create-admin failed"
+bench_database livemart_bench_streams
 
 livemart_pid=""
 # start_livemart FLAGS...: one node at a time (a live stream has one actor).

@@ -902,61 +902,8 @@ order_actor::behavior_type order_behavior(order_pointer self, std::uint64_t id, 
   };
 }
 
-// -- the registry ------------------------------------------------------------------
-
-struct registry_state {
-  registry::table<order_actor> actors; ///< requests for a retiring one wait in `held`
-  std::unordered_map<std::uint64_t, std::vector<caf::typed_response_promise<order_actor>>> held;
-  context_ptr ctx;
-  static inline const char* name = "order_registry";
-};
-
-using registry_pointer = order_registry_actor::stateful_pointer<registry_state>;
-
-order_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
-  auto& live = self->state.actors.live;
-  if (auto it = live.find(id); it != live.end())
-    return it->second;
-  auto actor = self->home_system().spawn(order_behavior, id, caf::actor_cast<order_registry_actor>(self), self->state.ctx);
-  self->monitor(actor);
-  live.emplace(id, actor);
-  return actor;
-}
-
-order_registry_actor::behavior_type order_registry(registry_pointer self, context_ptr ctx) {
-  self->state.ctx = std::move(ctx);
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    auto id = st.actors.ended(msg.source);
-    if (!id)
-      return;
-    auto it = st.held.find(*id);
-    if (it == st.held.end())
-      return;
-    auto waiting = std::move(it->second);
-    st.held.erase(it);
-    auto fresh = find_or_spawn(self, *id);
-    for (auto& rp : waiting)
-      rp.deliver(fresh);
-  });
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    self->state.actors.stop_all(self, msg.reason);
-    self->quit(msg.reason);
-  });
-  return {
-    [self](get_atom, std::uint64_t id) -> caf::result<order_actor> {
-      auto& st = self->state;
-      if (st.actors.is_retiring(id)) {
-        auto rp = self->make_response_promise<order_actor>();
-        st.held[id].push_back(rp);
-        return rp;
-      }
-      return find_or_spawn(self, id);
-    },
-    [self](idle_atom, std::uint64_t id) -> bool {
-      return self->state.actors.retire(id, self->current_sender());
-    },
-  };
+order_actor spawn_order(caf::actor_system& sys, std::uint64_t id, order_registry_actor registry, const context_ptr& ctx) {
+  return sys.spawn(order_behavior, id, std::move(registry), ctx);
 }
 
 } // namespace
@@ -974,7 +921,7 @@ order_directory spawn_order_directory(caf::actor_system& sys, const conf::settin
     std::move(products), std::move(users), std::move(gateway)});
   order_directory dir;
   for (std::size_t i = 0; i < cfg.actors.order_shards; ++i)
-    dir.shards.push_back(sys.spawn(order_registry, ctx));
+    dir.shards.push_back(sys.spawn(registry::simple_registry<order_actor, order_registry_actor, context_ptr>, ctx, spawn_order));
   return dir;
 }
 

@@ -4,10 +4,10 @@
 #include <optional>
 #include <unordered_map>
 
-#include <caf/actor_addr.hpp>
-#include <caf/actor_cast.hpp>
-#include <caf/exit_reason.hpp>
-#include <caf/fwd.hpp>
+#include <functional>
+#include <vector>
+
+#include <caf/all.hpp>
 
 /// Bookkeeping shared by the registries that own one actor per id
 /// (products, orders), and the directories that shard them.
@@ -70,5 +70,74 @@ private:
     return std::nullopt;
   }
 };
+
+/// The state of a registry that only hands out its actors (orders,
+/// streams): `Actor` per id, spawned by `Spawn(system, id, registry, ctx)`.
+template <class Actor, class Registry, class Context>
+struct simple_state {
+  using spawn_fn = Actor (*)(caf::actor_system&, std::uint64_t, Registry, const Context&);
+  table<Actor> actors; ///< requests for a retiring one wait in `held`
+  std::unordered_map<std::uint64_t, std::vector<caf::typed_response_promise<Actor>>> held;
+  Context ctx;
+  spawn_fn spawn = nullptr;
+  static inline const char* name = "registry";
+};
+
+template <class Actor, class Registry, class Context>
+using simple_pointer = typename Registry::template stateful_pointer<simple_state<Actor, Registry, Context>>;
+
+template <class Actor, class Registry, class Context>
+Actor find_or_spawn(simple_pointer<Actor, Registry, Context> self, std::uint64_t id) {
+  auto& live = self->state.actors.live;
+  if (auto it = live.find(id); it != live.end())
+    return it->second;
+  auto actor = self->state.spawn(self->home_system(), id, caf::actor_cast<Registry>(self), self->state.ctx);
+  self->monitor(actor);
+  live.emplace(id, actor);
+  return actor;
+}
+
+/// A registry (`Registry`: get and idle, see order_registry_actor): spawns
+/// an id's actor on first use, forgets it when it ends (a crash: the next
+/// request gets a fresh one from committed state) or passivates (requests
+/// for it wait until it is down), and ends its actors when it ends.
+template <class Actor, class Registry, class Context>
+typename Registry::behavior_type simple_registry(simple_pointer<Actor, Registry, Context> self, Context ctx,
+                                                 typename simple_state<Actor, Registry, Context>::spawn_fn spawn) {
+  self->state.ctx = std::move(ctx);
+  self->state.spawn = spawn;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto id = st.actors.ended(msg.source);
+    if (!id)
+      return;
+    auto it = st.held.find(*id);
+    if (it == st.held.end())
+      return;
+    auto waiting = std::move(it->second);
+    st.held.erase(it);
+    auto fresh = find_or_spawn<Actor, Registry, Context>(self, *id);
+    for (auto& rp : waiting)
+      rp.deliver(fresh);
+  });
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    self->state.actors.stop_all(self, msg.reason);
+    self->quit(msg.reason);
+  });
+  return {
+    [self](caf::get_atom, std::uint64_t id) -> caf::result<Actor> {
+      auto& st = self->state;
+      if (st.actors.is_retiring(id)) {
+        auto rp = self->template make_response_promise<Actor>();
+        st.held[id].push_back(rp);
+        return rp;
+      }
+      return find_or_spawn<Actor, Registry, Context>(self, id);
+    },
+    [self](caf::atom_constant<caf::atom("idle")>, std::uint64_t id) -> bool {
+      return self->state.actors.retire(id, self->current_sender());
+    },
+  };
+}
 
 } // namespace livemart::registry

@@ -109,6 +109,23 @@ std::optional<caf::error> foreign_product(const std::vector<product>& found, std
   return std::nullopt;
 }
 
+/// Reads the products in `list` and checks they are `seller`'s own and
+/// not archived; answers `rp` with the problem (a 422 naming `field`), or
+/// runs `then(products)`.
+template <class Self, class Promise, class Then>
+void with_own_products(Self* self, const context_ptr& ctx, std::uint64_t seller, const std::vector<std::uint64_t>& list,
+                       const std::string& field, Promise rp, Then then) {
+  fetch_products(self, ctx, list, field,
+                 [rp, then, seller, field](std::optional<caf::error> err, const std::vector<product>& found) mutable {
+                   if (!err)
+                     err = foreign_product(found, seller, field);
+                   if (err)
+                     rp.deliver(*err);
+                   else
+                     then(found);
+                 });
+}
+
 /// Forwards the stock updates of the products a stream features: typed
 /// actors cannot join groups in CAF 0.17, so this small actor does.
 caf::behavior group_relay(caf::event_based_actor* self, caf::actor target) {
@@ -932,15 +949,8 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
         return rp;
       }
       auto seller = s.info.seller_id;
-      fetch_products(self, ctx, patch.featured, "featured",
-                      [apply, rp, seller](std::optional<caf::error> err, const std::vector<product>& found) mutable {
-                        if (!err)
-                          err = foreign_product(found, seller, "featured");
-                        if (err)
-                          rp.deliver(*err);
-                        else
-                          apply();
-                      });
+      with_own_products(self, ctx, seller, patch.featured, "featured", rp,
+                        [apply](const std::vector<product>&) mutable { apply(); });
       return rp;
     },
     [self, ctx, touch](start_atom, std::uint64_t user) -> caf::result<stream_info> {
@@ -1049,15 +1059,8 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
         return rp;
       }
       auto seller = s.info.seller_id;
-      fetch_products(self, ctx, {product_id}, "product_id",
-                      [apply, rp, seller](std::optional<caf::error> err, const std::vector<product>& found) mutable {
-                        if (!err)
-                          err = foreign_product(found, seller, "product_id");
-                        if (err)
-                          rp.deliver(*err);
-                        else
-                          apply();
-                      });
+      with_own_products(self, ctx, seller, {product_id}, "product_id", rp,
+                        [apply](const std::vector<product>&) mutable { apply(); });
       return rp;
     },
     [self, ctx, touch](drop_atom, std::uint64_t user, const drop_spec& spec) -> caf::result<stream_drop> {
@@ -1071,11 +1074,11 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
         return make_error(errc::conflict, "a drop is running; end it first");
       auto rp = self->make_response_promise<stream_drop>();
       auto seller = s.info.seller_id;
-      fetch_products(self, ctx, {spec.product_id}, "product_id",
-        [self, ctx, spec, rp, seller](std::optional<caf::error> err, const std::vector<product>& found) mutable {
-          if (!err)
-            err = foreign_product(found, seller, "product_id");
-          if (!err && found.front().stock < spec.quantity)
+      with_own_products(
+        self, ctx, seller, {spec.product_id}, "product_id", rp,
+        [self, ctx, spec, rp](const std::vector<product>& found) mutable {
+          std::optional<caf::error> err;
+          if (found.front().stock < spec.quantity)
             err = make_error(errc::conflict, "not enough stock for the drop",
                              {field_error{"quantity", "only " + std::to_string(found.front().stock) + " in stock"}});
           auto& mine = self->state;
@@ -1210,11 +1213,11 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
         return make_error(errc::conflict, "an auction is running");
       auto rp = self->make_response_promise<stream_auction>();
       auto seller = s.info.seller_id;
-      fetch_products(self, ctx, {spec.product_id}, "product_id",
-        [self, ctx, spec, rp, seller](std::optional<caf::error> err, const std::vector<product>& found) mutable {
-          if (!err)
-            err = foreign_product(found, seller, "product_id");
-          if (!err && found.front().stock < 1)
+      with_own_products(
+        self, ctx, seller, {spec.product_id}, "product_id", rp,
+        [self, ctx, spec, rp](const std::vector<product>& found) mutable {
+          std::optional<caf::error> err;
+          if (found.front().stock < 1)
             err = make_error(errc::conflict, "the product is out of stock",
                              {field_error{"product_id", "is out of stock"}});
           auto& mine = self->state;
@@ -1407,59 +1410,8 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
   };
 }
 
-// -- the registry -------------------------------------------------------------------------
-
-struct registry_state {
-  registry::table<stream_actor> actors;
-  std::unordered_map<std::uint64_t, std::vector<caf::typed_response_promise<stream_actor>>> held;
-  context_ptr ctx;
-  static inline const char* name = "stream_registry";
-};
-
-using registry_pointer = stream_registry_actor::stateful_pointer<registry_state>;
-
-stream_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
-  auto& live = self->state.actors.live;
-  if (auto it = live.find(id); it != live.end())
-    return it->second;
-  auto actor = self->home_system().spawn(stream_behavior, id, caf::actor_cast<stream_registry_actor>(self), self->state.ctx);
-  self->monitor(actor);
-  live.emplace(id, actor);
-  return actor;
-}
-
-stream_registry_actor::behavior_type stream_registry(registry_pointer self, context_ptr ctx) {
-  self->state.ctx = std::move(ctx);
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    auto id = st.actors.ended(msg.source);
-    if (!id)
-      return;
-    auto it = st.held.find(*id);
-    if (it == st.held.end())
-      return;
-    auto waiting = std::move(it->second);
-    st.held.erase(it);
-    auto fresh = find_or_spawn(self, *id);
-    for (auto& rp : waiting)
-      rp.deliver(fresh);
-  });
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    self->state.actors.stop_all(self, msg.reason);
-    self->quit(msg.reason);
-  });
-  return {
-    [self](get_atom, std::uint64_t id) -> caf::result<stream_actor> {
-      auto& st = self->state;
-      if (st.actors.is_retiring(id)) {
-        auto rp = self->make_response_promise<stream_actor>();
-        st.held[id].push_back(rp);
-        return rp;
-      }
-      return find_or_spawn(self, id);
-    },
-    [self](idle_atom, std::uint64_t id) -> bool { return self->state.actors.retire(id, self->current_sender()); },
-  };
+stream_actor spawn_stream(caf::actor_system& sys, std::uint64_t id, stream_registry_actor registry, const context_ptr& ctx) {
+  return sys.spawn(stream_behavior, id, std::move(registry), ctx);
 }
 
 // -- the live index -------------------------------------------------------------------------
@@ -1541,16 +1493,9 @@ stream_service_actor::behavior_type stream_service(stream_service_actor::statefu
                                                                + " products"}}));
               return;
             }
-            fetch_products(
-              self, ctx, draft.featured, "featured",
-              [self, ctx, streams, user, draft, rp, shop](std::optional<caf::error> err,
-                                                          const std::vector<product>& found) mutable {
-                if (!err)
-                  err = foreign_product(found, shop.id, "featured");
-                if (err) {
-                  rp.deliver(*err);
-                  return;
-                }
+            with_own_products(
+              self, ctx, shop.id, draft.featured, "featured", rp,
+              [self, ctx, streams, user, draft, rp, shop](const std::vector<product>&) mutable {
                 stream_info s;
                 s.id = ids::next();
                 s.seller_id = shop.id;
@@ -1646,7 +1591,7 @@ void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& 
     cfg.streams, conf::parse_increment_tiers(cfg.streams.bid_increments), step, 3 * step, s.db, s.products, s.users,
     s.orders, s.stream_index});
   for (std::size_t i = 0; i < cfg.actors.product_shards; ++i)
-    s.streams.shards.push_back(sys.spawn(stream_registry, ctx));
+    s.streams.shards.push_back(sys.spawn(registry::simple_registry<stream_actor, stream_registry_actor, context_ptr>, ctx, spawn_stream));
   s.stream_service = sys.spawn(stream_service, ctx, s.sellers, s.streams);
   sys.spawn(stream_starter, ctx, s.streams);
 }
