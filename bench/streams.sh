@@ -23,6 +23,8 @@
 # bench_ws_fanout drives the viewers (and the buyers) and reports the delay
 # from each stock change's commit (at_us) to its receipt (p50/p99/max),
 # the staleness (from the oldest change a coalesced push replaced, p99),
+# the fan-out delay (from the moment the stream actor sent the push: the
+# delay without coalescing's wait, comparable with the bare server's),
 # messages delivered a second, the most stock pushes one viewer got in one
 # second, how many viewers ended on the final stock, and the server's
 # resident memory per connection. Medians over the rounds are printed with
@@ -202,7 +204,8 @@ for label in [l for l in ["coalesced", "uncoalesced", "bare_small", "bare_large"
           f"p50={med(label, 'delay_p50_ms'):7.2f} ms p99={med(label, 'delay_p99_ms'):7.2f} ms "
           f"max={med(label, 'delay_max_ms'):7.2f} ms per viewer and second at most: {med(label, 'pushes_per_viewer_s_max'):4.0f} "
           f"stock pushes, {med(label, 'messages_per_viewer_s_max'):4.0f} messages "
-          f"rss/conn={top(label, 'rss_per_conn_kib'):6.1f} KiB stale p99={med(label, 'staleness_p99_ms'):7.2f} ms")
+          f"rss/conn={top(label, 'rss_per_conn_kib'):6.1f} KiB stale p99={med(label, 'staleness_p99_ms'):7.2f} ms "
+          f"fan-out p50={med(label, 'fanout_p50_ms'):7.2f} ms p99={med(label, 'fanout_p99_ms'):7.2f} ms")
 ok = True
 for label, n in [("coalesced", large), ("uncoalesced", small)]:
     for r in runs.get(label, []):
@@ -222,5 +225,8 @@ print(f"delivery vs Beast alone: coalesced {med('coalesced', 'msgs_per_s'):.0f} 
       f"{med('bare_small', 'msgs_per_s'):.0f} msgs/s ({small} viewers)")
 print(f"delay ratio uncoalesced/bare_paced p99: {med('uncoalesced', 'delay_p99_ms') / max(med('bare_paced', 'delay_p99_ms'), 0.001):.2f}, "
       f"coalesced/bare_paced_large p99: {med('coalesced', 'delay_p99_ms') / max(med('bare_paced_large', 'delay_p99_ms'), 0.001):.2f}")
+print(f"fan-out delay ratio (from the push leaving the stream actor) p99: uncoalesced/bare_paced "
+      f"{med('uncoalesced', 'fanout_p99_ms') / max(med('bare_paced', 'fanout_p99_ms'), 0.001):.2f}, "
+      f"coalesced/bare_paced_large {med('coalesced', 'fanout_p99_ms') / max(med('bare_paced_large', 'fanout_p99_ms'), 0.001):.2f}")
 sys.exit(0 if ok else 2)
 PY

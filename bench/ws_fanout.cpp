@@ -12,8 +12,9 @@
 // Every stock push is a delivery: its delay is the receipt time minus at_us
 // (the commit time of the value it shows, on the same machine's clock); its
 // staleness is the receipt time minus first_at_us (the oldest change a
-// coalesced push replaced). At the
-// end it reads until nothing arrived for --settle-ms, reads --final-url
+// coalesced push replaced); its fan-out delay is the receipt time minus
+// sent_us (when the stream actor sent it; a bare server's at_us is that
+// moment too), so coalescing's wait is left out. At the end it reads until nothing arrived for --settle-ms, reads --final-url
 // (the product's stock; or takes --final) and checks each viewer's last
 // "available".
 //
@@ -22,7 +23,7 @@
 //
 // Prints one line:
 //   RESULT label=... viewers=N connected=N messages=N msgs_per_s=X delay_p50_ms=X delay_p99_ms=X
-//          delay_max_ms=X staleness_p99_ms=X pushes_per_viewer_s_max=N messages_per_viewer_s_max=N final=N viewers_on_final=N
+//          delay_max_ms=X staleness_p99_ms=X fanout_p50_ms=X fanout_p99_ms=X pushes_per_viewer_s_max=N messages_per_viewer_s_max=N final=N viewers_on_final=N
 //          buys=N buy_errors=N rss_per_conn_kib=X
 
 #include <utility> // before Asio: Boost 1.74 + g++ 12 + C++20 needs std::exchange
@@ -101,6 +102,7 @@ long rss_kib(long pid) {
 struct stats {
   std::vector<std::int32_t> delays_us;
   std::vector<std::int32_t> staleness_us; ///< from the oldest change a coalesced push stands for
+  std::vector<std::int32_t> fanout_us;    ///< from the moment the stream sent the push (sent_us)
   long messages = 0;
   bool measuring = false;
   steady::time_point started;
@@ -180,6 +182,8 @@ private:
         auto first = number_after(text, "\"first_at_us\":").value_or(*at);
         st_.delays_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - *at, INT32_MAX)));
         st_.staleness_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - first, INT32_MAX)));
+        auto sent = number_after(text, "\"sent_us\":").value_or(*at);
+        st_.fanout_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - sent, INT32_MAX)));
         ++st_.messages;
         auto second = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(steady::now() - st_.started).count());
         if (per_second.size() <= second)
@@ -394,7 +398,9 @@ int main(int argc, char** argv) {
       << " msgs_per_s=" << static_cast<double>(messages) / std::max(1, o.duration_s)
       << " delay_p50_ms=" << percentile(st.delays_us, 0.50) << " delay_p99_ms=" << percentile(st.delays_us, 0.99)
       << " delay_max_ms=" << percentile(st.delays_us, 1.0)
-      << " staleness_p99_ms=" << percentile(st.staleness_us, 0.99) << " pushes_per_viewer_s_max=" << max_per_second
+      << " staleness_p99_ms=" << percentile(st.staleness_us, 0.99)
+      << " fanout_p50_ms=" << percentile(st.fanout_us, 0.50) << " fanout_p99_ms=" << percentile(st.fanout_us, 0.99)
+      << " pushes_per_viewer_s_max=" << max_per_second
       << " messages_per_viewer_s_max=" << max_all_per_second
       << " final=" << final_value << " viewers_on_final=" << on_final << " buys=" << pool.ok
       << " buy_errors=" << pool.errors << " rss_per_conn_kib="

@@ -272,7 +272,7 @@ void push_state(stream_pointer self, const context_ptr& ctx, const std::string& 
     // message for one purchase.
     auto drop = st.drop && st.drop->product_id == *id ? encode_drop(*st.drop) : std::string{};
     if (auto it = st.products.find(*id); it != st.products.end())
-      send_push(self, key, encode_product_push(it->second, st.seq, at, first, drop), at);
+      send_push(self, key, encode_product_push(it->second, st.seq, at, first, now_us(), drop), at);
   }
 }
 

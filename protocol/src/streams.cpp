@@ -397,11 +397,12 @@ std::string encode_snapshot(const stream_info& s, const std::vector<stream_produ
 }
 
 std::string encode_product_push(const stream_product& p, std::uint64_t seq, std::int64_t at_us,
-                                std::int64_t first_at_us, std::string_view drop_json) {
+                                std::int64_t first_at_us, std::int64_t sent_us, std::string_view drop_json) {
   json::writer w;
   w.begin_object().field("type", "product").field("seq", seq).field("at_us", at_us);
   if (first_at_us != 0 && first_at_us < at_us)
     w.field("first_at_us", first_at_us);
+  w.field("sent_us", sent_us);
   w.key("product");
   write_product(w, p);
   if (!drop_json.empty())

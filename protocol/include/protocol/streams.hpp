@@ -195,10 +195,11 @@ std::string encode_snapshot(const stream_info& s, const std::vector<stream_produ
                             const std::optional<stream_drop>& drop, const std::optional<stream_auction>& auction,
                             std::uint64_t seq);
 /// A product's state: `at_us` when its value committed, `first_at_us` the
-/// oldest change it replaces (coalesced); `drop_json` (when not empty) is
-/// the drop running on it.
+/// oldest change it replaces (coalesced), `sent_us` when the stream sent it
+/// (all microseconds since the epoch); `drop_json` (when not empty) is the
+/// drop running on it.
 std::string encode_product_push(const stream_product& p, std::uint64_t seq, std::int64_t at_us,
-                                std::int64_t first_at_us, std::string_view drop_json = {});
+                                std::int64_t first_at_us, std::int64_t sent_us, std::string_view drop_json = {});
 std::string encode_viewers_push(std::int64_t viewers, std::uint64_t seq);
 /// type: pinned, unpinned (product may be null), drop_started, drop_updated, drop_ended, auction_started, bid,
 /// auction_extended, auction_closed, stream_started, stream_ended, stream_updated
