@@ -198,8 +198,10 @@ std::vector<setting_entry> make_entries() {
     entry("streams.bid_queue_max", &s::streams, &stream_settings::bid_queue_max, "bids waiting per stream at most"),
     entry("streams.command_queue_max", &s::streams, &stream_settings::command_queue_max, "changes waiting per stream at most before 503"),
     entry("ws.message_bytes_max", &s::ws, &ws_settings::message_bytes_max, "a WebSocket message from a client, bytes"),
-    entry("ws.outbox_max", &s::ws, &ws_settings::outbox_max, "messages queued for one connection at most (beyond: closed with 4008)"),
-    entry("ws.behind_max_ms", &s::ws, &ws_settings::behind_max_ms, "a connection whose oldest queued message waits longer is closed (4008)"),
+    entry("ws.outbox_max", &s::ws, &ws_settings::outbox_max, "messages queued for one connection at most (beyond: closed with 4408)"),
+    entry("ws.behind_max_ms", &s::ws, &ws_settings::behind_max_ms, "a connection whose oldest queued message waits longer is closed (4408)"),
+    entry("ws.send_buffer_bytes", &s::ws, &ws_settings::send_buffer_bytes, "kernel send buffer per connection (SO_SNDBUF), bytes; 0: sized by the kernel"),
+    entry("ws.close_timeout_ms", &s::ws, &ws_settings::close_timeout_ms, "a closing connection whose peer takes no close frame is cut after this"),
     entry("ws.hello_timeout_ms", &s::ws, &ws_settings::hello_timeout_ms, "the first message (hello) must arrive within this"),
     entry("ws.idle_timeout_ms", &s::ws, &ws_settings::idle_timeout_ms, "a connection without any frame for this long is closed"),
     entry("ws.messages_per_s", &s::ws, &ws_settings::messages_per_s, "client messages per second, sustained"),
@@ -409,8 +411,11 @@ std::vector<std::string> validate(const settings& v) {
           "streams.bid_queue_max and streams.command_queue_max must be at least 1");
   require(v.ws.message_bytes_max >= 64 && v.ws.outbox_max >= 4 && v.ws.messages_burst >= 1 && v.ws.messages_per_s >= 1,
           "ws.message_bytes_max must be at least 64, ws.outbox_max at least 4, ws.messages_* at least 1");
-  require(v.ws.hello_timeout_ms >= 100 && v.ws.idle_timeout_ms >= 1'000 && v.ws.behind_max_ms >= 100,
-          "ws.hello_timeout_ms and behind_max_ms must be at least 100, ws.idle_timeout_ms at least 1000");
+  require(v.ws.hello_timeout_ms >= 100 && v.ws.idle_timeout_ms >= 1'000 && v.ws.behind_max_ms >= 100
+            && v.ws.close_timeout_ms >= 100,
+          "ws.hello_timeout_ms, behind_max_ms and close_timeout_ms must be at least 100, ws.idle_timeout_ms at least 1000");
+  require(v.ws.send_buffer_bytes == 0 || (v.ws.send_buffer_bytes >= 1'024 && v.ws.send_buffer_bytes <= 64 * 1'024 * 1'024),
+          "ws.send_buffer_bytes must be 0 (the kernel sizes it) or 1024..67108864");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
   return errors;
 }

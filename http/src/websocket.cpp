@@ -737,8 +737,8 @@ private:
     outbox_.clear();
     leave();
     // A peer that does not read may never take the close frame: the
-    // socket closes after a second anyway.
-    close_timer_.expires_after(std::chrono::seconds{1});
+    // socket closes after ws.close_timeout_ms anyway.
+    close_timer_.expires_after(std::chrono::milliseconds{rt_.app.cfg.ws.close_timeout_ms});
     close_timer_.async_wait([self = shared_from_this()](beast::error_code e) {
       if (!e) {
         beast::error_code ignored;
@@ -978,6 +978,8 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
   }
   // Pushes are small and must leave at once, not wait for an ACK (Nagle).
   on_lane.set_option(tcp::no_delay(true), ec);
+  if (app.cfg.ws.send_buffer_bytes != 0)
+    on_lane.set_option(asio::socket_base::send_buffer_size(static_cast<int>(app.cfg.ws.send_buffer_bytes)), ec);
   auto session = std::make_shared<ws_session>(*this, std::move(on_lane), lane, kind, stream_id, user, token_expires_s,
                                               client, path);
   std::list<std::weak_ptr<ws_session>>::iterator entry;

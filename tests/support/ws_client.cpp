@@ -22,10 +22,15 @@ struct ws_client::impl {
   beast::flat_buffer buffer;
 };
 
-ws_client::ws_client(std::uint16_t port, const std::string& target, const header_list& headers)
+ws_client::ws_client(std::uint16_t port, const std::string& target, const header_list& headers,
+                     std::size_t receive_buffer_bytes)
   : impl_(std::make_unique<impl>()) {
   auto& s = *impl_;
-  beast::get_lowest_layer(s.ws).connect(asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
+  auto& socket = beast::get_lowest_layer(s.ws).socket();
+  socket.open(asio::ip::tcp::v4());
+  if (receive_buffer_bytes != 0) // before connecting: the window is offered in the handshake
+    socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(receive_buffer_bytes)));
+  socket.connect(asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
   s.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
     for (const auto& [name, value] : headers)
       req.set(name, value);

@@ -21,7 +21,10 @@ public:
 
   /// Connects and upgrades `target`; `status()` tells whether the upgrade
   /// was accepted (101) or refused (the HTTP status, body in refusal()).
-  ws_client(std::uint16_t port, const std::string& target, const header_list& headers = {});
+  /// A `receive_buffer_bytes` above 0 sets the socket's receive buffer
+  /// (SO_RCVBUF) before connecting: a small one makes a slow reader.
+  ws_client(std::uint16_t port, const std::string& target, const header_list& headers = {},
+            std::size_t receive_buffer_bytes = 0);
   ~ws_client();
   ws_client(const ws_client&) = delete;
   ws_client& operator=(const ws_client&) = delete;

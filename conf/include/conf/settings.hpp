@@ -168,8 +168,10 @@ struct stream_settings {
 /// WebSocket connections (viewers and user channels).
 struct ws_settings {
   std::size_t message_bytes_max = 4'096;           ///< a message from a client
-  std::size_t outbox_max = 256;                    ///< messages queued for one connection at most; beyond: closed (4008)
-  std::uint32_t behind_max_ms = 5'000;             ///< a connection whose oldest queued message waits longer is closed (4008)
+  std::size_t outbox_max = 256;                    ///< messages queued for one connection at most; beyond: closed (4408)
+  std::uint32_t behind_max_ms = 5'000;             ///< a connection whose oldest queued message waits longer is closed (4408)
+  std::size_t send_buffer_bytes = 0;               ///< the kernel's send buffer per connection (SO_SNDBUF); 0: the kernel sizes it
+  std::uint32_t close_timeout_ms = 1'000;          ///< a closing connection whose peer takes no close frame is cut after this
   std::uint32_t hello_timeout_ms = 5'000;          ///< the first message (hello, with the token) must arrive within this
   std::uint32_t idle_timeout_ms = 60'000;          ///< a connection without any frame for this long is closed (pings are sent at half)
   std::uint32_t messages_per_s = 10;               ///< client messages per second, sustained
