@@ -150,6 +150,14 @@ int run_seed(const conf::settings& cfg, const std::vector<std::string>& args) {
 
 /// The payment gateway payments.gateway names: the built-in sandbox, or
 /// Stripe's REST API (whose client lives with the HTTP code).
+/// CAF's scheduler, from the [actors] settings.
+void scheduler_config(const conf::settings& cfg, caf::actor_system_config& caf_cfg) {
+  caf_cfg.set("scheduler.max-threads", cfg.actors.scheduler_threads);
+  caf_cfg.set("scheduler.policy", caf::atom_from_string(cfg.actors.scheduler_policy));
+  caf_cfg.set("work-stealing.aggressive-poll-attempts", cfg.actors.scheduler_spin_polls);
+  caf_cfg.set("work-stealing.moderate-poll-attempts", cfg.actors.scheduler_nap_polls);
+}
+
 gateway_factory gateway_for(const conf::settings& cfg) {
   if (cfg.payments.gateway == "stripe")
     return [](caf::actor_system& sys, const conf::settings& c) { return http::spawn_stripe_gateway(sys, c); };
@@ -166,8 +174,7 @@ int run_serve(const conf::settings& cfg) {
                      cfg.auth.access_token_ttl_s, cfg.auth.clock_skew_s};
 
   caf::actor_system_config caf_cfg;
-  caf_cfg.set("scheduler.max-threads", cfg.actors.scheduler_threads);
-  caf_cfg.set("scheduler.policy", caf::atom_from_string(cfg.actors.scheduler_policy));
+  scheduler_config(cfg, caf_cfg);
   add_message_types(caf_cfg);
   caf::actor_system sys{caf_cfg};
 
@@ -262,7 +269,7 @@ int run_reconcile(conf::settings cfg, const std::vector<std::string>& args) {
   // owns the orders' actors; a second writer would leave them stale).
   cfg.node.background_jobs = false;
   caf::actor_system_config caf_cfg;
-  caf_cfg.set("scheduler.max-threads", cfg.actors.scheduler_threads);
+  scheduler_config(cfg, caf_cfg);
   add_message_types(caf_cfg);
   caf::actor_system sys{caf_cfg};
   auto svc = start_services(sys, cfg, jwt::config{}, gateway_for(cfg));

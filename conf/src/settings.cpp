@@ -104,6 +104,8 @@ std::vector<setting_entry> make_entries() {
     entry("database.retry_after_s", &s::database, &database_settings::retry_after_s, "Retry-After for 503 while the database is away"),
     entry("actors.scheduler_threads", &s::actors, &actor_settings::scheduler_threads, "CAF scheduler worker threads"),
     entry("actors.scheduler_policy", &s::actors, &actor_settings::scheduler_policy, "CAF scheduler policy: stealing or sharing"),
+    entry("actors.scheduler_spin_polls", &s::actors, &actor_settings::scheduler_spin_polls, "stealing: an idle worker's checks for work without a pause"),
+    entry("actors.scheduler_nap_polls", &s::actors, &actor_settings::scheduler_nap_polls, "stealing: then its checks 50 us apart, before it waits to be woken"),
     entry("actors.user_shards", &s::actors, &actor_settings::user_shards, "user directory shards"),
     entry("actors.user_cache_entries_max", &s::actors, &actor_settings::user_cache_entries_max, "cached user profiles per shard"),
     entry("actors.user_cache_ttl_s", &s::actors, &actor_settings::user_cache_ttl_s, "seconds before a cached profile is read again (changes made outside the API)"),

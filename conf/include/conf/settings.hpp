@@ -51,6 +51,8 @@ struct database_settings {
 struct actor_settings {
   std::size_t scheduler_threads = 2;
   std::string scheduler_policy = "stealing"; ///< CAF scheduler: stealing or sharing
+  std::size_t scheduler_spin_polls = 100;   ///< an idle worker looks for work this often without pausing...
+  std::size_t scheduler_nap_polls = 20;     ///< ...then this often 50 us apart (a wake-up each), then waits to be woken
   std::size_t user_shards = 16;
   std::size_t user_cache_entries_max = 100'000; ///< per shard
   std::uint32_t user_cache_ttl_s = 60;          ///< re-read a cached profile after this long
