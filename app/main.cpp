@@ -148,8 +148,6 @@ int run_seed(const conf::settings& cfg, const std::vector<std::string>& args) {
   return 0;
 }
 
-/// The payment gateway payments.gateway names: the built-in sandbox, or
-/// Stripe's REST API (whose client lives with the HTTP code).
 /// CAF's scheduler, from the [actors] settings.
 void scheduler_config(const conf::settings& cfg, caf::actor_system_config& caf_cfg) {
   caf_cfg.set("scheduler.max-threads", cfg.actors.scheduler_threads);
@@ -158,6 +156,8 @@ void scheduler_config(const conf::settings& cfg, caf::actor_system_config& caf_c
   caf_cfg.set("work-stealing.moderate-poll-attempts", cfg.actors.scheduler_nap_polls);
 }
 
+/// The payment gateway payments.gateway names: the built-in sandbox, or
+/// Stripe's REST API (whose client lives with the HTTP code).
 gateway_factory gateway_for(const conf::settings& cfg) {
   if (cfg.payments.gateway == "stripe")
     return [](caf::actor_system& sys, const conf::settings& c) { return http::spawn_stripe_gateway(sys, c); };

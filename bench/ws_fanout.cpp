@@ -14,9 +14,9 @@
 // staleness is the receipt time minus first_at_us (the oldest change a
 // coalesced push replaced); its fan-out delay is the receipt time minus
 // sent_us (when the stream actor sent it; a bare server's at_us is that
-// moment too), so coalescing's wait is left out. At the end it reads until nothing arrived for --settle-ms, reads --final-url
-// (the product's stock; or takes --final) and checks each viewer's last
-// "available".
+// moment too), so coalescing's wait is left out. At the end it reads
+// until nothing arrived for --settle-ms, reads --final-url (the product's
+// stock; or takes --final) and checks each viewer's last "available".
 //
 // With --server-pid it reads the server's resident memory before the
 // viewers connect and after, for the memory per connection.

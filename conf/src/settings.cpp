@@ -105,7 +105,7 @@ std::vector<setting_entry> make_entries() {
     entry("actors.scheduler_threads", &s::actors, &actor_settings::scheduler_threads, "CAF scheduler worker threads"),
     entry("actors.scheduler_policy", &s::actors, &actor_settings::scheduler_policy, "CAF scheduler policy: stealing or sharing"),
     entry("actors.scheduler_spin_polls", &s::actors, &actor_settings::scheduler_spin_polls, "stealing: an idle worker's checks for work without a pause"),
-    entry("actors.scheduler_nap_polls", &s::actors, &actor_settings::scheduler_nap_polls, "stealing: then its checks 50 us apart, before it waits to be woken"),
+    entry("actors.scheduler_nap_polls", &s::actors, &actor_settings::scheduler_nap_polls, "stealing: then its checks 50 us apart, before it waits (woken by work from outside the scheduler, else every 10 ms)"),
     entry("actors.user_shards", &s::actors, &actor_settings::user_shards, "user directory shards"),
     entry("actors.user_cache_entries_max", &s::actors, &actor_settings::user_cache_entries_max, "cached user profiles per shard"),
     entry("actors.user_cache_ttl_s", &s::actors, &actor_settings::user_cache_ttl_s, "seconds before a cached profile is read again (changes made outside the API)"),
@@ -202,7 +202,7 @@ std::vector<setting_entry> make_entries() {
     entry("ws.message_bytes_max", &s::ws, &ws_settings::message_bytes_max, "a WebSocket message from a client, bytes"),
     entry("ws.outbox_max", &s::ws, &ws_settings::outbox_max, "messages queued for one connection at most (beyond: closed with 4408)"),
     entry("ws.behind_max_ms", &s::ws, &ws_settings::behind_max_ms, "a connection whose oldest queued message waits longer is closed (4408)"),
-    entry("ws.send_buffer_bytes", &s::ws, &ws_settings::send_buffer_bytes, "kernel send buffer per connection (SO_SNDBUF), bytes; 0: sized by the kernel"),
+    entry("ws.send_buffer_bytes", &s::ws, &ws_settings::send_buffer_bytes, "kernel send buffer per connection (SO_SNDBUF; the kernel doubles it, up to net.core.wmem_max), bytes; 0: sized by the kernel"),
     entry("ws.close_timeout_ms", &s::ws, &ws_settings::close_timeout_ms, "a closing connection whose peer takes no close frame is cut after this"),
     entry("ws.hello_timeout_ms", &s::ws, &ws_settings::hello_timeout_ms, "the first message (hello) must arrive within this"),
     entry("ws.idle_timeout_ms", &s::ws, &ws_settings::idle_timeout_ms, "a connection without any frame for this long is closed"),
@@ -413,9 +413,9 @@ std::vector<std::string> validate(const settings& v) {
           "streams.bid_queue_max and streams.command_queue_max must be at least 1");
   require(v.ws.message_bytes_max >= 64 && v.ws.outbox_max >= 4 && v.ws.messages_burst >= 1 && v.ws.messages_per_s >= 1,
           "ws.message_bytes_max must be at least 64, ws.outbox_max at least 4, ws.messages_* at least 1");
-  require(v.ws.hello_timeout_ms >= 100 && v.ws.idle_timeout_ms >= 1'000 && v.ws.behind_max_ms >= 100
-            && v.ws.close_timeout_ms >= 100,
-          "ws.hello_timeout_ms, behind_max_ms and close_timeout_ms must be at least 100, ws.idle_timeout_ms at least 1000");
+  require(v.ws.hello_timeout_ms >= 100 && v.ws.idle_timeout_ms >= 1'000 && v.ws.behind_max_ms >= 100,
+          "ws.hello_timeout_ms and behind_max_ms must be at least 100, ws.idle_timeout_ms at least 1000");
+  require(v.ws.close_timeout_ms >= 100, "ws.close_timeout_ms must be at least 100");
   require(v.ws.send_buffer_bytes == 0 || (v.ws.send_buffer_bytes >= 1'024 && v.ws.send_buffer_bytes <= 64 * 1'024 * 1'024),
           "ws.send_buffer_bytes must be 0 (the kernel sizes it) or 1024..67108864");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");

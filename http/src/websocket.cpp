@@ -978,8 +978,11 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
   }
   // Pushes are small and must leave at once, not wait for an ACK (Nagle).
   on_lane.set_option(tcp::no_delay(true), ec);
-  if (app.cfg.ws.send_buffer_bytes != 0)
+  if (app.cfg.ws.send_buffer_bytes != 0) {
     on_lane.set_option(asio::socket_base::send_buffer_size(static_cast<int>(app.cfg.ws.send_buffer_bytes)), ec);
+    if (ec)
+      log::warn("ws.send_buffer_bytes not applied: " + ec.message());
+  }
   auto session = std::make_shared<ws_session>(*this, std::move(on_lane), lane, kind, stream_id, user, token_expires_s,
                                               client, path);
   std::list<std::weak_ptr<ws_session>>::iterator entry;

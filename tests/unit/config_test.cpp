@@ -554,6 +554,10 @@ TEST_CASE("config validate: limits and security floors", "[config]") {
     CHECK(rejected([](conf::settings& s) { s.actors.scheduler_threads = 0; }, "actors.scheduler_threads"));
     CHECK(rejected([](conf::settings& s) { s.actors.user_shards = 0; }, "actors.user_shards"));
     CHECK(rejected([](conf::settings& s) { s.auth.hash_workers = 0; }, "auth.hash_workers"));
+    CHECK(rejected([](conf::settings& s) { s.ws.close_timeout_ms = 99; }, "ws.close_timeout_ms"));
+    CHECK(accepted([](conf::settings& s) { s.ws.send_buffer_bytes = 4096; }));
+    CHECK(rejected([](conf::settings& s) { s.ws.send_buffer_bytes = 1023; }, "ws.send_buffer_bytes"));
+    CHECK(rejected([](conf::settings& s) { s.ws.send_buffer_bytes = 65 * 1024 * 1024; }, "ws.send_buffer_bytes"));
   }
   SECTION("several problems are all reported") {
     auto errors = errors_for([](conf::settings& s) {

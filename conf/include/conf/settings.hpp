@@ -52,7 +52,7 @@ struct actor_settings {
   std::size_t scheduler_threads = 2;
   std::string scheduler_policy = "stealing"; ///< CAF scheduler: stealing or sharing
   std::size_t scheduler_spin_polls = 100;   ///< an idle worker looks for work this often without pausing...
-  std::size_t scheduler_nap_polls = 20;     ///< ...then this often 50 us apart (a wake-up each), then waits to be woken
+  std::size_t scheduler_nap_polls = 20;     ///< ...then this often 50 us apart (a wake-up each), then waits (see livemart.conf)
   std::size_t user_shards = 16;
   std::size_t user_cache_entries_max = 100'000; ///< per shard
   std::uint32_t user_cache_ttl_s = 60;          ///< re-read a cached profile after this long
@@ -172,7 +172,7 @@ struct ws_settings {
   std::size_t message_bytes_max = 4'096;           ///< a message from a client
   std::size_t outbox_max = 256;                    ///< messages queued for one connection at most; beyond: closed (4408)
   std::uint32_t behind_max_ms = 5'000;             ///< a connection whose oldest queued message waits longer is closed (4408)
-  std::size_t send_buffer_bytes = 0;               ///< the kernel's send buffer per connection (SO_SNDBUF); 0: the kernel sizes it
+  std::size_t send_buffer_bytes = 0;               ///< the kernel's send buffer per connection (SO_SNDBUF, doubled by the kernel); 0: the kernel sizes it
   std::uint32_t close_timeout_ms = 1'000;          ///< a closing connection whose peer takes no close frame is cut after this
   std::uint32_t hello_timeout_ms = 5'000;          ///< the first message (hello, with the token) must arrive within this
   std::uint32_t idle_timeout_ms = 60'000;          ///< a connection without any frame for this long is closed (pings are sent at half)
