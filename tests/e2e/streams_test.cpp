@@ -301,16 +301,38 @@ TEST_CASE("viewers: stock changes are coalesced to the latest value", "[e2e][str
 
 namespace {
 
-/// A viewer whose socket takes little (SO_RCVBUF) and who reads nothing
+/// A live stream featuring one camera, watched by a viewer that keeps up
+/// and by one whose socket takes little (SO_RCVBUF) and who reads nothing
 /// until the test says so: with ws.send_buffer_bytes small on the server,
-/// its messages pile up in the server's outbox for it.
-std::unique_ptr<ws_client> slow_viewer(marketplace& m, const std::string& stream, value& snapshot) {
-  auto ws = std::make_unique<ws_client>(m.srv.port(), "/streams/" + stream + "/ws", ws_client::header_list{}, 4'096);
-  REQUIRE(ws->status() == 101);
-  ws->send(R"({"type":"hello"})");
-  snapshot = ws->await(of_type("snapshot"));
-  return ws;
-}
+/// its messages pile up in the server's outbox.
+struct fast_and_slow {
+  explicit fast_and_slow(std::vector<std::string> flags) : m{std::move(flags)} {
+    s = open_shop(m);
+    camera = listing(m, s, "Leica M6", 100000, 10);
+    live = open_stream(m, s, {camera});
+    value snapshot;
+    fast = watch(m, live.id, snapshot);
+    slow = std::make_unique<ws_client>(m.srv.port(), "/streams/" + live.id + "/ws", ws_client::header_list{}, 4'096);
+    REQUIRE(slow->status() == 101);
+    slow->send(R"({"type":"hello"})");
+    seq = integer_field(slow->await(of_type("snapshot")), "seq");
+  }
+
+  /// The seller pins the camera (or unpins it).
+  void pin(bool on) {
+    auto r = on ? m.c.post("/streams/" + live.id + "/pin", "{\"product_id\":" + quote(camera) + "}", s.owner.token)
+                : m.c.del("/streams/" + live.id + "/pin", s.owner.token);
+    REQUIRE(r.status == 200);
+  }
+
+  marketplace m;
+  shop s;
+  std::string camera;
+  live_stream live;
+  std::unique_ptr<ws_client> fast;
+  std::unique_ptr<ws_client> slow;
+  std::int64_t seq = 0; ///< at the viewers' snapshots
+};
 
 std::int64_t price_in(const value& msg) {
   return integer_field(member(msg, "product"), "price_minor");
@@ -320,25 +342,17 @@ std::int64_t price_in(const value& msg) {
 
 TEST_CASE("viewers: a slow reader gets the latest values, in order, and slows nobody", "[e2e][streams]") {
   // behind_max_ms: the slow reader reads only after all the changes.
-  marketplace m{{"--streams.push_interval_ms=0", "--ws.send_buffer_bytes=4096", "--ws.behind_max_ms=600000"}};
-  auto s = open_shop(m);
-  auto camera = listing(m, s, "Leica M6", 100000, 10);
-  auto live = open_stream(m, s, {camera});
-  value snapshot;
-  auto fast = watch(m, live.id, snapshot);
-  auto slow = slow_viewer(m, live.id, snapshot);
-  auto seq = integer_field(snapshot, "seq");
-
+  fast_and_slow t{{"--streams.push_interval_ms=0", "--ws.send_buffer_bytes=4096", "--ws.behind_max_ms=600000"}};
   constexpr int changes = 300;
   for (int i = 1; i <= changes; ++i) {
-    REQUIRE(m.c.request("PUT", "/products/" + camera + "/price", "{\"price_minor\":" + std::to_string(100000 + i) + "}",
-                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + s.owner.token}})
+    REQUIRE(t.m.c.request("PUT", "/products/" + t.camera + "/price", "{\"price_minor\":" + std::to_string(100000 + i) + "}",
+                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + t.s.owner.token}})
               .status == 200);
     // The viewer that keeps up sees every change, at once.
-    fast->await([i](const value& msg) { return msg.string_or("type") == "product" && price_in(msg) == 100000 + i; });
+    t.fast->await([i](const value& msg) { return msg.string_or("type") == "product" && price_in(msg) == 100000 + i; });
     if (i == changes / 2) {
-      REQUIRE(m.c.post("/streams/" + live.id + "/pin", "{\"product_id\":" + quote(camera) + "}", s.owner.token).status == 200);
-      CHECK(integer_field(fast->await(of_type("pinned")), "seq") == seq + 1);
+      t.pin(true);
+      CHECK(integer_field(t.fast->await(of_type("pinned")), "seq") == t.seq + 1);
     }
   }
 
@@ -349,11 +363,11 @@ TEST_CASE("viewers: a slow reader gets the latest values, in order, and slows no
   int pushes = 0;
   bool pinned = false;
   while (last_price != 100000 + changes) {
-    auto msg = slow->next();
+    auto msg = t.slow->next();
     if (msg.string_or("type") == "pinned") {
       CHECK_FALSE(pinned);
       pinned = true;
-      CHECK(integer_field(msg, "seq") == seq + 1);
+      CHECK(integer_field(msg, "seq") == t.seq + 1);
       CHECK(last_price < 100000 + changes / 2 + 1);
       continue;
     }
@@ -361,7 +375,7 @@ TEST_CASE("viewers: a slow reader gets the latest values, in order, and slows no
       continue;
     REQUIRE(msg.string_or("type") == "product");
     CHECK(price_in(msg) > last_price);
-    CHECK(integer_field(msg, "seq") == (price_in(msg) <= 100000 + changes / 2 ? seq : seq + 1));
+    CHECK(integer_field(msg, "seq") == (price_in(msg) <= 100000 + changes / 2 ? t.seq : t.seq + 1));
     last_price = price_in(msg);
     ++pushes;
   }
@@ -371,35 +385,25 @@ TEST_CASE("viewers: a slow reader gets the latest values, in order, and slows no
 }
 
 TEST_CASE("viewers: a reader that falls behind on events is closed with 4408", "[e2e][streams]") {
-  marketplace m{{"--ws.send_buffer_bytes=4096", "--ws.outbox_max=8", "--ws.close_timeout_ms=60000"}};
-  auto s = open_shop(m);
-  auto camera = listing(m, s, "Leica M6", 100000, 10);
-  auto live = open_stream(m, s, {camera});
-  value snapshot;
-  auto fast = watch(m, live.id, snapshot);
-  auto slow = slow_viewer(m, live.id, snapshot);
-  auto seq = integer_field(snapshot, "seq");
-
+  fast_and_slow t{{"--ws.send_buffer_bytes=4096", "--ws.outbox_max=8", "--ws.close_timeout_ms=60000"}};
   // Events are never replaced: a reader that does not take them fills its
   // outbox and is closed, while the others get each one at once.
   constexpr int events = 400;
   for (int i = 1; i <= events; ++i) {
-    auto r = i % 2 == 1 ? m.c.post("/streams/" + live.id + "/pin", "{\"product_id\":" + quote(camera) + "}", s.owner.token)
-                        : m.c.del("/streams/" + live.id + "/pin", s.owner.token);
-    REQUIRE(r.status == 200);
-    auto event = fast->await(of_type(i % 2 == 1 ? "pinned" : "unpinned"));
-    CHECK(integer_field(event, "seq") == seq + i);
+    t.pin(i % 2 == 1);
+    auto event = t.fast->await(of_type(i % 2 == 1 ? "pinned" : "unpinned"));
+    CHECK(integer_field(event, "seq") == t.seq + i);
   }
   // It gets what the buffers held, then the close frame.
   int received = 0;
-  while (slow->read(std::chrono::seconds{10}))
+  while (t.slow->read(std::chrono::seconds{10}))
     ++received;
   INFO("the slow reader got " << received << " of " << events << " events before the close");
-  CHECK(slow->close_code() == 4408);
+  CHECK(t.slow->close_code() == 4408);
   CHECK(received < events);
   // The stream goes on for the others.
-  REQUIRE(m.c.post("/streams/" + live.id + "/pin", "{\"product_id\":" + quote(camera) + "}", s.owner.token).status == 200);
-  CHECK(integer_field(fast->await(of_type("pinned")), "seq") == seq + events + 1);
+  t.pin(true);
+  CHECK(integer_field(t.fast->await(of_type("pinned")), "seq") == t.seq + events + 1);
 }
 
 TEST_CASE("drops: no oversell, no buyer beyond the limit, every viewer sees the count fall", "[e2e][streams]") {
