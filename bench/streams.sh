@@ -20,6 +20,8 @@
 #   bare_paced_large
 #                bench_ws_bare at livemart's coalesced push rate (1000 /
 #                streams.push_interval_ms a second) to --viewers-large viewers
+# The bare server's messages are padded to the mean size of livemart's
+# pushes in the same run (--message-bytes, when livemart did not run).
 # bench_ws_fanout drives the viewers (and the buyers) and reports the delay
 # from each stock change's commit (at_us) to its receipt (p50/p99/max),
 # the staleness (from the oldest change a coalesced push replaced, p99),
@@ -43,6 +45,7 @@
 #   --viewers-large=N    (default 5000)    --rate-large=N   buys a second (default 50)
 #   --viewers-small=N    (default 1000)    --rate-small=N   buys a second (default 100)
 #   --only=coalesced|uncoalesced|bare      run one group of scenarios
+#   --message-bytes=N    the bare server's message size when livemart did not run (default: unpadded)
 #
 # LIVEMART_BENCH_FLAGS (optional): more flags for `livemart serve`.
 #
@@ -62,6 +65,7 @@ rate_large=50
 viewers_small=1000
 rate_small=100
 only=""
+message_bytes=0
 for arg in "$@"; do
   case $arg in
     --help|-h) usage; exit 0 ;;
@@ -72,6 +76,7 @@ for arg in "$@"; do
     --viewers-small=*) viewers_small=${arg#*=} ;;
     --rate-small=*) rate_small=${arg#*=} ;;
     --only=*) only=${arg#*=} ;;
+    --message-bytes=*) message_bytes=${arg#*=} ;;
     *) die "unknown argument: $arg (see --help)" ;;
   esac
 done
@@ -82,6 +87,7 @@ int_in --viewers-large "$viewers_large" 1 9000
 int_in --viewers-small "$viewers_small" 1 9000
 int_in --rate-large "$rate_large" 1 1000
 int_in --rate-small "$rate_small" 1 1000
+int_in --message-bytes "$message_bytes" 0 65536
 
 [[ -n ${LIVEMART_BIN:-} && -x ${LIVEMART_BIN:-} ]] || die "LIVEMART_BIN is not set or not executable"
 [[ -n ${LIVEMART_BUILD_DIR:-} ]] || die "LIVEMART_BUILD_DIR is not set"
@@ -151,7 +157,7 @@ bare() {
     pacing=(--rate="$rate" --count="$count")
     final=$((1000000000 - count))
   fi
-  "$bare_bin" --viewers="$viewers" "${pacing[@]}" >"$workdir/bare.out" 2>"$workdir/bare.err" &
+  "$bare_bin" --viewers="$viewers" "${pacing[@]}" --message-bytes="$message_bytes" >"$workdir/bare.out" 2>"$workdir/bare.err" &
   pid=$!
   pids+=("$pid")
   port=$(wait_for_port bench_ws_bare "$pid" "$workdir/bare.out" "$workdir/bare.err" 'listening on ') || exit 1
@@ -178,7 +184,12 @@ if [[ -z $only || $only == uncoalesced ]]; then
   stop_livemart
 fi
 if [[ -z $only || $only == bare ]]; then
-  echo "# bench_ws_bare (Beast alone)"
+  # Messages as large as livemart's pushes were in this run.
+  sizes=$(grep -o 'push_bytes=[0-9]*' "$results" | cut -d= -f2 || true)
+  if [[ -n $sizes ]]; then
+    message_bytes=$(printf '%s\n' $sizes | awk '{ s += $1 } END { printf "%d", s / NR }')
+  fi
+  echo "# bench_ws_bare (Beast alone), messages of ${message_bytes} bytes (0: unpadded)"
   for ((r = 1; r <= rounds; r++)); do
     bare bare_small "$r" "$viewers_small" 0
     bare bare_large "$r" "$viewers_large" 0
@@ -205,7 +216,8 @@ for label in [l for l in ["coalesced", "uncoalesced", "bare_small", "bare_large"
           f"max={med(label, 'delay_max_ms'):7.2f} ms per viewer and second at most: {med(label, 'pushes_per_viewer_s_max'):4.0f} "
           f"stock pushes, {med(label, 'messages_per_viewer_s_max'):4.0f} messages "
           f"rss/conn={top(label, 'rss_per_conn_kib'):6.1f} KiB stale p99={med(label, 'staleness_p99_ms'):7.2f} ms "
-          f"fan-out p50={med(label, 'fanout_p50_ms'):7.2f} ms p99={med(label, 'fanout_p99_ms'):7.2f} ms")
+          f"fan-out p50={med(label, 'fanout_p50_ms'):7.2f} ms p99={med(label, 'fanout_p99_ms'):7.2f} ms "
+          f"wait p99={med(label, 'wait_p99_ms'):7.2f} ms {med(label, 'push_bytes'):5.0f} B/push")
 ok = True
 for label, n in [("coalesced", large), ("uncoalesced", small)]:
     for r in runs.get(label, []):

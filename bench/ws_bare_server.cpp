@@ -8,9 +8,12 @@
 // messages, or with --rate=0 as fast as the slowest connection takes them
 // (at most 64 waiting per connection) for --duration-s. Each connection has
 // its own strand and write queue, as in Beast's websocket examples; nothing
-// is coalesced or dropped. The final value is the last N sent.
+// is coalesced or dropped. The final value is the last N sent. With
+// --message-bytes each message is padded (a "pad" string) to about that
+// size, to compare with pushes of livemart's size.
 //
 //   bench_ws_bare [--port=0] [--threads=2] --viewers=N [--rate=R --count=C | --rate=0 --duration-s=S]
+//                 [--message-bytes=B]
 //
 // Prints "listening on <port>" once bound, and "done <messages sent> <final>" when
 // broadcasting ends. SIGINT/SIGTERM stop it.
@@ -51,6 +54,7 @@ struct options {
   int rate = 0;
   long count = 0;
   int duration_s = 5;
+  int message_bytes = 0; ///< pad each message to about this size (livemart's pushes carry a product and a drop)
 };
 
 std::int64_t now_us() {
@@ -123,7 +127,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (!(parse(a, "--port=", o.port) || parse(a, "--threads=", o.threads) || parse(a, "--viewers=", o.viewers)
-          || parse(a, "--rate=", o.rate) || parse(a, "--count=", o.count) || parse(a, "--duration-s=", o.duration_s))) {
+          || parse(a, "--rate=", o.rate) || parse(a, "--count=", o.count) || parse(a, "--duration-s=", o.duration_s)
+          || parse(a, "--message-bytes=", o.message_bytes))) {
       std::cerr << "bench_ws_bare: unknown argument " << a << "\n";
       return 1;
     }
@@ -138,8 +143,11 @@ int main(int argc, char** argv) {
   std::int64_t available = 1'000'000'000;
 
   auto broadcast = [&] {
-    auto text = std::make_shared<const std::string>("{\"type\":\"product\",\"seq\":0,\"at_us\":" + std::to_string(now_us()) +
-                                                    ",\"product\":{\"available\":" + std::to_string(--available) + "}}");
+    auto body = "{\"type\":\"product\",\"seq\":0,\"at_us\":" + std::to_string(now_us()) + ",\"product\":{\"available\":" +
+                std::to_string(--available) + "}";
+    if (static_cast<int>(body.size()) + 12 < o.message_bytes)
+      body += ",\"pad\":\"" + std::string(static_cast<std::size_t>(o.message_bytes) - body.size() - 10, 'x') + "\"";
+    auto text = std::make_shared<const std::string>(body + "}");
     std::lock_guard lock{mutex};
     for (auto& w : sessions)
       if (auto s = w.lock())

@@ -14,7 +14,9 @@
 // staleness is the receipt time minus first_at_us (the oldest change a
 // coalesced push replaced); its fan-out delay is the receipt time minus
 // sent_us (when the stream actor sent it; a bare server's at_us is that
-// moment too), so coalescing's wait is left out. At the end it reads
+// moment too), so coalescing's wait is left out; its wait is sent_us
+// minus at_us (from the commit to the push leaving the stream actor);
+// push_bytes is the mean size of the pushes. At the end it reads
 // until nothing arrived for --settle-ms, reads --final-url (the product's
 // stock; or takes --final) and checks each viewer's last "available".
 //
@@ -23,7 +25,8 @@
 //
 // Prints one line:
 //   RESULT label=... viewers=N connected=N messages=N msgs_per_s=X delay_p50_ms=X delay_p99_ms=X
-//          delay_max_ms=X staleness_p99_ms=X fanout_p50_ms=X fanout_p99_ms=X pushes_per_viewer_s_max=N messages_per_viewer_s_max=N final=N viewers_on_final=N
+//          delay_max_ms=X staleness_p99_ms=X fanout_p50_ms=X fanout_p99_ms=X wait_p50_ms=X wait_p99_ms=X
+//          push_bytes=N pushes_per_viewer_s_max=N messages_per_viewer_s_max=N final=N viewers_on_final=N
 //          buys=N buy_errors=N rss_per_conn_kib=X
 
 #include <utility> // before Asio: Boost 1.74 + g++ 12 + C++20 needs std::exchange
@@ -103,7 +106,9 @@ struct stats {
   std::vector<std::int32_t> delays_us;
   std::vector<std::int32_t> staleness_us; ///< from the oldest change a coalesced push stands for
   std::vector<std::int32_t> fanout_us;    ///< from the moment the stream sent the push (sent_us)
+  std::vector<std::int32_t> wait_us;      ///< from the commit to the moment the stream sent it
   long messages = 0;
+  long push_bytes = 0; ///< of the stock pushes measured
   bool measuring = false;
   steady::time_point started;
   steady::time_point last_message;
@@ -184,7 +189,9 @@ private:
         st_.staleness_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - first, INT32_MAX)));
         auto sent = number_after(text, "\"sent_us\":").value_or(*at);
         st_.fanout_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - sent, INT32_MAX)));
+        st_.wait_us.push_back(static_cast<std::int32_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(sent - *at, INT32_MAX))));
         ++st_.messages;
+        st_.push_bytes += static_cast<long>(text.size());
         auto second = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(steady::now() - st_.started).count());
         if (per_second.size() <= second)
           per_second.resize(second + 1);
@@ -400,6 +407,8 @@ int main(int argc, char** argv) {
       << " delay_max_ms=" << percentile(st.delays_us, 1.0)
       << " staleness_p99_ms=" << percentile(st.staleness_us, 0.99)
       << " fanout_p50_ms=" << percentile(st.fanout_us, 0.50) << " fanout_p99_ms=" << percentile(st.fanout_us, 0.99)
+      << " wait_p50_ms=" << percentile(st.wait_us, 0.50) << " wait_p99_ms=" << percentile(st.wait_us, 0.99)
+      << " push_bytes=" << (st.messages > 0 ? st.push_bytes / st.messages : 0)
       << " pushes_per_viewer_s_max=" << max_per_second
       << " messages_per_viewer_s_max=" << max_all_per_second
       << " final=" << final_value << " viewers_on_final=" << on_final << " buys=" << pool.ok
