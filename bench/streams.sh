@@ -27,6 +27,7 @@
 # the staleness (from the oldest change a coalesced push replaced, p99),
 # the fan-out delay (from the moment the stream actor sent the push: the
 # delay without coalescing's wait, comparable with the bare server's),
+# the CPU time the server and the client used per message delivered,
 # messages delivered a second, the most stock pushes one viewer got in one
 # second, how many viewers ended on the final stock, and the server's
 # resident memory per connection. Medians over the rounds are printed with
@@ -217,7 +218,9 @@ for label in [l for l in ["coalesced", "uncoalesced", "bare_small", "bare_large"
           f"stock pushes, {med(label, 'messages_per_viewer_s_max'):4.0f} messages "
           f"rss/conn={top(label, 'rss_per_conn_kib'):6.1f} KiB stale p99={med(label, 'staleness_p99_ms'):7.2f} ms "
           f"fan-out p50={med(label, 'fanout_p50_ms'):7.2f} ms p99={med(label, 'fanout_p99_ms'):7.2f} ms "
-          f"wait p99={med(label, 'wait_p99_ms'):7.2f} ms {med(label, 'push_bytes'):5.0f} B/push")
+          f"wait p99={med(label, 'wait_p99_ms'):7.2f} ms {med(label, 'push_bytes'):5.0f} B/push "
+          f"cpu: server {med(label, 'server_cpu_us_per_msg'):5.2f} us/msg ({med(label, 'server_cores'):4.2f} cores), "
+          f"client {med(label, 'client_cpu_us_per_msg'):5.2f} us/msg ({med(label, 'client_cores'):4.2f} cores)")
 ok = True
 for label, n in [("coalesced", large), ("uncoalesced", small)]:
     for r in runs.get(label, []):
@@ -237,6 +240,9 @@ print(f"delivery vs Beast alone: coalesced {med('coalesced', 'msgs_per_s'):.0f} 
       f"{med('bare_small', 'msgs_per_s'):.0f} msgs/s ({small} viewers)")
 print(f"delay ratio uncoalesced/bare_paced p99: {med('uncoalesced', 'delay_p99_ms') / max(med('bare_paced', 'delay_p99_ms'), 0.001):.2f}, "
       f"coalesced/bare_paced_large p99: {med('coalesced', 'delay_p99_ms') / max(med('bare_paced_large', 'delay_p99_ms'), 0.001):.2f}")
+print(f"server CPU per message, livemart/bare: coalesced/bare_paced_large "
+      f"{med('coalesced', 'server_cpu_us_per_msg') / max(med('bare_paced_large', 'server_cpu_us_per_msg'), 0.001):.2f}, "
+      f"uncoalesced/bare_paced {med('uncoalesced', 'server_cpu_us_per_msg') / max(med('bare_paced', 'server_cpu_us_per_msg'), 0.001):.2f}")
 print(f"fan-out delay ratio (from the push leaving the stream actor) p99: uncoalesced/bare_paced "
       f"{med('uncoalesced', 'fanout_p99_ms') / max(med('bare_paced', 'fanout_p99_ms'), 0.001):.2f}, "
       f"coalesced/bare_paced_large {med('coalesced', 'fanout_p99_ms') / max(med('bare_paced_large', 'fanout_p99_ms'), 0.001):.2f}")

@@ -21,13 +21,21 @@
 // stock; or takes --final) and checks each viewer's last "available".
 //
 // With --server-pid it reads the server's resident memory before the
-// viewers connect and after, for the memory per connection.
+// viewers connect and after, for the memory per connection, and the CPU
+// time the server and this client used over the measured seconds (cores,
+// and microseconds per stock push delivered): on a shared 2-core machine
+// the client's reading is part of the load.
+//
+// The viewers are read by --reader-threads threads (default 1), each with
+// its own epoll; the buyers run on a thread of their own (buy_lag_p99_ms:
+// how late a buy left against its schedule).
 //
 // Prints one line:
 //   RESULT label=... viewers=N connected=N messages=N msgs_per_s=X delay_p50_ms=X delay_p99_ms=X
 //          delay_max_ms=X staleness_p99_ms=X fanout_p50_ms=X fanout_p99_ms=X wait_p50_ms=X wait_p99_ms=X
 //          push_bytes=N pushes_per_viewer_s_max=N messages_per_viewer_s_max=N final=N viewers_on_final=N
-//          buys=N buy_errors=N rss_per_conn_kib=X
+//          buys=N buy_errors=N buy_lag_p99_ms=X server_cores=X client_cores=X server_cpu_us_per_msg=X
+//          client_cpu_us_per_msg=X rss_per_conn_kib=X
 
 #include <utility> // before Asio: Boost 1.74 + g++ 12 + C++20 needs std::exchange
 
@@ -37,9 +45,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <fstream>
@@ -49,12 +66,12 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
@@ -75,6 +92,7 @@ struct options {
   long final_value = -1;
   long server_pid = 0;
   std::string label = "fanout";
+  int reader_threads = 1;
 };
 
 std::int64_t now_us() {
@@ -102,6 +120,27 @@ long rss_kib(long pid) {
   return 0;
 }
 
+/// CPU time (user + system) a process has used so far, in microseconds.
+double cpu_us(long pid) {
+  std::ifstream in{pid != 0 ? "/proc/" + std::to_string(pid) + "/stat" : std::string{"/proc/self/stat"}};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  auto close = text.rfind(')'); // the command name may hold spaces
+  if (close == std::string::npos)
+    return 0;
+  std::istringstream fields{text.substr(close + 2)};
+  std::string field;
+  double user = 0, system = 0;
+  for (int i = 3; fields >> field; ++i) { // field 3 is the state; 14 utime, 15 stime
+    if (i == 14)
+      user = std::stod(field);
+    if (i == 15) {
+      system = std::stod(field);
+      break;
+    }
+  }
+  return (user + system) * 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 struct stats {
   std::vector<std::int32_t> delays_us;
   std::vector<std::int32_t> staleness_us; ///< from the oldest change a coalesced push stands for
@@ -109,104 +148,238 @@ struct stats {
   std::vector<std::int32_t> wait_us;      ///< from the commit to the moment the stream sent it
   long messages = 0;
   long push_bytes = 0; ///< of the stock pushes measured
-  bool measuring = false;
+  bool measuring = false; ///< set before the reader's thread starts
   steady::time_point started;
-  steady::time_point last_message;
+  std::atomic<steady::rep> last_message_ns{0}; ///< read by the main thread: when to stop
 };
 
-class viewer : public std::enable_shared_from_this<viewer> {
-public:
-  viewer(asio::io_context& ioc, const options& o, stats& st) : ws_(ioc), o_(o), st_(st) {}
-
-  void start(std::function<void(bool)> connected) {
-    connected_ = std::move(connected);
-    beast::get_lowest_layer(ws_).async_connect(
-      tcp::endpoint{asio::ip::make_address("127.0.0.1"), o_.port}, [self = shared_from_this()](beast::error_code ec) {
-        if (ec)
-          return self->connected_(false);
-        self->ws_.async_handshake("127.0.0.1", self->o_.target, [self](beast::error_code e) {
-          if (e)
-            return self->connected_(false);
-          if (self->o_.hello) {
-            self->ws_.text(true);
-            self->ws_.async_write(asio::buffer(std::string_view{R"({"type":"hello"})"}),
-                                  [self](beast::error_code, std::size_t) {});
-          } else {
-            // A bare server sends nothing until everyone is in: in now.
-            self->open = true;
-            self->connected_(true);
-          }
-          self->read();
-        });
-      });
-  }
-
+/// One viewer: a WebSocket client on a plain non-blocking socket. The
+/// viewers are read with epoll and a hand-written frame parser rather than
+/// Beast's client stream: on a machine where a system call is expensive,
+/// Beast's read (a receive, a second one that finds nothing, a completion
+/// through the io_context) cost the load client about twice what one
+/// receive per ready socket does, and the client shares the 2 cores with
+/// the server it measures. Both servers are measured with this client.
+struct viewer {
+  enum class phase { upgrading, waiting_snapshot, open, closed };
+  int fd = -1;
+  phase at = phase::upgrading;
+  std::string in;       ///< bytes received and not parsed yet
+  std::string fragments; ///< a fragmented message so far
   std::optional<std::int64_t> last_available;
   std::vector<int> per_second;     ///< stock pushes in each second
   std::vector<int> all_per_second; ///< every message in each second
-  bool open = false;
+};
+
+/// Sends all of `data` on a socket that may be non-blocking (small control
+/// writes: the upgrade request, hello, pongs).
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      pollfd p{fd, POLLOUT, 0};
+      ::poll(&p, 1, 1000);
+      continue;
+    }
+    if (n <= 0)
+      return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+/// A client frame (masked, with a zero key: the server unmasks to the same bytes).
+std::string client_frame(std::uint8_t opcode, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x80 | opcode));
+  if (payload.size() < 126) {
+    f.push_back(static_cast<char>(0x80 | payload.size()));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>((payload.size() >> 8) & 0xff));
+    f.push_back(static_cast<char>(payload.size() & 0xff));
+  }
+  f.append(4, '\0');
+  f.append(payload);
+  return f;
+}
+
+/// The viewers one thread reads, with what it measured.
+class reader {
+public:
+  reader(const options& o, stats& st) : o_(o), st_(st), ep_(::epoll_create1(EPOLL_CLOEXEC)) {}
+  ~reader() { ::close(ep_); }
+  reader(const reader&) = delete;
+  reader& operator=(const reader&) = delete;
+
+  void add(viewer& v) {
+    epoll_event e{};
+    e.events = EPOLLIN | EPOLLRDHUP; // level-triggered: one receive per ready socket
+    e.data.ptr = &v;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, v.fd, &e);
+  }
+
+  /// Waits up to `timeout_ms` for ready viewers and reads them; calls
+  /// `opened` for each viewer that is in (its upgrade done, and with
+  /// --hello its snapshot read).
+  void poll(int timeout_ms, const std::function<void(viewer&, bool)>& opened) {
+    std::array<epoll_event, 512> events;
+    int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    for (int i = 0; i < n; ++i)
+      read(*static_cast<viewer*>(events[static_cast<std::size_t>(i)].data.ptr), opened);
+  }
 
 private:
-  void read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) {
-        if (!self->open)
-          self->connected_(false);
-        self->open = false;
+  void read(viewer& v, const std::function<void(viewer&, bool)>& opened) {
+    auto n = ::recv(v.fd, buffer_.data(), buffer_.size(), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return;
+    if (n <= 0)
+      return fail(v, opened);
+    v.in.append(buffer_.data(), static_cast<std::size_t>(n));
+    if (v.at == viewer::phase::upgrading) {
+      auto end = v.in.find("\r\n\r\n");
+      if (end == std::string::npos)
         return;
+      if (v.in.rfind("HTTP/1.1 101", 0) != 0)
+        return fail(v, opened);
+      v.in.erase(0, end + 4);
+      if (o_.hello) {
+        v.at = viewer::phase::waiting_snapshot;
+        if (!send_all(v.fd, client_frame(0x1, R"({"type":"hello"})")))
+          return fail(v, opened);
+      } else {
+        // A bare server sends nothing until everyone is in: in now.
+        v.at = viewer::phase::open;
+        opened(v, true);
       }
-      self->on_message();
-      self->read();
-    });
+    }
+    std::size_t off = 0;
+    while (v.at != viewer::phase::closed) {
+      std::size_t left = v.in.size() - off;
+      if (left < 2)
+        break;
+      auto b0 = static_cast<std::uint8_t>(v.in[off]), b1 = static_cast<std::uint8_t>(v.in[off + 1]);
+      std::uint64_t len = b1 & 0x7f;
+      std::size_t head = 2;
+      if (len == 126) {
+        if (left < 4)
+          break;
+        len = (std::uint64_t{static_cast<std::uint8_t>(v.in[off + 2])} << 8) | static_cast<std::uint8_t>(v.in[off + 3]);
+        head = 4;
+      } else if (len == 127) {
+        if (left < 10)
+          break;
+        len = 0;
+        for (std::size_t k = 0; k < 8; ++k)
+          len = (len << 8) | static_cast<std::uint8_t>(v.in[off + 2 + k]);
+        head = 10;
+      }
+      if ((b1 & 0x80) != 0) // a server never masks
+        return fail(v, opened);
+      if (left < head + len)
+        break;
+      std::string_view payload{v.in.data() + off + head, static_cast<std::size_t>(len)};
+      off += head + static_cast<std::size_t>(len);
+      bool fin = (b0 & 0x80) != 0;
+      switch (b0 & 0x0f) {
+      case 0x0: // continuation
+        v.fragments.append(payload);
+        if (fin)
+          message(v, std::exchange(v.fragments, {}), opened);
+        break;
+      case 0x1:
+      case 0x2:
+        if (fin)
+          message(v, payload, opened);
+        else
+          v.fragments.assign(payload);
+        break;
+      case 0x8:
+        return fail(v, opened);
+      case 0x9:
+        send_all(v.fd, client_frame(0xA, payload));
+        break;
+      default:
+        break;
+      }
+    }
+    if (v.at != viewer::phase::closed)
+      v.in.erase(0, off);
   }
 
-  void on_message() {
-    auto data = buffer_.data();
-    std::string_view text{static_cast<const char*>(data.data()), data.size()};
-    if (!open) {
+  void fail(viewer& v, const std::function<void(viewer&, bool)>& opened) {
+    bool was_open = v.at == viewer::phase::open;
+    v.at = viewer::phase::closed;
+    ::epoll_ctl(ep_, EPOLL_CTL_DEL, v.fd, nullptr);
+    if (!was_open)
+      opened(v, false);
+  }
+
+  void message(viewer& v, std::string_view text, const std::function<void(viewer&, bool)>& opened) {
+    if (v.at == viewer::phase::waiting_snapshot) {
       // The first message (livemart: the snapshot) means the viewer is in.
-      open = true;
-      if (auto v = number_after(text, "\"available\":"))
-        last_available = *v;
-      connected_(true);
-      return buffer_.consume(buffer_.size());
+      v.at = viewer::phase::open;
+      if (auto a = number_after(text, "\"available\":"))
+        v.last_available = *a;
+      opened(v, true);
+      return;
     }
-    st_.last_message = steady::now();
-    if (st_.measuring) {
-      auto second = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(st_.last_message - st_.started).count());
-      if (all_per_second.size() <= second)
-        all_per_second.resize(second + 1);
-      ++all_per_second[second];
-    }
-    if (text.find("\"at_us\":") != std::string_view::npos && text.find("\"product\":") != std::string_view::npos) {
-      auto at = number_after(text, "\"at_us\":");
-      if (auto v = number_after(text, "\"available\":"))
-        last_available = *v;
-      if (st_.measuring && at) {
-        auto now = now_us();
-        auto first = number_after(text, "\"first_at_us\":").value_or(*at);
-        st_.delays_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - *at, INT32_MAX)));
-        st_.staleness_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - first, INT32_MAX)));
-        auto sent = number_after(text, "\"sent_us\":").value_or(*at);
-        st_.fanout_us.push_back(static_cast<std::int32_t>(std::min<std::int64_t>(now - sent, INT32_MAX)));
-        st_.wait_us.push_back(static_cast<std::int32_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(sent - *at, INT32_MAX))));
-        ++st_.messages;
-        st_.push_bytes += static_cast<long>(text.size());
-        auto second = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(steady::now() - st_.started).count());
-        if (per_second.size() <= second)
-          per_second.resize(second + 1);
-        ++per_second[second];
-      }
-    }
-    buffer_.consume(buffer_.size());
+    auto received = steady::now();
+    st_.last_message_ns.store(received.time_since_epoch().count(), std::memory_order_relaxed);
+    bool push = text.find("\"at_us\":") != std::string_view::npos && text.find("\"product\":") != std::string_view::npos;
+    if (push)
+      if (auto a = number_after(text, "\"available\":"))
+        v.last_available = *a;
+    if (!st_.measuring)
+      return;
+    auto second = static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::seconds>(received - st_.started).count());
+    if (v.all_per_second.size() <= second)
+      v.all_per_second.resize(second + 1);
+    ++v.all_per_second[second];
+    auto at = push ? number_after(text, "\"at_us\":") : std::nullopt;
+    if (!at)
+      return;
+    auto now = now_us();
+    auto first = number_after(text, "\"first_at_us\":").value_or(*at);
+    auto sent = number_after(text, "\"sent_us\":").value_or(*at);
+    auto clamp = [](std::int64_t x) { return static_cast<std::int32_t>(std::clamp<std::int64_t>(x, 0, INT32_MAX)); };
+    st_.delays_us.push_back(clamp(now - *at));
+    st_.staleness_us.push_back(clamp(now - first));
+    st_.fanout_us.push_back(clamp(now - sent));
+    st_.wait_us.push_back(clamp(sent - *at));
+    ++st_.messages;
+    st_.push_bytes += static_cast<long>(text.size());
+    if (v.per_second.size() <= second)
+      v.per_second.resize(second + 1);
+    ++v.per_second[second];
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
-  beast::flat_buffer buffer_;
   const options& o_;
   stats& st_;
-  std::function<void(bool)> connected_;
+  int ep_;
+  std::array<char, 256 * 1024> buffer_{};
 };
+
+/// Opens a viewer's connection and sends its upgrade request (the answer
+/// is read by a reader). Loopback only.
+bool open_viewer(viewer& v, const options& o) {
+  v.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (v.fd < 0)
+    return false;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(o.port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(v.fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0)
+    return false;
+  std::string request = "GET " + o.target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(o.port)
+                        + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n";
+  if (!send_all(v.fd, request))
+    return false;
+  return ::fcntl(v.fd, F_SETFL, ::fcntl(v.fd, F_GETFL) | O_NONBLOCK) == 0;
+}
 
 /// Buys over keep-alive HTTP connections, one request in flight per connection.
 class buyer_pool {
@@ -313,39 +486,71 @@ int main(int argc, char** argv) {
           || arg(a, "--rate=", o.rate) || arg(a, "--duration-s=", o.duration_s) || arg(a, "--settle-ms=", o.settle_ms)
           || arg(a, "--connect-concurrency=", o.connect_concurrency) || arg(a, "--buy-path=", o.buy_path)
           || arg(a, "--buyers-file=", o.buyers_file) || arg(a, "--final-url=", o.final_url)
-          || arg(a, "--final=", o.final_value) || arg(a, "--server-pid=", o.server_pid) || arg(a, "--label=", o.label))) {
+          || arg(a, "--final=", o.final_value) || arg(a, "--server-pid=", o.server_pid) || arg(a, "--label=", o.label) || arg(a, "--reader-threads=", o.reader_threads))) {
       std::cerr << "bench_ws_fanout: unknown argument " << a << "\n";
       return 1;
     }
   }
-  asio::io_context ioc{1};
-  stats st;
-  std::vector<std::shared_ptr<viewer>> viewers;
+  o.reader_threads = std::clamp(o.reader_threads, 1, 16);
   long rss_before = o.server_pid != 0 ? rss_kib(o.server_pid) : 0;
 
   // Connect at most --connect-concurrency at a time; each counts as in once
-  // its first message (the snapshot) arrived.
+  // its upgrade is done (with --hello: once its snapshot arrived).
+  std::vector<viewer> viewers(static_cast<std::size_t>(std::max(0, o.viewers)));
+  std::vector<std::unique_ptr<stats>> per_reader;
+  for (int i = 0; i < o.reader_threads; ++i)
+    per_reader.push_back(std::make_unique<stats>());
   int started = 0, done = 0, connected = 0;
-  std::function<void()> start_one = [&] {
-    if (started >= o.viewers)
-      return;
-    ++started;
-    auto v = std::make_shared<viewer>(ioc, o, st);
-    viewers.push_back(v);
-    v->start([&](bool ok) {
+  {
+    reader connecting{o, *per_reader[0]};
+    std::function<void(viewer&, bool)> opened;
+    auto start_one = [&] {
+      while (started < o.viewers) {
+        auto& v = viewers[static_cast<std::size_t>(started++)];
+        if (open_viewer(v, o)) {
+          connecting.add(v);
+          return;
+        }
+        v.at = viewer::phase::closed;
+        ++done;
+      }
+    };
+    opened = [&](viewer&, bool ok) {
       ++done;
       connected += ok ? 1 : 0;
       start_one();
-      if (done == o.viewers)
-        ioc.stop();
-    });
-  };
-  for (int i = 0; i < std::min(o.connect_concurrency, o.viewers); ++i)
-    start_one();
-  ioc.run();
-  ioc.restart();
+    };
+    for (int i = 0; i < std::min(o.connect_concurrency, o.viewers); ++i)
+      start_one();
+    auto give_up = steady::now() + std::chrono::seconds{120};
+    while (done < o.viewers && steady::now() < give_up)
+      connecting.poll(100, opened);
+  }
   long rss_after = o.server_pid != 0 ? rss_kib(o.server_pid) : 0;
   std::cerr << "bench_ws_fanout: " << connected << " of " << o.viewers << " viewers in\n";
+
+  // The viewers, spread over --reader-threads threads, each with its epoll.
+  std::vector<std::unique_ptr<reader>> readers;
+  for (int i = 0; i < o.reader_threads; ++i)
+    readers.push_back(std::make_unique<reader>(o, *per_reader[static_cast<std::size_t>(i)]));
+  for (std::size_t i = 0; i < viewers.size(); ++i)
+    if (viewers[i].at == viewer::phase::open)
+      readers[i % readers.size()]->add(viewers[i]);
+  auto measure_start = steady::now();
+  double server_cpu_before = o.server_pid != 0 ? cpu_us(o.server_pid) : 0, client_cpu_before = cpu_us(0);
+  for (auto& st : per_reader) {
+    st->measuring = true;
+    st->started = measure_start;
+    st->last_message_ns = measure_start.time_since_epoch().count();
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> reading;
+  for (auto& r : readers)
+    reading.emplace_back([&stop, rd = r.get()] {
+      std::function<void(viewer&, bool)> ignore = [](viewer&, bool) {};
+      while (!stop.load(std::memory_order_relaxed))
+        rd->poll(50, ignore);
+    });
 
   std::vector<std::pair<std::string, std::string>> buyers;
   if (!o.buyers_file.empty()) {
@@ -354,47 +559,77 @@ int main(int argc, char** argv) {
     while (in >> token >> address)
       buyers.emplace_back(token, address);
   }
-  buyer_pool pool{ioc, o, buyers};
-  st.measuring = true;
-  st.started = steady::now();
-  asio::steady_timer pace{ioc};
-  auto end = steady::now() + std::chrono::seconds{o.duration_s};
-  std::function<void()> tick = [&] {
-    if (steady::now() >= end)
-      return;
-    if (!o.buy_path.empty() && !buyers.empty())
-      pool.buy();
-    pace.expires_at(pace.expiry() + std::chrono::microseconds{1'000'000 / std::max(1, o.rate)});
-    pace.async_wait([&](beast::error_code ec) {
-      if (!ec)
-        tick();
-    });
-  };
-  pace.expires_after(std::chrono::milliseconds{0});
-  tick();
-  ioc.run_for(std::chrono::seconds{o.duration_s});
+  // The buyers have their own thread and event loop: their pace must not
+  // depend on how busy reading the viewers' pushes keeps this one (on a
+  // shared loop, buys that fell due while a push was being read left in a
+  // burst right after it, and so always waited a whole push interval).
+  asio::io_context buy_ioc{1};
+  buyer_pool pool{buy_ioc, o, buyers};
+  std::vector<std::int32_t> buy_lag_us; ///< how late each buy left, against its schedule
+  auto end = measure_start + std::chrono::seconds{o.duration_s};
+  std::thread buying{[&] {
+    asio::steady_timer pace{buy_ioc};
+    std::function<void()> tick = [&] {
+      if (steady::now() >= end)
+        return;
+      buy_lag_us.push_back(static_cast<std::int32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - pace.expiry()).count()));
+      if (!o.buy_path.empty() && !buyers.empty())
+        pool.buy();
+      pace.expires_at(pace.expiry() + std::chrono::microseconds{1'000'000 / std::max(1, o.rate)});
+      pace.async_wait([&](beast::error_code ec) {
+        if (!ec)
+          tick();
+      });
+    };
+    pace.expires_after(std::chrono::milliseconds{0});
+    tick();
+    buy_ioc.run_for(std::chrono::seconds{o.duration_s + 10}); // the last answers, at most 10 s late
+  }};
+  std::this_thread::sleep_until(end);
+  double server_cpu = o.server_pid != 0 ? cpu_us(o.server_pid) - server_cpu_before : 0;
+  double client_cpu = cpu_us(0) - client_cpu_before; // buyers included
   // Then read until nothing came for --settle-ms (at most 60 s): what is
   // still in flight counts, and the final value is the last one.
   auto give_up = steady::now() + std::chrono::seconds{60};
-  while (steady::now() - st.last_message < std::chrono::milliseconds{o.settle_ms} && steady::now() < give_up) {
-    ioc.restart();
-    ioc.run_for(std::chrono::milliseconds{100});
+  auto quiet = [&] {
+    auto now = steady::now().time_since_epoch().count();
+    auto settle = std::chrono::duration_cast<steady::duration>(std::chrono::milliseconds{o.settle_ms}).count();
+    return std::all_of(per_reader.begin(), per_reader.end(), [&](const auto& st) { return now - st->last_message_ns.load() >= settle; });
+  };
+  while (!quiet() && steady::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  stop = true;
+  for (auto& t : reading)
+    t.join();
+  buying.join(); // its loop ends when the last buy was answered
+
+  stats st; // every reader's figures together
+  for (auto& r : per_reader) {
+    st.delays_us.insert(st.delays_us.end(), r->delays_us.begin(), r->delays_us.end());
+    st.staleness_us.insert(st.staleness_us.end(), r->staleness_us.begin(), r->staleness_us.end());
+    st.fanout_us.insert(st.fanout_us.end(), r->fanout_us.begin(), r->fanout_us.end());
+    st.wait_us.insert(st.wait_us.end(), r->wait_us.begin(), r->wait_us.end());
+    st.messages += r->messages;
+    st.push_bytes += r->push_bytes;
   }
-  st.measuring = false;
+  for (auto& v : viewers)
+    if (v.fd >= 0)
+      ::close(v.fd);
 
   long final_value = o.final_value;
   if (!o.final_url.empty()) {
-    ioc.restart();
+    asio::io_context ioc{1};
     if (auto v = read_final(ioc, o))
       final_value = *v;
   }
   int on_final = 0, max_per_second = 0, max_all_per_second = 0;
   for (auto& v : viewers) {
-    if (v->last_available && *v->last_available == final_value)
+    if (v.last_available && *v.last_available == final_value)
       ++on_final;
-    for (int n : v->per_second)
+    for (int n : v.per_second)
       max_per_second = std::max(max_per_second, n);
-    for (int n : v->all_per_second)
+    for (int n : v.all_per_second)
       max_all_per_second = std::max(max_all_per_second, n);
   }
   auto messages = st.messages;
@@ -412,7 +647,11 @@ int main(int argc, char** argv) {
       << " pushes_per_viewer_s_max=" << max_per_second
       << " messages_per_viewer_s_max=" << max_all_per_second
       << " final=" << final_value << " viewers_on_final=" << on_final << " buys=" << pool.ok
-      << " buy_errors=" << pool.errors << " rss_per_conn_kib="
+      << " buy_errors=" << pool.errors << " buy_lag_p99_ms=" << percentile(buy_lag_us, 0.99)
+      << " server_cores=" << server_cpu / 1e6 / std::max(1, o.duration_s)
+      << " client_cores=" << client_cpu / 1e6 / std::max(1, o.duration_s)
+      << " server_cpu_us_per_msg=" << (messages > 0 ? server_cpu / static_cast<double>(messages) : 0.0)
+      << " client_cpu_us_per_msg=" << (messages > 0 ? client_cpu / static_cast<double>(messages) : 0.0) << " rss_per_conn_kib="
       << (o.viewers > 0 && o.server_pid != 0 ? static_cast<double>(rss_after - rss_before) / o.viewers : 0.0);
   std::cout << out.str() << std::endl;
   return 0;
