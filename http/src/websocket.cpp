@@ -3,6 +3,7 @@
 #include "websocket.hpp"
 
 #include <http/ws_outbox.hpp>
+#include <http/ws_socket.hpp>
 
 #include <deque>
 #include <unordered_map>
@@ -240,7 +241,7 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_regis
       auto& s = self->state;
       if (s.members_changed)
         regroup(s);
-      auto message = std::make_shared<const ws_out>(ws_out{push.key, push.json});
+      auto message = std::make_shared<const ws_out>(ws_out{push.key, push.json, ws_text_frame(push.json)});
       for (std::size_t lane = 0; lane < s.by_lane.size(); ++lane) {
         const auto& members = s.by_lane[lane];
         if (members->empty())
@@ -437,7 +438,6 @@ private:
       return;
     }
     const auto& cfg = rt_.app.cfg;
-    beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout t;
     t.handshake_timeout = std::chrono::milliseconds{cfg.http.read_timeout_ms};
     t.idle_timeout = std::chrono::milliseconds{cfg.ws.idle_timeout_ms};
@@ -461,7 +461,13 @@ public:
   std::size_t lane() const override { return lane_; }
 
   /// From a handler on this connection's lane strand (its own strand).
-  void push_on_lane(const ws_out_ptr& message) override { enqueue(message); }
+  /// With nothing queued, a framed message is sent at once, below Beast.
+  void push_on_lane(const ws_out_ptr& message) override {
+    if (!writing_ && outbox_.empty() && !closing_ && !accepting_ && ws_.is_open()
+        && ws_.next_layer().try_send(message, shared_from_this()))
+      return;
+    enqueue(message);
+  }
 
   void close_with(std::uint16_t code, std::string reason) override {
     asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
@@ -786,7 +792,7 @@ private:
   ws_runtime& rt_;
   std::size_t lane_;
   std::string client_; ///< the client's address (its connections are counted)
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<ws_socket> ws_;
   beast::flat_buffer in_;
   asio::steady_timer hello_timer_;
   asio::steady_timer close_timer_;

@@ -2,9 +2,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 
 /// The queue of one WebSocket connection (no Beast here, so it is
 /// unit-tested alone). A viewer that cannot keep up never slows anyone
@@ -13,10 +15,35 @@
 /// oldest message waited past `behind_max` is to be closed.
 namespace livemart::http {
 
+/// `text` as the frame a server sends it in: one unfragmented, unmasked
+/// text frame (RFC 6455, section 5.2).
+inline std::string ws_text_frame(std::string_view text) {
+  std::string f;
+  f.reserve(text.size() + 10);
+  f.push_back(static_cast<char>(0x81)); // FIN, text
+  auto n = static_cast<std::uint64_t>(text.size());
+  if (n < 126) {
+    f.push_back(static_cast<char>(n));
+  } else if (n <= 0xffff) {
+    f.push_back(static_cast<char>(126));
+    f.push_back(static_cast<char>(n >> 8));
+    f.push_back(static_cast<char>(n & 0xff));
+  } else {
+    f.push_back(static_cast<char>(127));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      f.push_back(static_cast<char>((n >> shift) & 0xff));
+  }
+  f.append(text);
+  return f;
+}
+
 /// One message, encoded once and shared by every connection it goes to.
 struct ws_message {
   std::string key; ///< state messages: "p:<product>", "viewers"; empty: never replaced
   std::string text;
+  /// `text` framed once for all (ws_text_frame), for a connection that
+  /// sends it itself; empty: it goes through Beast's writer.
+  std::string frame = {};
 };
 using ws_message_ptr = std::shared_ptr<const ws_message>;
 

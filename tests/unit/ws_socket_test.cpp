@@ -1,0 +1,107 @@
+// The write gate below Beast's websocket stream (http/ws_socket.hpp), on a
+// real TCP connection over 127.0.0.1: a connection's own frames and Beast's
+// writes never cut into each other.
+
+#include <utility> // before Asio: Boost 1.74 + g++ 12 + C++20 needs std::exchange
+
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+
+#include <http/ws_socket.hpp>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+using namespace livemart::http;
+using namespace std::string_literals;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+/// A server-side socket wrapped in the gate, and its peer. Small buffers on
+/// both sides: a large frame cannot go in one send().
+struct connection {
+  connection() {
+    tcp::acceptor acceptor{ioc, {asio::ip::make_address("127.0.0.1"), 0}};
+    peer.open(tcp::v4());
+    peer.set_option(asio::socket_base::receive_buffer_size(4096));
+    peer.connect(acceptor.local_endpoint());
+    auto server = acceptor.accept();
+    server.set_option(asio::socket_base::send_buffer_size(4096));
+    gate = std::make_unique<ws_socket>(std::move(server));
+  }
+
+  /// Reads exactly `n` bytes on a thread of its own while the io_context
+  /// runs the gate's writes on this one.
+  std::string read_while_running(std::size_t n) {
+    std::string got(n, '\0');
+    std::thread reading{[&] { asio::read(peer, asio::buffer(got)); }};
+    ioc.run();
+    reading.join();
+    return got;
+  }
+
+  asio::io_context ioc;
+  tcp::socket peer{ioc};
+  std::unique_ptr<ws_socket> gate;
+};
+
+ws_message_ptr framed(std::string text) {
+  auto frame = ws_text_frame(text);
+  return std::make_shared<const ws_message>(ws_message{{}, std::move(text), std::move(frame)});
+}
+
+} // namespace
+
+TEST_CASE("ws_text_frame: the length in 7, 16 or 64 bits, as RFC 6455 says", "[unit][streams]") {
+  CHECK(ws_text_frame("") == std::string{"\x81\x00", 2});
+  CHECK(ws_text_frame("hi") == "\x81\x02hi");
+  CHECK(ws_text_frame(std::string(125, 'x')).substr(0, 2) == "\x81\x7d");
+  CHECK(ws_text_frame(std::string(126, 'x')).substr(0, 4) == "\x81\x7e\x00\x7e"s);
+  CHECK(ws_text_frame(std::string(65535, 'x')).substr(0, 4) == "\x81\x7e\xff\xff");
+  auto big = ws_text_frame(std::string(65536, 'x'));
+  CHECK(big.substr(0, 10) == "\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00"s);
+  CHECK(big.size() == 65536 + 10);
+}
+
+TEST_CASE("ws_socket: a write of Beast's waits for the rest of a frame the kernel took in part", "[unit][streams]") {
+  connection c;
+  auto large = framed(std::string(1 << 20, 'a')); // far more than the buffers hold
+  auto keep_alive = std::make_shared<int>(0);
+  REQUIRE(c.gate->try_send(large, keep_alive)); // a part went at once, the rest is under way
+  // Nothing of its own goes meanwhile...
+  CHECK_FALSE(c.gate->try_send(framed("next"), keep_alive));
+  // ...and a write of Beast's (a pong, say) goes after the whole frame.
+  const std::string pong{"\x8a\x00", 2};
+  bool written = false;
+  c.gate->async_write_some(asio::buffer(pong), [&](boost::beast::error_code ec, std::size_t n) { written = !ec && n == 2; });
+  auto got = c.read_while_running(large->frame.size() + pong.size());
+  CHECK(written);
+  CHECK(got.substr(0, large->frame.size()) == large->frame);
+  CHECK(got.substr(large->frame.size()) == pong);
+  // Then the gate is open again.
+  CHECK(c.gate->try_send(framed("next"), keep_alive));
+}
+
+TEST_CASE("ws_socket: no frame of its own while Beast writes, none after a close frame", "[unit][streams]") {
+  connection c;
+  auto keep_alive = std::make_shared<int>(0);
+  auto first = framed("first");
+  REQUIRE(c.gate->try_send(first, keep_alive)); // idle: it goes whole, at once
+  const std::string text{"\x81\x05" "beast"};
+  c.gate->async_write_some(asio::buffer(text), [](boost::beast::error_code, std::size_t) {});
+  CHECK_FALSE(c.gate->try_send(framed("while Beast writes"), keep_alive));
+  c.ioc.run();
+  c.ioc.restart();
+  auto second = framed("second");
+  CHECK(c.gate->try_send(second, keep_alive));
+  const std::string close{"\x88\x02\x03\xe8", 4}; // 1000
+  c.gate->async_write_some(asio::buffer(close), [](boost::beast::error_code, std::size_t) {});
+  auto got = c.read_while_running(first->frame.size() + text.size() + second->frame.size() + close.size());
+  CHECK(got == first->frame + text + second->frame + close);
+  CHECK_FALSE(c.gate->try_send(framed("after the close"), keep_alive));
+}
