@@ -22,7 +22,9 @@
 #                streams.push_interval_ms a second) to --viewers-large viewers
 # The bare server's messages are padded to the mean size of livemart's
 # pushes in the same run (--message-bytes, when livemart did not run).
-# bench_ws_fanout drives the viewers (and the buyers) and reports the delay
+# bench_ws_fanout drives the viewers (read by --reader-threads threads: a
+# single thread reading 5,000 sockets was itself the floor of the delay)
+# and the buyers (on a thread of their own), and reports the delay
 # from each stock change's commit (at_us) to its receipt (p50/p99/max),
 # the staleness (from the oldest change a coalesced push replaced, p99),
 # the fan-out delay (from the moment the stream actor sent the push: the
@@ -46,6 +48,7 @@
 #   --viewers-large=N    (default 5000)    --rate-large=N   buys a second (default 50)
 #   --viewers-small=N    (default 1000)    --rate-small=N   buys a second (default 100)
 #   --only=coalesced|uncoalesced|bare      run one group of scenarios
+#   --reader-threads=N   threads of the load client reading the viewers (default 2)
 #   --message-bytes=N    the bare server's message size when livemart did not run (default: unpadded)
 #
 # LIVEMART_BENCH_FLAGS (optional): more flags for `livemart serve`.
@@ -67,6 +70,7 @@ viewers_small=1000
 rate_small=100
 only=""
 message_bytes=0
+reader_threads=2
 for arg in "$@"; do
   case $arg in
     --help|-h) usage; exit 0 ;;
@@ -78,6 +82,7 @@ for arg in "$@"; do
     --rate-small=*) rate_small=${arg#*=} ;;
     --only=*) only=${arg#*=} ;;
     --message-bytes=*) message_bytes=${arg#*=} ;;
+    --reader-threads=*) reader_threads=${arg#*=} ;;
     *) die "unknown argument: $arg (see --help)" ;;
   esac
 done
@@ -89,6 +94,7 @@ int_in --viewers-small "$viewers_small" 1 9000
 int_in --rate-large "$rate_large" 1 1000
 int_in --rate-small "$rate_small" 1 1000
 int_in --message-bytes "$message_bytes" 0 65536
+int_in --reader-threads "$reader_threads" 1 16
 
 [[ -n ${LIVEMART_BIN:-} && -x ${LIVEMART_BIN:-} ]] || die "LIVEMART_BIN is not set or not executable"
 [[ -n ${LIVEMART_BUILD_DIR:-} ]] || die "LIVEMART_BUILD_DIR is not set"
@@ -142,7 +148,7 @@ fanout() {
   timeout $((duration + 120)) "$fanout_bin" --port="$livemart_port" --target="/streams/$stream/ws" --hello \
     --viewers="$viewers" --rate="$rate" --duration-s="$duration" --settle-ms=2000 \
     --buy-path="/streams/$stream/drops/$drop/buy" --buyers-file="$workdir/buyers.txt" \
-    --final-url="/products/$product" --server-pid="$livemart_pid" --label="$label" "$@" \
+    --final-url="/products/$product" --server-pid="$livemart_pid" --label="$label" --reader-threads="$reader_threads" "$@" \
     >"$workdir/fanout.out" 2>>"$workdir/fanout.err" || true
   line=$(grep '^RESULT ' "$workdir/fanout.out" || true)
   [[ -n $line ]] || die "bench_ws_fanout printed no RESULT for $label: $(tail -n 5 "$workdir/fanout.err")"
@@ -164,6 +170,7 @@ bare() {
   port=$(wait_for_port bench_ws_bare "$pid" "$workdir/bare.out" "$workdir/bare.err" 'listening on ') || exit 1
   timeout $((duration + 120)) "$fanout_bin" --port="$port" --target=/ --viewers="$viewers" --rate=1 \
     --duration-s="$duration" --settle-ms=2000 --final="$final" --server-pid="$pid" --label="$label" \
+    --reader-threads="$reader_threads" \
     >"$workdir/fanout.out" 2>>"$workdir/fanout.err" || true
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
