@@ -61,7 +61,9 @@ public:
   /// Sends `m->frame` now, unless another write is under way: false when
   /// nothing was sent (the caller queues it for Beast). A frame the kernel
   /// takes only in part is finished asynchronously, `keep_alive` held
-  /// until then, before any other write.
+  /// until then, before any other write. The caller calls it only while no
+  /// message of its own is being written through Beast: Beast may split a
+  /// message into frames, and no other message may come between them.
   bool try_send(const ws_message_ptr& m, std::shared_ptr<void> keep_alive) {
     if (writes_ != 0 || partial_ || rest_ || sealed_ || m->frame.empty())
       return false;
