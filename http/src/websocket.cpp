@@ -464,7 +464,7 @@ public:
   /// With nothing queued, a framed message is sent at once, below Beast.
   void push_on_lane(const ws_out_ptr& message) override {
     if (!writing_ && outbox_.empty() && !closing_ && !accepting_ && ws_.is_open()
-        && ws_.next_layer().try_send(message, shared_from_this()))
+        && ws_.next_layer().try_send(message))
       return;
     enqueue(message);
   }
@@ -502,6 +502,13 @@ private:
 
   void on_read(beast::error_code ec) {
     if (ec) {
+      // Gone, or failed by Beast: no write may wait on this socket any
+      // more (a peer that stopped reading would keep the connection). A
+      // close of ours, under way, ends it itself within ws.close_timeout_ms.
+      if (!closing_) {
+        beast::error_code ignored;
+        ws_.next_layer().socket().close(ignored);
+      }
       finish();
       return;
     }

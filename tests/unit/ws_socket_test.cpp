@@ -8,10 +8,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 
 #include <http/ws_socket.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -19,6 +21,7 @@ using namespace livemart::http;
 using namespace std::string_literals;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using error_code = boost::beast::error_code;
 
 namespace {
 
@@ -71,37 +74,95 @@ TEST_CASE("ws_text_frame: the length in 7, 16 or 64 bits, as RFC 6455 says", "[u
 TEST_CASE("ws_socket: a write of Beast's waits for the rest of a frame the kernel took in part", "[unit][streams]") {
   connection c;
   auto large = framed(std::string(1 << 20, 'a')); // far more than the buffers hold
-  auto keep_alive = std::make_shared<int>(0);
-  REQUIRE(c.gate->try_send(large, keep_alive)); // a part went at once, the rest is under way
+  REQUIRE(c.gate->try_send(large)); // a part went at once, the rest is under way
   // Nothing of its own goes meanwhile...
-  CHECK_FALSE(c.gate->try_send(framed("next"), keep_alive));
+  CHECK_FALSE(c.gate->try_send(framed("next")));
   // ...and a write of Beast's (a pong, say) goes after the whole frame.
   const std::string pong{"\x8a\x00", 2};
   bool written = false;
-  c.gate->async_write_some(asio::buffer(pong), [&](boost::beast::error_code ec, std::size_t n) { written = !ec && n == 2; });
+  c.gate->async_write_some(asio::buffer(pong), [&](error_code ec, std::size_t n) { written = !ec && n == 2; });
   auto got = c.read_while_running(large->frame.size() + pong.size());
   CHECK(written);
   CHECK(got.substr(0, large->frame.size()) == large->frame);
   CHECK(got.substr(large->frame.size()) == pong);
   // Then the gate is open again.
-  CHECK(c.gate->try_send(framed("next"), keep_alive));
+  CHECK(c.gate->try_send(framed("next")));
 }
 
 TEST_CASE("ws_socket: no frame of its own while Beast writes, none after a close frame", "[unit][streams]") {
   connection c;
-  auto keep_alive = std::make_shared<int>(0);
   auto first = framed("first");
-  REQUIRE(c.gate->try_send(first, keep_alive)); // idle: it goes whole, at once
+  REQUIRE(c.gate->try_send(first)); // idle: it goes whole, at once
   const std::string text{"\x81\x05" "beast"};
-  c.gate->async_write_some(asio::buffer(text), [](boost::beast::error_code, std::size_t) {});
-  CHECK_FALSE(c.gate->try_send(framed("while Beast writes"), keep_alive));
+  c.gate->async_write_some(asio::buffer(text), [](error_code, std::size_t) {});
+  CHECK_FALSE(c.gate->try_send(framed("while Beast writes")));
   c.ioc.run();
   c.ioc.restart();
   auto second = framed("second");
-  CHECK(c.gate->try_send(second, keep_alive));
+  CHECK(c.gate->try_send(second));
   const std::string close{"\x88\x02\x03\xe8", 4}; // 1000
-  c.gate->async_write_some(asio::buffer(close), [](boost::beast::error_code, std::size_t) {});
+  c.gate->async_write_some(asio::buffer(close), [](error_code, std::size_t) {});
   auto got = c.read_while_running(first->frame.size() + text.size() + second->frame.size() + close.size());
   CHECK(got == first->frame + text + second->frame + close);
-  CHECK_FALSE(c.gate->try_send(framed("after the close"), keep_alive));
+  CHECK_FALSE(c.gate->try_send(framed("after the close")));
+}
+
+TEST_CASE("ws_socket: nothing of its own between the frames of one message of Beast's", "[unit][streams]") {
+  connection c;
+  const std::string opening{"\x01\x03" "abc"};  // text, more frames to come
+  const std::string ping{"\x89\x00", 2};         // a control frame may come between
+  const std::string closing{"\x80\x03" "def"};  // continuation, the last
+  auto write = [&](const std::string& bytes) {
+    c.gate->async_write_some(asio::buffer(bytes), [](error_code, std::size_t) {});
+    c.ioc.run();
+    c.ioc.restart();
+  };
+  write(opening);
+  CHECK_FALSE(c.gate->try_send(framed("inside the message")));
+  write(ping);
+  CHECK_FALSE(c.gate->try_send(framed("inside the message")));
+  write(closing);
+  auto after = framed("after the message");
+  CHECK(c.gate->try_send(after));
+  CHECK(c.read_while_running(opening.size() + ping.size() + closing.size() + after->frame.size())
+        == opening + ping + closing + after->frame);
+}
+
+TEST_CASE("ws_socket: the rest of a frame Beast writes in parts is no frame's start", "[unit][streams]") {
+  // A binary frame whose payload is all 0x88 bytes, the close opcode's: the
+  // kernel takes it in parts, and the parts after the first must not seal
+  // the gate (nor open or end a message).
+  connection c;
+  std::string frame{"\x82\x7f\x00\x00\x00\x00\x00\x10\x00\x00", 10};
+  frame.append(std::size_t{1} << 20, '\x88');
+  bool written = false;
+  asio::async_write(*c.gate, asio::buffer(frame), [&](error_code ec, std::size_t n) { written = !ec && n == frame.size(); });
+  CHECK(c.read_while_running(frame.size()) == frame);
+  CHECK(written);
+  c.ioc.restart();
+  auto after = framed("after");
+  CHECK(c.gate->try_send(after));
+  CHECK(c.read_while_running(after->frame.size()) == after->frame);
+}
+
+TEST_CASE("ws_socket: writes still under way when the connection goes end without touching it", "[unit][streams]") {
+  // Beast's idle ping holds no reference to the connection: its write may
+  // complete after the connection is gone (run under ASan to see a use
+  // after free). Likewise the rest of a frame of its own.
+  connection c;
+  auto large = framed(std::string(1 << 20, 'a'));
+  REQUIRE(c.gate->try_send(large));
+  std::optional<error_code> ping_result;
+  const std::string ping{"\x89\x00", 2};
+  c.gate->async_write_some(asio::buffer(ping), [&](error_code ec, std::size_t) { ping_result = ec; }); // waits
+  c.gate.reset();
+  c.ioc.run();
+  CHECK_FALSE(ping_result); // it went with the connection, never run
+  connection d;
+  std::string big(1 << 20, 'b');
+  std::optional<error_code> result;
+  d.gate->async_write_some(asio::buffer(big), [&](error_code ec, std::size_t) { result = ec; });
+  d.gate.reset();
+  d.ioc.run();
+  REQUIRE(result);
 }

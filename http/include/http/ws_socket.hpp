@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -25,15 +24,20 @@ namespace livemart::http {
 /// non-blocking send() and no handler when the kernel takes it whole, which
 /// is what fans a push out to thousands of viewers cheaply. The gate keeps
 /// the bytes of the two writers apart: a frame of its own goes only while
-/// Beast writes nothing and is not halfway through a frame, and a Beast
-/// write that comes while the rest of such a frame is still going waits
-/// for it. After a close frame, nothing of its own goes any more.
+/// Beast writes nothing and is neither halfway through a frame nor between
+/// the frames of one message, and a Beast write that comes while the rest
+/// of such a frame is still going waits for it. After a close frame,
+/// nothing of its own goes any more.
 /// Everything here runs on the connection's strand.
 class ws_socket {
 public:
   using executor_type = boost::asio::ip::tcp::socket::executor_type;
 
-  explicit ws_socket(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit ws_socket(boost::asio::ip::tcp::socket socket)
+    : socket_(std::move(socket)), gate_(std::make_shared<gate>()) {}
+  ~ws_socket() { gate_->alive = false; }
+  ws_socket(const ws_socket&) = delete;
+  ws_socket& operator=(const ws_socket&) = delete;
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
@@ -47,10 +51,10 @@ public:
   auto async_write_some(const Buffers& buffers, Handler&& on_written) {
     return boost::asio::async_initiate<Handler, void(boost::beast::error_code, std::size_t)>(
       [this](auto done, const Buffers& b) {
-        if (rest_) {
+        if (gate_->rest) {
           // The rest of a frame of ours goes first.
           auto held = std::make_shared<decltype(done)>(std::move(done));
-          waiting_.push_back([this, held, b] { write(std::move(*held), b); });
+          gate_->waiting.push_back([this, held, b] { write(std::move(*held), b); });
           return;
         }
         write(std::move(done), b);
@@ -58,14 +62,13 @@ public:
       on_written, buffers);
   }
 
-  /// Sends `m->frame` now, unless another write is under way: false when
-  /// nothing was sent (the caller queues it for Beast). A frame the kernel
-  /// takes only in part is finished asynchronously, `keep_alive` held
-  /// until then, before any other write. The caller calls it only while no
-  /// message of its own is being written through Beast: Beast may split a
-  /// message into frames, and no other message may come between them.
-  bool try_send(const ws_message_ptr& m, std::shared_ptr<void> keep_alive) {
-    if (writes_ != 0 || partial_ || rest_ || sealed_ || m->frame.empty())
+  /// Sends `m->frame` now, unless another write is under way or Beast is
+  /// between the frames of one message: false when nothing was sent (the
+  /// caller queues it for Beast). A frame the kernel takes only in part is
+  /// finished asynchronously, before any other write.
+  bool try_send(const ws_message_ptr& m) {
+    auto& g = *gate_;
+    if (g.writes != 0 || g.partial || g.in_message || g.rest || g.sealed || m->frame.empty())
       return false;
     auto n = ::send(socket_.native_handle(), m->frame.data(), m->frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0)
@@ -73,30 +76,66 @@ public:
     auto sent = static_cast<std::size_t>(n);
     if (sent == m->frame.size())
       return true;
-    rest_ = m;
-    boost::asio::async_write(socket_, boost::asio::buffer(m->frame.data() + sent, m->frame.size() - sent),
-                      [this, keep_alive = std::move(keep_alive)](boost::beast::error_code, std::size_t) {
-                        // On an error too: the waiting writes fail on their own.
-                        rest_.reset();
-                        auto waiting = std::move(waiting_);
-                        waiting_.clear();
-                        for (auto& w : waiting)
-                          w();
-                      });
+    g.rest = m;
+    finish_rest(sent);
     return true;
   }
 
 private:
+  /// What the writes share. Completions hold it, never the ws_socket: a
+  /// write of Beast's (an idle ping) may finish after the connection is gone.
+  struct gate {
+    int writes = 0;          ///< Beast's writes under way
+    bool partial = false;    ///< Beast's last write left part of a frame: the next one is no frame's start
+    bool in_message = false; ///< Beast wrote a frame of a message whose last frame has not started
+    bool sealed = false;     ///< a close frame was written
+    bool alive = true;       ///< the ws_socket still exists
+    ws_message_ptr rest;     ///< a frame of ours still being finished
+    std::vector<std::function<void()>> waiting; ///< Beast's writes behind it
+  };
+
+  /// Writes the rest of `rest` from `offset`, then lets the writes that
+  /// waited for it go. The completion holds the gate, not the ws_socket
+  /// (no composed write: it would refer to the socket once it is gone).
+  void finish_rest(std::size_t offset) {
+    const auto& frame = gate_->rest->frame;
+    socket_.async_write_some(boost::asio::buffer(frame.data() + offset, frame.size() - offset),
+                             [this, kept = gate_, offset](boost::beast::error_code ec, std::size_t n) {
+                               if (!ec && kept->alive && offset + n < kept->rest->frame.size()) {
+                                 finish_rest(offset + n);
+                                 return;
+                               }
+                               kept->rest.reset();
+                               auto waiting = std::move(kept->waiting);
+                               kept->waiting.clear();
+                               // On an error too: the waiting writes fail on
+                               // their own. Gone with the connection otherwise.
+                               if (kept->alive)
+                                 for (auto& w : waiting)
+                                   w();
+                             });
+  }
+
   template <class Handler, class Buffers>
   void write(Handler done, const Buffers& buffers) {
+    auto& g = *gate_;
     auto size = boost::asio::buffer_size(buffers);
-    // A write that starts a frame with the close opcode seals the gate.
-    if (!partial_ && size != 0 && first_byte(buffers) == 0x88)
-      sealed_ = true;
-    ++writes_;
-    socket_.async_write_some(buffers, [this, size, done = std::move(done)](boost::beast::error_code ec, std::size_t n) mutable {
-      --writes_;
-      partial_ = !ec && n < size; // Beast writes the rest next
+    if (!g.partial && size != 0) {
+      // A frame starts: a close seals the gate; a data frame without FIN
+      // opens a message that only a frame with FIN ends. Control frames
+      // may come in between and change nothing.
+      auto first = first_byte(buffers);
+      auto opcode = first & 0x0f;
+      if (opcode == 0x8)
+        g.sealed = true;
+      else if (opcode < 0x8)
+        g.in_message = (first & 0x80) == 0;
+    }
+    ++g.writes;
+    socket_.async_write_some(buffers, [kept = gate_, size, done = std::move(done)](boost::beast::error_code ec,
+                                                                                     std::size_t n) mutable {
+      --kept->writes;
+      kept->partial = !ec && n < size; // Beast writes the rest next
       done(ec, n);
     });
   }
@@ -112,11 +151,7 @@ private:
   }
 
   boost::asio::ip::tcp::socket socket_;
-  int writes_ = 0;       ///< Beast's writes under way
-  bool partial_ = false; ///< Beast's last write left part of a frame
-  bool sealed_ = false;  ///< a close frame was written
-  ws_message_ptr rest_;  ///< a frame of ours still being finished
-  std::vector<std::function<void()>> waiting_; ///< Beast's writes behind it
+  std::shared_ptr<gate> gate_;
 };
 
 // Beast's customisation points for the stream: closing on a timeout, and
