@@ -26,15 +26,17 @@ using error_code = boost::beast::error_code;
 namespace {
 
 /// A server-side socket wrapped in the gate, and its peer. Small buffers on
-/// both sides: a large frame cannot go in one send().
+/// both sides (unless told otherwise): a large frame cannot go in one send().
 struct connection {
-  connection() {
+  explicit connection(bool small_buffers = true) {
     tcp::acceptor acceptor{ioc, {asio::ip::make_address("127.0.0.1"), 0}};
     peer.open(tcp::v4());
-    peer.set_option(asio::socket_base::receive_buffer_size(4096));
+    if (small_buffers)
+      peer.set_option(asio::socket_base::receive_buffer_size(4096));
     peer.connect(acceptor.local_endpoint());
     auto server = acceptor.accept();
-    server.set_option(asio::socket_base::send_buffer_size(4096));
+    if (small_buffers)
+      server.set_option(asio::socket_base::send_buffer_size(4096));
     gate = std::make_unique<ws_socket>(std::move(server));
   }
 
@@ -118,9 +120,9 @@ TEST_CASE("ws_socket: nothing of its own between the frames of one message of Be
     c.ioc.restart();
   };
   write(opening);
-  CHECK_FALSE(c.gate->try_send(framed("inside the message")));
+  REQUIRE_FALSE(c.gate->try_send(framed("inside the message"))); // else the reads below would wait
   write(ping);
-  CHECK_FALSE(c.gate->try_send(framed("inside the message")));
+  REQUIRE_FALSE(c.gate->try_send(framed("inside the message"))); // else the reads below would wait
   write(closing);
   auto after = framed("after the message");
   CHECK(c.gate->try_send(after));
@@ -143,6 +145,23 @@ TEST_CASE("ws_socket: the rest of a frame Beast writes in parts is no frame's st
   auto after = framed("after");
   CHECK(c.gate->try_send(after));
   CHECK(c.read_while_running(after->frame.size()) == after->frame);
+}
+
+TEST_CASE("ws_socket: a frame longer than one write is followed by its length, not its bytes", "[unit][streams]") {
+  // Asio writes at most 64 KiB a call: with buffers large enough, each part
+  // of this frame goes whole, and a part that began with 0x81 must not be
+  // taken for a frame with FIN that ends the message.
+  connection c{false};
+  std::string frame{"\x01\x7f\x00\x00\x00\x00\x00\x03\x00\x00", 10}; // text, no FIN, 192 KiB
+  frame.append(std::size_t{3} << 16, '\x81');
+  asio::async_write(*c.gate, asio::buffer(frame), [](error_code, std::size_t) {});
+  CHECK(c.read_while_running(frame.size()) == frame);
+  c.ioc.restart();
+  REQUIRE_FALSE(c.gate->try_send(framed("inside the message"))); // else the reads below would wait
+  const std::string last{"\x80\x00", 2};
+  c.gate->async_write_some(asio::buffer(last), [](error_code, std::size_t) {});
+  CHECK(c.read_while_running(last.size()) == last);
+  CHECK(c.gate->try_send(framed("after the message")));
 }
 
 TEST_CASE("ws_socket: writes still under way when the connection goes end without touching it", "[unit][streams]") {

@@ -2,6 +2,8 @@
 
 #include <utility> // Boost 1.74 + C++20: asio/awaitable.hpp needs std::exchange
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -68,7 +70,7 @@ public:
   /// finished asynchronously, before any other write.
   bool try_send(const ws_message_ptr& m) {
     auto& g = *gate_;
-    if (g.writes != 0 || g.partial || g.in_message || g.rest || g.sealed || m->frame.empty())
+    if (g.writes != 0 || g.frame_left != 0 || g.in_message || g.rest || g.sealed || m->frame.empty())
       return false;
     auto n = ::send(socket_.native_handle(), m->frame.data(), m->frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0)
@@ -85,9 +87,9 @@ private:
   /// What the writes share. Completions hold it, never the ws_socket: a
   /// write of Beast's (an idle ping) may finish after the connection is gone.
   struct gate {
-    int writes = 0;          ///< Beast's writes under way
-    bool partial = false;    ///< Beast's last write left part of a frame: the next one is no frame's start
-    bool in_message = false; ///< Beast wrote a frame of a message whose last frame has not started
+    int writes = 0;             ///< Beast's writes under way
+    std::uint64_t frame_left = 0; ///< bytes of Beast's current frame not written yet (0: the next write starts a frame)
+    bool in_message = false;    ///< Beast wrote a frame of a message whose last frame has not started
     bool sealed = false;     ///< a close frame was written
     bool alive = true;       ///< the ws_socket still exists
     ws_message_ptr rest;     ///< a frame of ours still being finished
@@ -119,35 +121,47 @@ private:
   template <class Handler, class Buffers>
   void write(Handler done, const Buffers& buffers) {
     auto& g = *gate_;
-    auto size = boost::asio::buffer_size(buffers);
-    if (!g.partial && size != 0) {
-      // A frame starts: a close seals the gate; a data frame without FIN
-      // opens a message that only a frame with FIN ends. Control frames
-      // may come in between and change nothing.
-      auto first = first_byte(buffers);
-      auto opcode = first & 0x0f;
-      if (opcode == 0x8)
-        g.sealed = true;
-      else if (opcode < 0x8)
-        g.in_message = (first & 0x80) == 0;
-    }
+    if (g.frame_left == 0 && boost::asio::buffer_size(buffers) != 0)
+      start_frame(g, buffers);
     ++g.writes;
-    socket_.async_write_some(buffers, [kept = gate_, size, done = std::move(done)](boost::beast::error_code ec,
-                                                                                     std::size_t n) mutable {
+    socket_.async_write_some(buffers, [kept = gate_, done = std::move(done)](boost::beast::error_code ec,
+                                                                              std::size_t n) mutable {
       --kept->writes;
-      kept->partial = !ec && n < size; // Beast writes the rest next
+      kept->frame_left -= std::min<std::uint64_t>(kept->frame_left, ec ? 0 : n);
       done(ec, n);
     });
   }
 
+  /// A write of Beast's starts a frame: reads its header (RFC 6455, 5.2)
+  /// for its length, so that the writes that finish it are not taken for
+  /// frames' starts. A close seals the gate; a data frame without FIN
+  /// opens a message that only a frame with FIN ends; control frames may
+  /// come in between and change nothing. A header that cannot be read
+  /// seals the gate too: nothing of its own goes rather than a wrong guess.
   template <class Buffers>
-  static std::uint8_t first_byte(const Buffers& buffers) {
-    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      boost::asio::const_buffer b = *it;
-      if (b.size() != 0)
-        return *static_cast<const std::uint8_t*>(b.data());
+  static void start_frame(gate& g, const Buffers& buffers) {
+    std::array<std::uint8_t, 14> head{};
+    auto got = boost::asio::buffer_copy(boost::asio::buffer(head), buffers);
+    unsigned len7 = head[1] & 0x7fu;
+    std::size_t header = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((head[1] & 0x80u) != 0 ? 4 : 0);
+    if (got < header) {
+      g.sealed = true;
+      return;
     }
-    return 0;
+    std::uint64_t payload = len7;
+    if (len7 == 126)
+      payload = (std::uint64_t{head[2]} << 8) | head[3];
+    if (len7 == 127) {
+      payload = 0;
+      for (std::size_t i = 2; i < 10; ++i)
+        payload = (payload << 8) | head[i];
+    }
+    g.frame_left = header + payload;
+    auto opcode = head[0] & 0x0f;
+    if (opcode == 0x8)
+      g.sealed = true;
+    else if (opcode < 0x8)
+      g.in_message = (head[0] & 0x80) == 0;
   }
 
   boost::asio::ip::tcp::socket socket_;
