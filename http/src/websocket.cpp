@@ -237,7 +237,7 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_regis
     },
     [self](const stream_push& push) {
       // One handler per lane: it runs on the lane's strand, where its
-      // connections live, and hands each the same encoded message.
+      // connections live, and hands each the same message, framed once.
       auto& s = self->state;
       if (s.members_changed)
         regroup(s);
