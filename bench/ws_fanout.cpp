@@ -46,6 +46,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <http/ws_outbox.hpp> // the frame header's reader (Beast-free)
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -74,6 +76,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
+using livemart::http::read_ws_frame_head;
 
 namespace {
 
@@ -256,33 +259,17 @@ private:
     }
     std::size_t off = 0;
     while (v.at != viewer::phase::closed) {
-      std::size_t left = v.in.size() - off;
-      if (left < 2)
+      auto head = read_ws_frame_head(std::string_view{v.in}.substr(off));
+      if (!head)
         break;
-      auto b0 = static_cast<std::uint8_t>(v.in[off]), b1 = static_cast<std::uint8_t>(v.in[off + 1]);
-      std::uint64_t len = b1 & 0x7f;
-      std::size_t head = 2;
-      if (len == 126) {
-        if (left < 4)
-          break;
-        len = (std::uint64_t{static_cast<std::uint8_t>(v.in[off + 2])} << 8) | static_cast<std::uint8_t>(v.in[off + 3]);
-        head = 4;
-      } else if (len == 127) {
-        if (left < 10)
-          break;
-        len = 0;
-        for (std::size_t k = 0; k < 8; ++k)
-          len = (len << 8) | static_cast<std::uint8_t>(v.in[off + 2 + k]);
-        head = 10;
-      }
-      if ((b1 & 0x80) != 0) // a server never masks
+      if (head->masked) // a server never masks
         return fail(v, opened);
-      if (left < head + len)
+      if (v.in.size() - off < head->header_bytes + head->payload_bytes)
         break;
-      std::string_view payload{v.in.data() + off + head, static_cast<std::size_t>(len)};
-      off += head + static_cast<std::size_t>(len);
-      bool fin = (b0 & 0x80) != 0;
-      switch (b0 & 0x0f) {
+      std::string_view payload{v.in.data() + off + head->header_bytes, static_cast<std::size_t>(head->payload_bytes)};
+      off += head->header_bytes + static_cast<std::size_t>(head->payload_bytes);
+      bool fin = head->fin;
+      switch (head->opcode) {
       case 0x0: // continuation
         v.fragments.append(payload);
         if (fin)

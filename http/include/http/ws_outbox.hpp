@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,39 @@
 /// was not sent yet, and a connection whose queue grows past `max` or whose
 /// oldest message waited past `behind_max` is to be closed.
 namespace livemart::http {
+
+/// The header of a WebSocket frame (RFC 6455, section 5.2).
+struct ws_frame_head {
+  bool fin = false;
+  std::uint8_t opcode = 0;
+  bool masked = false;
+  std::size_t header_bytes = 0; ///< the masking key included
+  std::uint64_t payload_bytes = 0;
+};
+
+/// The header of the frame that `bytes` starts with; nullopt while they
+/// hold less than the whole header.
+inline std::optional<ws_frame_head> read_ws_frame_head(std::string_view bytes) {
+  if (bytes.size() < 2)
+    return std::nullopt;
+  auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(bytes[i]); };
+  ws_frame_head h;
+  h.fin = (byte(0) & 0x80) != 0;
+  h.opcode = byte(0) & 0x0f;
+  h.masked = (byte(1) & 0x80) != 0;
+  unsigned len7 = byte(1) & 0x7fu;
+  std::size_t length_bytes = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+  h.header_bytes = 2 + length_bytes + (h.masked ? 4 : 0);
+  if (bytes.size() < h.header_bytes)
+    return std::nullopt;
+  h.payload_bytes = len7;
+  if (length_bytes != 0) {
+    h.payload_bytes = 0;
+    for (std::size_t i = 2; i < 2 + length_bytes; ++i)
+      h.payload_bytes = (h.payload_bytes << 8) | byte(i);
+  }
+  return h;
+}
 
 /// `text` as the frame a server sends it in: one unfragmented, unmasked
 /// text frame (RFC 6455, section 5.2).

@@ -140,28 +140,18 @@ private:
   /// seals the gate too: nothing of its own goes rather than a wrong guess.
   template <class Buffers>
   static void start_frame(gate& g, const Buffers& buffers) {
-    std::array<std::uint8_t, 14> head{};
-    auto got = boost::asio::buffer_copy(boost::asio::buffer(head), buffers);
-    unsigned len7 = head[1] & 0x7fu;
-    std::size_t header = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((head[1] & 0x80u) != 0 ? 4 : 0);
-    if (got < header) {
+    std::array<char, 14> bytes{}; // the longest header
+    auto got = boost::asio::buffer_copy(boost::asio::buffer(bytes), buffers);
+    auto head = read_ws_frame_head({bytes.data(), got});
+    if (!head) {
       g.sealed = true;
       return;
     }
-    std::uint64_t payload = len7;
-    if (len7 == 126)
-      payload = (std::uint64_t{head[2]} << 8) | head[3];
-    if (len7 == 127) {
-      payload = 0;
-      for (std::size_t i = 2; i < 10; ++i)
-        payload = (payload << 8) | head[i];
-    }
-    g.frame_left = header + payload;
-    auto opcode = head[0] & 0x0f;
-    if (opcode == 0x8)
+    g.frame_left = head->header_bytes + head->payload_bytes;
+    if (head->opcode == 0x8)
       g.sealed = true;
-    else if (opcode < 0x8)
-      g.in_message = (head[0] & 0x80) == 0;
+    else if (head->opcode < 0x8)
+      g.in_message = !head->fin;
   }
 
   boost::asio::ip::tcp::socket socket_;
