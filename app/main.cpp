@@ -39,7 +39,7 @@ using namespace livemart;
 constexpr const char* usage = R"(usage: livemart <command> [--config=FILE] [--section.key=value ...]
 
 commands:
-  serve                 run the HTTP server (prints "livemart listening on http://ADDRESS:PORT")
+  serve                 run the HTTP server (logs {"msg":"listening","url":"http://ADDRESS:PORT",...})
   migrate               apply the database migrations compiled into this binary
   create-admin EMAIL    create an admin account or promote an existing one; the password
                         comes from LIVEMART_ADMIN_PASSWORD or the first line of standard input
@@ -212,10 +212,9 @@ int run_serve(const conf::settings& cfg) {
       status = fail(e.what());
     }
     if (status == 0) {
-      // The one plain line: scripts and tests wait for it to learn the port.
-      std::printf("livemart listening on http://%s:%u\n", cfg.http.address.c_str(), static_cast<unsigned>(port));
-      std::fflush(stdout);
-      log::info("serving", "\"port\":" + std::to_string(port) + ",\"node\":" + std::to_string(cfg.node.id));
+      // Scripts and tests wait for this line to learn the port.
+      log::info("listening", "\"url\":\"http://" + cfg.http.address + ":" + std::to_string(port) + "\",\"port\":"
+                               + std::to_string(port) + ",\"node\":" + std::to_string(cfg.node.id));
       front_door.run_until_stopped();
     } else {
       front_door.stop();

@@ -29,7 +29,7 @@ wait_for_port() {
   local name=$1 pid=$2 out=$3 err=$4 prefix=$5 port
   local deadline=$((SECONDS + 30))
   while ((SECONDS < deadline)); do
-    port=$(sed -n "s|^${prefix}\([0-9]\{1,5\}\)[[:space:]]*\$|\1|p" "$out" | head -n 1)
+    port=$(sed -n "s|^.*${prefix}\([0-9]\{1,5\}\)[^0-9]*\$|\1|p" "$out" | head -n 1)
     if [[ -n $port ]]; then
       echo "$port"
       return 0

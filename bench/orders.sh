@@ -116,7 +116,7 @@ pids+=("$livemart_pid")
 conventional_pid=$!
 pids+=("$conventional_pid")
 livemart_port=$(wait_for_port livemart "$livemart_pid" "$workdir/livemart.out" "$workdir/livemart.err" \
-  'livemart listening on http://127\.0\.0\.1:') || exit 1
+  '"url":"http://127\.0\.0\.1:') || exit 1
 conventional_port=$(wait_for_port bench_conventional_orders "$conventional_pid" "$workdir/conventional.out" \
   "$workdir/conventional.err" 'listening on http://127\.0\.0\.1:') || exit 1
 

@@ -113,7 +113,7 @@ fixed_pid=$!
 pids+=("$fixed_pid")
 
 livemart_port=$(wait_for_port livemart "$livemart_pid" "$workdir/livemart.out" "$workdir/livemart.err" \
-  'livemart listening on http://127\.0\.0\.1:') || exit 1
+  '"url":"http://127\.0\.0\.1:') || exit 1
 fixed_port=$(wait_for_port bench_fixed_server "$fixed_pid" "$workdir/fixed.out" "$workdir/fixed.err" \
   'listening on http://127\.0\.0\.1:') || exit 1
 livemart_url=http://127.0.0.1:$livemart_port

@@ -124,7 +124,7 @@ start_livemart() {
   livemart_pid=$!
   pids+=("$livemart_pid")
   livemart_port=$(wait_for_port livemart "$livemart_pid" "$workdir/livemart.out" "$workdir/livemart.err" \
-    'livemart listening on http://127\.0\.0\.1:') || exit 1
+    '"url":"http://127\.0\.0\.1:') || exit 1
 }
 stop_livemart() {
   kill -TERM "$livemart_pid" 2>/dev/null || true

@@ -82,6 +82,8 @@ std::vector<setting_entry> make_entries() {
     entry("http.threads", &s::http, &http_settings::threads, "Asio I/O threads"),
     entry("http.header_bytes_max", &s::http, &http_settings::header_bytes_max, "largest request header block (431 above)"),
     entry("http.body_bytes_max", &s::http, &http_settings::body_bytes_max, "largest request body (413 above)"),
+    entry("http.chunk_line_bytes_max", &s::http, &http_settings::chunk_line_bytes_max, "a chunk-size line with its chunk extensions (413 above)"),
+    entry("http.trailer_bytes_max", &s::http, &http_settings::trailer_bytes_max, "the trailer section of a chunked request body (431 above)"),
     entry("http.json_depth_max", &s::http, &http_settings::json_depth_max, "nesting depth of JSON request bodies"),
     entry("http.json_members_max", &s::http, &http_settings::json_members_max, "members per JSON object or array in request bodies"),
     entry("http.connections_max", &s::http, &http_settings::connections_max, "open connections at most; more are closed at accept"),
@@ -208,6 +210,8 @@ std::vector<setting_entry> make_entries() {
     entry("ws.idle_timeout_ms", &s::ws, &ws_settings::idle_timeout_ms, "a connection without any frame for this long is closed"),
     entry("ws.messages_per_s", &s::ws, &ws_settings::messages_per_s, "client messages per second, sustained"),
     entry("ws.messages_burst", &s::ws, &ws_settings::messages_burst, "client messages in a burst"),
+    entry("ws.refusals_max", &s::ws, &ws_settings::refusals_max, "messages refused for rate within ws.refusal_window_ms; one more closes the connection (4429)"),
+    entry("ws.refusal_window_ms", &s::ws, &ws_settings::refusal_window_ms, "the window ws.refusals_max counts refusals in"),
     entry("ws.connections_max", &s::ws, &ws_settings::connections_max, "WebSocket connections on this node"),
     entry("ws.connections_per_client_max", &s::ws, &ws_settings::connections_per_client_max, "WebSocket connections from one client address (or IPv6 /64)"),
     entry("ws.allowed_origins", &s::ws, &ws_settings::allowed_origins, "Origins allowed besides the server's own, comma-separated"),
@@ -345,6 +349,8 @@ std::vector<std::string> validate(const settings& v) {
   require(v.http.threads >= 1, "http.threads must be at least 1");
   require(v.http.header_bytes_max >= 1024, "http.header_bytes_max must be at least 1024");
   require(v.http.body_bytes_max >= 1024, "http.body_bytes_max must be at least 1024");
+  require(v.http.chunk_line_bytes_max >= 64, "http.chunk_line_bytes_max must be at least 64");
+  require(v.http.trailer_bytes_max >= 64, "http.trailer_bytes_max must be at least 64");
   require(v.http.connections_max >= 1, "http.connections_max must be at least 1");
   require(v.http.request_timeout_ms >= 1, "http.request_timeout_ms must be positive");
   // (Checked only against a valid budget, so one mistake yields one message.)
@@ -416,6 +422,7 @@ std::vector<std::string> validate(const settings& v) {
   require(v.ws.hello_timeout_ms >= 100 && v.ws.idle_timeout_ms >= 1'000 && v.ws.behind_max_ms >= 100,
           "ws.hello_timeout_ms and behind_max_ms must be at least 100, ws.idle_timeout_ms at least 1000");
   require(v.ws.close_timeout_ms >= 100, "ws.close_timeout_ms must be at least 100");
+  require(v.ws.refusal_window_ms >= 100, "ws.refusal_window_ms must be at least 100");
   require(v.ws.send_buffer_bytes == 0 || (v.ws.send_buffer_bytes >= 1'024 && v.ws.send_buffer_bytes <= 64 * 1'024 * 1'024),
           "ws.send_buffer_bytes must be 0 (the kernel sizes it) or 1024..67108864");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");

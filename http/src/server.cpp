@@ -2,7 +2,9 @@
 
 #include <http/server.hpp>
 
+#include <algorithm>
 #include <array>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -17,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <http/framing.hpp>
 #include <protocol/crypto.hpp>
 #include <protocol/json.hpp>
 #include <protocol/log.hpp>
@@ -255,6 +258,13 @@ private:
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_.cfg.http.header_bytes_max));
     parser_->body_limit(srv_.cfg.http.body_bytes_max);
+    parser_->on_chunk_header(chunk_header_);
+    // Every byte held for the connection is bounded: while a header
+    // arrives, the buffer holds at most its limit (Beast answers
+    // header_limit first). Bytes already buffered are the next pipelined
+    // request's, bounded when they were read.
+    buffer_.max_size(std::max(srv_.cfg.http.header_bytes_max, buffer_.size()));
+    chunk_line_too_long_ = false;
     auto wait = requests_ == 0 ? srv_.cfg.http.read_timeout_ms : srv_.cfg.http.idle_timeout_ms;
     stream_.expires_after(std::chrono::milliseconds{wait});
     bhttp::async_read_header(stream_, buffer_, *parser_,
@@ -268,10 +278,28 @@ private:
     }
     started_ = clock::now();
     busy_ = true;
+    if (auto refusal = check_framing(parser_->get())) {
+      reply_and_close(refusal->code, std::move(refusal->detail));
+      return;
+    }
+    // A body's data goes straight into the message; what the buffer holds
+    // whole is a chunk-size line or the trailer section, each bounded.
+    if (parser_->chunked())
+      buffer_.max_size(std::max({srv_.cfg.http.chunk_line_bytes_max + 2, srv_.cfg.http.trailer_bytes_max, buffer_.size()}));
     // The whole request, body included, must arrive within read_timeout_ms.
     stream_.expires_after(std::chrono::milliseconds{srv_.cfg.http.read_timeout_ms});
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_read(e); });
+  }
+
+  /// RFC 9112's framing rules that Beast leaves to us (http/framing.hpp).
+  static std::optional<framing_refusal> check_framing(const bhttp::request<bhttp::string_body>& msg) {
+    std::vector<std::string_view> codings;
+    for (auto [it, end] = msg.equal_range(bhttp::field::transfer_encoding); it != end; ++it)
+      codings.emplace_back(it->value().data(), it->value().size());
+    if (auto refusal = check_transfer_encoding(codings, msg.version()))
+      return refusal;
+    return check_host(msg.count(bhttp::field::host), msg.version());
   }
 
   void on_read(beast::error_code ec) {
@@ -295,12 +323,24 @@ private:
 
   void on_read_error(beast::error_code ec) {
     // Limits broken by the client get an answer; a vanished client does not.
-    if (ec == bhttp::error::header_limit)
+    const auto& limits = srv_.cfg.http;
+    if (ec == bhttp::error::header_limit || (ec == bhttp::error::buffer_overflow && !parser_->is_header_done()))
       reply_and_close(errc::header_too_large, "headers exceed http.header_bytes_max");
+    else if (ec == bhttp::error::body_limit && chunk_line_too_long_)
+      reply_and_close(errc::body_too_large, "a chunk-size line exceeds http.chunk_line_bytes_max ("
+                                              + std::to_string(limits.chunk_line_bytes_max) + " bytes)");
     else if (ec == bhttp::error::body_limit)
       reply_and_close(errc::body_too_large,
-                      "the body exceeds http.body_bytes_max (" + std::to_string(srv_.cfg.http.body_bytes_max) + " bytes)");
-    else if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted
+                      "the body exceeds http.body_bytes_max (" + std::to_string(limits.body_bytes_max) + " bytes)");
+    else if (ec == bhttp::error::buffer_overflow) {
+      auto pending = buffer_.cdata();
+      if (pending_is_trailer({static_cast<const char*>(pending.data()), pending.size()}))
+        reply_and_close(errc::header_too_large, "the trailer section exceeds http.trailer_bytes_max ("
+                                                  + std::to_string(limits.trailer_bytes_max) + " bytes)");
+      else
+        reply_and_close(errc::body_too_large, "a chunk-size line exceeds http.chunk_line_bytes_max ("
+                                                + std::to_string(limits.chunk_line_bytes_max) + " bytes)");
+    } else if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted
              || ec == asio::error::connection_reset || ec == asio::error::eof || ec == asio::error::bad_descriptor)
       close();
     else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() || ec == bhttp::error::partial_message)
@@ -426,6 +466,10 @@ private:
       msg->set(bhttp::field::content_type, r.content_type);
     for (auto& [name, value] : r.headers)
       msg->set(name, value);
+    // Every 429 and 503 tells the client when to come back, whichever path
+    // produced it (a stored reply, a forwarded one, a backstop).
+    if ((r.status == 429 || r.status == 503) && msg->find(bhttp::field::retry_after) == msg->end())
+      msg->set(bhttp::field::retry_after, std::to_string(srv_.cfg.database.retry_after_s));
     msg->body() = std::move(r.body);
     bool keep = keep_alive_ && !close_after_reply_ && !srv_.app.draining.load();
     msg->keep_alive(keep);
@@ -486,6 +530,16 @@ private:
   server::impl& srv_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool chunk_line_too_long_ = false;
+  /// Beast hands over a chunk's extensions once their line is whole; the
+  /// buffer bounds the line's bytes, this its configured length.
+  std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> chunk_header_ =
+    [this](std::uint64_t, beast::string_view extensions, beast::error_code& ec) {
+      if (extensions.size() > srv_.cfg.http.chunk_line_bytes_max) {
+        chunk_line_too_long_ = true;
+        ec = bhttp::error::body_limit;
+      }
+    };
   std::list<std::weak_ptr<session>>::iterator self_entry_;
   std::string peer_;
   request current_;

@@ -2,6 +2,7 @@
 
 #include "websocket.hpp"
 
+#include <http/framing.hpp>
 #include <http/ws_outbox.hpp>
 #include <http/ws_socket.hpp>
 
@@ -67,6 +68,10 @@ constexpr std::uint16_t close_unauthorized = 4401;
 constexpr std::uint16_t close_not_found = 4404;
 constexpr std::uint16_t close_too_slow = 4408;
 constexpr std::uint16_t close_rate_limited = 4429;
+
+/// One access-log line for an upgrade: accepted (101) or refused.
+void log_upgrade(const app_context& app, std::string_view path, std::string_view client, int status,
+                 std::string_view detail);
 
 using report_atom = caf::atom_constant<caf::atom("hub_report")>;
 using linger_atom = caf::atom_constant<caf::atom("hub_linger")>;
@@ -479,9 +484,12 @@ private:
   void on_accept(beast::error_code ec) {
     accepting_ = false;
     if (ec || closing_) {
+      log_upgrade(rt_.app, path_, client_, ec ? 400 : 101, ec ? ec.message() : "closed before it began");
       finish();
       return;
     }
+    log_upgrade(rt_.app, path_, client_, 101, "");
+    opened_ = steady::now();
     if (user_ != 0) {
       join();
     } else {
@@ -508,6 +516,16 @@ private:
       if (!closing_) {
         beast::error_code ignored;
         ws_.next_layer().socket().close(ignored);
+        // For the access log: the peer closed, or the read failed (Beast
+        // answers a message over ws.message_bytes_max with 1009 itself).
+        if (ec == websocket::error::closed) {
+          closed_by_ = "client";
+          close_code_ = static_cast<std::uint16_t>(ws_.reason().code);
+        } else {
+          closed_by_ = "error";
+          close_code_ = ec == websocket::error::message_too_big ? 1009 : 1006;
+          close_reason_ = ec.message();
+        }
       }
       finish();
       return;
@@ -537,14 +555,22 @@ private:
 
   void handle(const std::string& text) {
     if (!take_token()) {
-      if (++violations_ >= rt_.app.cfg.ws.messages_burst) {
-        close_now(close_rate_limited, "too many messages (ws.messages_per_s)");
+      // Each message over the rate is refused; more than ws.refusals_max
+      // refusals within ws.refusal_window_ms close the connection, so a
+      // client that keeps flooding at any rate is cut off.
+      const auto& cfg = rt_.app.cfg.ws;
+      auto now = steady::now();
+      if (refusals_ == 0 || now - refusals_since_ > std::chrono::milliseconds{cfg.refusal_window_ms}) {
+        refusals_since_ = now;
+        refusals_ = 0;
+      }
+      if (++refusals_ > cfg.refusals_max) {
+        close_now(close_rate_limited, "too many messages refused (ws.refusals_max within ws.refusal_window_ms)");
         return;
       }
       reply(problem_reply("", make_problem(errc::rate_limited, "too many messages (ws.messages_per_s)"), path_));
       return;
     }
-    violations_ = 0;
     if (!ws_.got_text()) {
       reply(problem_reply("", make_problem(errc::bad_request, "send text messages (JSON)"), path_));
       return;
@@ -739,6 +765,9 @@ private:
     if (closing_)
       return;
     closing_ = true;
+    closed_by_ = "server";
+    close_code_ = code;
+    close_reason_ = reason;
     if (accepting_ || !ws_.is_open()) {
       // Not a WebSocket yet (or any more): no close frame to send.
       beast::error_code ignored;
@@ -783,10 +812,31 @@ private:
     if (finished_)
       return;
     finished_ = true;
+    log_close();
     hello_timer_.cancel();
     leave();
     std::lock_guard lock{rt_.sessions_mutex};
     rt_.sessions.erase(entry_);
+  }
+
+  /// One access-log line when an accepted connection ends: who closed it,
+  /// with which code and why.
+  void log_close() {
+    if (!rt_.app.cfg.http.access_log || opened_ == steady::time_point{})
+      return;
+    json::writer w;
+    w.begin_object()
+      .field("ts", log::timestamp())
+      .field("level", "info")
+      .field("msg", "websocket closed")
+      .field("path", path_)
+      .field("client", client_)
+      .field("closed_by", closed_by_)
+      .field("code", static_cast<std::int64_t>(close_code_))
+      .field("duration_ms", std::chrono::duration<double, std::milli>(steady::now() - opened_).count());
+    if (!close_reason_.empty())
+      w.field("reason", close_reason_);
+    log::line(w.end_object().take());
   }
 
 public:
@@ -812,7 +862,12 @@ private:
   caf::actor relay_;
   double tokens_;
   steady::time_point refilled_;
-  std::uint32_t violations_ = 0;
+  steady::time_point opened_{};         ///< when the upgrade completed (for the access log)
+  const char* closed_by_ = "client";    ///< server, client or error (a failed read)
+  std::uint16_t close_code_ = 0;        ///< the close code sent or received
+  std::string close_reason_;
+  std::uint32_t refusals_ = 0;           ///< messages refused for rate since refusals_since_
+  steady::time_point refusals_since_{};
   std::int64_t token_expires_s_ = 0; ///< seconds since the epoch; 0: anonymous
   std::list<std::weak_ptr<ws_session>>::iterator entry_;
   bool writing_ = false;
@@ -869,17 +924,41 @@ void ws_runtime::close_all() {
 
 namespace {
 
-/// Answers a refused upgrade with a problem and closes.
-void refuse(tcp::socket socket, const bhttp::request<bhttp::string_body>& req, errc code, std::string detail) {
+/// One access-log line for an upgrade: accepted (101) or refused.
+void log_upgrade(const app_context& app, std::string_view path, std::string_view client, int status,
+                 std::string_view detail) {
+  if (!app.cfg.http.access_log)
+    return;
+  json::writer w;
+  w.begin_object()
+    .field("ts", log::timestamp())
+    .field("level", "info")
+    .field("msg", "websocket upgrade")
+    .field("path", path)
+    .field("status", status)
+    .field("client", client);
+  if (!detail.empty())
+    w.field("detail", detail);
+  log::line(w.end_object().take());
+}
+
+/// Answers a refused upgrade with a problem and closes. A 429 or 503 says
+/// when to come back, as every other one does.
+void refuse(const app_context& app, tcp::socket socket, const bhttp::request<bhttp::string_body>& req,
+            std::string_view client, errc code, std::string detail) {
+  std::string path{req.target().substr(0, req.target().find('?'))};
+  auto status = info(code).status;
+  log_upgrade(app, path, client, status, detail);
   auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-  auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(info(code).status),
-                                                                    req.version());
+  auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(status), req.version());
   res->set(bhttp::field::server, "livemart");
   res->set(bhttp::field::content_type, "application/problem+json");
-  res->body() = render(make_problem(code, std::move(detail)), std::string{req.target()}, "");
+  if (status == 429 || status == 503)
+    res->set(bhttp::field::retry_after, std::to_string(app.cfg.database.retry_after_s));
+  res->body() = render(make_problem(code, std::move(detail)), path, "");
   res->keep_alive(false);
   res->prepare_payload();
-  stream->expires_after(std::chrono::seconds{5});
+  stream->expires_after(std::chrono::milliseconds{app.cfg.http.write_timeout_ms});
   bhttp::async_write(*stream, *res, [stream, res](beast::error_code, std::size_t) {
     beast::error_code ignored;
     stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -917,11 +996,16 @@ bool origin_allowed(std::string_view origin, std::string_view host, std::string_
 void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> req, std::string client) {
   std::string path{req.target().substr(0, req.target().find('?'))};
   if (draining.load()) {
-    refuse(std::move(socket), req, errc::shutting_down, "the server is shutting down");
+    refuse(app, std::move(socket), req, client, errc::shutting_down, "the server is shutting down");
     return;
   }
   if (req.method() != bhttp::verb::get) {
-    refuse(std::move(socket), req, errc::method_not_allowed, "a WebSocket upgrade is a GET");
+    refuse(app, std::move(socket), req, client, errc::method_not_allowed, "a WebSocket upgrade is a GET");
+    return;
+  }
+  if (req.count(bhttp::field::sec_websocket_key) != 1 || !valid_websocket_key(view(req[bhttp::field::sec_websocket_key]))) {
+    refuse(app, std::move(socket), req, client, errc::bad_request,
+           "Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455 section 4.2.1)");
     return;
   }
   ws_session::kind kind = ws_session::kind::viewer;
@@ -934,17 +1018,17 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
              && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
     auto id = ids::parse(std::string_view{path}.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
     if (!id) {
-      refuse(std::move(socket), req, errc::not_found, "no such stream");
+      refuse(app, std::move(socket), req, client, errc::not_found, "no such stream");
       return;
     }
     stream_id = *id;
   } else {
-    refuse(std::move(socket), req, errc::not_found, "no WebSocket endpoint at " + path);
+    refuse(app, std::move(socket), req, client, errc::not_found, "no WebSocket endpoint at " + path);
     return;
   }
   auto origin = view(req[bhttp::field::origin]);
   if (!origin_allowed(origin, view(req[bhttp::field::host]), app.cfg.ws.allowed_origins)) {
-    refuse(std::move(socket), req, errc::forbidden, "this Origin may not open a WebSocket here (ws.allowed_origins)");
+    refuse(app, std::move(socket), req, client, errc::forbidden, "this Origin may not open a WebSocket here (ws.allowed_origins)");
     return;
   }
   std::uint64_t user = 0;
@@ -957,14 +1041,14 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
                       ? jwt::verify(app.tokens, authorization.substr(scheme.size()), now)
                       : std::variant<jwt::claims, std::string>{std::string{"not a bearer token"}};
     if (std::holds_alternative<std::string>(verified)) {
-      refuse(std::move(socket), req, errc::unauthenticated, "the access token is invalid or expired");
+      refuse(app, std::move(socket), req, client, errc::unauthenticated, "the access token is invalid or expired");
       return;
     }
     user = std::get<jwt::claims>(verified).user_id;
     token_expires_s = std::get<jwt::claims>(verified).expires_at_s + static_cast<std::int64_t>(app.tokens.clock_skew_s);
   }
   if (open_.load() >= app.cfg.ws.connections_max) {
-    refuse(std::move(socket), req, errc::overloaded, "too many WebSocket connections (ws.connections_max)");
+    refuse(app, std::move(socket), req, client, errc::overloaded, "too many WebSocket connections (ws.connections_max)");
     return;
   }
   {
@@ -973,7 +1057,7 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
     if (mine >= app.cfg.ws.connections_per_client_max) {
       if (mine == 0)
         per_client.erase(client);
-      refuse(std::move(socket), req, errc::rate_limited, "too many WebSocket connections from this client (ws.connections_per_client_max)");
+      refuse(app, std::move(socket), req, client, errc::rate_limited, "too many WebSocket connections from this client (ws.connections_per_client_max)");
       return;
     }
     ++mine;

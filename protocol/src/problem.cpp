@@ -21,7 +21,7 @@ struct row {
 };
 
 // The one table from domain error to HTTP status and problem type.
-constexpr std::array<row, 26> table{{
+constexpr std::array<row, 27> table{{
   {errc::none, {200, "none", "No error"}},
   {errc::malformed_json, {400, "malformed-json", "The request body is not valid JSON"}},
   {errc::invalid_field_type, {400, "invalid-field-type", "A field has the wrong type"}},
@@ -48,6 +48,7 @@ constexpr std::array<row, 26> table{{
   {errc::shutting_down, {503, "shutting-down", "The server is shutting down"}},
   {errc::payment_declined, {402, "payment-declined", "The payment was declined"}},
   {errc::gateway_unavailable, {502, "payment-gateway-unavailable", "The payment gateway failed"}},
+  {errc::not_implemented, {501, "not-implemented", "The server does not implement this"}},
 }};
 
 } // namespace

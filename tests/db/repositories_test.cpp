@@ -68,7 +68,7 @@ TEST_CASE("users: insert, read back, duplicate e-mail", "[db][users]") {
   }
 }
 
-TEST_CASE("refresh tokens rotate once; reuse revokes the family", "[db][tokens]") {
+TEST_CASE("refresh tokens rotate once, reuse revokes the family", "[db][tokens]") {
   temp_database db;
   db_fixture f{db.url()};
   auto user = insert_user(f, "tok." + unique_suffix() + "@example.com");

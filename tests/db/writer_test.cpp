@@ -68,7 +68,7 @@ TEST_CASE("the writer replies only after COMMIT and groups concurrent writes", "
   CHECK(transactions < writes);
 }
 
-TEST_CASE("a failing command fails alone; the rest of its batch commits", "[db][writer]") {
+TEST_CASE("a failing command fails alone, the rest of its batch commits", "[db][writer]") {
   temp_database db;
   db_fixture f{db.url()};
   auto prefix = "iso." + unique_suffix() + ".";

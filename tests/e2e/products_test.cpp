@@ -9,7 +9,7 @@ using namespace livemart;
 using namespace livemart::testing;
 
 
-TEST_CASE("an approved seller lists a product; anyone sees it with its stock", "[e2e][products]") {
+TEST_CASE("an approved seller lists a product, anyone sees it with its stock", "[e2e][products]") {
   marketplace m;
   auto s = open_shop(m);
   auto created = m.c.post("/products", product_body(s.category, 5), s.owner.token);

@@ -184,7 +184,7 @@ TEST_CASE("streams: scheduling, stream keys, ingest checks and the live list", "
   }
 }
 
-TEST_CASE("viewers: a snapshot, then events in sequence; purchases anywhere show at once", "[e2e][streams]") {
+TEST_CASE("viewers: a snapshot, then events in sequence, purchases anywhere show at once", "[e2e][streams]") {
   marketplace m{{"--ws.hello_timeout_ms=500"}};
   auto s = open_shop(m);
   auto other = open_shop(m);
@@ -277,6 +277,82 @@ TEST_CASE("viewers: one client's connections are limited", "[e2e][streams]") {
   CHECK(two.status() == 101);
   ws_client three{m.srv.port(), "/streams/" + live.id + "/ws"};
   CHECK(three.status() == 429);
+  CHECK(three.refusal().find("ws.connections_per_client_max") != std::string::npos);
+  CHECK_FALSE(three.refusal_header("retry-after").empty());
+}
+
+TEST_CASE("viewers: a client that keeps flooding is closed with 4429, whatever its rate", "[e2e][streams]") {
+  // One message a millisecond and no burst: a client that sends three at
+  // once has at least two refused each time, and some accepted between.
+  marketplace m{{"--ws.messages_per_s=1000", "--ws.messages_burst=1", "--ws.refusals_max=20",
+                 "--ws.refusal_window_ms=60000"}};
+  auto s = open_shop(m);
+  auto live = open_stream(m, s, {});
+  value snapshot;
+  auto viewer = watch(m, live.id, snapshot);
+  int refused = 0;
+  int answered = 0;
+  bool closed = false;
+  for (int round = 0; round < 200 && !closed; ++round) {
+    for (int i = 0; i < 3; ++i)
+      viewer->send(R"({"type":"ping","ref":"p"})");
+    for (int i = 0; i < 3 && !closed; ++i) {
+      auto text = viewer->read();
+      if (!text) {
+        closed = true;
+        break;
+      }
+      auto parsed = livemart::json::parse(*text);
+      REQUIRE(std::holds_alternative<value>(parsed));
+      auto status = std::get<value>(parsed).find("status");
+      if (status == nullptr)
+        continue; // a viewer count or other push
+      if (status->as_integer() == 429)
+        ++refused;
+      else
+        ++answered;
+    }
+  }
+  INFO("refused " << refused << ", answered " << answered);
+  CHECK(closed);
+  CHECK(viewer->close_code() == 4429);
+  CHECK(refused == 20); // ws.refusals_max, then the close
+}
+
+TEST_CASE("upgrades: a bad Sec-WebSocket-Key is refused, upgrades, refusals and closes are logged",
+          "[e2e][streams]") {
+  marketplace m{{"--http.access_log=true"}};
+  auto s = open_shop(m);
+  auto live = open_stream(m, s, {});
+  const std::string head = "GET /streams/" + live.id + "/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                           "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+  for (std::string key : {"c2hvcnQ=", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZSBsb25nZXI=", "!!!!!!!!!!!!!!!!!!!!!!=="}) {
+    INFO(key);
+    http_client c{m.srv.port()};
+    auto r = c.raw(head + "Sec-WebSocket-Key: " + key + "\r\n\r\n");
+    check_problem(r, 400, "bad-request");
+    CHECK(r.body.find("Sec-WebSocket-Key") != std::string::npos);
+  }
+  {
+    http_client c{m.srv.port()};
+    check_problem(c.raw(head + "\r\n"), 400, "bad-request"); // no key at all
+  }
+  {
+    value snapshot;
+    auto viewer = watch(m, live.id, snapshot);
+    viewer->send(std::string(5000, ' '));
+    CHECK(!viewer->read().has_value());
+    CHECK(viewer->close_code() == 1009);
+  }
+  // The refusals, the accepted upgrade and its close, each one JSON line.
+  auto has = [&](std::string_view a, std::string_view b) {
+    return m.srv.await_line([&](const std::string& line) {
+      return line.find(a) != std::string::npos && line.find(b) != std::string::npos;
+    });
+  };
+  CHECK(has("\"msg\":\"websocket upgrade\"", "\"status\":400"));
+  CHECK(has("\"msg\":\"websocket upgrade\"", "\"status\":101"));
+  CHECK(has("\"msg\":\"websocket closed\"", "\"code\":1009"));
 }
 
 TEST_CASE("viewers: stock changes are coalesced to the latest value", "[e2e][streams]") {
@@ -490,7 +566,7 @@ TEST_CASE("drops: no oversell, no buyer beyond the limit, every viewer sees the 
   CHECK(integer_field(figures, "unique_viewers") >= 2);
 }
 
-TEST_CASE("drops: a drop ends at its deadline; the seller can end one early", "[e2e][streams]") {
+TEST_CASE("drops: a drop ends at its deadline, the seller can end one early", "[e2e][streams]") {
   marketplace m;
   auto s = open_shop(m);
   auto camera = listing(m, s, "Leica M6", 249900, 10);

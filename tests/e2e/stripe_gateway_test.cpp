@@ -131,7 +131,7 @@ TEST_CASE("stripe: cancelling a paid order refunds it through the API", "[e2e][o
   CHECK(stock_of(sc.m, sc.product) == 5);
 }
 
-TEST_CASE("stripe: `livemart reconcile` reports a capture we missed; the serving node repairs it", "[e2e][orders][stripe]") {
+TEST_CASE("stripe: `livemart reconcile` reports a capture we missed, the serving node repairs it", "[e2e][orders][stripe]") {
   stripe_scene sc;
   auto o = sc.place("\"payment_method\":\"pm_card_processing\"");
   auto id = o.string_or("id");

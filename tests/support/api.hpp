@@ -103,7 +103,9 @@ struct shop {
   std::string seller_id;
 };
 
-inline shop open_shop(marketplace& m) {
+/// (Any marketplace-like fixture: a server `srv`, a client `c` and an `admin`.)
+template <class Market>
+shop open_shop(Market& m) {
   shop s{sign_up(m.c, "seller"), {}, {}};
   auto applied = m.c.post("/sellers/apply",
                           "{\"shop_name\":" + quote("Shop " + unique_suffix()) +
@@ -135,7 +137,8 @@ inline std::string add_address(http_client& c, const api_user& u) {
   return r.json().string_or("id");
 }
 
-inline std::string listing(marketplace& m, const shop& s, const std::string& title, std::int64_t price, int stock) {
+template <class Market>
+std::string listing(Market& m, const shop& s, const std::string& title, std::int64_t price, int stock) {
   auto r = m.c.post("/products", product_body(s.category, stock, "active", title, price), s.owner.token);
   INFO(r.body);
   REQUIRE(r.status == 201);
@@ -152,13 +155,15 @@ inline std::string checkout_body(const std::vector<std::pair<std::string, int>>&
   return body;
 }
 
-inline std::int64_t stock_of(marketplace& m, const std::string& product) {
+template <class Market>
+std::int64_t stock_of(Market& m, const std::string& product) {
   return integer_field(m.c.get("/products/" + product).json(), "stock");
 }
 
 /// Waits (at most 15 s) until the product shows `expected` units: the
 /// sweeper's release has no push over HTTP to await.
-inline bool await_stock(marketplace& m, const std::string& product, std::int64_t expected) {
+template <class Market>
+bool await_stock(Market& m, const std::string& product, std::int64_t expected) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{15};
   while (stock_of(m, product) != expected && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{20});

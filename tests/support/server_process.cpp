@@ -1,5 +1,6 @@
 #include "server_process.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include <protocol/json.hpp>
 
 #include <protocol/crypto.hpp>
 
@@ -22,6 +25,7 @@ namespace livemart::testing {
 namespace {
 
 constexpr int start_timeout_ms = 30'000;
+constexpr int run_timeout_ms = 120'000; ///< a command (migrate, seed, reconcile) run to completion
 
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env,
             int* out_fd, int* in_fd) {
@@ -66,34 +70,51 @@ server_process::server_process(const std::string& database_url, std::vector<std:
   int in_fd = -1;
   pid_ = spawn(args, env, &out_fd_, &in_fd);
   ::close(in_fd);
-  // Await the "listening" line.
+  // Await the "listening" line. A failed start-up must not leave the child
+  // running: the destructor does not run when the constructor throws.
   std::string pending;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{start_timeout_ms};
-  const std::string marker = "livemart listening on http://127.0.0.1:";
+  auto give_up = [&](const std::string& why) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    ::close(out_fd_);
+    out_fd_ = -1;
+    FAIL(why << "; output: " << pending);
+  };
   while (port_ == 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0)
-      FAIL("livemart did not start within " << start_timeout_ms << " ms; output: " << pending);
+      give_up("livemart did not start within " + std::to_string(start_timeout_ms) + " ms");
     pollfd p{out_fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0)
       continue;
     char chunk[4096];
     auto n = ::read(out_fd_, chunk, sizeof(chunk));
     if (n <= 0)
-      FAIL("livemart exited during start-up; output: " << pending);
+      give_up("livemart exited during start-up");
     pending.append(chunk, static_cast<std::size_t>(n));
     std::size_t nl;
     while ((nl = pending.find('\n')) != std::string::npos) {
       auto line = pending.substr(0, nl);
       pending.erase(0, nl + 1);
       lines_.push_back(line);
-      if (line.rfind(marker, 0) == 0)
-        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(marker.size())));
+      port_ = listening_port(line);
     }
   }
   if (!pending.empty())
     lines_.push_back(pending);
   reader_ = std::thread{[this] { reader_loop(); }};
+}
+
+std::uint16_t server_process::listening_port(const std::string& line) {
+  if (line.find("\"msg\":\"listening\"") == std::string::npos)
+    return 0;
+  auto parsed = json::parse(line);
+  if (!std::holds_alternative<json::value>(parsed))
+    return 0;
+  const auto* port = std::get<json::value>(parsed).find("port");
+  return port != nullptr && port->is_integer() ? static_cast<std::uint16_t>(port->as_integer()) : 0;
 }
 
 void server_process::reader_loop() {
@@ -106,11 +127,27 @@ void server_process::reader_loop() {
     pending.append(chunk, static_cast<std::size_t>(n));
     std::size_t nl;
     while ((nl = pending.find('\n')) != std::string::npos) {
-      std::lock_guard lock{lines_mutex_};
-      lines_.push_back(pending.substr(0, nl));
+      {
+        std::lock_guard lock{lines_mutex_};
+        lines_.push_back(pending.substr(0, nl));
+      }
+      line_added_.notify_all();
       pending.erase(0, nl + 1);
     }
   }
+  line_added_.notify_all();
+}
+
+bool server_process::await_line(const std::function<bool(const std::string&)>& match,
+                                std::chrono::milliseconds timeout) const {
+  std::unique_lock lock{lines_mutex_};
+  std::size_t seen = 0;
+  return line_added_.wait_for(lock, timeout, [&] {
+    for (; seen < lines_.size(); ++seen)
+      if (match(lines_[seen]))
+        return true;
+    return false;
+  });
 }
 
 std::vector<std::string> server_process::output() const {
@@ -118,42 +155,103 @@ std::vector<std::string> server_process::output() const {
   return lines_;
 }
 
-int server_process::stop(int timeout_ms) {
-  if (exited_)
-    return 0;
-  ::kill(pid_, SIGTERM);
+int server_process::terminate(int signal, int timeout_ms, bool& timed_out) {
+  ::kill(pid_, signal);
   int status = 0;
+  timed_out = false;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
   for (;;) {
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_)
       break;
     if (std::chrono::steady_clock::now() > deadline) {
+      timed_out = true;
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, &status, 0);
-      exited_ = true;
-      if (reader_.joinable())
-        reader_.join();
-      FAIL("livemart did not exit within " << timeout_ms << " ms of SIGTERM");
+      break;
     }
     // waitpid cannot wait with a timeout; poll the child at a short interval.
     ::poll(nullptr, 0, 10);
   }
   exited_ = true;
   if (reader_.joinable())
-    reader_.join();
-  ::close(out_fd_);
+    reader_.join(); // the pipe ends with the child
+  if (out_fd_ >= 0)
+    ::close(out_fd_);
+  out_fd_ = -1;
   if (WIFEXITED(status))
     return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);
 }
 
+int server_process::stop(int timeout_ms) {
+  if (exited_)
+    return exit_status_;
+  bool timed_out = false;
+  exit_status_ = terminate(SIGTERM, timeout_ms, timed_out);
+  if (timed_out)
+    FAIL("livemart did not exit within " << timeout_ms << " ms of SIGTERM");
+  return exit_status_;
+}
+
+std::optional<int> server_process::try_stop(int timeout_ms) {
+  if (exited_)
+    return exit_status_;
+  bool timed_out = false;
+  exit_status_ = terminate(SIGTERM, timeout_ms, timed_out);
+  if (timed_out)
+    return std::nullopt;
+  return exit_status_;
+}
+
+void server_process::kill() {
+  if (exited_)
+    return;
+  bool timed_out = false;
+  exit_status_ = terminate(SIGKILL, 10'000, timed_out);
+  killed_ = true;
+}
+
+void server_process::expect_log_error(std::string substring) {
+  std::lock_guard lock{lines_mutex_};
+  expected_errors_.push_back(std::move(substring));
+}
+
+std::vector<std::string> server_process::unexpected_errors() const {
+  std::lock_guard lock{lines_mutex_};
+  std::vector<std::string> found;
+  for (const auto& line : lines_) {
+    bool error = line.find("\"level\":\"error\"") != std::string::npos
+                 || line.find("AddressSanitizer") != std::string::npos
+                 || line.find("ThreadSanitizer") != std::string::npos
+                 || line.find("LeakSanitizer") != std::string::npos
+                 || line.find("runtime error:") != std::string::npos // UBSan
+                 || line.find("*** unhandled exception") != std::string::npos; // CAF
+    if (!error)
+      continue;
+    bool expected = std::any_of(expected_errors_.begin(), expected_errors_.end(),
+                                [&](const std::string& e) { return line.find(e) != std::string::npos; });
+    if (!expected)
+      found.push_back(line);
+  }
+  return found;
+}
+
 server_process::~server_process() {
   if (!exited_) {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    exited_ = true;
+    // Every server stops the way an operator stops it, so a crash at
+    // shutdown or a sanitizer's report fails the test that caused it.
+    bool timed_out = false;
+    exit_status_ = terminate(SIGTERM, 20'000, timed_out);
+    if (std::uncaught_exceptions() == 0) {
+      CHECK_FALSE(timed_out);
+      CHECK(exit_status_ == 0);
+    }
+  }
+  if (std::uncaught_exceptions() == 0 && !killed_) {
+    auto errors = unexpected_errors();
+    for (const auto& line : errors)
+      FAIL_CHECK("livemart logged an error no test expected: " << line);
   }
   if (reader_.joinable())
     reader_.join();
@@ -172,7 +270,16 @@ std::pair<int, std::string> server_process::run(const std::vector<std::string>& 
   ::close(in_fd);
   std::string output;
   char chunk[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{run_timeout_ms};
+  bool timed_out = false;
   for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    pollfd p{out_fd, POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
     auto n = ::read(out_fd, chunk, sizeof(chunk));
     if (n <= 0)
       break;
@@ -181,6 +288,9 @@ std::pair<int, std::string> server_process::run(const std::vector<std::string>& 
   ::close(out_fd);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  if (timed_out)
+    FAIL("livemart " << (args.empty() ? std::string{} : args.front()) << " did not finish within " << run_timeout_ms
+                     << " ms; output: " << output);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), output};
 }
 

@@ -1,7 +1,11 @@
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <thread>
@@ -9,7 +13,10 @@
 #include <vector>
 
 /// The real `livemart` binary as a child process on a free loopback port.
-/// Start-up is awaited by reading its "listening on" line, never by sleeping.
+/// Start-up is awaited by reading its "listening" log line, never by
+/// sleeping. The destructor stops it with SIGTERM and checks what an
+/// operator would: it exits within 20 s with status 0, and its log holds no
+/// error line (nor a sanitizer's report) that the test did not expect.
 namespace livemart::testing {
 
 class server_process {
@@ -30,6 +37,24 @@ public:
   /// Sends SIGTERM and waits for the exit; returns the exit status (or
   /// 128 + signal). Fails the test if it does not exit within the timeout.
   int stop(int timeout_ms = 20'000);
+  /// The same without a Catch assertion (for a thread other than the
+  /// test's): nullopt when it did not exit in time (it is killed then).
+  std::optional<int> try_stop(int timeout_ms = 20'000);
+
+  /// Sends SIGKILL and reaps the child (crash tests); its log is not checked.
+  void kill();
+
+  /// An error line containing `substring` is part of the test (a database
+  /// outage, a gateway that fails), not a defect.
+  void expect_log_error(std::string substring);
+
+  /// Error lines (and sanitizer reports) logged so far that no
+  /// expect_log_error() covers.
+  std::vector<std::string> unexpected_errors() const;
+
+  /// Waits until a line satisfies `match` (true) or `timeout` passes (false).
+  bool await_line(const std::function<bool(const std::string&)>& match,
+                  std::chrono::milliseconds timeout = std::chrono::seconds{10}) const;
 
   /// Every line the server has written to standard output so far.
   std::vector<std::string> output() const;
@@ -42,14 +67,20 @@ public:
 
 private:
   void reader_loop();
+  int terminate(int signal, int timeout_ms, bool& timed_out);
+  static std::uint16_t listening_port(const std::string& line);
   pid_t pid_ = -1;
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
   std::string jwt_keys_;
   std::thread reader_;
   mutable std::mutex lines_mutex_;
+  mutable std::condition_variable line_added_;
   std::vector<std::string> lines_;
+  std::vector<std::string> expected_errors_;
+  int exit_status_ = 0;
   bool exited_ = false;
+  bool killed_ = false;
 };
 
 } // namespace livemart::testing

@@ -22,6 +22,27 @@ struct ws_client::impl {
   beast::flat_buffer buffer;
 };
 
+namespace {
+
+/// How long a connect, handshake or send may take before the test fails.
+constexpr std::chrono::seconds io_timeout{10};
+
+/// Runs `ioc` until the one operation started on it completes, or fails
+/// the test after io_timeout (the operation is cancelled first).
+void run_one(asio::io_context& ioc, asio::ip::tcp::socket& socket, const bool& done, const char* what) {
+  ioc.restart();
+  ioc.run_for(io_timeout);
+  if (!done) {
+    beast::error_code ignored;
+    socket.cancel(ignored);
+    ioc.restart();
+    ioc.run();
+    FAIL(what << " did not complete within " << io_timeout.count() << " s");
+  }
+}
+
+} // namespace
+
 ws_client::ws_client(std::uint16_t port, const std::string& target, const header_list& headers,
                      std::size_t receive_buffer_bytes)
   : impl_(std::make_unique<impl>()) {
@@ -30,18 +51,27 @@ ws_client::ws_client(std::uint16_t port, const std::string& target, const header
   socket.open(asio::ip::tcp::v4());
   if (receive_buffer_bytes != 0) // before connecting: the window is offered in the handshake
     socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(receive_buffer_bytes)));
-  socket.connect(asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), port});
+  beast::error_code ec;
+  bool done = false;
+  socket.async_connect(asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), port},
+                       [&](beast::error_code e) { ec = e; done = true; });
+  run_one(s.ioc, socket, done, "connecting");
+  REQUIRE_FALSE(ec);
   s.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
     for (const auto& [name, value] : headers)
       req.set(name, value);
   }));
   websocket::response_type res;
-  beast::error_code ec;
-  s.ws.handshake(res, "127.0.0.1:" + std::to_string(port), target, ec);
+  done = false;
+  s.ws.async_handshake(res, "127.0.0.1:" + std::to_string(port), target, [&](beast::error_code e) {
+    ec = e;
+    done = true;
+  });
+  run_one(s.ioc, socket, done, "the WebSocket handshake");
   status_ = 101;
   if (ec) {
     // Beast keeps a refusal to itself: ask again over plain HTTP to learn
-    // the status and the problem.
+    // the status, the headers and the problem.
     std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                           "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
                           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -51,7 +81,15 @@ ws_client::ws_client(std::uint16_t port, const std::string& target, const header
     auto r = probe.raw(request + "\r\n");
     status_ = r.status;
     refusal_ = r.body;
+    refusal_headers_ = r.headers;
   }
+}
+
+std::string ws_client::refusal_header(const std::string& lower_name) const {
+  for (const auto& [name, value] : refusal_headers_)
+    if (name == lower_name)
+      return value;
+  return {};
 }
 
 ws_client::~ws_client() {
@@ -60,8 +98,16 @@ ws_client::~ws_client() {
 }
 
 void ws_client::send(const std::string& text) {
-  impl_->ws.text(true);
-  impl_->ws.write(asio::buffer(text));
+  auto& s = *impl_;
+  s.ws.text(true);
+  beast::error_code ec;
+  bool done = false;
+  s.ws.async_write(asio::buffer(text), [&](beast::error_code e, std::size_t) {
+    ec = e;
+    done = true;
+  });
+  run_one(s.ioc, beast::get_lowest_layer(s.ws).socket(), done, "sending a message");
+  REQUIRE_FALSE(ec);
 }
 
 std::optional<std::string> ws_client::read(std::chrono::milliseconds timeout) {

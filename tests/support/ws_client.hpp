@@ -31,6 +31,8 @@ public:
 
   int status() const { return status_; }
   const std::string& refusal() const { return refusal_; }
+  /// A header of the refusal (lower-case name), or "".
+  std::string refusal_header(const std::string& lower_name) const;
 
   void send(const std::string& text);
   /// The next message, or nullopt when none came in time or the server closed.
@@ -50,6 +52,7 @@ private:
   std::unique_ptr<impl> impl_;
   int status_ = 0;
   std::string refusal_;
+  std::vector<std::pair<std::string, std::string>> refusal_headers_;
   std::optional<int> close_code_;
   std::vector<json::value> skipped_;
 };

@@ -73,7 +73,7 @@ TEST_CASE("search words are lower-cased, split, stripped of stop words and plura
   CHECK(search_words("  ").empty());
 }
 
-TEST_CASE("every word must match; title matches rank above description matches", "[search]") {
+TEST_CASE("every word must match, title matches rank above description matches", "[search]") {
   auto index = sample();
   auto r = index.search(words("wireless"), scope_all());
   CHECK(r.total == 3);
@@ -212,7 +212,7 @@ TEST_CASE("edits, stock changes and archiving show in the next search", "[search
   CHECK(index.size() == 4);
 }
 
-TEST_CASE("search queries are read from parameters; bad ones are named", "[search]") {
+TEST_CASE("search queries are read from parameters, bad ones are named", "[search]") {
   conf::settings cfg;
   auto decode = [&cfg](std::map<std::string, std::string> params) {
     return decode_search_query(

@@ -23,6 +23,8 @@ struct http_settings {
   std::size_t threads = 2;
   std::size_t header_bytes_max = 8 * 1024;
   std::size_t body_bytes_max = 64 * 1024;
+  std::size_t chunk_line_bytes_max = 1024;  ///< a chunk-size line with its extensions (413 above)
+  std::size_t trailer_bytes_max = 4 * 1024; ///< the trailer section of a chunked body (431 above)
   std::size_t json_depth_max = 16;          ///< nesting of request bodies
   std::size_t json_members_max = 256;       ///< members per object or array in request bodies
   std::size_t connections_max = 10'000;
@@ -178,6 +180,8 @@ struct ws_settings {
   std::uint32_t idle_timeout_ms = 60'000;          ///< a connection without any frame for this long is closed (pings are sent at half)
   std::uint32_t messages_per_s = 10;               ///< client messages per second, sustained
   std::uint32_t messages_burst = 20;               ///< client messages in a burst
+  std::uint32_t refusals_max = 20;                 ///< messages refused for rate within ws.refusal_window_ms; one more closes (4429)
+  std::uint32_t refusal_window_ms = 10'000;        ///< the window ws.refusals_max counts in
   std::size_t connections_max = 50'000; ///< WebSocket connections on this node (viewers and user channels)
   std::size_t connections_per_client_max = 100; ///< WebSocket connections from one client address (or IPv6 /64)
   std::string allowed_origins;                     ///< Origins allowed besides the server's own (comma-separated)

@@ -40,6 +40,7 @@ enum class errc : std::uint8_t {
   shutting_down,             ///< 503
   payment_declined,          ///< 402 the gateway declined the payment method
   gateway_unavailable,       ///< 502 the payment gateway failed or did not answer
+  not_implemented,           ///< 501 a transfer coding this server does not implement
 };
 
 /// The CAF error category of `errc` values.
