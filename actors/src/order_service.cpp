@@ -22,6 +22,7 @@ struct order_context {
   std::chrono::milliseconds step_timeout;
   std::chrono::milliseconds change_timeout; ///< one order change, gateway calls included
   std::chrono::milliseconds reconcile_timeout; ///< listing a window's payments at the gateway (up to 100 pages)
+  std::uint32_t retry_after_s;                 ///< told with every 503 (database.retry_after_s)
   persistence::database db;
   product_directory products;
   user_directory users;
@@ -54,10 +55,23 @@ struct placement {
   std::string instance;
   std::string request_id;
   place_request body;
+  std::uint32_t retry_after_s = 0; ///< told with a 503
 };
 
-stored_reply problem_reply(const problem& p, const placement& req) {
-  return {static_cast<std::int32_t>(info(p.code).status), render(p, req.instance, req.request_id)};
+stored_reply problem_reply(problem p, const placement& req) {
+  auto status = info(p.code).status;
+  if (status == 503 && p.retry_after_s == 0)
+    p.retry_after_s = req.retry_after_s;
+  return {static_cast<std::int32_t>(status), render(p, req.instance, req.request_id)};
+}
+
+/// The reply when a definitive outcome could not be stored, or a stored one
+/// could not be read: never the unstored outcome (a retry with the same key
+/// might then meet another one), but 503, so the client retries.
+stored_reply unavailable_reply(const placement& req) {
+  return problem_reply(make_problem(errc::database_unavailable,
+                                    "the outcome could not be recorded; retry with the same Idempotency-Key"),
+                       req);
 }
 
 /// Answers everyone waiting on the key and forgets it.
@@ -88,28 +102,29 @@ void replay_stored(order_pointer self, const context_ptr& ctx, const placement& 
       [self, req, key](const db_result& r) {
         const auto& stored = r.results.front().rows;
         if (stored.empty())
-          finish(self, key, problem_reply(make_problem(errc::conflict, "the request changed meanwhile; retry"), req));
+          finish(self, key, unavailable_reply(req)); // expired meanwhile: a retry records anew
         else if (stored[0][0].text != req.request_hash)
           finish(self, key, mismatch_reply(req));
         else
           finish(self, key, {static_cast<std::int32_t>(std::stoi(stored[0][1].text)), stored[0][2].text});
       },
-      [self, req, key](caf::error& e) { finish(self, key, problem_reply(to_problem(e), req)); });
+      [self, req, key](caf::error&) { finish(self, key, unavailable_reply(req)); });
 }
 
 /// Stores a definitive reply for the key, then answers. When a reply is
 /// stored already (an earlier attempt committed after all), that one is
-/// sent; a reply that could not be stored is still sent.
+/// sent; a reply that could not be stored is never sent (503 instead), so
+/// a key has one outcome forever.
 void record_and_finish(order_pointer self, const context_ptr& ctx, const placement& req, stored_reply reply) {
   key_type key{req.buyer, req.key};
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                 db_command{{persistence::idempotency_insert(req.buyer, req.key, req.request_hash, reply)}})
     .then([self, key, reply](const db_result&) { finish(self, key, reply); },
-          [self, ctx, req, key, reply](caf::error& err) {
+          [self, ctx, req, key](caf::error& err) {
             if (to_problem(err).detail == key_taken)
               replay_stored(self, ctx, req);
             else
-              finish(self, key, reply);
+              finish(self, key, unavailable_reply(req));
           });
 }
 
@@ -131,10 +146,15 @@ void placement_failed(order_pointer self, const context_ptr& ctx, const placemen
     record_and_finish(self, ctx, req, problem_reply(conflict, req));
     return;
   }
-  finish(self, key, problem_reply(p, req));
+  // Any other definitive refusal is stored too; a 5xx is not an outcome.
+  if (info(p.code).status < 500)
+    record_and_finish(self, ctx, req, problem_reply(p, req));
+  else
+    finish(self, key, problem_reply(p, req));
 }
 
-void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const std::vector<order>& placed);
+void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const std::vector<order>& placed,
+                const stored_reply& stored);
 
 /// Reads the checkout to build the orders and the reply, then places it:
 /// orders, items, sales from the holds and the stored reply in one
@@ -193,7 +213,7 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
               if (req.body.method.kind.empty())
                 finish(self, key_type{req.buyer, req.key}, created);
               else
-                pay_placed(self, ctx, req, orders);
+                pay_placed(self, ctx, req, orders, created);
             },
             [self, ctx, req](caf::error& err) {
               if (to_problem(err).detail == key_taken) {
@@ -210,21 +230,24 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
 /// Pays every order of a placement with the request's method (one charge
 /// per seller's order, as destination charges are made), then stores and
 /// sends the placement with each order's status and payment. A declined
-/// payment leaves its order pending: the placement still succeeded.
-void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const std::vector<order>& placed) {
+/// payment leaves its order pending: the placement still succeeded. When
+/// the new reply cannot be stored, the one `stored` with the orders is sent:
+/// what a retry with the key will get.
+void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const std::vector<order>& placed,
+                const stored_reply& stored) {
   struct gather {
     std::vector<order> orders;
     std::size_t waiting = 0;
   };
   auto g = std::make_shared<gather>(gather{placed, placed.size()});
-  auto one_done = [self, ctx, req, g] {
+  auto one_done = [self, ctx, req, g, stored] {
     if (--g->waiting > 0)
       return;
     stored_reply reply{201, encode_placement(req.body.checkout_id, g->orders), true};
     self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                   db_command{{persistence::idempotency_update(req.buyer, req.key, reply)}})
       .then([self, req, reply](const db_result&) { finish(self, key_type{req.buyer, req.key}, reply); },
-            [self, req, reply](caf::error&) { finish(self, key_type{req.buyer, req.key}, reply); });
+            [self, req, stored](caf::error&) { finish(self, key_type{req.buyer, req.key}, stored); });
   };
   for (std::size_t i = 0; i < placed.size(); ++i) {
     auto id = placed[i].id;
@@ -301,7 +324,7 @@ void direct_sale(order_pointer self, const context_ptr& ctx, const placement& re
                   if (req.body.method.kind.empty())
                     finish(self, key_type{req.buyer, req.key}, {201, r.body, true});
                   else
-                    pay_placed(self, ctx, req, {r.placed});
+                    pay_placed(self, ctx, req, {r.placed}, {201, r.body, true});
                   return;
                 case sale_outcome::replay:
                   replay_stored(self, ctx, req);
@@ -638,10 +661,29 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
+    [self, ctx](refuse_atom, std::uint64_t buyer, const std::string& key, const std::string& request_hash,
+                const std::string& instance, const std::string& request_id,
+                const caf::error& refusal) -> caf::result<stored_reply> {
+      // A refusal decided elsewhere (a drop's stream) becomes the key's
+      // outcome like any other: stored first, and a key that has an outcome
+      // already (or a request in flight) keeps that one.
+      placement req{buyer, key, request_hash, instance, request_id, {}, ctx->retry_after_s};
+      auto rp = self->make_response_promise<stored_reply>();
+      key_type k{buyer, key};
+      if (auto it = self->state.placing.find(k); it != self->state.placing.end()) {
+        if (it->second.request_hash != request_hash)
+          return mismatch_reply(req);
+        it->second.waiting.push_back(rp);
+        return rp;
+      }
+      self->state.placing[k] = in_flight{request_hash, {rp}};
+      buy_now_refused(self, ctx, req, refusal);
+      return rp;
+    },
     [self, ctx](place_atom, std::uint64_t buyer, const std::string& key, const std::string& request_hash,
                 const std::string& instance, const std::string& request_id,
                 const place_request& body) -> caf::result<stored_reply> {
-      placement req{buyer, key, request_hash, instance, request_id, body};
+      placement req{buyer, key, request_hash, instance, request_id, body, ctx->retry_after_s};
       auto rp = self->make_response_promise<stored_reply>();
       key_type k{buyer, key};
       auto mismatch = [req] { return mismatch_reply(req); };
@@ -692,7 +734,7 @@ order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& c
   auto change = 2 * gateway_call + 3 * step;
   return sys.spawn(order_service, std::make_shared<const order_context>(order_context{
                                     cfg.orders, cfg.payments, cfg.node.background_jobs, step, change, 101 * gateway_call,
-                                    db, std::move(products), std::move(users), std::move(checkouts),
+                                    cfg.database.retry_after_s, db, std::move(products), std::move(users), std::move(checkouts),
                                     std::move(order_actors), std::move(gateway)}));
 }
 

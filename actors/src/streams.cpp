@@ -175,6 +175,9 @@ struct stream_state {
   std::optional<stream_drop> drop;
   std::unordered_map<std::uint64_t, std::int64_t> bought; ///< units per buyer
   std::set<std::pair<std::uint64_t, std::string>> buying; ///< (buyer, key) in flight
+  /// Purchases whose outcome is unknown, by (buyer, key): their units stay
+  /// taken, and a retry with the key uses them instead of taking more.
+  std::map<std::pair<std::uint64_t, std::string>, std::int64_t> unsettled;
   std::size_t buys_in_flight = 0;
   // The current (or last) auction.
   std::optional<stream_auction> auction;
@@ -507,7 +510,9 @@ void settle_buy(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_
     quit_if_done(self);
     return;
   }
-  if (!sold && !unknown) {
+  if (unknown) {
+    st.unsettled[{buyer, key}] = quantity;
+  } else if (!sold) {
     // Given back: viewers see the units again (a sale was pushed with its stock update).
     st.drop->remaining += quantity;
     st.bought[buyer] -= quantity;
@@ -1107,6 +1112,7 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
               after.info = next;
               after.drop = d;
               after.bought.clear();
+              after.unsettled.clear();
               ++after.drop_generation;
               watch_product(self, ctx, d.product_id);
               event(self, "drop_started", "drop", encode_drop(d));
@@ -1135,32 +1141,21 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       auto& s = self->state;
       if (auto err = unusable(s))
         return *err;
+      // A refusal is this key's outcome for good: the order service stores
+      // it (or sends the outcome the key already has, e.g. the purchase a
+      // lost reply told nothing of), and answers 503 when it cannot, so a
+      // key refused now never buys later.
+      auto refuse = [self, ctx, buyer, key, hash, path, request_id](caf::error err) -> caf::result<stored_reply> {
+        return self->delegate(ctx->orders, refuse_atom::value, buyer, key, hash, path, request_id, std::move(err));
+      };
       if (!s.drop || (drop_id != 0 && s.drop->id != drop_id))
-        return make_error(errc::not_found, "no such drop");
+        return refuse(make_error(errc::not_found, "no such drop"));
       drop_id = s.drop->id;
       auto& d = *s.drop;
       if (req.items.items.size() != 1)
-        return make_error(errc::validation_failed, "a drop sells one product");
+        return refuse(make_error(errc::validation_failed, "a drop sells one product",
+                                 {field_error{"items", "a drop sells one product"}}));
       auto quantity = req.items.items.front().quantity;
-      // A refusal, unless this is the retry of a purchase that went
-      // through (its reply was lost): then the reply stored for its key.
-      auto refuse = [self, ctx, buyer, key, hash](caf::error err) -> caf::result<stored_reply> {
-        if (self->state.bought[buyer] == 0)
-          return err;
-        auto rp = self->make_response_promise<stored_reply>();
-        self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
-                      db_command{{persistence::idempotency_get(buyer, key)}})
-          .then(
-            [rp, err, hash](const db_result& r) mutable {
-              const auto& rows = r.results.front().rows;
-              if (!rows.empty() && rows[0][0].text == hash)
-                rp.deliver(stored_reply{static_cast<std::int32_t>(std::stoi(rows[0][1].text)), rows[0][2].text, false});
-              else
-                rp.deliver(err);
-            },
-            [rp, err](caf::error&) mutable { rp.deliver(err); });
-        return rp;
-      };
       if (!d.active || now_ms() >= d.ends_at_ms)
         return refuse(make_error(errc::conflict, "the drop has ended"));
       req.items.items.front().product_id = d.product_id;
@@ -1170,7 +1165,16 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       bool admitted = false;
       // The same key again while its first request is on the way shares
       // that request's reply (the order service joins them): not counted twice.
-      if (s.buying.count(k) == 0) {
+      bool reused = false;
+      if (auto u = s.unsettled.find(k); s.buying.count(k) == 0 && u != s.unsettled.end() && u->second == quantity) {
+        // The retry of a purchase whose outcome was unknown: its units are
+        // still taken for it (the order service replays it if it committed).
+        s.unsettled.erase(u);
+        s.buying.insert(k);
+        ++s.buys_in_flight;
+        admitted = true;
+        reused = true;
+      } else if (s.buying.count(k) == 0) {
         if (quantity > d.remaining)
           return refuse(make_error(errc::conflict, "the drop has " + std::to_string(d.remaining) + " left",
                                    {field_error{"quantity", "only " + std::to_string(d.remaining) + " left in the drop"}}));
@@ -1189,10 +1193,13 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       auto rp = self->make_response_promise<stored_reply>();
       self->request(ctx->orders, ctx->order_timeout, place_atom::value, buyer, key, hash, path, request_id, req)
         .then(
-          [self, ctx, rp, admitted, drop_id, buyer, key, quantity](const stored_reply& r) mutable {
+          [self, ctx, rp, admitted, reused, drop_id, buyer, key, quantity](const stored_reply& r) mutable {
             // A 5xx is not a refusal: the sale may have committed after all.
+            // Reused units were sold when the earlier attempt's success is
+            // replayed.
             if (admitted)
-              settle_buy(self, ctx, drop_id, buyer, key, quantity, r.fresh, r.status >= 500);
+              settle_buy(self, ctx, drop_id, buyer, key, quantity, r.fresh || (reused && r.status < 300),
+                         r.status >= 500);
             rp.deliver(r);
           },
           [self, ctx, rp, admitted, drop_id, buyer, key, quantity](caf::error& err) mutable {

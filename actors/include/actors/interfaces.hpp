@@ -187,6 +187,11 @@ using order_registry_actor = caf::typed_actor<
 using order_service_actor = caf::typed_actor<
   caf::replies_to<place_atom, std::uint64_t, std::string, std::string, std::string, std::string, place_request>::with<
     stored_reply>,
+  /// A purchase refused elsewhere (a drop): buyer, key, request hash,
+  /// instance, request id and the refusal. Stored under the key and
+  /// answered like a placement's refusal (the key's earlier outcome wins).
+  caf::replies_to<refuse_atom, std::uint64_t, std::string, std::string, std::string, std::string, caf::error>::with<
+    stored_reply>,
   caf::replies_to<get_atom, std::uint64_t, std::uint64_t>::with<order>,
   caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<order>>,
   caf::replies_to<command_atom, std::uint64_t, std::uint64_t, order_command>::with<order>,

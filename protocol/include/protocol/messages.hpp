@@ -64,6 +64,7 @@ using applied_atom = caf::atom_constant<caf::atom("applied")>;
 using checkout_atom = caf::atom_constant<caf::atom("checkout")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using place_atom = caf::atom_constant<caf::atom("place")>;
+using refuse_atom = caf::atom_constant<caf::atom("refuse")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using event_atom = caf::atom_constant<caf::atom("event")>;
 using charge_atom = caf::atom_constant<caf::atom("charge")>;
