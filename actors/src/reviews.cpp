@@ -45,6 +45,7 @@ review_actor::behavior_type review_service(review_actor::pointer self, context_p
               out.product_id = product_id;
               out.seller_id = std::stoull(row[1].text);
               out.buyer_id = user;
+              out.buyer_name = row[6].text; // as the list shows it
               out.rating = draft.rating;
               out.title = draft.title;
               out.body = draft.body;

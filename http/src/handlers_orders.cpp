@@ -78,7 +78,11 @@ void add_order_routes(router& r) {
   };
   // The buyer's history and a shop's incoming orders, newest first.
   r.add("GET", "/orders", [list](const context_ptr& ctx) { list(ctx, false); });
-  r.add("GET", "/sellers/me/orders", [list](const context_ptr& ctx) { list(ctx, true); });
+  // A shop's orders are for its seller: anyone else is refused (403) like
+  // on every other seller-only route, not shown an empty shop.
+  r.add("GET", "/sellers/me/orders", [list](const context_ptr& ctx) {
+    ctx->with_role(role::seller, [ctx, list](const user_profile&) { list(ctx, true); });
+  });
 
   // Changes to a placed order, each checked and made by the order's actor:
   // 403 when the caller's part in the order does not allow it, 409 naming

@@ -164,7 +164,8 @@ constexpr std::array<named_statement, 63> catalog{{
   {"idempotency_insert",
    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) VALUES ($1, $2, $3, $4, $5)"},
   {"review_create",
-   "SELECT id, seller_id, order_id, created_at_ms, rating_sum, rating_count FROM review_create($1, $2, $3, $4, $5, $6)"},
+   "SELECT rc.id, rc.seller_id, rc.order_id, rc.created_at_ms, rc.rating_sum, rc.rating_count, u.display_name "
+   "FROM review_create($1, $2, $3, $4, $5, $6) rc JOIN users u ON u.id = $3"},
   {"reviews_of",
    "SELECT r.id, r.product_id, r.seller_id, r.buyer_id, u.display_name, r.rating, r.title, r.body, "
    "(extract(epoch from r.created_at) * 1000)::bigint AS created_at_ms FROM product_reviews r "

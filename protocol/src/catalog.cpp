@@ -294,7 +294,8 @@ void write_review(json::writer& w, const review& r) {
     .field("id", ids::format(r.id))
     .field("product_id", ids::format(r.product_id))
     .field("seller_id", ids::format(r.seller_id))
-    .field("buyer_id", ids::format(r.buyer_id))
+    // No buyer_id: reviews are public, and an id ties a name to an account
+    // (shops hide their owner's id the same way).
     .field("buyer_name", r.buyer_name)
     .field("verified_purchase", true)
     .field("rating", r.rating)

@@ -12,7 +12,10 @@ caf::error make_error(errc code, std::string detail, std::vector<field_error> fi
 
 caf::error line_error(errc code, std::size_t line, const std::string& field, std::string message) {
   auto name = "items[" + std::to_string(line) + "]." + field;
-  return make_error(code, name + " " + message, {field_error{name, std::move(message)}});
+  // The detail first: the order in which arguments are evaluated is
+  // unspecified, and the field error takes `message` by move.
+  auto detail = name + " " + message;
+  return make_error(code, std::move(detail), {field_error{name, std::move(message)}});
 }
 
 caf::error make_rate_limited(std::uint32_t retry_after_s) {

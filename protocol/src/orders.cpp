@@ -280,7 +280,10 @@ void write_terms(json::writer& w, const order& o) {
   write_items(w, o.items);
 }
 
-void write_order(json::writer& w, const order& o, bool with_history) {
+/// The receipt (`details`) has the payments and the history; a list entry
+/// has neither: the list's query loads no payments, and showing an empty
+/// array where the receipt has payments would say something false.
+void write_order(json::writer& w, const order& o, bool details) {
   w.begin_object().field("id", ids::format(o.id)).key("checkout_id");
   if (o.checkout_id == 0)
     w.null(); // a direct sale
@@ -304,6 +307,11 @@ void write_order(json::writer& w, const order& o, bool with_history) {
     w.integer(o.payment_due_ms);
   else
     w.null();
+  w.field("created_at_ms", o.created_at_ms).field("updated_at_ms", o.updated_at_ms).field("version", o.version);
+  if (!details) {
+    w.end_object();
+    return;
+  }
   w.key("payments").begin_array();
   for (const auto& p : o.payments) {
     w.begin_object()
@@ -321,19 +329,16 @@ void write_order(json::writer& w, const order& o, bool with_history) {
     w.field("created_at_ms", p.created_at_ms).end_object();
   }
   w.end_array();
-  if (with_history) {
-    w.key("history").begin_array();
-    for (const auto& t : o.history) {
-      w.begin_object().key("from");
-      if (t.from.empty())
-        w.null();
-      else
-        w.string(t.from);
-      w.field("to", t.to).field("reason", t.reason).field("at_ms", t.at_ms).end_object();
-    }
-    w.end_array();
+  w.key("history").begin_array();
+  for (const auto& t : o.history) {
+    w.begin_object().key("from");
+    if (t.from.empty())
+      w.null();
+    else
+      w.string(t.from);
+    w.field("to", t.to).field("reason", t.reason).field("at_ms", t.at_ms).end_object();
   }
-  w.field("created_at_ms", o.created_at_ms).field("updated_at_ms", o.updated_at_ms).field("version", o.version);
+  w.end_array();
   w.end_object();
 }
 

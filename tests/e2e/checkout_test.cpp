@@ -303,6 +303,12 @@ TEST_CASE("receipts and order lists are shown only to the buyer, the order's sel
   CHECK(second_items[0].string_or("id") == placed[1]);
   CHECK(second_items[1].string_or("id") == placed[0]);
   CHECK(m.c.get("/orders", stranger.token).json().find("items")->as_array().empty());
+  // List entries leave out payments and history (the receipt has them).
+  CHECK(first_items[0].find("payments") == nullptr);
+  CHECK(first_items[0].find("history") == nullptr);
+  // A shop's orders are for its seller only.
+  check_problem(m.c.get("/sellers/me/orders", stranger.token), 403, "forbidden");
+  check_problem(m.c.get("/sellers/me/orders", buyer.token), 403, "forbidden");
   // Each shop sees its own incoming orders only.
   CHECK(m.c.get("/sellers/me/orders", s.owner.token).json().find("items")->as_array().size() == 3);
   auto theirs = m.c.get("/sellers/me/orders", other.owner.token).json().find("items")->as_array();
@@ -407,6 +413,12 @@ TEST_CASE("one-tap buy-now checks out and places at once, idempotently", "[e2e][
   auto sold_out = buy(5, sold_out_key);
   check_problem(sold_out, 409, "conflict");
   CHECK(sold_out.error_fields() == std::vector<std::string>{"items[0].quantity"});
+  // The detail keeps the reason after the field's name.
+  auto detail = sold_out.json().string_or("detail");
+  INFO(detail);
+  CHECK(detail.rfind("items[0].quantity ", 0) == 0);
+  CHECK(detail.size() > std::string{"items[0].quantity "}.size());
+  CHECK_FALSE(sold_out.json().find("errors")->as_array().at(0).string_or("message").empty());
   CHECK(buy(5, sold_out_key).body == sold_out.body);
   CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "1");
   CHECK(stock_of(m, item) == 1);

@@ -202,3 +202,29 @@ TEST_CASE("livemart migrate fails cleanly when the database cannot be reached", 
   CHECK(code != 0);
   CHECK(output.find("migration failed") != std::string::npos);
 }
+
+TEST_CASE("every line the server logs is JSON, from the first to the last", "[e2e][ops]") {
+  temp_database db;
+  std::vector<std::string> lines;
+  {
+    server_process srv{db.url(), {"--http.access_log=true"}};
+    http_client c{srv.port()};
+    REQUIRE(c.get("/healthz").status == 200);
+    REQUIRE(c.get("/nowhere").status == 404);
+    REQUIRE(c.raw("GET /streams/1/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                  "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n")
+              .status == 400);
+    REQUIRE(srv.stop() == 0);
+    lines = srv.output();
+  }
+  REQUIRE(lines.size() >= 5);
+  for (const auto& line : lines) {
+    INFO(line);
+    auto parsed = json::parse(line);
+    REQUIRE(std::holds_alternative<json::value>(parsed));
+    const auto& doc = std::get<json::value>(parsed);
+    CHECK_FALSE(doc.string_or("ts").empty());
+    CHECK_FALSE(doc.string_or("level").empty());
+    CHECK_FALSE(doc.string_or("msg").empty());
+  }
+}

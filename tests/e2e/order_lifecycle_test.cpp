@@ -432,6 +432,10 @@ TEST_CASE("reviews: delivered buyers only, once each, and the ratings follow", "
   REQUIRE(created.status == 201);
   CHECK(integer_field(created.json(), "rating") == 4);
   CHECK(created.json().find("verified_purchase")->as_bool());
+  // The reply names the reviewer as the list does, and no list shows an
+  // account id.
+  CHECK(created.json().string_or("buyer_name") == "Test");
+  CHECK(created.json().find("buyer_id") == nullptr);
   check_problem(review(sc.buyer, R"({"rating":1})"), 409, "conflict");
   auto stranger = sign_up(sc.m.c, "stranger");
   check_problem(review(stranger, R"({"rating":1})"), 403, "forbidden");
@@ -462,6 +466,8 @@ TEST_CASE("reviews: delivered buyers only, once each, and the ratings follow", "
   auto next = sc.m.c.get("/products/" + sc.product + "/reviews?limit=1&cursor=" + doc.string_or("next_cursor"));
   REQUIRE(next.status == 200);
   CHECK(next.json().find("items")->as_array().at(0).string_or("title") == "Sharp lens");
+  CHECK(next.json().find("items")->as_array().at(0).string_or("buyer_name") == "Test");
+  CHECK(next.json().find("items")->as_array().at(0).find("buyer_id") == nullptr);
   CHECK(integer_field(*sc.m.c.get("/products/" + sc.product).json().find("rating"), "count") == 2);
   auto shop = sc.m.c.get("/sellers/" + sc.s.seller_id).json();
   CHECK(integer_field(*shop.find("rating"), "count") == 2);
