@@ -29,7 +29,7 @@ public:
     if (conn_ && conn_->healthy())
       return conn_.get();
     if (conn_) {
-      conn_.reset();
+      drop();
       log::warn("database connection lost", "\"connection\":\"" + role_ + "\"");
     }
     auto now = clock::now();
@@ -51,7 +51,14 @@ public:
     return conn_.get();
   }
 
-  void drop() { conn_.reset(); }
+  /// Forgets a connection that failed. The first attempt to replace a
+  /// connection that worked is made at once (a server restart is over by
+  /// then, or the attempt fails fast); later ones wait out the interval.
+  void drop() {
+    if (conn_)
+      attempted_ = false;
+    conn_.reset();
+  }
 
 private:
   conf::database_settings cfg_;
@@ -109,26 +116,37 @@ caf::behavior reader(caf::stateful_actor<reader_state>* self, conf::database_set
         read_metrics().latency.observe(std::chrono::duration<double>(clock::now() - started).count());
         return std::forward<decltype(value)>(value);
       };
+      // One statement needs no transaction; several see one snapshot.
+      bool transaction = cmd.statements.size() > 1;
+      auto attempt = [&](pg_connection& conn) {
+        if (transaction)
+          conn.run_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        auto result = run_all(conn, cmd);
+        if (auto* e = std::get_if<pg_error>(&result)) {
+          if (e->connection_lost)
+            self->state.conn->drop();
+          else if (transaction)
+            conn.run_sql("ROLLBACK");
+        } else if (transaction) {
+          conn.run_sql("COMMIT");
+        }
+        return result;
+      };
       auto* conn = self->state.conn->get();
       if (conn == nullptr) {
         read_metrics().errors.add();
         return finish(unavailable());
       }
-      // One statement needs no transaction; several see one snapshot.
-      bool transaction = cmd.statements.size() > 1;
-      if (transaction)
-        conn->run_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      auto result = run_all(*conn, cmd);
+      auto result = attempt(*conn);
+      // A read changes nothing: one that met a connection the server had
+      // dropped (a restart) runs once more on a fresh one.
+      if (auto* e = std::get_if<pg_error>(&result); e != nullptr && e->connection_lost)
+        if (auto* fresh = self->state.conn->get(); fresh != nullptr)
+          result = attempt(*fresh);
       if (auto* e = std::get_if<pg_error>(&result)) {
         read_metrics().errors.add();
-        if (e->connection_lost)
-          self->state.conn->drop();
-        else if (transaction)
-          conn->run_sql("ROLLBACK");
         return finish(to_error(*e));
       }
-      if (transaction)
-        conn->run_sql("COMMIT");
       return finish(std::get<db_result>(std::move(result)));
     },
   };
@@ -220,8 +238,16 @@ void flush(writer_pointer self) {
     if (!failure.statement_failed)
       return lost(failure.error);
   }
-  if (auto r = conn->run_sql("BEGIN"); std::holds_alternative<pg_error>(r))
-    return lost(std::get<pg_error>(r));
+  if (auto r = conn->run_sql("BEGIN"); std::holds_alternative<pg_error>(r)) {
+    // Nothing was done yet: a connection the server had dropped gets one
+    // fresh replacement before the batch fails.
+    st.conn->drop();
+    conn = st.conn->get();
+    if (conn == nullptr)
+      return lost(std::get<pg_error>(r));
+    if (auto again = conn->run_sql("BEGIN"); std::holds_alternative<pg_error>(again))
+      return lost(std::get<pg_error>(again));
+  }
   // Results wait here until COMMIT: nobody hears "done" before it is durable.
   std::vector<std::variant<db_result, caf::error>> outcomes;
   outcomes.reserve(batch.size());

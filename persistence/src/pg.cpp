@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <persistence/statements.hpp>
 #include <protocol/problem.hpp>
@@ -119,7 +120,16 @@ pg_connection::open(const std::string& url, std::uint32_t connect_timeout_s, std
 }
 
 bool pg_connection::healthy() const {
-  return PQstatus(conn_) == CONNECTION_OK;
+  if (PQstatus(conn_) != CONNECTION_OK)
+    return false;
+  // libpq learns of a server that went away only when it next reads. An
+  // idle connection has nothing to read, so a readable socket means the
+  // server closed it (a restart, an administrator) or is telling us why:
+  // either way it is not to be used. One poll, no waiting.
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  if (p.fd < 0)
+    return false;
+  return ::poll(&p, 1, 0) == 0;
 }
 
 std::variant<db_rows, pg_error> pg_connection::run(const db_statement& statement) {

@@ -50,3 +50,26 @@ TEST_CASE("database actors fail fast while PostgreSQL is away and recover by the
   // The write that failed while the database was away did not happen.
   CHECK(sql(url, "SELECT count(*) FROM users WHERE email = 'during@example.com'").rows[0][0].text == "0");
 }
+
+TEST_CASE("after PostgreSQL restarts, the first read and the first write on old connections succeed",
+          "[db][reconnect]") {
+  private_cluster cluster;
+  sql(cluster.url(), "CREATE DATABASE app");
+  auto url = with_database(cluster.url(), "app");
+  REQUIRE(std::holds_alternative<ps::migration_report>(ps::migrate(url, 5)));
+
+  conf::database_settings s;
+  s.read_connections = 1; // the one reader's connection is the one that goes stale
+  db_fixture f{url, s};
+  ok(f.read({{ps::ping()}}));
+  ok(f.write({{ps::user_insert(ids::next(), "before@example.com", "h", "Before", role::buyer)}}));
+
+  // A restart while nobody asks: both connections survive on the client
+  // side, dead on the server's.
+  cluster.stop();
+  cluster.start();
+  // A single write (no pipeline) and a pipelined pair, each the first use.
+  ok(f.read({{ps::ping()}}));
+  ok(f.write({{ps::user_insert(ids::next(), "after@example.com", "h", "After", role::buyer)}}));
+  CHECK(sql(url, "SELECT count(*) FROM users").rows[0][0].text == "2");
+}
