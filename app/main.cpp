@@ -24,6 +24,7 @@
 #include <http/stripe_gateway.hpp>
 #include <persistence/admin.hpp>
 #include <persistence/migrations.hpp>
+#include <protocol/failpoint.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
 #include <protocol/messages.hpp>
@@ -172,6 +173,10 @@ int run_serve(const conf::settings& cfg) {
     return fail("auth.jwt_keys (LIVEMART_AUTH_JWT_KEYS): " + *err);
   jwt::config tokens{std::get<std::vector<jwt::key>>(keys), cfg.auth.jwt_issuer, cfg.auth.jwt_audience,
                      cfg.auth.access_token_ttl_s, cfg.auth.clock_skew_s};
+  // Failure points (test builds): armed before any thread starts.
+  if (const char* spec = std::getenv("LIVEMART_FAILPOINTS"); spec != nullptr)
+    if (auto err = failpoint::arm(spec); !err.empty())
+      return fail("LIVEMART_FAILPOINTS: " + err);
 
   caf::actor_system_config caf_cfg;
   scheduler_config(cfg, caf_cfg);

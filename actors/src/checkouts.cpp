@@ -138,6 +138,8 @@ void open_checkout(checkout_pointer self, const context_ptr& ctx, std::uint64_t 
     cmd.statements.push_back(persistence::checkout_line_insert(c.id, i, c.lines[i]));
   for (const auto& share : totals.sellers)
     cmd.statements.push_back(persistence::checkout_seller_insert(c.id, share));
+  if (!req.idempotency_key.empty())
+    cmd.statements.push_back(persistence::checkout_tag(c.id, req.idempotency_key, req.request_hash));
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
     .then(
       [self, ctx, c, rp](const db_result& r) mutable {

@@ -56,6 +56,9 @@ struct placement {
   std::string request_id;
   place_request body;
   std::uint32_t retry_after_s = 0; ///< told with a 503
+  /// A buy-now's own checkout (made for its key): its lines. A refusal of
+  /// its placement releases its holds in the transaction that stores it.
+  std::size_t buy_now_lines = 0;
 };
 
 stored_reply problem_reply(problem p, const placement& req) {
@@ -128,13 +131,57 @@ void record_and_finish(order_pointer self, const context_ptr& ctx, const placeme
           });
 }
 
+/// Tells the products' actors about stock moves a transaction made outside
+/// them (rows: product_id, quantity, stock_version).
+void announce(order_pointer self, const context_ptr& ctx, const db_rows& rows, persistence::stock_kind kind) {
+  for (const auto& row : rows.rows) {
+    auto product_id = std::stoull(row[0].text);
+    self->send(ctx->products.shard_for(product_id), applied_atom::value, product_id, static_cast<std::int32_t>(kind),
+               std::stoll(row[1].text), std::stoll(row[2].text));
+  }
+}
+
+/// A buy-now's checkout that cannot be placed: its refusal is stored and its
+/// holds released in one transaction, so a refused (or abandoned) attempt
+/// never keeps units from other buyers until the hold expires.
+void release_and_record(order_pointer self, const context_ptr& ctx, const placement& req, stored_reply refusal) {
+  key_type key{req.buyer, req.key};
+  std::vector<std::uint64_t> ledger_ids;
+  for (std::size_t i = 0; i < req.buy_now_lines; ++i)
+    ledger_ids.push_back(ids::next());
+  db_command cmd{{persistence::idempotency_insert(req.buyer, req.key, req.request_hash, refusal),
+                  persistence::checkout_release(req.body.checkout_id, checkout_status::failed, false, ledger_ids)}};
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+    .then(
+      [self, ctx, key, refusal](const db_result& r) {
+        announce(self, ctx, r.results.at(1), persistence::stock_kind::release);
+        finish(self, key, refusal);
+      },
+      [self, ctx, req, key](caf::error& err) {
+        if (to_problem(err).detail == key_taken)
+          replay_stored(self, ctx, req);
+        else
+          finish(self, key, unavailable_reply(req));
+      });
+}
+
+/// Stores a definitive refusal of a placement (releasing a buy-now's holds
+/// with it) and answers.
+void refuse_placement(order_pointer self, const context_ptr& ctx, const placement& req, stored_reply refusal) {
+  if (req.buy_now_lines > 0)
+    release_and_record(self, ctx, req, std::move(refusal));
+  else
+    record_and_finish(self, ctx, req, std::move(refusal));
+}
+
 /// Turns a failed placement into its reply; 5xx outcomes are not stored
-/// (the same key may succeed later).
+/// (the same key may succeed later: a buy-now's retry places the same
+/// checkout, holds and all).
 void placement_failed(order_pointer self, const context_ptr& ctx, const placement& req, const caf::error& err) {
   auto p = to_problem(err);
   key_type key{req.buyer, req.key};
   if (p.code == errc::not_found) {
-    record_and_finish(self, ctx, req, problem_reply(make_problem(errc::not_found, "no such checkout"), req));
+    refuse_placement(self, ctx, req, problem_reply(make_problem(errc::not_found, "no such checkout"), req));
     return;
   }
   if (p.code == errc::limit_reached && p.detail.rfind("checkout_", 0) == 0) {
@@ -143,12 +190,12 @@ void placement_failed(order_pointer self, const context_ptr& ctx, const placemen
                                       : "the checkout is " + state + " and cannot be placed";
     auto conflict = make_problem(errc::conflict, message);
     conflict.fields.push_back({"checkout_id", state == "placed" ? "is already placed" : "is " + state});
-    record_and_finish(self, ctx, req, problem_reply(conflict, req));
+    refuse_placement(self, ctx, req, problem_reply(conflict, req));
     return;
   }
   // Any other definitive refusal is stored too; a 5xx is not an outcome.
   if (info(p.code).status < 500)
-    record_and_finish(self, ctx, req, problem_reply(p, req));
+    refuse_placement(self, ctx, req, problem_reply(p, req));
   else
     finish(self, key, problem_reply(p, req));
 }
@@ -204,12 +251,7 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
           .then(
             [self, ctx, req, created, orders](const db_result& placed) {
               // The sales happened outside the products' actors: tell them.
-              for (const auto& sale : placed.results.front().rows) {
-                auto product_id = std::stoull(sale[0].text);
-                self->send(ctx->products.shard_for(product_id), applied_atom::value, product_id,
-                           static_cast<std::int32_t>(persistence::stock_kind::commit), std::stoll(sale[1].text),
-                           std::stoll(sale[2].text));
-              }
+              announce(self, ctx, placed.results.front(), persistence::stock_kind::commit);
               if (req.body.method.kind.empty())
                 finish(self, key_type{req.buyer, req.key}, created);
               else
@@ -283,13 +325,25 @@ void buy_now_refused(order_pointer self, const context_ptr& ctx, const placement
 /// One-tap buy-now of several products: a checkout of the items (held as
 /// usual), placed at once under the same key.
 void buy_now(order_pointer self, const context_ptr& ctx, placement req) {
-  self->request(ctx->checkouts, ctx->step_timeout, checkout_atom::value, req.buyer, req.body.items)
+  auto items = req.body.items;
+  items.idempotency_key = req.key;
+  items.request_hash = req.request_hash;
+  // Reading the products, opening the checkout and holding every line take
+  // several steps: the budget of a whole change, not of one step.
+  self->request(ctx->checkouts, ctx->change_timeout, checkout_atom::value, req.buyer, std::move(items))
     .then(
       [self, ctx, req](const checkout& c) mutable {
         req.body.checkout_id = c.id;
+        req.buy_now_lines = c.lines.size();
         place(self, ctx, req);
       },
-      [self, ctx, req](caf::error& err) { buy_now_refused(self, ctx, req, err); });
+      [self, ctx, req](caf::error& err) {
+        // Another node opened this key's checkout meanwhile: a retry finds it.
+        if (to_problem(err).detail == "unique:checkouts_buyer_key_idx")
+          finish(self, key_type{req.buyer, req.key}, unavailable_reply(req));
+        else
+          buy_now_refused(self, ctx, req, err);
+      });
 }
 
 /// One-tap buy-now of one product: a direct sale by the product's actor,
@@ -700,11 +754,23 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
         return rp;
       }
       self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
-                    db_command{{persistence::idempotency_get(buyer, key)}})
+                    db_command{{persistence::idempotency_get(buyer, key), persistence::checkout_by_key(buyer, key)}})
         .then(
-          [self, ctx, req, k, mismatch](const db_result& r) {
+          [self, ctx, req, k, mismatch](const db_result& r) mutable {
             const auto& stored = r.results.front().rows;
             if (stored.empty() && req.body.checkout_id == 0) {
+              // A buy-now tried before without an outcome (a failure, a lost
+              // reply) left its checkout: place that one, holds and all.
+              if (auto earlier = persistence::decode_keyed_checkout(r.results.at(1))) {
+                if (earlier->request_hash != req.request_hash) {
+                  finish(self, k, mismatch());
+                  return;
+                }
+                req.body.checkout_id = earlier->id;
+                req.buy_now_lines = earlier->lines;
+                place(self, ctx, req);
+                return;
+              }
               buy_now(self, ctx, req);
               return;
             }

@@ -9,6 +9,7 @@
 #include <persistence/group_commit.hpp>
 #include <persistence/statements.hpp>
 #include <persistence/worker_pool.hpp>
+#include <protocol/failpoint.hpp>
 #include <protocol/log.hpp>
 #include <protocol/metrics.hpp>
 
@@ -205,7 +206,25 @@ void flush(writer_pointer self) {
     st.conn->drop();
     fail_all(batch, unavailable());
   };
+  // Failure points (test builds): named after each command's first
+  // statement, before its batch commits and after, before any reply.
+  auto at_point = [&](std::string_view when) {
+    bool fail = false;
+    for (const auto& p : batch)
+      if (!p.command.statements.empty())
+        fail = failpoint::hit(std::string{when} + p.command.statements.front().name) || fail;
+    return fail;
+  };
+  auto failed_at_point = [&] {
+    conn->run_sql("ROLLBACK");
+    fail_all(batch, unavailable());
+  };
   auto committed = [&](std::vector<std::variant<db_result, caf::error>>& outcomes) {
+    if (at_point("db.after_commit.")) {
+      // Committed, yet answered as unknown: what a lost reply looks like.
+      fail_all(batch, unavailable());
+      return;
+    }
     write_metrics().commit_latency.observe(std::chrono::duration<double>(clock::now() - started).count());
     write_metrics().batch_size.observe(static_cast<double>(batch.size()));
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -221,6 +240,10 @@ void flush(writer_pointer self) {
   // mode, no savepoints). If a statement fails, that transaction rolled
   // back and the batch runs again below, command by command.
   if (batch.size() > 1) {
+    if (at_point("db.before_commit.")) {
+      fail_all(batch, unavailable());
+      return;
+    }
     std::vector<const db_command*> commands;
     commands.reserve(batch.size());
     for (const auto& p : batch)
@@ -277,6 +300,8 @@ void flush(writer_pointer self) {
           return lost(std::get<pg_error>(r));
     }
   }
+  if (batch.size() == 1 && at_point("db.before_commit."))
+    return failed_at_point();
   if (auto r = conn->run_sql("COMMIT"); std::holds_alternative<pg_error>(r)) {
     // The outcome is unknown: report failure, never a false success.
     return lost(std::get<pg_error>(r));

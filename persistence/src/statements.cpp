@@ -41,7 +41,7 @@ namespace {
   "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 63> catalog{{
+constexpr std::array<named_statement, 65> catalog{{
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
@@ -178,6 +178,10 @@ constexpr std::array<named_statement, 63> catalog{{
   {"checkout_seller_insert",
    "INSERT INTO checkout_sellers (checkout_id, seller_id, subtotal_minor, shipping_minor) VALUES ($1, $2, $3, $4)"},
   {"checkout_release", "SELECT product_id, quantity, stock_version FROM checkout_release($1, $2, $3, $4::bigint[])"},
+  {"checkout_tag", "UPDATE checkouts SET idempotency_key = $2, request_hash = $3 WHERE id = $1"},
+  {"checkout_by_key",
+   "SELECT c.id, c.status, c.request_hash, (SELECT count(*) FROM checkout_lines l WHERE l.checkout_id = c.id) AS lines "
+   "FROM checkouts c WHERE c.buyer_id = $1 AND c.idempotency_key = $2"},
   {"checkouts_due",
    "SELECT c.id, (SELECT count(*) FROM checkout_lines l WHERE l.checkout_id = c.id) AS lines FROM checkouts c "
    "WHERE c.status = 'open' AND c.expires_at <= now() ORDER BY c.expires_at LIMIT $1"},
@@ -503,6 +507,27 @@ db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, boo
                               const std::vector<std::uint64_t>& ledger_ids) {
   return {"checkout_release",
           {db_uint(checkout_id), db_text(std::string{to_string(to)}), db_bool(due_only), db_text(bigint_array(ledger_ids))}};
+}
+
+db_statement checkout_tag(std::uint64_t checkout_id, const std::string& key, const std::string& request_hash) {
+  return {"checkout_tag", {db_uint(checkout_id), db_text(key), db_text(request_hash)}};
+}
+
+db_statement checkout_by_key(std::uint64_t buyer_id, const std::string& key) {
+  return {"checkout_by_key", {db_uint(buyer_id), db_text(key)}};
+}
+
+std::optional<keyed_checkout> decode_keyed_checkout(const db_rows& rows) {
+  if (rows.rows.empty())
+    return std::nullopt;
+  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  const auto& row = rows.rows.front();
+  keyed_checkout out;
+  out.id = to_uint(row[idx("id")]);
+  out.status = row[idx("status")].text;
+  out.request_hash = row[idx("request_hash")].text;
+  out.lines = static_cast<std::size_t>(to_uint(row[idx("lines")]));
+  return out;
 }
 
 db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, const std::vector<std::uint64_t>& order_ids,

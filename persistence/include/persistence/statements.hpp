@@ -134,6 +134,20 @@ db_statement checkout_seller_insert(std::uint64_t checkout_id, const seller_shar
 /// checkout was no longer open.
 db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, bool due_only,
                               const std::vector<std::uint64_t>& ledger_ids);
+/// Records that checkout `checkout_id` is a buy-now's, made for this
+/// Idempotency-Key and request (in the command that opens it); a second
+/// checkout for the key fails with "unique:checkouts_buyer_key_idx".
+db_statement checkout_tag(std::uint64_t checkout_id, const std::string& key, const std::string& request_hash);
+/// The buyer's checkout made for Idempotency-Key `key`, if any.
+db_statement checkout_by_key(std::uint64_t buyer_id, const std::string& key);
+/// A buy-now's checkout as checkout_by_key finds it.
+struct keyed_checkout {
+  std::uint64_t id = 0;
+  std::string status; ///< open, placed, expired or failed
+  std::string request_hash;
+  std::size_t lines = 0;
+};
+std::optional<keyed_checkout> decode_keyed_checkout(const db_rows& rows);
 /// Open checkouts past their expiry, oldest first: id, lines.
 db_statement checkouts_due(std::size_t limit);
 /// Places the buyer's checkout (see checkout_place in 0007_orders.sql): one

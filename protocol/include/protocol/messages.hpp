@@ -261,7 +261,7 @@ typename Inspector::result_type inspect(Inspector& f, checkout_item& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
-  return f(caf::meta::type_name("checkout_request"), x.items, x.address_id);
+  return f(caf::meta::type_name("checkout_request"), x.items, x.address_id, x.idempotency_key, x.request_hash);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_line& x) {

@@ -22,6 +22,10 @@ struct checkout_item {
 struct checkout_request {
   std::vector<checkout_item> items;
   std::uint64_t address_id = 0;
+  /// A buy-now's checkout carries the request's Idempotency-Key and hash,
+  /// so that a retry finds it again (empty for POST /orders/checkout).
+  std::string idempotency_key;
+  std::string request_hash;
 };
 
 /// {"items": [{"product_id": "...", "quantity": n}, ...], "address_id": "..."}.
