@@ -201,6 +201,12 @@ int run_serve(const conf::settings& cfg) {
                     "\"products\":" + std::to_string(indexed) + ",\"ms\":" + std::to_string(ms.count()));
         },
         [&](caf::error& err) { status = fail("the search index did not load: " + to_problem(err).detail); });
+    // Nor may a token of a session that ended before this start be taken.
+    if (status == 0)
+      self->request(svc.sessions, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, caf::get_atom::value)
+        .receive(
+          [&](std::uint64_t ended) { log::info("ended sessions loaded", "\"sessions\":" + std::to_string(ended)); },
+          [&](caf::error& err) { status = fail("the ended sessions did not load: " + to_problem(err).detail); });
   }
   if (status != 0) {
     stop_services(svc);

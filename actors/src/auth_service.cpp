@@ -30,6 +30,11 @@ struct auth_context {
   hasher_actor hasher;
   limiter_actor limiter;
   user_directory users;
+  sessions_actor sessions;
+
+  /// How long a revocation is kept: until every access token it applies to
+  /// has expired, allowing for clock skew and a refresh in flight.
+  std::uint32_t revocation_keep_s() const { return tokens.ttl_s + tokens.clock_skew_s + 60; }
 };
 
 struct auth_state {
@@ -78,12 +83,18 @@ void register_user(auth_pointer self, std::shared_ptr<const auth_context> ctx, r
 /// Login, after the rate limits passed: look up, verify, issue tokens.
 void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, login_request req,
                   caf::typed_response_promise<token_pair> rp) {
-  auto verify_and_issue = [self, ctx, rp](user_profile user, std::string stored, std::string password) mutable {
+  auto verify_and_issue = [self, ctx, rp](user_profile user, std::string stored, std::string password,
+                                          bool suspended) mutable {
     self->request(ctx->hasher, ctx->step_timeout, verify_atom::value, std::move(stored), std::move(password))
       .then(
-        [self, ctx, rp, user](const verify_result& v) mutable {
+        [self, ctx, rp, user, suspended](const verify_result& v) mutable {
           if (!v.match) {
             rp.deliver(make_error(errc::invalid_credentials, "the e-mail or password is wrong"));
+            return;
+          }
+          // Only the account's owner learns it is suspended (the password was right).
+          if (suspended) {
+            rp.deliver(make_error(errc::forbidden, "this account is suspended"));
             return;
           }
           // A login sees the row as it is now: refresh the owner's cache, so
@@ -101,8 +112,9 @@ void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, lo
             cmd.statements.push_back(persistence::user_set_password_hash(user_id, v.rehash));
           self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
             .then(
-              [ctx, rp, tokens](const db_result&) mutable {
-                tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, now_s());
+              [ctx, rp, tokens, token_id](const db_result&) mutable {
+                // The session is the refresh-token family this login begins.
+                tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, token_id, now_s());
                 tokens.access_expires_in_s = ctx->tokens.ttl_s;
                 rp.deliver(std::move(tokens));
               },
@@ -112,7 +124,7 @@ void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, lo
   };
   if (req.email.empty()) {
     // Not an e-mail address at all: spend the same time as a real check.
-    verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
+    verify_and_issue(user_profile{}, std::string{}, std::move(req.password), false);
     return;
   }
   self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::user_credentials(req.email)}})
@@ -121,11 +133,96 @@ void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, lo
         const auto& rows = r.results.front();
         auto user = persistence::decode_user(rows);
         if (!user) {
-          verify_and_issue(user_profile{}, std::string{}, std::move(req.password));
+          verify_and_issue(user_profile{}, std::string{}, std::move(req.password), false);
           return;
         }
-        auto stored = rows.rows.front()[static_cast<std::size_t>(rows.column("password_hash"))].text;
-        verify_and_issue(std::move(*user), std::move(stored), std::move(req.password));
+        const auto& row = rows.rows.front();
+        auto stored = row[static_cast<std::size_t>(rows.column("password_hash"))].text;
+        bool suspended = row[static_cast<std::size_t>(rows.column("suspended"))].text == "t";
+        verify_and_issue(std::move(*user), std::move(stored), std::move(req.password), suspended);
+      },
+      fail_to(rp));
+}
+
+/// Ends every session of `user` begun before now.
+db_statement end_all(const std::shared_ptr<const auth_context>& ctx, std::uint64_t user, std::string_view reason) {
+  // Session ids grow with time: every session begun before this id ends.
+  auto cutoff = ids::next();
+  return persistence::sessions_end_all(ids::next(), user, cutoff, reason, ctx->revocation_keep_s());
+}
+
+/// Runs `cmd`, whose statements may end sessions (session_end,
+/// sessions_end_all), then puts the revocations in force on this node
+/// before `then(result)`: the request that ended a session is answered
+/// only once its tokens are refused.
+template <class Then, class Fail>
+void end_sessions(auth_pointer self, std::shared_ptr<const auth_context> ctx, db_command cmd, Then then, Fail fail) {
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+    .then(
+      [self, ctx, then, fail](const db_result& r) mutable {
+        std::vector<revocation> ended;
+        for (const auto& rows : r.results)
+          if (rows.column("forget_at_s") >= 0)
+            for (auto& rev : persistence::decode_revocations(rows))
+              ended.push_back(rev);
+        if (ended.empty()) {
+          then(r);
+          return;
+        }
+        self->request(ctx->sessions, ctx->step_timeout, revoke_atom::value, std::move(ended))
+          .then([then, r](caf::ok_atom) mutable { then(r); }, fail);
+      },
+      fail);
+}
+
+/// A password change: the current password proves the caller; the new one
+/// is hashed and stored, every session ends, and a new one begins for the
+/// caller, all in one transaction.
+void change_password(auth_pointer self, std::shared_ptr<const auth_context> ctx, std::uint64_t user,
+                     password_change change, caf::typed_response_promise<token_pair> rp) {
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::user_password_hash(user)}})
+    .then(
+      [self, ctx, rp, user, change](const db_result& r) mutable {
+        const auto& rows = r.results.front().rows;
+        if (rows.empty()) {
+          rp.deliver(make_error(errc::unauthenticated, "no such account"));
+          return;
+        }
+        self->request(ctx->hasher, ctx->step_timeout, verify_atom::value, rows.front()[0].text, change.current_password)
+          .then(
+            [self, ctx, rp, user, change](const verify_result& v) mutable {
+              if (!v.match) {
+                rp.deliver(make_error(errc::validation_failed, "current_password is wrong",
+                                      {field_error{"current_password", "is wrong"}}));
+                return;
+              }
+              self->request(ctx->hasher, ctx->step_timeout, hash_atom::value, change.new_password)
+                .then(
+                  [self, ctx, rp, user](const std::string& hash) mutable {
+                    token_pair tokens;
+                    tokens.user_id = user;
+                    tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
+                    tokens.refresh_expires_in_s = ctx->cfg.auth.refresh_token_ttl_s;
+                    auto ended = end_all(ctx, user, "password");
+                    // After the cutoff: the caller's new session survives it.
+                    auto session = ids::next();
+                    db_command cmd{{persistence::user_change_password(user, hash), std::move(ended),
+                                    persistence::refresh_insert(session, user, session,
+                                                                token_hash_hex(tokens.refresh_token),
+                                                                ctx->cfg.auth.refresh_token_ttl_s)}};
+                    end_sessions(
+                      self, ctx, std::move(cmd),
+                      [self, ctx, rp, tokens, session, user](const db_result&) mutable {
+                        self->send(ctx->users.shard_for(user), forget_atom::value, user);
+                        tokens.access_token = jwt::issue(ctx->tokens, user, session, now_s());
+                        tokens.access_expires_in_s = ctx->tokens.ttl_s;
+                        rp.deliver(std::move(tokens));
+                      },
+                      fail_to(rp));
+                  },
+                  fail_to(rp));
+            },
+            fail_to(rp));
       },
       fail_to(rp));
 }
@@ -188,14 +285,20 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
           [ctx, rp, tokens](const db_result& r) mutable {
             const auto& rows = r.results.front();
             auto outcome = rows.rows.empty() ? std::string{} : rows.rows.front()[0].text;
+            if (outcome == "suspended") {
+              rp.deliver(make_error(errc::forbidden, "this account is suspended"));
+              return;
+            }
             if (outcome != "rotated") {
               if (outcome == "reused")
                 log::warn("refresh token reused; family revoked", "\"user_id\":\"" + rows.rows.front()[1].text + "\"");
               rp.deliver(make_error(errc::invalid_refresh_token, "the refresh token is not valid"));
               return;
             }
-            tokens.user_id = ids::parse(rows.rows.front()[1].text).value_or(0);
-            tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, now_s());
+            const auto& row = rows.rows.front();
+            tokens.user_id = ids::parse(row[static_cast<std::size_t>(rows.column("user_id"))].text).value_or(0);
+            auto session = ids::parse(row[static_cast<std::size_t>(rows.column("family_id"))].text).value_or(0);
+            tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, session, now_s());
             tokens.access_expires_in_s = ctx->tokens.ttl_s;
             rp.deliver(std::move(tokens));
           },
@@ -204,9 +307,47 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
     },
     [self, ctx](logout_atom, const refresh_request& req) -> caf::result<caf::ok_atom> {
       auto rp = self->make_response_promise<caf::ok_atom>();
-      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                    db_command{{persistence::refresh_revoke_family(token_hash_hex(req.refresh_token))}})
-        .then([rp](const db_result&) mutable { rp.deliver(caf::ok_atom::value); }, fail_to(rp));
+      end_sessions(self, ctx,
+                   db_command{{persistence::session_end(ids::next(), token_hash_hex(req.refresh_token), "logout",
+                                                        ctx->revocation_keep_s())}},
+                   [rp](const db_result&) mutable { rp.deliver(caf::ok_atom::value); }, fail_to(rp));
+      return rp;
+    },
+    [self, ctx](logout_all_atom, std::uint64_t user) -> caf::result<caf::ok_atom> {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      end_sessions(self, ctx, db_command{{end_all(ctx, user, "logout_all")}},
+                   [rp](const db_result&) mutable { rp.deliver(caf::ok_atom::value); }, fail_to(rp));
+      return rp;
+    },
+    [self, ctx](password_atom, std::uint64_t user, const password_change& change) -> caf::result<token_pair> {
+      auto rp = self->make_response_promise<token_pair>();
+      change_password(self, ctx, user, change, rp);
+      return rp;
+    },
+    [self, ctx](suspend_atom, std::uint64_t admin, std::uint64_t user, bool suspend,
+                const suspension& why) -> caf::result<user_profile> {
+      auto rp = self->make_response_promise<user_profile>();
+      if (admin == user) {
+        rp.deliver(make_error(errc::forbidden, "an administrator cannot suspend their own account"));
+        return rp;
+      }
+      db_command cmd{{persistence::user_set_suspended(user, suspend, suspend ? why.reason : std::string{})}};
+      if (suspend)
+        cmd.statements.push_back(end_all(ctx, user, "suspended"));
+      end_sessions(
+        self, ctx, std::move(cmd),
+        [self, ctx, rp, admin, suspend, why](const db_result& r) mutable {
+          auto profile = persistence::decode_user(r.results.front());
+          if (!profile) {
+            rp.deliver(make_error(errc::not_found, "no such user"));
+            return;
+          }
+          self->send(ctx->users.shard_for(profile->id), forget_atom::value, profile->id);
+          log::warn(suspend ? "account suspended" : "account suspension lifted",
+                    "\"user_id\":\"" + ids::format(profile->id) + "\",\"by\":\"" + ids::format(admin) + "\"");
+          rp.deliver(std::move(*profile));
+        },
+        fail_to(rp));
       return rp;
     },
   };
@@ -216,10 +357,10 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
 
 auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
                       const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
-                      user_directory users) {
+                      user_directory users, sessions_actor sessions) {
   auto ctx = std::make_shared<const auth_context>(auth_context{cfg, std::chrono::milliseconds{cfg.actors.step_timeout_ms},
                                                                tokens, db, std::move(hasher), std::move(limiter),
-                                                               std::move(users)});
+                                                               std::move(users), std::move(sessions)});
   return sys.spawn(auth_service, std::move(ctx));
 }
 

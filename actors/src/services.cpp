@@ -11,7 +11,9 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.hasher = spawn_hasher(sys, cfg.auth);
   s.limiter = spawn_limiter(sys, cfg.auth);
   s.users = spawn_user_directory(sys, cfg.actors, s.db);
-  s.auth = spawn_auth(sys, cfg, tokens, s.db, s.hasher, s.limiter, s.users);
+  s.revocations = std::make_shared<revocation_list>();
+  s.sessions = spawn_sessions(sys, cfg, s.db, s.revocations);
+  s.auth = spawn_auth(sys, cfg, tokens, s.db, s.hasher, s.limiter, s.users, s.sessions);
   s.addresses = spawn_addresses(sys, cfg, s.db);
   s.sellers = spawn_sellers(sys, cfg, s.db, s.users);
   s.categories = spawn_categories(sys, cfg, s.db);
@@ -32,6 +34,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
 void stop_services(services& s) {
   auto stop = [](const auto& handle) { caf::anon_send_exit(handle, caf::exit_reason::user_shutdown); };
   stop(s.auth);
+  stop(s.sessions);
   stop(s.addresses);
   stop(s.sellers);
   stop(s.categories);

@@ -135,6 +135,7 @@ std::vector<setting_entry> make_entries() {
     entry("auth.login_window_s", &s::auth, &auth_settings::login_window_s, "login rate-limit window"),
     entry("auth.registrations_per_address_max", &s::auth, &auth_settings::registrations_per_address_max, "registrations per client address per login_window_s"),
     entry("auth.rate_limit_keys_max", &s::auth, &auth_settings::rate_limit_keys_max, "tracked rate-limit keys at most"),
+    entry("auth.revocation_poll_ms", &s::auth, &auth_settings::revocation_poll_ms, "how often a node reads the sessions ended elsewhere (other nodes, tools)"),
     entry("users.display_name_length_max", &s::users, &user_settings::display_name_length_max, "display name, characters"),
     entry("users.bio_length_max", &s::users, &user_settings::bio_length_max, "bio, characters"),
     entry("users.avatar_url_bytes_max", &s::users, &user_settings::avatar_url_bytes_max, "avatar URL, bytes"),
@@ -423,6 +424,8 @@ std::vector<std::string> validate(const settings& v) {
           "ws.hello_timeout_ms and behind_max_ms must be at least 100, ws.idle_timeout_ms at least 1000");
   require(v.ws.close_timeout_ms >= 100, "ws.close_timeout_ms must be at least 100");
   require(v.ws.refusal_window_ms >= 100, "ws.refusal_window_ms must be at least 100");
+  require(v.auth.revocation_poll_ms >= 10 && v.auth.revocation_poll_ms <= 1'000,
+          "auth.revocation_poll_ms must be 10 to 1000 (a session ends everywhere within a second)");
   require(v.ws.send_buffer_bytes == 0 || (v.ws.send_buffer_bytes >= 1'024 && v.ws.send_buffer_bytes <= 64 * 1'024 * 1'024),
           "ws.send_buffer_bytes must be 0 (the kernel sizes it) or 1024..67108864");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");

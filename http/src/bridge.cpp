@@ -106,12 +106,24 @@ bool request_context::authenticate() {
   // hit, and the expiry is checked each time.
   struct verified_token {
     std::uint64_t user_id;
+    std::uint64_t session_id;
     std::int64_t valid_until_s;
+  };
+  // A session that ended (logout, password change, suspension) ends its
+  // tokens at once, cached or not.
+  auto ended = [this](std::uint64_t user, std::uint64_t session) {
+    if (!app_.svc.revocations->revoked(user, session))
+      return false;
+    respond_problem(make_problem(errc::unauthenticated, "the session has ended; log in again"));
+    return true;
   };
   thread_local std::unordered_map<std::string, verified_token> cache;
   if (auto it = cache.find(std::string{token}); it != cache.end()) {
     if (now < it->second.valid_until_s) {
+      if (ended(it->second.user_id, it->second.session_id))
+        return false;
       user_id_ = it->second.user_id;
+      session_id_ = it->second.session_id;
       return true;
     }
     cache.erase(it);
@@ -122,11 +134,14 @@ bool request_context::authenticate() {
     return false;
   }
   const auto& claims = std::get<jwt::claims>(verified);
+  if (ended(claims.user_id, claims.session_id))
+    return false;
   if (cache.size() >= verified_tokens_per_thread_max)
     cache.clear();
-  cache.emplace(std::string{token},
-                verified_token{claims.user_id, claims.expires_at_s + static_cast<std::int64_t>(app_.tokens.clock_skew_s)});
+  cache.emplace(std::string{token}, verified_token{claims.user_id, claims.session_id,
+                                                   claims.expires_at_s + static_cast<std::int64_t>(app_.tokens.clock_skew_s)});
   user_id_ = claims.user_id;
+  session_id_ = claims.session_id;
   return true;
 }
 

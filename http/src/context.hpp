@@ -82,6 +82,8 @@ public:
 
   /// The authenticated user, set by authenticate().
   std::uint64_t user_id() const { return user_id_; }
+  /// The session (login) of the access token, after authenticate().
+  std::uint64_t session_id() const { return session_id_; }
 
   // -- replies; each request gets exactly one ------------------------------
 
@@ -204,6 +206,7 @@ private:
   sender send_;
   std::atomic<bool> responded_{false};
   std::uint64_t user_id_ = 0;
+  std::uint64_t session_id_ = 0;
 };
 
 // Route tables, one per service; server.cpp installs them.

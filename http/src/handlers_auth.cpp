@@ -54,6 +54,52 @@ void add_auth_routes(router& r) {
       ctx->svc().auth, [ctx](caf::ok_atom) { ctx->respond_no_content(); }, logout_atom::value, std::move(*req));
   });
 
+  // Every session of the caller ends: each device must log in again.
+  r.add("POST", "/auth/logout-all", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    ctx->ask(
+      ctx->svc().auth, [ctx](caf::ok_atom) { ctx->respond_no_content(); }, logout_all_atom::value, ctx->user_id());
+  });
+
+  // A new password ends every session; the caller gets a new one.
+  r.add("POST", "/auth/password", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    auto change = ctx->decode_body(decode_password_change, ctx->cfg());
+    if (!change)
+      return;
+    ctx->ask(
+      ctx->svc().auth, [ctx](const token_pair& t) { ctx->respond_json(200, encode(t)); }, password_atom::value,
+      ctx->user_id(), std::move(*change));
+  });
+
+  // An administrator suspends an account (its sessions end, it cannot log
+  // in) or lifts the suspension.
+  auto suspend = [](bool on) {
+    return [on](const context_ptr& ctx) {
+      if (!ctx->authenticate())
+        return;
+      auto id = ctx->path_id("user");
+      if (!id)
+        return;
+      suspension why;
+      if (on) {
+        auto decoded = ctx->decode_body(decode_suspension, ctx->cfg());
+        if (!decoded)
+          return;
+        why = std::move(*decoded);
+      }
+      ctx->with_role(role::admin, [ctx, id = *id, on, why](const user_profile& admin) {
+        ctx->ask(
+          ctx->svc().auth, [ctx](const user_profile& u) { ctx->respond_json(200, encode(u)); }, suspend_atom::value,
+          admin.id, id, on, why);
+      });
+    };
+  };
+  r.add("POST", "/admin/users/:id/suspend", suspend(true));
+  r.add("POST", "/admin/users/:id/unsuspend", suspend(false));
+
   r.add("GET", "/auth/me", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;

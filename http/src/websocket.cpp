@@ -404,7 +404,7 @@ public:
   enum class kind { viewer, user };
 
   ws_session(ws_runtime& rt, tcp::socket socket, std::size_t lane, kind k, std::uint64_t stream_id, std::uint64_t user,
-             std::int64_t token_expires_s, std::string client, std::string path)
+             std::uint64_t session, std::int64_t token_expires_s, std::string client, std::string path)
     : rt_(rt), lane_(lane), client_(std::move(client)), ws_(std::move(socket)), hello_timer_(ws_.get_executor()), close_timer_(ws_.get_executor()), kind_(k),
       outbox_(rt.app.cfg.ws.outbox_max, std::chrono::milliseconds{rt.app.cfg.ws.behind_max_ms}), stream_id_(stream_id),
       user_(user), path_(std::move(path)), serial_(rt.next_serial.fetch_add(1)),
@@ -412,6 +412,7 @@ public:
     rt_.open_.fetch_add(1);
     viewer_gauge().add(1);
     token_expires_s_ = token_expires_s;
+    session_ = session;
   }
 
   ~ws_session() override {
@@ -592,6 +593,8 @@ private:
       close_now(close_unauthorized, "the access token expired; connect again with a fresh one");
       return;
     }
+    if (session_ended())
+      return;
     switch (msg.type) {
       case k::hello: return hello(msg);
       case k::ping: return reply(encode_ws_reply(msg.ref, 200, "{\"type\":\"pong\"}"));
@@ -619,7 +622,10 @@ private:
         return;
       }
       user_ = std::get<jwt::claims>(verified).user_id;
+      session_ = std::get<jwt::claims>(verified).session_id;
       token_expires_s_ = std::get<jwt::claims>(verified).expires_at_s + static_cast<std::int64_t>(rt_.app.tokens.clock_skew_s);
+      if (session_ended())
+        return;
     }
     if (kind_ == kind::user && user_ == 0) {
       close_now(close_unauthorized, "a user channel needs an access token");
@@ -839,7 +845,24 @@ private:
     log::line(w.end_object().take());
   }
 
+  /// Closes the connection (4401) when its user's session has ended
+  /// (logout, a password change, a suspension); true when it did.
+  bool session_ended() {
+    if (user_ == 0 || !rt_.app.svc.revocations->revoked(user_, session_))
+      return false;
+    close_now(close_unauthorized, "the session has ended; log in again");
+    return true;
+  }
+
 public:
+  /// The list of ended sessions changed: look again at this one's.
+  void recheck_session() {
+    asio::post(ws_.get_executor(), [self = shared_from_this()] {
+      if (!self->closing_)
+        self->session_ended();
+    });
+  }
+
   /// Shutdown: 1001 going away.
   void going_away() {
     asio::post(ws_.get_executor(), [self = shared_from_this()] { self->close_now(1001, "the server is shutting down"); });
@@ -869,6 +892,7 @@ private:
   std::uint32_t refusals_ = 0;           ///< messages refused for rate since refusals_since_
   steady::time_point refusals_since_{};
   std::int64_t token_expires_s_ = 0; ///< seconds since the epoch; 0: anonymous
+  std::uint64_t session_ = 0;        ///< the access token's session (login)
   std::list<std::weak_ptr<ws_session>>::iterator entry_;
   bool writing_ = false;
   bool accepting_ = false;
@@ -881,10 +905,37 @@ private:
 
 // -- the runtime ----------------------------------------------------------------------------------
 
-ws_runtime::ws_runtime(app_context& a, std::atomic<bool>& d, asio::io_context& ioc) : app(a), draining(d) {
+ws_runtime::ws_runtime(app_context& a, std::atomic<bool>& d, asio::io_context& ioc)
+  : app(a), draining(d), session_timer_(ioc) {
   for (std::size_t i = 0; i < std::max<std::size_t>(2, 2 * app.cfg.http.threads); ++i)
     lanes.push_back(asio::make_strand(ioc));
   hubs = app.system.spawn(hub_directory, &app.svc, std::chrono::milliseconds{app.cfg.actors.step_timeout_ms}, lanes);
+  watch_sessions();
+}
+
+/// A connection holds its token for hours: when the list of ended sessions
+/// changes, every connection of a user looks again at its session, so a
+/// logout closes the user's sockets too (within a tenth of a second).
+void ws_runtime::watch_sessions() {
+  session_timer_.expires_after(std::chrono::milliseconds{100});
+  session_timer_.async_wait([this](beast::error_code ec) {
+    if (ec || draining.load())
+      return;
+    auto version = app.svc.revocations->version();
+    if (version != sessions_seen_) {
+      sessions_seen_ = version;
+      std::vector<std::shared_ptr<ws_session>> live;
+      {
+        std::lock_guard lock{sessions_mutex};
+        for (auto& w : sessions)
+          if (auto s = w.lock())
+            live.push_back(std::move(s));
+      }
+      for (auto& s : live)
+        s->recheck_session();
+    }
+    watch_sessions();
+  });
 }
 
 ws_runtime::~ws_runtime() = default;
@@ -911,6 +962,7 @@ void ws_runtime::stop() {
 }
 
 void ws_runtime::close_all() {
+  asio::post(session_timer_.get_executor(), [this] { session_timer_.cancel(); });
   std::vector<std::shared_ptr<ws_session>> live;
   {
     std::lock_guard lock{sessions_mutex};
@@ -1032,6 +1084,7 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
     return;
   }
   std::uint64_t user = 0;
+  std::uint64_t session = 0;
   std::int64_t token_expires_s = 0;
   auto authorization = view(req[bhttp::field::authorization]);
   if (!authorization.empty()) {
@@ -1045,7 +1098,12 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
       return;
     }
     user = std::get<jwt::claims>(verified).user_id;
+    session = std::get<jwt::claims>(verified).session_id;
     token_expires_s = std::get<jwt::claims>(verified).expires_at_s + static_cast<std::int64_t>(app.tokens.clock_skew_s);
+    if (app.svc.revocations->revoked(user, session)) {
+      refuse(app, std::move(socket), req, client, errc::unauthenticated, "the session has ended; log in again");
+      return;
+    }
   }
   if (open_.load() >= app.cfg.ws.connections_max) {
     refuse(app, std::move(socket), req, client, errc::overloaded, "too many WebSocket connections (ws.connections_max)");
@@ -1080,14 +1138,14 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
     if (ec)
       log::warn("ws.send_buffer_bytes not applied: " + ec.message());
   }
-  auto session = std::make_shared<ws_session>(*this, std::move(on_lane), lane, kind, stream_id, user, token_expires_s,
-                                              client, path);
+  auto connection = std::make_shared<ws_session>(*this, std::move(on_lane), lane, kind, stream_id, user, session,
+                                                 token_expires_s, client, path);
   std::list<std::weak_ptr<ws_session>>::iterator entry;
   {
     std::lock_guard lock{sessions_mutex};
-    entry = sessions.insert(sessions.end(), session);
+    entry = sessions.insert(sessions.end(), connection);
   }
-  session->run(std::move(req), entry);
+  connection->run(std::move(req), entry);
 }
 
 } // namespace livemart::http

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
 
@@ -59,6 +60,11 @@ public:
   std::mutex sessions_mutex; ///< connect, disconnect and shutdown only
   std::list<std::weak_ptr<ws_session>> sessions;
   std::unordered_map<std::string, std::size_t> per_client; ///< open connections by client address
+
+private:
+  void watch_sessions();
+  boost::asio::steady_timer session_timer_; ///< notices ended sessions (logout) for open connections
+  std::uint64_t sessions_seen_ = 0;         ///< the revocation list's version last looked at
 };
 
 } // namespace livemart::http

@@ -10,6 +10,7 @@
 #include <persistence/statements.hpp>
 #include <persistence/worker_pool.hpp>
 #include <protocol/failpoint.hpp>
+#include <protocol/json.hpp>
 #include <protocol/log.hpp>
 #include <protocol/metrics.hpp>
 
@@ -39,9 +40,12 @@ public:
     attempted_ = true;
     last_attempt_ = now;
     auto opened = pg_connection::open(cfg_.url, cfg_.connect_timeout_s, cfg_.statement_timeout_ms);
-    if (std::holds_alternative<pg_error>(opened)) {
-      if (!failing_)
-        log::warn("database unavailable", "\"connection\":\"" + role_ + "\"");
+    if (auto* err = std::get_if<pg_error>(&opened)) {
+      if (!failing_) {
+        std::string reason;
+        json::append_string(reason, err->message);
+        log::warn("database unavailable", "\"connection\":\"" + role_ + "\",\"error\":" + reason);
+      }
       failing_ = true;
       return nullptr;
     }

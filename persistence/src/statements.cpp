@@ -25,6 +25,9 @@ namespace {
   "follower_count, active_product_count, rating_sum, rating_count, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
+#define LM_REVOCATION_COLUMNS \
+  "id, user_id, session_id, cutoff, (extract(epoch from forget_at))::bigint AS forget_at_s"
+
 #define LM_ORDER_COLUMNS \
   "o.id, o.checkout_id, o.buyer_id, o.seller_id, s.user_id AS seller_user_id, o.status, o.currency, " \
   "o.subtotal_minor, o.shipping_minor, o.total_minor, o.shipping_address::text AS shipping_address, " \
@@ -41,13 +44,21 @@ namespace {
   "image_urls::text AS image_urls, rating_sum, rating_count, stock_version, (extract(epoch from created_at) * 1000)::bigint AS created_at_ms, " \
   "(extract(epoch from updated_at) * 1000)::bigint AS updated_at_ms, version"
 
-constexpr std::array<named_statement, 65> catalog{{
+// The size follows the list: a miscount once left entries with no name.
+constexpr auto catalog = std::to_array<named_statement>({
   {"ping", "SELECT 1"},
   {"user_insert",
    "INSERT INTO users (id, email, password_hash, display_name, role) VALUES ($1, $2, $3, $4, $5) "
    "RETURNING " LM_USER_COLUMNS},
   {"user_by_id", "SELECT " LM_USER_COLUMNS " FROM users WHERE id = $1"},
-  {"user_credentials", "SELECT " LM_USER_COLUMNS ", password_hash FROM users WHERE email = $1"},
+  {"user_credentials",
+   "SELECT " LM_USER_COLUMNS ", password_hash, suspended_at IS NOT NULL AS suspended FROM users WHERE email = $1"},
+  {"user_password_hash", "SELECT password_hash FROM users WHERE id = $1"},
+  {"user_change_password",
+   "UPDATE users SET password_hash = $2, updated_at = now(), version = version + 1 WHERE id = $1 RETURNING id"},
+  {"user_set_suspended",
+   "UPDATE users SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END, suspended_reason = $3, "
+   "updated_at = now(), version = version + 1 WHERE id = $1 RETURNING " LM_USER_COLUMNS},
   {"user_update_profile",
    "UPDATE users SET display_name = COALESCE($2, display_name), bio = COALESCE($3, bio), "
    "avatar_url = COALESCE($4, avatar_url), updated_at = now(), version = version + 1 "
@@ -60,7 +71,23 @@ constexpr std::array<named_statement, 65> catalog{{
   {"refresh_insert",
    "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) "
    "VALUES ($1, $2, $3, decode($4, 'hex'), now() + make_interval(secs => $5::integer))"},
-  {"refresh_rotate", "SELECT outcome, user_id FROM rotate_refresh_token(decode($1, 'hex'), $2, decode($3, 'hex'), $4)"},
+  {"refresh_rotate",
+   "SELECT outcome, user_id, family_id FROM rotate_refresh_token(decode($1, 'hex'), $2, decode($3, 'hex'), $4)"},
+  {"session_end",
+   "WITH family AS (SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = decode($2, 'hex')), "
+   "ended AS (UPDATE refresh_tokens r SET revoked_at = now() FROM family f "
+   "WHERE r.family_id = f.family_id AND r.revoked_at IS NULL RETURNING r.id) "
+   "INSERT INTO revoked_sessions (id, user_id, session_id, reason, forget_at) "
+   "SELECT $1, user_id, family_id, $3, now() + make_interval(secs => $4) FROM family "
+   "RETURNING " LM_REVOCATION_COLUMNS},
+  {"sessions_end_all",
+   "WITH ended AS (UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $2 AND revoked_at IS NULL RETURNING id) "
+   "INSERT INTO revoked_sessions (id, user_id, cutoff, reason, forget_at) "
+   "SELECT $1, u.id, $3, $4, now() + make_interval(secs => $5) FROM users u WHERE u.id = $2 "
+   "RETURNING " LM_REVOCATION_COLUMNS},
+  {"revocations_since",
+   "SELECT " LM_REVOCATION_COLUMNS " FROM revoked_sessions WHERE id > $1 AND forget_at > now() ORDER BY id LIMIT $2"},
+  {"revocations_forget", "DELETE FROM revoked_sessions WHERE forget_at <= now()"},
   {"refresh_revoke_family",
    "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family_id = "
    "(SELECT family_id FROM refresh_tokens WHERE token_hash = decode($1, 'hex')) RETURNING id"},
@@ -188,9 +215,10 @@ constexpr std::array<named_statement, 65> catalog{{
   {"product_update",
    "UPDATE products SET title = $2, description = $3, status = $4, category_id = $5, image_urls = $6::jsonb, "
    "updated_at = now(), version = version + 1 WHERE id = $1 AND version = $7 RETURNING " LM_PRODUCT_COLUMNS},
-}};
+});
 
 #undef LM_USER_COLUMNS
+#undef LM_REVOCATION_COLUMNS
 #undef LM_ADDRESS_COLUMNS
 #undef LM_SELLER_COLUMNS
 #undef LM_CATEGORY_COLUMNS
@@ -292,6 +320,50 @@ db_statement refresh_insert(std::uint64_t id, std::uint64_t user_id, std::uint64
 db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_id, const std::string& new_hash_hex,
                             std::uint32_t ttl_s) {
   return {"refresh_rotate", {db_text(old_hash_hex), db_uint(new_id), db_text(new_hash_hex), db_uint(ttl_s)}};
+}
+
+db_statement user_password_hash(std::uint64_t id) {
+  return {"user_password_hash", {db_uint(id)}};
+}
+
+db_statement user_change_password(std::uint64_t id, const std::string& password_hash) {
+  return {"user_change_password", {db_uint(id), db_text(password_hash)}};
+}
+
+db_statement user_set_suspended(std::uint64_t id, bool suspended, const std::string& reason) {
+  return {"user_set_suspended", {db_uint(id), db_bool(suspended), db_text(reason)}};
+}
+
+db_statement session_end(std::uint64_t revocation_id, const std::string& refresh_hash_hex, std::string_view reason,
+                         std::uint32_t keep_s) {
+  return {"session_end", {db_uint(revocation_id), db_text(refresh_hash_hex), db_text(std::string{reason}), db_uint(keep_s)}};
+}
+
+db_statement sessions_end_all(std::uint64_t revocation_id, std::uint64_t user_id, std::uint64_t cutoff,
+                              std::string_view reason, std::uint32_t keep_s) {
+  return {"sessions_end_all",
+          {db_uint(revocation_id), db_uint(user_id), db_uint(cutoff), db_text(std::string{reason}), db_uint(keep_s)}};
+}
+
+db_statement revocations_since(std::uint64_t after_id, std::size_t limit) {
+  return {"revocations_since", {db_uint(after_id), db_uint(limit)}};
+}
+
+db_statement revocations_forget() {
+  return {"revocations_forget", {}};
+}
+
+std::vector<revocation> decode_revocations(const db_rows& rows) {
+  std::vector<revocation> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto id = idx("id"), user = idx("user_id"), session = idx("session_id"), cutoff = idx("cutoff"),
+       forget = idx("forget_at_s");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows)
+    out.push_back({to_uint(row[id]), to_uint(row[user]), to_uint(row[session]), to_uint(row[cutoff]), to_int(row[forget])});
+  return out;
 }
 
 db_statement refresh_revoke_family(const std::string& token_hash_hex) {

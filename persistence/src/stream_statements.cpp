@@ -24,7 +24,8 @@ namespace {
 // A time from milliseconds since the epoch; NULL stays NULL.
 #define LM_AT(n) "to_timestamp($" #n "::bigint / 1000.0)"
 
-constexpr std::array<named_statement, 17> catalog{{
+// The size follows the list: a miscount once left entries with no name.
+constexpr auto catalog = std::to_array<named_statement>({
   {"stream_insert",
    "INSERT INTO streams (id, seller_id, title, description, status, scheduled_at, started_at, key_hash, featured, "
    "allow_anonymous) VALUES ($1, $2, $3, $4, $5, " LM_AT(6) ", " LM_AT(7) ", $8, $9::bigint[], $10)"},
@@ -71,7 +72,7 @@ constexpr std::array<named_statement, 17> catalog{{
    "JOIN users u ON u.id = b.bidder_id WHERE b.auction_id = $1 GROUP BY b.bidder_id, u.display_name "
    "ORDER BY 2 DESC LIMIT $2"},
   {"latest_address", "SELECT id FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id DESC LIMIT 1"},
-}};
+});
 
 #undef LM_AT
 #undef LM_AUCTION_COLUMNS

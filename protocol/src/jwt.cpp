@@ -62,7 +62,7 @@ std::variant<std::vector<key>, std::string> parse_keys(std::string_view text) {
   return keys;
 }
 
-std::string issue(const config& cfg, std::uint64_t user_id, std::int64_t now_s) {
+std::string issue(const config& cfg, std::uint64_t user_id, std::uint64_t session_id, std::int64_t now_s) {
   const auto& k = cfg.keys.front();
   json::writer header;
   header.begin_object().field("alg", "HS256").field("typ", token_type).field("kid", k.id).end_object();
@@ -71,6 +71,7 @@ std::string issue(const config& cfg, std::uint64_t user_id, std::int64_t now_s) 
     .field("iss", cfg.issuer)
     .field("aud", cfg.audience)
     .field("sub", std::to_string(user_id))
+    .field("sid", std::to_string(session_id))
     .field("iat", now_s)
     .field("nbf", now_s)
     .field("exp", now_s + static_cast<std::int64_t>(cfg.ttl_s))
@@ -171,6 +172,14 @@ std::variant<claims, std::string> verify(const config& cfg, std::string_view tok
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), c.user_id);
   if (ec != std::errc{} || end != s.data() + s.size() || c.user_id == 0)
     return std::string{"sub malformed"};
+  // Every access token belongs to a session, which logout ends.
+  const auto* sid = p.find("sid");
+  if (sid == nullptr || !sid->is_string())
+    return std::string{"sid missing"};
+  const auto& sid_text = sid->as_string();
+  auto [sid_end, sid_ec] = std::from_chars(sid_text.data(), sid_text.data() + sid_text.size(), c.session_id);
+  if (sid_ec != std::errc{} || sid_end != sid_text.data() + sid_text.size() || c.session_id == 0)
+    return std::string{"sid malformed"};
   c.issued_at_s = iat->as_integer();
   c.expires_at_s = exp->as_integer();
   c.token_id = p.string_or("jti");

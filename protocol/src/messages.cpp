@@ -40,6 +40,10 @@ problem to_problem_with_fields(const caf::error& err) {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<db_value>("db_value");
+  cfg.add_message_type<password_change>("password_change");
+  cfg.add_message_type<suspension>("suspension");
+  cfg.add_message_type<revocation>("revocation");
+  cfg.add_message_type<std::vector<revocation>>("std::vector<revocation>");
   cfg.add_message_type<db_statement>("db_statement");
   cfg.add_message_type<db_command>("db_command");
   cfg.add_message_type<db_rows>("db_rows");

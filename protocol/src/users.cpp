@@ -316,6 +316,39 @@ decoded<refresh_request> decode_refresh(std::string_view body, const conf::setti
   return done(r, std::move(out));
 }
 
+decoded<password_change> decode_password_change(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  password_change out;
+  if (!r.ok())
+    return *r.finish();
+  if (auto current = r.string("current_password", true)) {
+    out.current_password = std::move(*current);
+    if (out.current_password.size() > cfg.auth.password_length_max * 4) // bounds the hashing work
+      r.invalid("current_password", "is too long");
+  }
+  if (auto next = r.string("new_password", true)) {
+    out.new_password = std::move(*next);
+    auto verdict = validation::check_password(out.new_password, cfg.auth.password_length_min, cfg.auth.password_length_max);
+    if (verdict != validation::password_verdict::ok)
+      r.invalid("new_password", std::string{validation::describe(verdict)});
+    else if (out.new_password == out.current_password)
+      r.invalid("new_password", "must differ from the current password");
+  }
+  return done(r, std::move(out));
+}
+
+decoded<suspension> decode_suspension(std::string_view body, const conf::settings& cfg) {
+  body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
+  suspension out;
+  if (!r.ok())
+    return *r.finish();
+  if (auto reason = r.string("reason", true)) {
+    out.reason = std::move(*reason);
+    check_text(r, "reason", out.reason, 1, cfg.users.bio_length_max);
+  }
+  return done(r, std::move(out));
+}
+
 decoded<profile_patch> decode_profile_patch(std::string_view body, const conf::settings& cfg) {
   body_reader r{body, cfg.http.json_depth_max, cfg.http.json_members_max};
   profile_patch out;

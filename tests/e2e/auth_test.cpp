@@ -2,6 +2,8 @@
 // PostgreSQL database, over loopback HTTP.
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -13,6 +15,7 @@
 #include <protocol/json.hpp>
 
 #include "api.hpp"
+#include "ws_client.hpp"
 #include "http_client.hpp"
 #include "pg_harness.hpp"
 #include "server_process.hpp"
@@ -111,12 +114,13 @@ struct claims {
   std::string iss = "livemart";
   std::string aud = "livemart-api";
   std::string sub;
+  std::string sid = "1"; ///< a session that never ended
   std::int64_t iat = 0;
   std::int64_t nbf = 0;
   std::int64_t exp = 0;
 
   std::string json() const {
-    return R"({"iss":)" + quote(iss) + R"(,"aud":)" + quote(aud) + R"(,"sub":)" + quote(sub)
+    return R"({"iss":)" + quote(iss) + R"(,"aud":)" + quote(aud) + R"(,"sub":)" + quote(sub) + R"(,"sid":)" + quote(sid)
            + R"(,"iat":)" + std::to_string(iat) + R"(,"nbf":)" + std::to_string(nbf) + R"(,"exp":)"
            + std::to_string(exp) + R"(,"jti":"forged"})";
   }
@@ -705,6 +709,147 @@ TEST_CASE("logout revokes the refresh token", "[e2e][auth]") {
   auto rotated = still.json().string_or("refresh_token");
   CHECK(c.post("/auth/logout", refresh_body(rotated)).status == 204);
   check_problem(c.post("/auth/refresh", refresh_body(rotated)), 401, "invalid-refresh-token");
+}
+
+TEST_CASE("logout ends the session's access tokens at once, over HTTP and WebSocket", "[e2e][auth][sessions]") {
+  temp_database db;
+  server_process srv{db.url()};
+  http_client c{srv.port()};
+  auto a = register_user(c);
+  auto session = login(c, a);
+  auto other = login(c, a);
+  REQUIRE(c.get("/auth/me", session.access).status == 200); // cached by the I/O thread from now on
+  ws_client channel{srv.port(), "/users/me/ws", {{"Authorization", "Bearer " + session.access}}};
+  REQUIRE(channel.status() == 101);
+  REQUIRE(channel.next().string_or("type") == "ready");
+
+  REQUIRE(c.post("/auth/logout", refresh_body(session.refresh)).status == 204);
+  // The reply came after the session ended on this node: no window at all.
+  check_unauthenticated(c.get("/auth/me", session.access));
+  CHECK(c.get("/auth/me", session.access).json().string_or("detail").find("session has ended") != std::string::npos);
+  // Its open WebSocket is closed, and a new one refused.
+  CHECK_FALSE(channel.read(std::chrono::seconds{5}).has_value());
+  CHECK(channel.close_code() == 4401);
+  ws_client again{srv.port(), "/users/me/ws", {{"Authorization", "Bearer " + session.access}}};
+  CHECK(again.status() == 401);
+  // Another session of the same account goes on.
+  CHECK(c.get("/auth/me", other.access).status == 200);
+}
+
+TEST_CASE("logout-all, a password change and a suspension end every session of the account",
+          "[e2e][auth][sessions]") {
+  temp_database db;
+  server_process srv{db.url()};
+  http_client c{srv.port()};
+  auto admin = make_admin(db.url(), c);
+  auto a = register_user(c);
+  auto one = login(c, a);
+  auto two = login(c, a);
+  auto bystander = register_user(c, "bystander");
+  auto theirs = login(c, bystander);
+
+  SECTION("logout-all") {
+    check_unauthenticated(c.post("/auth/logout-all", ""));
+    auto out = c.post("/auth/logout-all", "", one.access);
+    CHECK(out.status == 204);
+    check_unauthenticated(c.get("/auth/me", one.access));
+    check_unauthenticated(c.get("/auth/me", two.access));
+    check_problem(c.post("/auth/refresh", refresh_body(two.refresh)), 401, "invalid-refresh-token");
+    // A new login is a new session.
+    CHECK(c.get("/auth/me", login(c, a).access).status == 200);
+  }
+  SECTION("password change") {
+    auto wrong = c.post("/auth/password", R"({"current_password":"not my password at all","new_password":"a brand new passphrase"})",
+                        one.access);
+    check_problem(wrong, 422, "validation-failed");
+    CHECK(wrong.error_fields() == std::vector<std::string>{"current_password"});
+    auto weak = c.post("/auth/password", "{\"current_password\":" + quote(a.password) + ",\"new_password\":\"password\"}",
+                       one.access);
+    check_problem(weak, 422, "validation-failed");
+    CHECK(weak.error_fields() == std::vector<std::string>{"new_password"});
+    CHECK(c.get("/auth/me", one.access).status == 200); // refusals changed nothing
+    check_problem(c.post("/auth/password", R"({"current_password":"x","new_password":"y","role":"admin"})", one.access),
+                  400, "unknown-field");
+
+    auto changed = c.post("/auth/password",
+                          "{\"current_password\":" + quote(a.password) + ",\"new_password\":\"a brand new passphrase\"}",
+                          one.access);
+    INFO(changed.body);
+    REQUIRE(changed.status == 200);
+    auto fresh = changed.json();
+    check_unauthenticated(c.get("/auth/me", one.access));
+    check_unauthenticated(c.get("/auth/me", two.access));
+    check_problem(c.post("/auth/refresh", refresh_body(one.refresh)), 401, "invalid-refresh-token");
+    // The caller's new session works; the old password does not.
+    CHECK(c.get("/auth/me", fresh.string_or("access_token")).status == 200);
+    CHECK(c.post("/auth/refresh", refresh_body(fresh.string_or("refresh_token"))).status == 200);
+    check_problem(c.post("/auth/login", login_body(a.email, a.password)), 401, "invalid-credentials");
+    CHECK(c.post("/auth/login", login_body(a.email, "a brand new passphrase")).status == 200);
+  }
+  SECTION("suspension") {
+    check_problem(c.post("/admin/users/" + a.id + "/suspend", R"({"reason":"fraud"})", theirs.access), 403, "forbidden");
+    check_problem(c.post("/admin/users/" + a.id + "/suspend", R"({})", admin.token), 422, "validation-failed");
+    check_problem(c.post("/admin/users/" + admin.id + "/suspend", R"({"reason":"oops"})", admin.token), 403, "forbidden");
+    check_problem(c.post("/admin/users/999999/suspend", R"({"reason":"fraud"})", admin.token), 404, "not-found");
+    CHECK(c.get("/auth/me", one.access).status == 200);
+
+    auto suspended = c.post("/admin/users/" + a.id + "/suspend", R"({"reason":"chargebacks"})", admin.token);
+    INFO(suspended.body);
+    REQUIRE(suspended.status == 200);
+    check_unauthenticated(c.get("/auth/me", one.access));
+    check_unauthenticated(c.get("/auth/me", two.access));
+    check_problem(c.post("/auth/login", login_body(a.email, a.password)), 403, "forbidden");
+    check_problem(c.post("/auth/refresh", refresh_body(two.refresh)), 401, "invalid-refresh-token");
+    CHECK(c.get("/auth/me", theirs.access).status == 200); // nobody else's session
+
+    REQUIRE(c.post("/admin/users/" + a.id + "/unsuspend", "", admin.token).status == 200);
+    CHECK(c.get("/auth/me", login(c, a).access).status == 200);
+    check_unauthenticated(c.get("/auth/me", one.access)); // ended sessions stay ended
+  }
+}
+
+TEST_CASE("ended sessions survive a restart and reach other nodes within a second", "[e2e][auth][sessions]") {
+  temp_database db;
+  auto keys = std::string{};
+  std::string token;
+  std::string refresh;
+  {
+    server_process first{db.url()};
+    http_client c{first.port()};
+    auto a = register_user(c);
+    auto s = login(c, a);
+    REQUIRE(c.post("/auth/logout", refresh_body(s.refresh)).status == 204);
+    token = s.access;
+    keys = first.jwt_keys();
+    auto kept = login(c, a);
+    refresh = kept.refresh;
+    REQUIRE(first.stop() == 0);
+  }
+  // The same keys, a new process: the ended session is loaded before it serves.
+  server_process second{db.url(), {}, {{"LIVEMART_AUTH_JWT_KEYS", keys}}};
+  http_client c{second.port()};
+  check_unauthenticated(c.get("/auth/me", token));
+
+  // Two nodes on one database: a session ended on one is refused by the
+  // other within auth.revocation_poll_ms.
+  server_process third{db.url(), {}, {{"LIVEMART_AUTH_JWT_KEYS", keys}}};
+  http_client other{third.port()};
+  auto pair = c.post("/auth/refresh", refresh_body(refresh));
+  REQUIRE(pair.status == 200);
+  auto access = pair.json().string_or("access_token");
+  REQUIRE(other.get("/auth/me", access).status == 200);
+  REQUIRE(c.post("/auth/logout", refresh_body(pair.json().string_or("refresh_token"))).status == 204);
+  auto ended = std::chrono::steady_clock::now();
+  bool refused = false;
+  while (!refused && std::chrono::steady_clock::now() - ended < std::chrono::seconds{5}) {
+    refused = other.get("/auth/me", access).status == 401;
+    if (!refused)
+      ::poll(nullptr, 0, 20); // bounded retry pacing: the other node learns by polling
+  }
+  auto lag = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - ended);
+  INFO("the other node refused the token after " << lag.count() << " ms");
+  CHECK(refused);
+  CHECK(lag < std::chrono::seconds{1});
 }
 
 TEST_CASE("profile updates change only the named fields", "[e2e][auth]") {

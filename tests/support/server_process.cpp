@@ -62,7 +62,11 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::pair<st
 
 server_process::server_process(const std::string& database_url, std::vector<std::string> extra,
                                std::vector<std::pair<std::string, std::string>> env) {
+  // Fresh keys, unless the test gives its own (a restart with the same keys).
   jwt_keys_ = "test:" + crypto::to_hex(crypto::random_bytes(32));
+  for (const auto& [name, value] : env)
+    if (name == "LIVEMART_AUTH_JWT_KEYS")
+      jwt_keys_ = value;
   std::vector<std::string> args{"serve", "--http.port=0", "--http.access_log=false"};
   args.insert(args.end(), extra.begin(), extra.end());
   env.emplace_back("DATABASE_URL", database_url);

@@ -56,6 +56,7 @@ struct spec {
   std::optional<std::string> aud = "livemart-api";
   std::optional<std::vector<std::string>> aud_array;
   std::optional<std::string> sub = "42";
+  std::optional<std::string> sid = "9001";
   std::optional<std::int64_t> iat = now;
   std::optional<std::int64_t> nbf = now;
   std::optional<std::int64_t> exp = now + 900;
@@ -91,6 +92,8 @@ struct spec {
     }
     if (sub)
       w.field("sub", *sub);
+    if (sid)
+      w.field("sid", *sid);
     if (iat)
       w.field("iat", *iat);
     if (nbf)
@@ -161,13 +164,14 @@ std::string hex_of(std::string_view bytes) {
 
 TEST_CASE("jwt: issued tokens verify and carry the claims", "[jwt]") {
   auto cfg = make_config();
-  auto token = jwt::issue(cfg, 42, now);
+  auto token = jwt::issue(cfg, 42, 9001, now);
   CHECK(split(token).size() == 3);
 
   auto result = jwt::verify(cfg, token, now);
   REQUIRE(std::holds_alternative<jwt::claims>(result));
   const auto& c = std::get<jwt::claims>(result);
   CHECK(c.user_id == 42);
+  CHECK(c.session_id == 9001);
   CHECK(c.issued_at_s == now);
   CHECK(c.expires_at_s == now + 900);
   CHECK(c.token_id.size() == 16); // 12 random bytes, base64url
@@ -175,7 +179,7 @@ TEST_CASE("jwt: issued tokens verify and carry the claims", "[jwt]") {
 
 TEST_CASE("jwt: issued header and payload have the expected shape", "[jwt]") {
   auto cfg = make_config();
-  auto parts = split(jwt::issue(cfg, 7, now));
+  auto parts = split(jwt::issue(cfg, 7, 9001, now));
   REQUIRE(parts.size() == 3);
   auto header = decode_json(parts[0]);
   CHECK(header.string_or("alg") == "HS256");
@@ -185,6 +189,7 @@ TEST_CASE("jwt: issued header and payload have the expected shape", "[jwt]") {
   CHECK(payload.string_or("iss") == "livemart");
   CHECK(payload.string_or("aud") == "livemart-api");
   CHECK(payload.string_or("sub") == "7");
+  CHECK(payload.string_or("sid") == "9001");
   REQUIRE(payload.find("iat") != nullptr);
   CHECK(payload.find("iat")->as_integer() == now);
   REQUIRE(payload.find("exp") != nullptr);
@@ -198,8 +203,8 @@ TEST_CASE("jwt: issued header and payload have the expected shape", "[jwt]") {
 
 TEST_CASE("jwt: each issued token has its own id", "[jwt]") {
   auto cfg = make_config();
-  auto first = jwt::verify(cfg, jwt::issue(cfg, 1, now), now);
-  auto second = jwt::verify(cfg, jwt::issue(cfg, 1, now), now);
+  auto first = jwt::verify(cfg, jwt::issue(cfg, 1, 9001, now), now);
+  auto second = jwt::verify(cfg, jwt::issue(cfg, 1, 9001, now), now);
   REQUIRE(std::holds_alternative<jwt::claims>(first));
   REQUIRE(std::holds_alternative<jwt::claims>(second));
   CHECK(std::get<jwt::claims>(first).token_id != std::get<jwt::claims>(second).token_id);
@@ -208,7 +213,7 @@ TEST_CASE("jwt: each issued token has its own id", "[jwt]") {
 TEST_CASE("jwt: the lifetime follows the configured ttl", "[jwt]") {
   auto cfg = make_config();
   cfg.ttl_s = 60;
-  auto token = jwt::issue(cfg, 5, now);
+  auto token = jwt::issue(cfg, 5, 9001, now);
   auto result = jwt::verify(cfg, token, now);
   REQUIRE(std::holds_alternative<jwt::claims>(result));
   CHECK(std::get<jwt::claims>(result).expires_at_s == now + 60);
@@ -216,7 +221,7 @@ TEST_CASE("jwt: the lifetime follows the configured ttl", "[jwt]") {
 
 TEST_CASE("jwt: expiry honours the clock skew", "[jwt]") {
   auto cfg = make_config(); // ttl 900, skew 30
-  auto token = jwt::issue(cfg, 42, now);
+  auto token = jwt::issue(cfg, 42, 9001, now);
   CHECK(accepted(cfg, token, now + 899));
   CHECK(accepted(cfg, token, now + 900));      // at exp, within the skew
   CHECK(accepted(cfg, token, now + 900 + 29)); // last second of the skew
@@ -335,12 +340,12 @@ TEST_CASE("jwt: a token signed with another key is rejected", "[jwt]") {
   CHECK(rejection(cfg, s.token(secret_other)) == "bad signature");
   // Issued by a server with a different secret under the same kid.
   auto other = make_config({{"a", secret_other}});
-  CHECK_FALSE(accepted(cfg, jwt::issue(other, 42, now)));
+  CHECK_FALSE(accepted(cfg, jwt::issue(other, 42, 9001, now)));
 }
 
 TEST_CASE("jwt: a tampered payload is rejected", "[jwt]") {
   auto cfg = make_config();
-  auto token = jwt::issue(cfg, 42, now);
+  auto token = jwt::issue(cfg, 42, 9001, now);
   auto parts = split(token);
   REQUIRE(parts.size() == 3);
   for (std::size_t i : {std::size_t{0}, parts[1].size() / 2, parts[1].size() - 2}) {
@@ -372,7 +377,7 @@ TEST_CASE("jwt: a tampered payload is rejected", "[jwt]") {
     CHECK_FALSE(accepted(cfg, parts[0] + "." + parts[1] + "."));
   }
   SECTION("signature of another token") {
-    auto other = split(jwt::issue(cfg, 43, now));
+    auto other = split(jwt::issue(cfg, 43, 9001, now));
     CHECK_FALSE(accepted(cfg, parts[0] + "." + parts[1] + "." + other[2]));
   }
 }
@@ -467,7 +472,7 @@ TEST_CASE("jwt: iss must match", "[jwt]") {
   // A token issued for another issuer with the same key.
   auto other = make_config();
   other.issuer = "someone-else";
-  CHECK_FALSE(accepted(cfg, jwt::issue(other, 42, now)));
+  CHECK_FALSE(accepted(cfg, jwt::issue(other, 42, 9001, now)));
 }
 
 TEST_CASE("jwt: aud must match, as a string or inside an array", "[jwt]") {
@@ -546,7 +551,7 @@ TEST_CASE("jwt: a lifetime longer than the ttl is rejected", "[jwt]") {
   SECTION("a token issued under a longer ttl stops verifying when the ttl shrinks") {
     auto longer = make_config();
     longer.ttl_s = 1800;
-    auto token = jwt::issue(longer, 42, now);
+    auto token = jwt::issue(longer, 42, 9001, now);
     CHECK(accepted(longer, token));
     CHECK_FALSE(accepted(cfg, token));
   }
@@ -556,7 +561,7 @@ TEST_CASE("jwt: a lifetime longer than the ttl is rejected", "[jwt]") {
 
 TEST_CASE("jwt: garbage is rejected", "[jwt]") {
   auto cfg = make_config();
-  auto good = split(jwt::issue(cfg, 42, now));
+  auto good = split(jwt::issue(cfg, 42, 9001, now));
   REQUIRE(good.size() == 3);
   const auto token = GENERATE_COPY(values<std::string>({
       "",
@@ -615,10 +620,10 @@ TEST_CASE("jwt: key rotation", "[jwt]") {
 
   SECTION("the first key signs") {
     auto cfg = make_config({a, b});
-    auto header = decode_json(split(jwt::issue(cfg, 1, now))[0]);
+    auto header = decode_json(split(jwt::issue(cfg, 1, 9001, now))[0]);
     CHECK(header.string_or("kid") == "a");
     auto reversed = make_config({b, a});
-    header = decode_json(split(jwt::issue(reversed, 1, now))[0]);
+    header = decode_json(split(jwt::issue(reversed, 1, 9001, now))[0]);
     CHECK(header.string_or("kid") == "b");
   }
   SECTION("a token signed with the second key verifies") {
@@ -626,21 +631,21 @@ TEST_CASE("jwt: key rotation", "[jwt]") {
     spec s;
     s.kid = "b";
     CHECK(accepted(cfg, s.token(secret_b)));
-    CHECK(accepted(cfg, jwt::issue(make_config({b}), 9, now)));
-    CHECK(accepted(cfg, jwt::issue(make_config({b, a}), 9, now)));
+    CHECK(accepted(cfg, jwt::issue(make_config({b}), 9, 9001, now)));
+    CHECK(accepted(cfg, jwt::issue(make_config({b, a}), 9, 9001, now)));
   }
   SECTION("tokens of either key verify under the new order") {
     auto old_cfg = make_config({a});
     auto new_cfg = make_config({b, a});
-    auto old_token = jwt::issue(old_cfg, 3, now);
-    auto new_token = jwt::issue(new_cfg, 3, now);
+    auto old_token = jwt::issue(old_cfg, 3, 9001, now);
+    auto new_token = jwt::issue(new_cfg, 3, 9001, now);
     CHECK(accepted(new_cfg, old_token));
     CHECK(accepted(new_cfg, new_token));
     CHECK(accepted(old_cfg, old_token));
     CHECK_FALSE(accepted(old_cfg, new_token)); // b unknown there
   }
   SECTION("a retired key no longer verifies") {
-    auto token = jwt::issue(make_config({a, b}), 3, now);
+    auto token = jwt::issue(make_config({a, b}), 3, 9001, now);
     CHECK_FALSE(accepted(make_config({b}), token));
     CHECK(rejection(make_config({b}), token) == "unknown kid");
   }
@@ -695,7 +700,7 @@ TEST_CASE("jwt parse_keys accepts a valid list", "[jwt]") {
     auto result = jwt::parse_keys("k1:" + hex_a + ",k2:" + hex_b);
     REQUIRE(std::holds_alternative<std::vector<jwt::key>>(result));
     auto cfg = make_config(std::get<std::vector<jwt::key>>(result));
-    auto token = jwt::issue(cfg, 77, now);
+    auto token = jwt::issue(cfg, 77, 9001, now);
     CHECK(decode_json(split(token)[0]).string_or("kid") == "k1");
     CHECK(accepted(cfg, token));
   }
@@ -836,4 +841,19 @@ TEST_CASE("crypto random_bytes", "[crypto]") {
   auto second = crypto::random_bytes(32);
   CHECK(first.size() == 32);
   CHECK(first != second); // 2^-256 chance of a false failure
+}
+
+TEST_CASE("jwt: a token without a session, or with a malformed one, is refused", "[jwt]") {
+  auto cfg = make_config();
+  spec fine;
+  CHECK(accepted(cfg, fine.token()));
+  spec missing;
+  missing.sid.reset();
+  CHECK_FALSE(accepted(cfg, missing.token()));
+  for (std::string bad : {"", "0", "abc", "-1", "12x", "99999999999999999999999"}) {
+    INFO("sid: " << bad);
+    spec s;
+    s.sid = bad;
+    CHECK_FALSE(accepted(cfg, s.token()));
+  }
 }

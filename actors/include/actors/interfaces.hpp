@@ -33,13 +33,28 @@ using user_shard_actor = caf::typed_actor<
   caf::reacts_to<put_atom, user_profile>,
   caf::reacts_to<forget_atom, std::uint64_t>>; ///< the row changed elsewhere: read it again next time
 
-/// Registration, login, refresh-token rotation and logout. Registration
-/// and login name the client's network for their rate limits.
+/// Registration, login, refresh-token rotation and the end of sessions.
+/// Registration and login name the client's network for their rate limits.
+/// Every session that ends is in force on this node (`sessions_actor`)
+/// before the reply.
 using auth_actor = caf::typed_actor<
   caf::replies_to<register_atom, register_request, std::string>::with<user_profile>,
   caf::replies_to<login_atom, login_request, std::string>::with<token_pair>,
   caf::replies_to<refresh_atom, refresh_request>::with<token_pair>,
-  caf::replies_to<logout_atom, refresh_request>::with<caf::ok_atom>>;
+  caf::replies_to<logout_atom, refresh_request>::with<caf::ok_atom>,  ///< ends the token's session
+  caf::replies_to<logout_all_atom, std::uint64_t>::with<caf::ok_atom>, ///< user: ends every session
+  /// user, change: a new password ends every session; a new one begins.
+  caf::replies_to<password_atom, std::uint64_t, password_change>::with<token_pair>,
+  /// admin, user, suspend (or lift), why: a suspension ends every session.
+  caf::replies_to<suspend_atom, std::uint64_t, std::uint64_t, bool, suspension>::with<user_profile>>;
+
+/// The node's list of ended sessions (actors/sessions.hpp): loaded once
+/// before the node serves (get_atom replies how many are in force), then
+/// kept current from this node's revocations and, every
+/// auth.revocation_poll_ms, from everyone's in PostgreSQL.
+using sessions_actor = caf::typed_actor<
+  caf::replies_to<caf::get_atom>::with<std::uint64_t>,
+  caf::replies_to<revoke_atom, std::vector<revocation>>::with<caf::ok_atom>>;
 
 /// A user's shipping addresses; every message names the acting user, and
 /// another user's address is indistinguishable from a missing one.

@@ -7,6 +7,7 @@
 #include <caf/fwd.hpp>
 
 #include <actors/interfaces.hpp>
+#include <actors/sessions.hpp>
 #include <conf/settings.hpp>
 #include <persistence/database.hpp>
 #include <protocol/jwt.hpp>
@@ -55,6 +56,8 @@ struct services {
   hasher_actor hasher;
   limiter_actor limiter;
   user_directory users;
+  std::shared_ptr<revocation_list> revocations; ///< read by every thread that checks a token
+  sessions_actor sessions;
   auth_actor auth;
   address_actor addresses;
   seller_actor sellers;
@@ -89,7 +92,9 @@ user_directory spawn_user_directory(caf::actor_system& sys, const conf::actor_se
                                     const persistence::database& db);
 auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
                       const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
-                      user_directory users);
+                      user_directory users, sessions_actor sessions);
+sessions_actor spawn_sessions(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
+                              std::shared_ptr<revocation_list> list);
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
                                           const persistence::database& db, search_actor search, seller_actor sellers,

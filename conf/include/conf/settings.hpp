@@ -85,6 +85,7 @@ struct auth_settings {
   std::uint32_t login_window_s = 300;
   std::size_t registrations_per_address_max = 20; ///< per login_window_s
   std::size_t rate_limit_keys_max = 100'000;
+  std::uint32_t revocation_poll_ms = 500;   ///< how often a node reads sessions ended elsewhere (other nodes, tools)
 };
 
 struct user_settings {

@@ -55,6 +55,25 @@ db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_i
                             std::uint32_t ttl_s);
 db_statement refresh_revoke_family(const std::string& token_hash_hex);
 
+// Sessions (0014_sessions.sql). Revocations are kept `keep_s` seconds: as
+// long as an access token of the session could still be valid.
+db_statement user_password_hash(std::uint64_t id);
+/// Column id; none when there is no such user.
+db_statement user_change_password(std::uint64_t id, const std::string& password_hash);
+/// The user (LM_USER columns), suspended or not any more.
+db_statement user_set_suspended(std::uint64_t id, bool suspended, const std::string& reason);
+/// Ends the session (refresh-token family) of a refresh token: its tokens
+/// are revoked and a revocation recorded (none when the token is unknown).
+db_statement session_end(std::uint64_t revocation_id, const std::string& refresh_hash_hex, std::string_view reason,
+                         std::uint32_t keep_s);
+/// Ends every session of `user_id` that began before `cutoff`.
+db_statement sessions_end_all(std::uint64_t revocation_id, std::uint64_t user_id, std::uint64_t cutoff,
+                              std::string_view reason, std::uint32_t keep_s);
+/// Revocations after `after_id` still in force, oldest first.
+db_statement revocations_since(std::uint64_t after_id, std::size_t limit);
+db_statement revocations_forget();
+std::vector<revocation> decode_revocations(const db_rows& rows);
+
 // -- addresses --------------------------------------------------------------------
 
 db_statement address_list(std::uint64_t user_id);

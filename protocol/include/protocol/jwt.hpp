@@ -25,6 +25,7 @@ struct config {
 
 struct claims {
   std::uint64_t user_id = 0;
+  std::uint64_t session_id = 0; ///< "sid": the login (refresh-token family) the token belongs to
   std::int64_t issued_at_s = 0;
   std::int64_t expires_at_s = 0;
   std::string token_id;
@@ -34,8 +35,10 @@ struct claims {
 /// duplicate kid or a key shorter than 32 bytes.
 std::variant<std::vector<key>, std::string> parse_keys(std::string_view text);
 
-/// Signs a token for `user_id` valid from `now_s` for `cfg.ttl_s`.
-std::string issue(const config& cfg, std::uint64_t user_id, std::int64_t now_s);
+/// Signs a token for `user_id` in session `session_id` (its refresh-token
+/// family, so that ending the session ends its access tokens), valid from
+/// `now_s` for `cfg.ttl_s`.
+std::string issue(const config& cfg, std::uint64_t user_id, std::uint64_t session_id, std::int64_t now_s);
 
 /// Verifies signature, header and registered claims. On failure returns the
 /// reason (for logs; clients only ever see a generic 401).

@@ -38,6 +38,10 @@ using register_atom = caf::atom_constant<caf::atom("register")>;
 using login_atom = caf::atom_constant<caf::atom("login")>;
 using refresh_atom = caf::atom_constant<caf::atom("refresh")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
+using logout_all_atom = caf::atom_constant<caf::atom("logout_all")>;
+using password_atom = caf::atom_constant<caf::atom("password")>;
+using suspend_atom = caf::atom_constant<caf::atom("suspend")>;
+using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
 using profile_atom = caf::atom_constant<caf::atom("profile")>;
 using cache_atom = caf::atom_constant<caf::atom("cache")>;
 using address_atom = caf::atom_constant<caf::atom("address")>;
@@ -159,6 +163,18 @@ typename Inspector::result_type inspect(Inspector& f, login_request& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, refresh_request& x) {
   return f(caf::meta::type_name("refresh_request"), x.refresh_token);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, password_change& x) {
+  return f(caf::meta::type_name("password_change"), x.current_password, x.new_password);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, suspension& x) {
+  return f(caf::meta::type_name("suspension"), x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, revocation& x) {
+  return f(caf::meta::type_name("revocation"), x.id, x.user_id, x.session_id, x.cutoff, x.forget_at_s);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_pair& x) {

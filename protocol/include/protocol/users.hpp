@@ -43,6 +43,30 @@ struct refresh_request {
   std::string refresh_token;
 };
 
+/// POST /auth/password: the current password proves the caller, the new one
+/// follows the registration policy.
+struct password_change {
+  std::string current_password;
+  std::string new_password;
+};
+
+/// POST /admin/users/:id/suspend: why (shown to admins, logged).
+struct suspension {
+  std::string reason;
+};
+
+/// An ended session (`session_id`, a refresh-token family), or every
+/// session of a user begun before `cutoff` (session ids grow with time).
+/// Kept until `forget_at_s`, when no access token it could have issued is
+/// valid any more.
+struct revocation {
+  std::uint64_t id = 0; ///< the order in which nodes learn of them
+  std::uint64_t user_id = 0;
+  std::uint64_t session_id = 0; ///< 0: every session below `cutoff`
+  std::uint64_t cutoff = 0;
+  std::int64_t forget_at_s = 0;
+};
+
 struct token_pair {
   std::string access_token;
   std::uint32_t access_expires_in_s = 0;
@@ -97,6 +121,8 @@ decoded<login_request> decode_login(std::string_view body, const conf::settings&
 decoded<refresh_request> decode_refresh(std::string_view body);
 decoded<refresh_request> decode_refresh(std::string_view body, const conf::settings& cfg);
 decoded<profile_patch> decode_profile_patch(std::string_view body, const conf::settings& cfg);
+decoded<password_change> decode_password_change(std::string_view body, const conf::settings& cfg);
+decoded<suspension> decode_suspension(std::string_view body, const conf::settings& cfg);
 /// A new address: every rule checked, country and postal code normalised.
 decoded<address> decode_address(std::string_view body, const conf::settings& cfg);
 /// A partial update: types and shapes checked; the merged address is checked
