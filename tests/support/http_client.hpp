@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,6 +11,12 @@
 
 /// A small blocking HTTP/1.1 client over POSIX sockets, for tests against
 /// the real server on 127.0.0.1. Keeps the connection alive between calls.
+///
+/// Catch2 v2 is not thread-safe: an assertion on any thread but the test's
+/// ends the binary without a report. The constructor, request() and its
+/// shorthands fail the test on a lost connection or a time-out, so a worker
+/// thread uses a client made on the test's thread (or try_connect()) and
+/// only try_request(), which reports every failure as a value.
 namespace livemart::testing {
 
 struct http_reply {
@@ -19,6 +27,9 @@ struct http_reply {
   std::string header(const std::string& lower_name) const;
   /// The body as JSON; fails the test when it is not.
   json::value json() const;
+  /// The body as JSON, or nullopt when it is not (no Catch assertion: for
+  /// a thread other than the test's).
+  std::optional<json::value> try_json() const;
   /// The "field" names listed in a problem's "errors".
   std::vector<std::string> error_fields() const;
 };
@@ -39,6 +50,18 @@ public:
   http_reply request(const std::string& method, const std::string& target, const std::string& body = {},
                      const header_list& headers = {});
 
+  /// request() without a Catch assertion: nullopt when there was no
+  /// complete reply (no connection, closed early, or none within the
+  /// time-out); last_error() then says why.
+  std::optional<http_reply> try_request(const std::string& method, const std::string& target,
+                                        const std::string& body = {}, const header_list& headers = {});
+  /// Why the last try_request() (or try_connect()) failed.
+  const std::string& last_error() const { return last_error_; }
+
+  /// A client connected to `port` without a Catch assertion: nullptr (and
+  /// `error` says why) when it cannot connect.
+  static std::unique_ptr<http_client> try_connect(std::uint16_t port, std::string& error);
+
   http_reply get(const std::string& target, const std::string& bearer = {});
   /// JSON body with Content-Type: application/json.
   http_reply post(const std::string& target, const std::string& json, const std::string& bearer = {});
@@ -52,12 +75,19 @@ public:
   bool closed_by_server() const { return closed_; }
 
 private:
+  struct unconnected {};
+  http_client(std::uint16_t port, unconnected) : port_(port) {}
   void connect();
-  http_reply read_reply();
+  /// Connects afresh; false (and last_error_) on failure.
+  bool open_connection();
+  /// Sends `bytes` and reads one reply; nullopt (and last_error_) on failure.
+  std::optional<http_reply> exchange(const std::string& bytes);
+  std::optional<http_reply> read_reply();
   std::uint16_t port_;
   int fd_ = -1;
   bool closed_ = false;
   std::string buffer_;
+  std::string last_error_;
 };
 
 } // namespace livemart::testing
