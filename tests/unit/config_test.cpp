@@ -75,6 +75,18 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
+/// A value of a setting's type other than `current` (a setting's printed
+/// value): the other boolean, another number, or some text.
+std::string other_value(const std::string& current) {
+  if (current == "true")
+    return "false";
+  if (current == "false")
+    return "true";
+  if (!current.empty() && std::all_of(current.begin(), current.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return current == "7" ? "8" : "7";
+  return current == "some-text" ? "other-text" : "some-text";
+}
+
 const conf::setting_entry& entry_named(std::string_view name) {
   for (const auto& e : conf::setting_entries())
     if (e.name == name)
@@ -153,10 +165,15 @@ TEST_CASE("config: only the URL and the keys are secret", "[config]") {
 
 TEST_CASE("config: every default prints and parses back", "[config]") {
   const conf::settings defaults;
+  REQUIRE(conf::setting_entries().size() >= 40); // the loop below checks something
   for (const auto& e : conf::setting_entries()) {
     CAPTURE(e.name);
-    conf::settings copy;
     auto text = e.print(defaults);
+    // Parsed into settings that hold another value, so that a parse that
+    // does nothing cannot pass for one that works.
+    conf::settings copy;
+    REQUIRE(e.parse(copy, other_value(text)));
+    REQUIRE(e.print(copy) != text);
     CHECK(e.parse(copy, text));
     CHECK(e.print(copy) == text);
   }
@@ -208,18 +225,12 @@ TEST_CASE("config: a later flag wins over an earlier one", "[config]") {
 
 TEST_CASE("config: every setting can be set by flag and by environment", "[config]") {
   const conf::settings defaults;
+  REQUIRE(conf::setting_entries().size() >= 40); // the loop below checks something
   for (const auto& e : conf::setting_entries()) {
     CAPTURE(e.name);
     auto current = e.print(defaults);
-    std::string wanted;
-    if (current == "true")
-      wanted = "false";
-    else if (current == "false")
-      wanted = "true";
-    else if (!current.empty() && std::all_of(current.begin(), current.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      wanted = current == "7" ? "8" : "7";
-    else
-      wanted = "some-text";
+    auto wanted = other_value(current);
+    REQUIRE(wanted != current);
 
     auto by_flag = load({"--" + std::string{e.name} + "=" + wanted});
     CHECK(by_flag.errors.empty());
@@ -348,10 +359,34 @@ TEST_CASE("config: a quoted value may be followed by a comment", "[config][bug]"
 }
 
 TEST_CASE("config: without --config no file is read", "[config]") {
-  // A file that would fail if it were read.
-  temp_file file{"this is not = [valid\n"};
+  // Files that would fail if they were read, where a default would be looked
+  // for: livemart.conf and conf/livemart.conf in the working directory.
+  static std::atomic<int> counter{0};
+  const auto dir = std::filesystem::temp_directory_path()
+                   / ("livemart_config_test_cwd_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  struct scratch {
+    std::filesystem::path dir;
+    std::filesystem::path previous = std::filesystem::current_path();
+    ~scratch() {
+      std::error_code ec;
+      std::filesystem::current_path(previous, ec);
+      std::filesystem::remove_all(dir, ec);
+    }
+  } guard{dir};
+  std::filesystem::create_directories(dir / "conf");
+  for (const auto& path : {dir / "livemart.conf", dir / "conf" / "livemart.conf"}) {
+    std::ofstream out{path, std::ios::binary | std::ios::trunc};
+    out << "this is not = [valid\n";
+  }
+  // They do fail when read...
+  CHECK_FALSE(load({"--config=" + (dir / "livemart.conf").string()}).errors.empty());
+  CHECK_FALSE(load({"--config=" + (dir / "conf" / "livemart.conf").string()}).errors.empty());
+  // ...and without --config, from beside them, nothing is read.
+  std::filesystem::current_path(dir);
   auto r = load({});
+  std::filesystem::current_path(guard.previous);
   CHECK(r.errors.empty());
+  CHECK(conf::describe(r.values) == conf::describe(conf::settings{}));
 }
 
 // --- precedence --------------------------------------------------------------------------------
@@ -605,6 +640,7 @@ TEST_CASE("config describe: one line per setting, secrets masked", "[config]") {
 
 TEST_CASE("config help_text lists every setting", "[config]") {
   auto help = conf::help_text();
+  REQUIRE(conf::setting_entries().size() >= 40); // the loop below checks something
   for (const auto& e : conf::setting_entries()) {
     CAPTURE(e.name);
     CHECK(help.find("--" + std::string{e.name} + "=") != std::string::npos);
