@@ -70,17 +70,33 @@ TEST_CASE("the writer replies only after COMMIT and groups concurrent writes", "
 
 TEST_CASE("a failing command fails alone, the rest of its batch commits", "[db][writer]") {
   temp_database db;
-  db_fixture f{db.url()};
   auto prefix = "iso." + unique_suffix() + ".";
-  // Existing e-mails that half of the batch will collide with.
+  auto email = [&](int i) { return prefix + std::to_string(i) + "@example.com"; };
+  // Existing e-mails that half of the batch will collide with, written
+  // directly: the writer below flushes only a full batch.
   for (int i = 0; i < 10; i += 2)
-    ok(f.write(insert(prefix + std::to_string(i) + "@example.com")));
+    sql(db.url(), "INSERT INTO users (id, email, password_hash, display_name) VALUES (" + std::to_string(1000 + i) + ", '"
+                    + email(i) + "', 'x', 'Seed')");
+  // Every insert from now on notes its transaction: txid_current() is the
+  // top-level transaction's id, inside a savepoint too.
+  sql(db.url(), "CREATE TABLE insert_tx (email text PRIMARY KEY, tx bigint NOT NULL); "
+                "CREATE FUNCTION note_tx() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "INSERT INTO insert_tx VALUES (NEW.email, txid_current()); RETURN NEW; END $$; "
+                "CREATE TRIGGER users_note_tx AFTER INSERT ON users FOR EACH ROW EXECUTE FUNCTION note_tx()");
+  // One batch of all ten, however the requests and the flush tick interleave:
+  // the batch flushes when it is full, long before its tick.
+  conf::database_settings s;
+  s.write_batch_max = 10;
+  s.write_flush_interval_us = 60'000'000;
+  db_fixture f{db.url(), s};
+  auto transactions_before = metric("livemart_db_batch_size_count");
+  auto commands_before = metric("livemart_db_batch_size_sum");
+  auto errors_before = metric("livemart_db_write_errors_total");
   caf::scoped_actor self{f.sys};
   using handle = decltype(self->request(f.db.writes, std::chrono::seconds{10}, write_atom::value, db_command{}));
   std::vector<handle> pending;
   for (int i = 0; i < 10; ++i)
-    pending.push_back(self->request(f.db.writes, std::chrono::seconds{10}, write_atom::value,
-                                    insert(prefix + std::to_string(i) + "@example.com")));
+    pending.push_back(self->request(f.db.writes, std::chrono::seconds{10}, write_atom::value, insert(email(i))));
   int succeeded = 0;
   int conflicts = 0;
   for (auto& h : pending)
@@ -92,7 +108,20 @@ TEST_CASE("a failing command fails alone, the rest of its batch commits", "[db][
   CHECK(succeeded == 5);
   CHECK(conflicts == 5);
   for (int i = 0; i < 10; ++i)
-    CHECK(count_of(db.url(), prefix + std::to_string(i) + "@example.com") == "1");
+    CHECK(count_of(db.url(), email(i)) == "1");
+  // The ten, failures included, committed as one transaction...
+  CHECK(metric("livemart_db_batch_size_count") - transactions_before == 1);
+  CHECK(metric("livemart_db_batch_size_sum") - commands_before == 10);
+  CHECK(metric("livemart_db_write_errors_total") - errors_before == 5);
+  auto noted = sql(db.url(), "SELECT count(*), count(DISTINCT tx) FROM insert_tx");
+  CHECK(noted.rows[0][0].text == "5");
+  CHECK(noted.rows[0][1].text == "1");
+  // ...after the pipelined attempt failed: the rows that stayed were written
+  // in savepoints of their own (command by command), so their xmin is a
+  // subtransaction's id, not the transaction's.
+  auto own = sql(db.url(), "SELECT count(*) FROM users u JOIN insert_tx t ON t.email = u.email "
+                           "WHERE u.xmin::text::bigint = t.tx % 4294967296");
+  CHECK(own.rows[0][0].text == "0");
 }
 
 TEST_CASE("the statements of one command are atomic", "[db][writer]") {
