@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include <persistence/statements.hpp>
+#include <protocol/failpoint.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
 
@@ -406,6 +407,9 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
         return *err;
       if (auto err = s.book.begin(persistence::stock_kind::sale, req.quantity, s.committed.status == product_status::active))
         return *err;
+      // (Test builds: the process may die here, the units promised in
+      // memory and not yet written.)
+      failpoint::hit("product.sell.promised");
       // The order as it will be committed: prices from this actor, never the client.
       product_state::pending_sale sale;
       sale.req = req;

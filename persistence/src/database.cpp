@@ -303,6 +303,9 @@ void flush(writer_pointer self) {
         if (auto r = conn->run_sql("RELEASE SAVEPOINT cmd"); std::holds_alternative<pg_error>(r))
           return lost(std::get<pg_error>(r));
     }
+    // (Test builds: the process may die with the transaction half done.)
+    if (!p.command.statements.empty() && failpoint::hit("db.mid_batch." + p.command.statements.front().name))
+      return failed_at_point();
   }
   if (batch.size() == 1 && at_point("db.before_commit."))
     return failed_at_point();

@@ -119,11 +119,46 @@ std::variant<value, parse_error> parse(std::string_view text, std::size_t depth_
   return result;
 }
 
+namespace {
+
+/// The length of the well-formed UTF-8 sequence at the start of `s`
+/// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or
+/// 0 when it is not one.
+std::size_t utf8_sequence(std::string_view s) {
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  auto c0 = b(0);
+  std::size_t n = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : c0 >= 0xC2 ? 2 : 0;
+  if (n == 0 || c0 > 0xF4 || s.size() < n)
+    return 0;
+  for (std::size_t i = 1; i < n; ++i)
+    if ((b(i) & 0xC0) != 0x80)
+      return 0;
+  if ((c0 == 0xE0 && b(1) < 0xA0) || (c0 == 0xED && b(1) > 0x9F) || (c0 == 0xF0 && b(1) < 0x90)
+      || (c0 == 0xF4 && b(1) > 0x8F))
+    return 0;
+  return n;
+}
+
+} // namespace
+
 void append_string(std::string& out, std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char ch : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
     auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      // Text from a client (a path, a header) need not be UTF-8; JSON must
+      // be: a byte that starts no well-formed sequence becomes U+FFFD.
+      auto n = utf8_sequence(text.substr(i));
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+      } else {
+        out.append(text.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

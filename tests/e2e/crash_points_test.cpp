@@ -5,7 +5,10 @@
 // left behind.
 #include <catch2/catch.hpp>
 
+#include <csignal>
+
 #include "api.hpp"
+#include "raw_socket.hpp"
 
 using namespace livemart;
 using namespace livemart::testing;
@@ -124,4 +127,56 @@ TEST_CASE("crash points: a placement that committed but whose reply was lost is 
   CHECK(sc.buy(single_key, single).body == replayed_single.body);
   CHECK(count(sc.db.url(), "SELECT count(*) FROM orders") == "2");
   CHECK(stock_of(sc, sc.camera) == 1);
+}
+
+TEST_CASE("crash points: after a crash at each named point, a retry with the key has one outcome", "[e2e][crash_points]") {
+  struct point {
+    std::string failpoint;
+    bool two_products;
+  };
+  const auto p = GENERATE(values<point>({
+    {"db.before_commit.product_sell=crash", false},  // before COMMIT
+    {"db.after_commit.product_sell=crash", false},   // after COMMIT, before the reply
+    {"product.sell.promised=crash", false},          // units promised in the stock book, not yet written
+    {"db.mid_batch.checkout_place=crash", true},     // the transaction half done
+    {"db.after_commit.checkout_place=crash", true},  // a placement committed, its reply never sent
+  }));
+  INFO("crash point: " << p.failpoint);
+  buy_now_scene sc{p.failpoint};
+  auto body = p.two_products ? checkout_body({{sc.camera, 1}, {sc.lens, 1}}, sc.address)
+                             : checkout_body({{sc.camera, 1}}, sc.address);
+  auto key = "crash-" + unique_suffix();
+  {
+    // The request dies with the process: no reply, whatever was committed.
+    raw_socket s{sc.srv.port()};
+    s.send_all("POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer "
+               + sc.buyer.token + "\r\nIdempotency-Key: " + key + "\r\nContent-Length: " + std::to_string(body.size())
+               + "\r\n\r\n" + body);
+    std::string received;
+    CHECK(s.read_until_closed(received, 20'000));
+    CHECK(received.empty());
+  }
+  auto status = sc.srv.await_exit();
+  REQUIRE(status.has_value());
+  CHECK(*status == 128 + SIGKILL);
+
+  // A restart from committed state, the same keys, no crash point.
+  server_process again{sc.db.url(), {}, {{"LIVEMART_AUTH_JWT_KEYS", sc.srv.jwt_keys()}}};
+  http_client c{again.port()};
+  auto retry = [&] {
+    return c.request("POST", "/orders", body,
+                     {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + sc.buyer.token},
+                      {"Idempotency-Key", key}});
+  };
+  auto first = retry();
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  CHECK(retry().body == first.body);
+  CHECK(count(sc.db.url(), "SELECT count(*) FROM orders") == "1");
+  CHECK(count(sc.db.url(), "SELECT count(*) FROM idempotency_keys") == "1");
+  CHECK(integer_field(c.get("/products/" + sc.camera).json(), "stock") == 2);
+  CHECK(count(sc.db.url(),
+              "SELECT count(*) FROM products p WHERE p.stock < 0 OR p.stock + p.reserved + p.sold <> "
+              "(SELECT coalesce(sum(quantity), 0) FROM stock_ledger l WHERE l.product_id = p.id AND l.kind = 'restock')")
+        == "0");
 }

@@ -197,6 +197,17 @@ TEST_CASE("RFC 9112 framing: Content-Length lists, Host, obs-fold, whitespace, C
   static constexpr char with_nul[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\0c\r\n\r\n";
   CHECK(status_of(exchange(std::string(with_nul, sizeof(with_nul) - 1))) == "400");
 
+  // A path that is not UTF-8 still gets a problem that is JSON.
+  {
+    raw_socket s{srv.port()};
+    s.send_all("GET /caf\xE9\xFF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    std::string received;
+    REQUIRE(s.read_until_closed(received, 5'000));
+    CHECK(status_of(received) == "404");
+    auto body = received.substr(received.find("\r\n\r\n") + 4);
+    CHECK(std::holds_alternative<json::value>(json::parse(body)));
+  }
+
   // Nothing after a request with Connection: close is read.
   auto after_close = exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                               "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");

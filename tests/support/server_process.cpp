@@ -216,6 +216,27 @@ void server_process::kill() {
   killed_ = true;
 }
 
+std::optional<int> server_process::await_exit(std::chrono::milliseconds timeout) {
+  if (exited_)
+    return exit_status_;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return std::nullopt;
+    ::poll(nullptr, 0, 10); // waitpid cannot wait with a timeout
+  }
+  exited_ = true;
+  killed_ = true;
+  if (reader_.joinable())
+    reader_.join();
+  if (out_fd_ >= 0)
+    ::close(out_fd_);
+  out_fd_ = -1;
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_status_;
+}
+
 void server_process::expect_log_error(std::string substring) {
   std::lock_guard lock{lines_mutex_};
   expected_errors_.push_back(std::move(substring));

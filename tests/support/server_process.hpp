@@ -44,6 +44,10 @@ public:
   /// Sends SIGKILL and reaps the child (crash tests); its log is not checked.
   void kill();
 
+  /// Waits for a child that ends by itself (a crash point); its status, or
+  /// nullopt after `timeout`. Its log is not checked afterwards.
+  std::optional<int> await_exit(std::chrono::milliseconds timeout = std::chrono::seconds{20});
+
   /// An error line containing `substring` is part of the test (a database
   /// outage, a gateway that fails), not a defect.
   void expect_log_error(std::string substring);
