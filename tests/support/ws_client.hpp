@@ -36,6 +36,8 @@ public:
 
   void send(const std::string& text);
   /// The next message, or nullopt when none came in time or the server closed.
+  /// A read that timed out is cancelled, and Beast then fails the stream:
+  /// nothing more can be sent or read on it.
   std::optional<std::string> read(std::chrono::milliseconds timeout = std::chrono::seconds{5});
   /// The next message as JSON (fails the test on timeout).
   json::value next(std::chrono::milliseconds timeout = std::chrono::seconds{5});

@@ -1,0 +1,195 @@
+// Promises the server makes that no other test held it to: Retry-After on
+// every 503, WebSocket closes (token expiry, idle peers, shutdown), one
+// sale for two concurrent drop purchases with one key, and stock holds
+// released by the sweeper of a server that restarted meanwhile.
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <poll.h>
+
+#include <persistence/admin.hpp>
+
+#include "api.hpp"
+#include "raw_socket.hpp"
+#include "ws_client.hpp"
+
+using namespace livemart;
+using namespace livemart::testing;
+
+namespace {
+
+std::string count(const std::string& url, const std::string& statement) {
+  return sql(url, statement).rows[0][0].text;
+}
+
+std::string live_stream(marketplace& m, const shop& s, const std::vector<std::string>& featured) {
+  std::string list;
+  for (const auto& id : featured)
+    list.append(list.empty() ? "" : ",").append(quote(id));
+  auto r = m.c.post("/streams", "{\"title\":\"Show\",\"featured\":[" + list + "],\"start_now\":true}", s.owner.token);
+  REQUIRE(r.status == 201);
+  return r.json().find("stream")->string_or("id");
+}
+
+} // namespace
+
+TEST_CASE("promises: an overloaded WebSocket upgrade is a 503 with Retry-After", "[e2e][promises]") {
+  marketplace m{{"--ws.connections_max=1"}};
+  auto s = open_shop(m);
+  auto stream = live_stream(m, s, {});
+  ws_client first{m.srv.port(), "/streams/" + stream + "/ws"};
+  REQUIRE(first.status() == 101);
+  ws_client second{m.srv.port(), "/streams/" + stream + "/ws"};
+  CHECK(second.status() == 503);
+  CHECK(second.refusal().find("overloaded") != std::string::npos);
+  CHECK_FALSE(second.refusal_header("retry-after").empty());
+}
+
+TEST_CASE("promises: a request the actors do not answer in time is a 503 with Retry-After", "[e2e][promises]") {
+  // A registration waits on a lock the test holds; the request budget runs out.
+  marketplace m{{"--http.request_timeout_ms=500", "--actors.step_timeout_ms=400"}};
+  const std::string marker = "lm_promise_" + unique_suffix();
+  std::thread holder{[url = m.db.url(), marker] {
+    // No Catch assertion in this thread: the outcome is checked below.
+    persistence::execute_sql(url, "BEGIN; LOCK TABLE users IN EXCLUSIVE MODE; SELECT pg_sleep(5) AS " + marker + "; COMMIT");
+  }};
+  bool locked = false;
+  for (int attempt = 0; attempt < 500 && !locked; ++attempt) {
+    locked = count(m.db.url(), "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                               "WHERE c.relname = 'users' AND l.mode = 'ExclusiveLock' AND l.granted") == "1";
+    if (!locked)
+      ::poll(nullptr, 0, 10); // bounded retry pacing
+  }
+  REQUIRE(locked);
+  http_client c{m.srv.port()};
+  auto r = c.post("/auth/register", R"({"email":"slow@example.com","password":"correct horse battery staple",)"
+                                    R"("display_name":"Slow"})");
+  persistence::execute_sql(m.db.url(), "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%AS "
+                                         + marker + "%' AND pid <> pg_backend_pid()");
+  holder.join();
+  INFO(r.body);
+  CHECK(r.status == 503);
+  CHECK_FALSE(r.header("retry-after").empty());
+}
+
+TEST_CASE("promises: a WebSocket is closed with 1001 at shutdown and with 4401 once its token expired",
+          "[e2e][promises]") {
+  SECTION("shutdown") {
+    marketplace m;
+    auto s = open_shop(m);
+    auto stream = live_stream(m, s, {});
+    ws_client viewer{m.srv.port(), "/streams/" + stream + "/ws"};
+    REQUIRE(viewer.status() == 101);
+    viewer.send(R"({"type":"hello"})");
+    viewer.await(of_type("snapshot"));
+    // try_stop: no Catch assertion in the other thread.
+    auto stopped = std::async(std::launch::async, [&m] { return m.srv.try_stop(); });
+    std::optional<std::string> message;
+    do
+      message = viewer.read(std::chrono::seconds{10});
+    while (message.has_value());
+    CHECK(viewer.close_code() == 1001);
+    CHECK(stopped.get() == std::optional<int>{0});
+  }
+  SECTION("token expiry") {
+    marketplace m{{"--auth.access_token_ttl_s=1", "--auth.clock_skew_s=0"}};
+    auto s = open_shop(m);
+    auto stream = live_stream(m, s, {});
+    auto buyer = sign_up(m.c, "buyer");
+    ws_client viewer{m.srv.port(), "/streams/" + stream + "/ws"};
+    REQUIRE(viewer.status() == 101);
+    viewer.send("{\"type\":\"hello\",\"token\":" + quote(buyer.token) + "}");
+    viewer.await(of_type("snapshot"));
+    // Time itself must pass for a token to expire (1 s, no skew): there is
+    // no effect to await before it has.
+    ::poll(nullptr, 0, 2'100);
+    viewer.send(R"({"type":"ping","ref":"p"})");
+    std::optional<std::string> message;
+    do
+      message = viewer.read(std::chrono::seconds{5});
+    while (message.has_value() && message->find("\"pong\"") == std::string::npos);
+    bool closed = !message.has_value();
+    CHECK(closed);
+    CHECK(viewer.close_code() == 4401);
+  }
+}
+
+TEST_CASE("promises: a WebSocket peer that answers no ping is closed after ws.idle_timeout_ms", "[e2e][promises]") {
+  marketplace m{{"--ws.idle_timeout_ms=1000"}};
+  auto s = open_shop(m);
+  auto stream = live_stream(m, s, {});
+  // A raw upgrade, then silence: no pong, no frame at all.
+  raw_socket peer{m.srv.port()};
+  peer.send_all("GET /streams/" + stream + "/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  auto started = std::chrono::steady_clock::now();
+  std::string received;
+  CHECK(peer.read_until_closed(received, 10'000));
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(received.rfind("HTTP/1.1 101", 0) == 0);
+  CHECK(took >= std::chrono::milliseconds{900});
+  CHECK(took < std::chrono::seconds{8});
+}
+
+TEST_CASE("promises: two concurrent drop purchases with one key sell once and get the same reply", "[e2e][promises]") {
+  marketplace m;
+  auto s = open_shop(m);
+  auto product = listing(m, s, "Drop", 1000, 10);
+  auto stream = live_stream(m, s, {product});
+  auto drop = m.c.post("/streams/" + stream + "/drops",
+                       "{\"product_id\":" + quote(product) + ",\"quantity\":5,\"duration_s\":600,\"per_buyer_limit\":2}",
+                       s.owner.token);
+  REQUIRE(drop.status == 201);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto body = "{\"address_id\":" + quote(address) + ",\"quantity\":1}";
+  auto request = "POST /streams/" + stream + "/drops/" + drop.json().string_or("id") +
+                 "/buy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer " + buyer.token +
+                 "\r\nIdempotency-Key: twice-" + unique_suffix() + "\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\n\r\n" + body;
+  // Both requests are on the wire before either is answered.
+  raw_socket one{m.srv.port()};
+  raw_socket two{m.srv.port()};
+  one.send_all(request);
+  two.send_all(request);
+  auto first = one.read_reply();
+  auto second = two.read_reply();
+  REQUIRE(first.rfind("HTTP/1.1 201", 0) == 0);
+  REQUIRE(second.rfind("HTTP/1.1 201", 0) == 0);
+  CHECK(first.substr(first.find("\r\n\r\n")) == second.substr(second.find("\r\n\r\n")));
+  CHECK(count(m.db.url(), "SELECT count(*) FROM orders") == "1");
+  CHECK(stock_of(m, product) == 9);
+}
+
+TEST_CASE("promises: stock held by a checkout comes back after its hold, across a restart", "[e2e][promises]") {
+  temp_database db;
+  std::string keys;
+  std::string product;
+  {
+    server_process srv{db.url(), {"--orders.hold_ttl_s=2"}};
+    keys = srv.jwt_keys();
+    http_client c{srv.port()};
+    struct local_market {
+      server_process& srv;
+      http_client& c;
+      api_user admin;
+    } m{srv, c, make_admin(db.url(), c)};
+    auto s = open_shop(m);
+    product = listing(m, s, "Held", 1000, 3);
+    auto buyer = sign_up(c, "buyer");
+    auto address = add_address(c, buyer);
+    REQUIRE(c.post("/orders/checkout", checkout_body({{product, 2}}, address), buyer.token).status == 201);
+    REQUIRE(stock_of(m, product) == 1);
+    REQUIRE(srv.stop() == 0);
+  }
+  // A new process: its sweeper releases what the old one's checkout held.
+  server_process srv{db.url(), {"--orders.hold_ttl_s=2", "--orders.hold_sweep_interval_ms=100"},
+                     {{"LIVEMART_AUTH_JWT_KEYS", keys}}};
+  http_client c{srv.port()};
+  struct local_market {
+    server_process& srv;
+    http_client& c;
+  } m{srv, c};
+  CHECK(await_stock(m, product, 3));
+  CHECK(count(db.url(), "SELECT status FROM checkouts") == "expired");
+}
