@@ -278,20 +278,37 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
       token_pair tokens;
       tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
       tokens.refresh_expires_in_s = ctx->cfg.auth.refresh_token_ttl_s;
+      auto revocation_id = ids::next();
       db_command cmd{{persistence::refresh_rotate(token_hash_hex(req.refresh_token), ids::next(),
-                                                  token_hash_hex(tokens.refresh_token), ctx->cfg.auth.refresh_token_ttl_s)}};
+                                                  token_hash_hex(tokens.refresh_token), ctx->cfg.auth.refresh_token_ttl_s,
+                                                  revocation_id, ctx->revocation_keep_s())}};
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
         .then(
-          [ctx, rp, tokens](const db_result& r) mutable {
+          [self, ctx, rp, tokens, revocation_id](const db_result& r) mutable {
             const auto& rows = r.results.front();
             auto outcome = rows.rows.empty() ? std::string{} : rows.rows.front()[0].text;
+            if (outcome == "reused") {
+              // A stolen token: its session ended in the database; end its
+              // access tokens here before answering.
+              const auto& row = rows.rows.front();
+              revocation ended;
+              ended.id = revocation_id;
+              ended.user_id = ids::parse(row[static_cast<std::size_t>(rows.column("user_id"))].text).value_or(0);
+              ended.session_id = ids::parse(row[static_cast<std::size_t>(rows.column("family_id"))].text).value_or(0);
+              ended.forget_at_s = now_s() + ctx->revocation_keep_s();
+              log::warn("refresh token reused; session ended", "\"user_id\":\"" + ids::format(ended.user_id) + "\"");
+              auto refuse = [rp]() mutable {
+                rp.deliver(make_error(errc::invalid_refresh_token, "the refresh token is not valid"));
+              };
+              self->request(ctx->sessions, ctx->step_timeout, revoke_atom::value, std::vector<revocation>{ended})
+                .then([refuse](caf::ok_atom) mutable { refuse(); }, [refuse](caf::error&) mutable { refuse(); });
+              return;
+            }
             if (outcome == "suspended") {
               rp.deliver(make_error(errc::forbidden, "this account is suspended"));
               return;
             }
             if (outcome != "rotated") {
-              if (outcome == "reused")
-                log::warn("refresh token reused; family revoked", "\"user_id\":\"" + rows.rows.front()[1].text + "\"");
               rp.deliver(make_error(errc::invalid_refresh_token, "the refresh token is not valid"));
               return;
             }
@@ -321,7 +338,19 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
     },
     [self, ctx](password_atom, std::uint64_t user, const password_change& change) -> caf::result<token_pair> {
       auto rp = self->make_response_promise<token_pair>();
-      change_password(self, ctx, user, change, rp);
+      // Guessing the current password with a stolen access token is limited
+      // like guessing it at login.
+      self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "password:" + ids::format(user),
+                    static_cast<std::uint32_t>(ctx->cfg.auth.login_attempts_per_account_max))
+        .then(
+          [self, ctx, rp, user, change](std::uint32_t retry_after) mutable {
+            if (retry_after > 0) {
+              rp.deliver(make_rate_limited(retry_after));
+              return;
+            }
+            change_password(self, ctx, user, change, rp);
+          },
+          fail_to(rp));
       return rp;
     },
     [self, ctx](suspend_atom, std::uint64_t admin, std::uint64_t user, bool suspend,

@@ -22,10 +22,13 @@ CREATE INDEX revoked_sessions_forget_idx ON revoked_sessions (forget_at);
 -- and its sessions end.
 ALTER TABLE users ADD COLUMN suspended_at timestamptz, ADD COLUMN suspended_reason text NOT NULL DEFAULT '';
 
--- Rotation now also names the family (the session of the new access token)
--- and refuses a suspended account's token.
+-- Rotation now also names the family (the session of the new access token),
+-- refuses a suspended account's token, and ends the session of a token
+-- used twice (a stolen one: RFC 9700 4.14.2), its access tokens included,
+-- as revocation p_revocation_id kept p_keep_s seconds.
 DROP FUNCTION rotate_refresh_token(bytea, bigint, bytea, integer);
-CREATE FUNCTION rotate_refresh_token(p_old_hash bytea, p_new_id bigint, p_new_hash bytea, p_ttl_s integer)
+CREATE FUNCTION rotate_refresh_token(p_old_hash bytea, p_new_id bigint, p_new_hash bytea, p_ttl_s integer,
+                                     p_revocation_id bigint, p_keep_s integer)
 RETURNS TABLE (outcome text, user_id bigint, family_id bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -38,6 +41,8 @@ BEGIN
   END IF;
   IF t.revoked_at IS NOT NULL THEN
     UPDATE refresh_tokens r SET revoked_at = now() WHERE r.family_id = t.family_id AND r.revoked_at IS NULL;
+    INSERT INTO revoked_sessions (id, user_id, session_id, reason, forget_at)
+      VALUES (p_revocation_id, t.user_id, t.family_id, 'reused', now() + make_interval(secs => p_keep_s));
     RETURN QUERY SELECT 'reused'::text, t.user_id, t.family_id;
     RETURN;
   END IF;

@@ -72,7 +72,7 @@ constexpr auto catalog = std::to_array<named_statement>({
    "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) "
    "VALUES ($1, $2, $3, decode($4, 'hex'), now() + make_interval(secs => $5::integer))"},
   {"refresh_rotate",
-   "SELECT outcome, user_id, family_id FROM rotate_refresh_token(decode($1, 'hex'), $2, decode($3, 'hex'), $4)"},
+   "SELECT outcome, user_id, family_id FROM rotate_refresh_token(decode($1, 'hex'), $2, decode($3, 'hex'), $4, $5, $6)"},
   {"session_end",
    "WITH family AS (SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = decode($2, 'hex')), "
    "ended AS (UPDATE refresh_tokens r SET revoked_at = now() FROM family f "
@@ -318,8 +318,9 @@ db_statement refresh_insert(std::uint64_t id, std::uint64_t user_id, std::uint64
 }
 
 db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_id, const std::string& new_hash_hex,
-                            std::uint32_t ttl_s) {
-  return {"refresh_rotate", {db_text(old_hash_hex), db_uint(new_id), db_text(new_hash_hex), db_uint(ttl_s)}};
+                            std::uint32_t ttl_s, std::uint64_t revocation_id, std::uint32_t keep_s) {
+  return {"refresh_rotate", {db_text(old_hash_hex), db_uint(new_id), db_text(new_hash_hex), db_uint(ttl_s),
+                             db_uint(revocation_id), db_uint(keep_s)}};
 }
 
 db_statement user_password_hash(std::uint64_t id) {

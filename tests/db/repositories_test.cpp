@@ -76,7 +76,7 @@ TEST_CASE("refresh tokens rotate once, reuse revokes the family", "[db][tokens]"
   ok(f.write({{ps::refresh_insert(family, user.id, family, hash_of("first"), 3600)}}));
 
   auto rotate = [&](const std::string& old_token, const std::string& new_token) {
-    auto rows = ok(f.write({{ps::refresh_rotate(hash_of(old_token), ids::next(), hash_of(new_token), 3600)}}));
+    auto rows = ok(f.write({{ps::refresh_rotate(hash_of(old_token), ids::next(), hash_of(new_token), 3600, ids::next(), 60)}}));
     return rows.results.front().rows.front()[0].text;
   };
   CHECK(rotate("first", "second") == "rotated");
@@ -89,6 +89,9 @@ TEST_CASE("refresh tokens rotate once, reuse revokes the family", "[db][tokens]"
   auto live = sql(db.url(), "SELECT count(*) FROM refresh_tokens WHERE family_id = " + ids::format(family)
                               + " AND revoked_at IS NULL");
   CHECK(live.rows[0][0].text == "0");
+  // Each reuse ended the session, its access tokens included.
+  CHECK(sql(db.url(), "SELECT count(*) FROM revoked_sessions WHERE reason = 'reused' AND session_id = "
+                        + ids::format(family)).rows[0][0].text == "2");
 
   SECTION("an expired token does not rotate") {
     auto other = ids::next();

@@ -50,9 +50,11 @@ inline constexpr std::string_view users_email_constraint = "users_email_key";
 
 db_statement refresh_insert(std::uint64_t id, std::uint64_t user_id, std::uint64_t family_id,
                             const std::string& token_hash_hex, std::uint32_t ttl_s);
-/// Columns: outcome (rotated, unknown, expired, reused), user_id.
+/// Columns: outcome (rotated, unknown, expired, suspended, reused), user_id,
+/// family_id. A reused token ends its session as revocation `revocation_id`,
+/// kept `keep_s` seconds.
 db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_id, const std::string& new_hash_hex,
-                            std::uint32_t ttl_s);
+                            std::uint32_t ttl_s, std::uint64_t revocation_id, std::uint32_t keep_s);
 db_statement refresh_revoke_family(const std::string& token_hash_hex);
 
 // Sessions (0014_sessions.sql). Revocations are kept `keep_s` seconds: as
