@@ -453,7 +453,7 @@ void race_for_drop(Attempt attempt) {
   const auto port = m.srv.port();
   std::vector<std::thread> threads;
   for (const auto& person : people) {
-    threads.emplace_back([&, port] {
+    threads.emplace_back([&, port, &buyer = person.first, &address = person.second] {
       std::string error;
       auto c = http_client::try_connect(port, error);
       for (int k = 0; k < attempts_each; ++k) {
@@ -461,7 +461,7 @@ void race_for_drop(Attempt attempt) {
           note(error);
           continue;
         }
-        auto r = attempt(*c, drop, person.first, person.second);
+        auto r = attempt(*c, drop, buyer, address);
         if (!r)
           note(c->last_error());
         else if (r->status == 201)
