@@ -23,9 +23,10 @@ std::string count_of(const std::string& url, const std::string& email) {
   return sql(url, "SELECT count(*) FROM users WHERE email = '" + email + "'").rows[0][0].text;
 }
 
-/// A sample of the writer's batch-size histogram (this process's registry).
-/// Rows cannot tell their transaction apart (savepoints give each command a
-/// subtransaction id), so the writer's own metrics count transactions.
+/// A sample of the writer's metrics (this process's registry). A row's xmin
+/// does not name its transaction (savepoints give each command a
+/// subtransaction id), so the writer's own metrics count transactions, and
+/// a trigger notes txid_current() where a test needs to know which.
 double metric(const std::string& series) {
   auto text = metrics::registry::global().render();
   auto at = text.find("\n" + series + " ");
