@@ -108,7 +108,15 @@ void fake_stripe::serve() {
       continue;
     int fd = ::accept(listen_fd_, nullptr, nullptr);
     if (fd >= 0) {
-      handle(fd);
+      // This is not the test's thread: a request the fake cannot read must
+      // not end the test binary without a report. It gets a 500, and the
+      // test sees livemart's reaction to a gateway that failed.
+      try {
+        handle(fd);
+      } catch (const std::exception&) {
+        const char reply[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        (void)::send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL);
+      }
       ::close(fd);
     }
   }
