@@ -3,9 +3,10 @@
 // with. A refusal must render as problem+json; a success must keep the
 // decoder's promises and encode back to JSON.
 //
-// Input: byte 0 picks the decoder (its value modulo 32: '@' is the first,
-// 'A' the second ... '_' the last, see `decoders` below), the rest is the
-// request body.
+// Input: byte 0 picks the decoder (its distance from '@', modulo the number
+// of decoders: '@' is the first, 'A' the second, ... in the order of
+// `decoders` below, new ones at the end so that seeds keep their decoder),
+// the rest is the request body.
 
 #include <algorithm>
 #include <array>
@@ -92,7 +93,7 @@ void check_strings(const json::value& v) {
 
 using decoder = void (*)(std::string_view body);
 
-const std::array<decoder, 32> decoders{{
+const std::array<decoder, 34> decoders{{
   // '@' POST /auth/register
   [](std::string_view b) {
     check(decode_register(b, fuzz::settings()), [](const register_request& r) {
@@ -287,6 +288,17 @@ const std::array<decoder, 32> decoders{{
     if (auto* v = std::get_if<json::value>(&parsed))
       check_strings(*v);
   },
+  // '`' POST /auth/password
+  [](std::string_view b) {
+    check(decode_password_change(b, fuzz::settings()), [](const password_change& c) {
+      fuzz::require(c.new_password != c.current_password, "a new password differs from the current one");
+    });
+  },
+  // 'a' POST /admin/users/:id/suspend
+  [](std::string_view b) {
+    check(decode_suspension(b, fuzz::settings()),
+          [](const suspension& s) { fuzz::require(!s.reason.empty(), "a suspension says why"); });
+  },
 }};
 
 } // namespace
@@ -294,6 +306,7 @@ const std::array<decoder, 32> decoders{{
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0)
     return 0;
-  decoders[data[0] % decoders.size()]({reinterpret_cast<const char*>(data) + 1, size - 1});
+  auto index = static_cast<std::uint8_t>(data[0] - '@') % decoders.size();
+  decoders[index]({reinterpret_cast<const char*>(data) + 1, size - 1});
   return 0;
 }

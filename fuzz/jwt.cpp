@@ -30,6 +30,7 @@ namespace fuzz = livemart::fuzz;
 void check_claims(const jwt::claims& c) {
   const auto& cfg = fuzz::tokens();
   fuzz::require(c.user_id != 0, "a verified token names a user");
+  fuzz::require(c.session_id != 0, "a verified token names its session");
   fuzz::require(c.expires_at_s + static_cast<std::int64_t>(cfg.clock_skew_s) > fuzz::now_s, "a verified token has not expired");
   fuzz::require(c.issued_at_s - static_cast<std::int64_t>(cfg.clock_skew_s) <= fuzz::now_s, "a verified token was issued");
   fuzz::require(c.expires_at_s - c.issued_at_s <= static_cast<std::int64_t>(cfg.ttl_s),
@@ -67,13 +68,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fuzz::require(!k.id.empty() && k.secret.size() >= 32, "each key has a kid and 256 bits");
   }
 
-  // What the server issues, it accepts.
+  // What the server issues, it accepts, for any user and session.
   std::uint64_t user = 14695981039346656037ull;
   for (std::size_t i = 0; i < size; ++i)
     user = (user ^ data[i]) * 1099511628211ull;
+  auto session = (user >> 1) | 1;
   user |= 1;
-  auto issued = jwt::verify(fuzz::tokens(), jwt::issue(fuzz::tokens(), user, fuzz::now_s), fuzz::now_s);
-  fuzz::require(std::holds_alternative<jwt::claims>(issued) && std::get<jwt::claims>(issued).user_id == user,
-                "an issued token verifies for its user");
+  auto issued = jwt::verify(fuzz::tokens(), jwt::issue(fuzz::tokens(), user, session, fuzz::now_s), fuzz::now_s);
+  fuzz::require(std::holds_alternative<jwt::claims>(issued) && std::get<jwt::claims>(issued).user_id == user
+                  && std::get<jwt::claims>(issued).session_id == session,
+                "an issued token verifies for its user and session");
   return 0;
 }
