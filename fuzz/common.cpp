@@ -7,7 +7,6 @@
 #include <vector>
 
 #include <protocol/json.hpp>
-#include <protocol/validation.hpp>
 
 namespace livemart::fuzz {
 
@@ -43,48 +42,8 @@ void require(bool condition, std::string_view what) {
   std::abort();
 }
 
-namespace {
-
-/// LIVEMART_FUZZ_ALLOW=invalid-utf8 looks past a known bug so that a long
-/// run can find others: client bytes that are not UTF-8 (a request path)
-/// copied into a JSON body as they are (fuzz/crashes/http_request/). The
-/// body must still be JSON once those bytes are replaced. Off by default.
-bool invalid_utf8_allowed() {
-  static const bool allowed = [] {
-    const char* allow = std::getenv("LIVEMART_FUZZ_ALLOW");
-    return allow != nullptr && std::string_view{allow}.find("invalid-utf8") != std::string_view::npos;
-  }();
-  return allowed;
-}
-
-/// `text` with every byte that is not part of well-formed UTF-8 replaced by '?'.
-std::string replace_invalid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t length = 1;
-    auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0xc0)
-      length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    if (c < 0x80 || (c >= 0xc0 && i + length <= text.size() && validation::is_valid_utf8(text.substr(i, length)))) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out.push_back('?');
-      ++i;
-    }
-  }
-  return out;
-}
-
-} // namespace
-
 void require_json(std::string_view text, std::string_view what) {
   auto parsed = json::parse(text, 64);
-  if (std::holds_alternative<json::parse_error>(parsed) && invalid_utf8_allowed() && !validation::is_valid_utf8(text)) {
-    require_json(replace_invalid_utf8(text), what);
-    return;
-  }
   if (auto* err = std::get_if<json::parse_error>(&parsed)) {
     std::fprintf(stderr, "fuzz: %.*s is not JSON (%s): %.*s\n", static_cast<int>(what.size()), what.data(),
                  err->message.c_str(), static_cast<int>(text.size()), text.data());
