@@ -5,6 +5,8 @@
 // bounded and its other clients served throughout.
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -93,6 +95,18 @@ TEST_CASE("chunk extensions and trailers that never end are cut at their limits,
     std::string received;
     REQUIRE(s.read_until_closed(received));
     CHECK(status_of(received) == "413");
+  }
+  // The end of a chunked body in small pieces: Beast 1.74 asserts wrongly
+  // there (found by fuzzing); the server must read on, not abort.
+  for (const std::string first : {"0\r\n", "1\r\n{\r\n1\r\n}\r\n0\r\n", "0\r\n\r"}) {
+    raw_socket s{srv.port()};
+    s.send_all(chunked_head + first);
+    ::poll(nullptr, 0, 50); // two TCP segments, so the parser sees the first alone
+    s.send_all(first.back() == '\r' ? "\n" : "\r\n");
+    auto reply = s.read_reply();
+    INFO(reply);
+    // Read whole: an empty body is not JSON (400), "{}" misses fields (422).
+    CHECK(status_of(reply) == (first.size() > 5 ? "422" : "400"));
   }
   // A well-formed chunked request with a trailer is read and handled.
   {
