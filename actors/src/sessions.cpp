@@ -34,6 +34,7 @@ struct sessions_state {
   std::uint64_t last_id = 0;                 ///< the newest revocation read
   std::uint32_t polls = 0;
   bool loaded = false;
+  std::shared_ptr<const revocation_list::snapshot> published; ///< the last one every thread was given
   static inline const char* name = "sessions";
 };
 
@@ -52,30 +53,55 @@ bool forget_expired(sessions_pointer self) {
   return self->state.by_id.size() != before;
 }
 
-/// Builds the snapshot every thread reads from what is in force now.
-void publish(sessions_pointer self, const context_ptr& ctx) {
-  auto next = std::make_shared<revocation_list::snapshot>();
-  auto& all = self->state.by_id;
-  for (auto it = all.begin(); it != all.end(); ++it) {
-    const auto& r = it->second;
-    if (r.session_id != 0) {
-      next->sessions.insert(r.session_id);
-    } else {
-      auto& cutoff = next->cutoffs[r.user_id];
-      cutoff = std::max(cutoff, r.cutoff);
-    }
+/// Revocations made since the base at most, before the base is rebuilt.
+constexpr std::size_t recent_max = 1'024;
+
+void add(revocation_list::entries& to, const revocation& r) {
+  if (r.session_id != 0) {
+    to.sessions.insert(r.session_id);
+  } else {
+    auto& cutoff = to.cutoffs[r.user_id];
+    cutoff = std::max(cutoff, r.cutoff);
   }
+}
+
+/// Rebuilds the snapshot every thread reads from all that is in force now.
+void publish_all(sessions_pointer self, const context_ptr& ctx) {
+  auto base = std::make_shared<revocation_list::entries>();
+  for (const auto& [id, r] : self->state.by_id)
+    add(*base, r);
+  auto next = std::make_shared<revocation_list::snapshot>();
+  next->base = std::move(base);
+  self->state.published = next;
   ctx->list->publish(std::move(next));
 }
 
-/// Takes revocations in; true when any was new.
-bool take(sessions_pointer self, const std::vector<revocation>& list) {
-  bool changed = false;
+/// Publishes `added` on top of the last snapshot: only the recent part is
+/// copied, until it grows past recent_max.
+void publish_added(sessions_pointer self, const context_ptr& ctx, const std::vector<revocation>& added) {
+  if (added.empty())
+    return;
+  const auto& last = self->state.published;
+  if (!last || last->recent.sessions.size() + last->recent.cutoffs.size() + added.size() > recent_max) {
+    publish_all(self, ctx);
+    return;
+  }
+  auto next = std::make_shared<revocation_list::snapshot>(*last);
+  for (const auto& r : added)
+    add(next->recent, r);
+  self->state.published = next;
+  ctx->list->publish(std::move(next));
+}
+
+/// Takes revocations in; returns those that were new.
+std::vector<revocation> take(sessions_pointer self, const std::vector<revocation>& list) {
+  std::vector<revocation> added;
   for (const auto& r : list) {
     self->state.last_id = std::max(self->state.last_id, r.id);
-    changed = self->state.by_id.emplace(r.id, r).second || changed;
+    if (self->state.by_id.emplace(r.id, r).second)
+      added.push_back(r);
   }
-  return changed;
+  return added;
 }
 
 void schedule_poll(sessions_pointer self, const context_ptr& ctx) {
@@ -93,14 +119,16 @@ sessions_actor::behavior_type sessions_service(sessions_pointer self, context_pt
                   db_command{{persistence::revocations_since(self->state.last_id, poll_batch_max)}})
       .then(
         [self, ctx](const db_result& r) {
-          bool added = take(self, persistence::decode_revocations(r.results.front()));
-          if (forget_expired(self) || added)
-            publish(self, ctx);
+          auto added = take(self, persistence::decode_revocations(r.results.front()));
+          if (forget_expired(self))
+            publish_all(self, ctx);
+          else
+            publish_added(self, ctx, added);
           schedule_poll(self, ctx);
         },
         [self, ctx](caf::error&) {
           if (forget_expired(self))
-            publish(self, ctx);
+            publish_all(self, ctx);
           schedule_poll(self, ctx);
         });
     if (ctx->background_jobs && ++self->state.polls % forget_every_polls == 0)
@@ -122,7 +150,7 @@ sessions_actor::behavior_type sessions_service(sessions_pointer self, context_pt
           [self, ctx, rp](const db_result& r) mutable {
             take(self, persistence::decode_revocations(r.results.front()));
             forget_expired(self);
-            publish(self, ctx);
+            publish_all(self, ctx);
             if (!self->state.loaded) {
               self->state.loaded = true;
               schedule_poll(self, ctx);
@@ -135,8 +163,7 @@ sessions_actor::behavior_type sessions_service(sessions_pointer self, context_pt
     [self, ctx](revoke_atom, const std::vector<revocation>& list) {
       // Revocations this node just committed: in force before the request
       // that made them is answered.
-      if (take(self, list))
-        publish(self, ctx);
+      publish_added(self, ctx, take(self, list));
       return caf::ok_atom::value;
     },
   };

@@ -19,9 +19,24 @@ namespace livemart {
 
 class revocation_list {
 public:
-  struct snapshot {
+  struct entries {
     std::unordered_set<std::uint64_t> sessions;              ///< ended sessions
     std::unordered_map<std::uint64_t, std::uint64_t> cutoffs; ///< user: sessions below this id ended
+
+    bool revoked(std::uint64_t user_id, std::uint64_t session_id) const {
+      if (sessions.count(session_id) != 0)
+        return true;
+      auto it = cutoffs.find(user_id);
+      return it != cutoffs.end() && session_id < it->second;
+    }
+  };
+
+  /// What is in force: a base, rebuilt now and then, shared by the
+  /// snapshots that follow it, and the few revocations made since. A logout
+  /// copies only the latter, whatever the number in force.
+  struct snapshot {
+    std::shared_ptr<const entries> base = std::make_shared<const entries>();
+    entries recent;
   };
 
   revocation_list() : current_(std::make_shared<const snapshot>()) {}
@@ -29,10 +44,7 @@ public:
   /// True when the session `session_id` of `user_id` has ended.
   bool revoked(std::uint64_t user_id, std::uint64_t session_id) const {
     auto s = current_.load(std::memory_order_acquire);
-    if (s->sessions.count(session_id) != 0)
-      return true;
-    auto it = s->cutoffs.find(user_id);
-    return it != s->cutoffs.end() && session_id < it->second;
+    return s->recent.revoked(user_id, session_id) || s->base->revoked(user_id, session_id);
   }
 
   /// Replaces the snapshot (the sessions actor only).
