@@ -32,7 +32,6 @@ decoded<category_patch> decode_category(std::string_view body, const conf::setti
   }
   // parent_id: an id string, or null for a root.
   if (r.is_null("parent_id")) {
-    r.string("parent_id", false, true); // marks the field as read
     out.present |= cf_parent;
     out.values.parent_id = 0;
   } else if (auto parent = r.string("parent_id", false)) {

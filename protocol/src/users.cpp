@@ -124,8 +124,8 @@ std::optional<std::vector<std::string>> body_reader::string_array(std::string_vi
   return out;
 }
 
-bool body_reader::is_null(std::string_view key) const {
-  const auto* v = root_.find(key);
+bool body_reader::is_null(std::string_view key) {
+  const auto* v = field(key);
   return v != nullptr && v->is_null();
 }
 

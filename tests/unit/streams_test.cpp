@@ -103,6 +103,10 @@ TEST_CASE("stream, drop and auction requests name their offending fields", "[uni
   REQUIRE(std::holds_alternative<drop_spec>(drop));
   CHECK(std::get<drop_spec>(drop).price_minor == -1);
   CHECK(std::get<drop_spec>(drop).per_buyer_limit == 1);
+  // A null price is the product's own, as an absent one.
+  auto at_list_price = decode_drop_spec(R"({"product_id":"5","quantity":10,"duration_s":60,"price_minor":null})", cfg);
+  REQUIRE(std::holds_alternative<drop_spec>(at_list_price));
+  CHECK(std::get<drop_spec>(at_list_price).price_minor == -1);
   CHECK(names(refused(decode_drop_spec(R"({"product_id":"5","quantity":0,"duration_s":60})", cfg)), "quantity"));
   CHECK(names(refused(decode_drop_spec(R"({"product_id":"5","quantity":1,"duration_s":999999})", cfg)), "duration_s"));
   CHECK(names(refused(decode_auction_spec(R"({"product_id":"5","starting_price_minor":-1,"duration_s":10})", cfg)),

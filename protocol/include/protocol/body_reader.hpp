@@ -36,8 +36,9 @@ public:
   std::optional<std::uint64_t> id(std::string_view key, bool required, std::string_view what);
   /// An array of strings with at most `items_max` entries.
   std::optional<std::vector<std::string>> string_array(std::string_view key, bool required, std::size_t items_max);
-  /// True when `key` is present and JSON null (marks "clear this").
-  bool is_null(std::string_view key) const;
+  /// True when `key` is present and JSON null (marks "clear this"); a
+  /// field asked about is known, so it is never an unknown field.
+  bool is_null(std::string_view key);
   /// An array of `items_min` to `items_max` objects; `each(item, index)`
   /// reads each with a reader of its own, whose problems are named
   /// `key[i].field`. Returns the number of items read.
