@@ -109,19 +109,6 @@ void answer(errc code, const std::string& detail, std::string_view instance) {
   fuzz::require_renderable(make_problem(code, detail), instance);
 }
 
-/// request_context::query (http/src/bridge.cpp): a parameter, percent-decoded.
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
-  std::string_view rest = query;
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    auto pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (crypto::percent_decode(pair.substr(0, eq)) == name)
-      return eq == std::string_view::npos ? std::string{} : crypto::percent_decode(pair.substr(eq + 1));
-  }
-  return std::nullopt;
-}
 
 std::string_view view(beast::string_view s) {
   return {s.data(), s.size()};
@@ -249,17 +236,17 @@ void handle(const bhttp::request<bhttp::string_body>& msg) {
     }
   }
   if (method == "GET" && (pattern == "/products" || pattern == "/sellers/:id/products")) {
-    auto decoded = decode_search_query([&query](std::string_view name) { return query_param(query, name); },
+    auto decoded = decode_search_query([&query](std::string_view name) { return crypto::query_param(query, name); },
                                        fuzz::settings());
     if (auto* p = std::get_if<problem>(&decoded))
       fuzz::require_renderable(*p, path);
   } else if (method == "GET") {
     // request_context::read_page, for the lists.
-    if (auto limit = query_param(query, "limit")) {
+    if (auto limit = crypto::query_param(query, "limit")) {
       std::uint32_t n = 0;
       (void)std::from_chars(limit->data(), limit->data() + limit->size(), n);
     }
-    if (auto cursor = query_param(query, "cursor"))
+    if (auto cursor = crypto::query_param(query, "cursor"))
       (void)ids::parse(*cursor);
   }
 }

@@ -27,19 +27,6 @@ namespace {
 using namespace livemart;
 namespace fuzz = livemart::fuzz;
 
-/// request_context::query (http/src/bridge.cpp): a parameter, percent-decoded.
-std::optional<std::string> query_param(std::string_view query, std::string_view name) {
-  std::string_view rest = query;
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    auto pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (crypto::percent_decode(pair.substr(0, eq)) == name)
-      return eq == std::string_view::npos ? std::string{} : crypto::percent_decode(pair.substr(eq + 1));
-  }
-  return std::nullopt;
-}
 
 void check_cursor(std::string_view text) {
   auto c = decode_cursor(text);
@@ -53,7 +40,7 @@ void check_cursor(std::string_view text) {
 
 void check_query(std::string_view query) {
   const auto& cfg = fuzz::settings();
-  auto decoded = decode_search_query([query](std::string_view name) { return query_param(query, name); }, cfg);
+  auto decoded = decode_search_query([query](std::string_view name) { return crypto::query_param(query, name); }, cfg);
   if (auto* p = std::get_if<problem>(&decoded)) {
     fuzz::require_renderable(*p, "/products");
     return;
@@ -85,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text{reinterpret_cast<const char*>(data), size};
   check_query(text);
   check_cursor(text);
-  if (auto cursor = query_param(text, "cursor"))
+  if (auto cursor = crypto::query_param(text, "cursor"))
     check_cursor(*cursor);
   check_list_cursors(text);
   return 0;

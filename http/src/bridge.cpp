@@ -162,16 +162,7 @@ bool request_context::require_json() {
 }
 
 std::optional<std::string> request_context::query(std::string_view name) const {
-  std::string_view rest = req_.query;
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    auto pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (crypto::percent_decode(pair.substr(0, eq)) == name)
-      return eq == std::string_view::npos ? std::string{} : crypto::percent_decode(pair.substr(eq + 1));
-  }
-  return std::nullopt;
+  return crypto::query_param(req_.query, name);
 }
 
 std::optional<std::uint64_t> request_context::path_id(std::string_view what) {

@@ -82,6 +82,19 @@ std::string percent_decode(std::string_view text) {
   return out;
 }
 
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq)) == name)
+      return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0)
     return std::nullopt;

@@ -26,6 +26,10 @@ std::optional<std::string> from_hex(std::string_view hex);
 /// space, %XX a byte; a malformed escape is kept as it is.
 std::string percent_decode(std::string_view text);
 
+/// The first parameter called `name` (after decoding) of a query string
+/// (`a=1&b=2`, no '?'), percent-decoded; "" when it has no '='.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+
 /// RFC 4648 §5, without padding.
 std::string base64url_encode(std::string_view bytes);
 /// Rejects padding, white space and characters outside the alphabet.
