@@ -21,7 +21,7 @@ using tick_atom = caf::atom_constant<caf::atom("order_tick")>;
 struct order_context {
   std::chrono::milliseconds step_timeout;
   std::chrono::milliseconds gateway_timeout;
-  std::chrono::seconds idle;
+  std::chrono::milliseconds idle;
   std::size_t queue_max;
   std::string gateway_name;
   bool capture_on_ship; ///< payments.capture=on_ship: authorize when paid, capture when shipped
@@ -916,12 +916,12 @@ order_directory spawn_order_directory(caf::actor_system& sys, const conf::settin
                                       product_directory products, user_directory users, gateway_actor gateway) {
   auto ctx = std::make_shared<const order_context>(order_context{
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.payments.gateway_timeout_ms},
-    std::chrono::seconds{cfg.actors.order_idle_s}, cfg.actors.order_queue_max, cfg.payments.gateway,
+    std::chrono::milliseconds{cfg.actors.order_idle_ms}, cfg.actors.order_queue_max, cfg.payments.gateway,
     cfg.payments.capture == "on_ship", db,
     std::move(products), std::move(users), std::move(gateway)});
   order_directory dir;
   for (std::size_t i = 0; i < cfg.actors.order_shards; ++i)
-    dir.shards.push_back(sys.spawn(registry::simple_registry<order_actor, order_registry_actor, context_ptr>, ctx, spawn_order));
+    dir.shards.push_back(sys.spawn(registry::simple_registry<order_actor, order_registry_actor, context_ptr>, ctx, spawn_order, registry::kind::order));
   return dir;
 }
 

@@ -19,7 +19,7 @@ using tick_atom = caf::atom_constant<caf::atom("idle_tick")>;
 
 struct product_context {
   std::chrono::milliseconds step_timeout;
-  std::chrono::seconds idle;
+  std::chrono::milliseconds idle;
   std::chrono::milliseconds detail_refresh;
   conf::order_settings orders; ///< shipping, payment deadline and batch size of direct sales
   persistence::database db;
@@ -572,6 +572,7 @@ product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
 
 product_registry_actor::behavior_type product_registry(registry_pointer self, std::shared_ptr<const product_context> ctx) {
   self->state.ctx = std::move(ctx);
+  self->state.actors.passivated = &registry::passivations(registry::kind::product);
   // Supervision: a product actor that ends is forgotten; the next request
   // (or the ones held while it retired) gets a fresh one from committed state.
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -652,7 +653,7 @@ product_directory spawn_product_directory(caf::actor_system& sys, const conf::se
                                           const persistence::database& db, search_actor search, seller_actor sellers,
                                           category_actor categories) {
   auto ctx = std::make_shared<const product_context>(product_context{
-    std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::seconds{cfg.actors.product_idle_s},
+    std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.actors.product_idle_ms},
     std::chrono::milliseconds{cfg.catalog.detail_refresh_ms}, cfg.orders, db, std::move(search), std::move(sellers),
     std::move(categories)});
   product_directory dir;

@@ -9,9 +9,33 @@
 
 #include <caf/all.hpp>
 
+#include <protocol/metrics.hpp>
+
 /// Bookkeeping shared by the registries that own one actor per id
 /// (products, orders), and the directories that shard them.
 namespace livemart::registry {
+
+/// The kinds of actor a registry owns, as /metrics labels them.
+enum class kind { product, order, stream };
+
+/// livemart_actor_passivations_total{kind=...}: how often actors of `k`
+/// ended after being idle.
+inline metrics::counter& passivations(kind k) {
+  auto make = [](const char* label) -> metrics::counter& {
+    return metrics::registry::global().make_counter("livemart_actor_passivations_total",
+                                                    "Actors that ended after being idle (passivated)",
+                                                    std::string{"kind=\""} + label + "\"");
+  };
+  static auto& products = make("product");
+  static auto& orders = make("order");
+  static auto& streams = make("stream");
+  switch (k) {
+    case kind::product: return products;
+    case kind::order: return orders;
+    case kind::stream: return streams;
+  }
+  return products;
+}
 
 /// The shard of `id` among `shards` (ids spread by a multiplicative hash).
 inline std::size_t shard_of(std::uint64_t id, std::size_t shards) {
@@ -25,6 +49,7 @@ template <class Handle>
 struct table {
   std::unordered_map<std::uint64_t, Handle> live;
   std::unordered_map<std::uint64_t, Handle> retiring;
+  metrics::counter* passivated = nullptr; ///< counts agreed passivations
 
   bool is_retiring(std::uint64_t id) const { return retiring.count(id) != 0; }
 
@@ -45,6 +70,8 @@ struct table {
       return false;
     retiring.emplace(id, it->second);
     live.erase(it);
+    if (passivated != nullptr)
+      passivated->add();
     return true;
   }
 
@@ -103,7 +130,9 @@ Actor find_or_spawn(simple_pointer<Actor, Registry, Context> self, std::uint64_t
 /// for it wait until it is down), and ends its actors when it ends.
 template <class Actor, class Registry, class Context>
 typename Registry::behavior_type simple_registry(simple_pointer<Actor, Registry, Context> self, Context ctx,
-                                                 typename simple_state<Actor, Registry, Context>::spawn_fn spawn) {
+                                                 typename simple_state<Actor, Registry, Context>::spawn_fn spawn,
+                                                 kind k) {
+  self->state.actors.passivated = &passivations(k);
   self->state.ctx = std::move(ctx);
   self->state.spawn = spawn;
   self->set_down_handler([self](caf::down_msg& msg) {

@@ -788,8 +788,13 @@ void load(stream_pointer self, const context_ptr& ctx, std::uint64_t id) {
       });
 }
 
+/// How often a stream looks at its statistics and its idleness.
+std::chrono::milliseconds idle_period(const conf::stream_settings& cfg) {
+  return std::chrono::milliseconds{std::max<std::uint64_t>(1, std::min<std::uint64_t>(cfg.stats_flush_s * 1000ull, cfg.idle_ms))};
+}
+
 /// The periodic tick: writes the viewer statistics while live, and
-/// passivates a stream that is not live once unused for streams.idle_s.
+/// passivates a stream that is not live once unused for streams.idle_ms.
 void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_registry_actor& registry) {
   auto& st = self->state;
   if (st.load_error || !st.exists) {
@@ -802,7 +807,7 @@ void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_regi
                   db_command{{persistence::stream_save(st.info, st.key_hash)}})
       .then([](const db_result&) {}, [self](caf::error&) { self->state.stats_dirty = true; });
   }
-  auto idle = std::chrono::steady_clock::now() - st.last_activity >= std::chrono::seconds{ctx->cfg.idle_s};
+  auto idle = std::chrono::steady_clock::now() - st.last_activity >= std::chrono::milliseconds{ctx->cfg.idle_ms};
   bool busy = (st.auction && st.auction->open) || (st.drop && st.drop->active) || st.buys_in_flight > 0 || !st.hubs.empty();
   if (st.info.status != stream_status::live && idle && !busy) {
     // Awaited: nothing (a start, a publish, a join) can come between the
@@ -817,9 +822,8 @@ void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_regi
         },
         [](caf::error&) {});
   }
-  auto period = std::chrono::seconds{std::max<std::uint32_t>(1, std::min(ctx->cfg.stats_flush_s, ctx->cfg.idle_s))};
   if (!st.retiring)
-    arm(self, tick::idle, 0, period);
+    arm(self, tick::idle, 0, idle_period(ctx->cfg));
 }
 
 stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t id, stream_registry_actor registry,
@@ -865,7 +869,7 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
     }
     return caf::message{};
   });
-  arm(self, tick::idle, 0, std::chrono::seconds{std::max<std::uint32_t>(1, std::min(ctx->cfg.stats_flush_s, ctx->cfg.idle_s))});
+  arm(self, tick::idle, 0, idle_period(ctx->cfg));
   auto touch = [self] { self->state.last_activity = std::chrono::steady_clock::now(); };
   return {
     [self, touch](get_atom) -> caf::result<stream_info> {
@@ -1598,7 +1602,7 @@ void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& 
     cfg.streams, conf::parse_increment_tiers(cfg.streams.bid_increments), step, 3 * step, s.db, s.products, s.users,
     s.orders, s.stream_index});
   for (std::size_t i = 0; i < cfg.actors.product_shards; ++i)
-    s.streams.shards.push_back(sys.spawn(registry::simple_registry<stream_actor, stream_registry_actor, context_ptr>, ctx, spawn_stream));
+    s.streams.shards.push_back(sys.spawn(registry::simple_registry<stream_actor, stream_registry_actor, context_ptr>, ctx, spawn_stream, registry::kind::stream));
   s.stream_service = sys.spawn(stream_service, ctx, s.sellers, s.streams);
   sys.spawn(stream_starter, ctx, s.streams);
 }

@@ -114,9 +114,9 @@ std::vector<setting_entry> make_entries() {
     entry("actors.step_timeout_ms", &s::actors, &actor_settings::step_timeout_ms, "budget of one actor-to-actor request"),
     entry("actors.update_attempts_max", &s::actors, &actor_settings::update_attempts_max, "optimistic retries when a row changed concurrently"),
     entry("actors.product_shards", &s::actors, &actor_settings::product_shards, "product registry shards"),
-    entry("actors.product_idle_s", &s::actors, &actor_settings::product_idle_s, "seconds before an idle product actor is passivated"),
+    entry("actors.product_idle_ms", &s::actors, &actor_settings::product_idle_ms, "an idle product actor is passivated after this long"),
     entry("actors.order_shards", &s::actors, &actor_settings::order_shards, "order registry shards"),
-    entry("actors.order_idle_s", &s::actors, &actor_settings::order_idle_s, "seconds before an idle order actor is passivated"),
+    entry("actors.order_idle_ms", &s::actors, &actor_settings::order_idle_ms, "an idle order actor is passivated after this long"),
     entry("actors.order_queue_max", &s::actors, &actor_settings::order_queue_max, "changes waiting for one order at most (503 above)"),
     entry("auth.jwt_issuer", &s::auth, &auth_settings::jwt_issuer, "iss of issued and accepted tokens"),
     entry("auth.jwt_audience", &s::auth, &auth_settings::jwt_audience, "aud of issued and accepted tokens"),
@@ -190,7 +190,7 @@ std::vector<setting_entry> make_entries() {
     entry("streams.push_interval_ms", &s::streams, &stream_settings::push_interval_ms, "a product's stock and price reach viewers at most this often (0: every change)"),
     entry("streams.viewer_push_interval_ms", &s::streams, &stream_settings::viewer_push_interval_ms, "the viewer count reaches viewers at most this often"),
     entry("streams.stats_flush_s", &s::streams, &stream_settings::stats_flush_s, "viewer statistics are written at least this often while live"),
-    entry("streams.idle_s", &s::streams, &stream_settings::idle_s, "an actor of a stream that is not live ends after this long unused"),
+    entry("streams.idle_ms", &s::streams, &stream_settings::idle_ms, "an actor of a stream that is not live ends after this long unused"),
     entry("streams.live_page_max", &s::streams, &stream_settings::live_page_max, "streams per page of GET /streams/live"),
     entry("streams.drop_quantity_max", &s::streams, &stream_settings::drop_quantity_max, "units in one drop"),
     entry("streams.drop_duration_max_s", &s::streams, &stream_settings::drop_duration_max_s, "longest drop, seconds"),
@@ -365,9 +365,9 @@ std::vector<std::string> validate(const settings& v) {
   require(v.actors.scheduler_threads >= 1, "actors.scheduler_threads must be at least 1");
   require(v.actors.user_shards >= 1, "actors.user_shards must be at least 1");
   require(v.actors.product_shards >= 1, "actors.product_shards must be at least 1");
-  require(v.actors.product_idle_s >= 1, "actors.product_idle_s must be at least 1");
-  require(v.actors.order_shards >= 1 && v.actors.order_idle_s >= 1 && v.actors.order_queue_max >= 1,
-          "actors.order_shards, actors.order_idle_s and actors.order_queue_max must be at least 1");
+  require(v.actors.product_idle_ms >= 1, "actors.product_idle_ms must be at least 1");
+  require(v.actors.order_shards >= 1 && v.actors.order_idle_ms >= 1 && v.actors.order_queue_max >= 1,
+          "actors.order_shards, actors.order_idle_ms and actors.order_queue_max must be at least 1");
   require(v.actors.scheduler_policy == "stealing" || v.actors.scheduler_policy == "sharing",
           "actors.scheduler_policy must be stealing or sharing");
   require(v.auth.access_token_ttl_s >= 1 && v.auth.access_token_ttl_s <= 900,

@@ -25,14 +25,14 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-/// Runs `f(actor)` with the actor of the stream in the `:id` parameter.
-template <class F>
-void with_stream(const context_ptr& ctx, F f) {
+/// Asks the actor of the stream in the `:id` parameter (`on_reply` as for
+/// request_context::ask).
+template <class OnReply, class... Args>
+void ask_stream(const context_ptr& ctx, OnReply on_reply, Args... args) {
   auto id = ctx->path_id("stream");
   if (!id)
     return;
-  ctx->ask(
-    ctx->svc().streams.shard_for(*id), [f](const stream_actor& actor) mutable { f(actor); }, get_atom::value, *id);
+  ctx->ask_entity<stream_actor>(ctx->svc().streams.shard_for(*id), *id, std::move(on_reply), std::move(args)...);
 }
 
 /// A path parameter other than `:id` as an id (404 naming `what` when malformed).
@@ -48,10 +48,7 @@ template <class... Args>
 void owner_change(const context_ptr& ctx, Args... args) {
   if (!ctx->authenticate())
     return;
-  with_stream(ctx, [ctx, args...](const stream_actor& actor) {
-    ctx->ask(
-      actor, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, args..., ctx->user_id());
-  });
+  ask_stream(ctx, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, args..., ctx->user_id());
 }
 
 void reply_keyed(const context_ptr& ctx, int status, const stream_keyed& k) {
@@ -191,11 +188,8 @@ void add_stream_routes(router& r) {
         return;
       viewer = ctx->user_id();
     }
-    with_stream(ctx, [ctx, viewer](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx, viewer](const stream_info& s) { ctx->respond_json(200, encode_stream(s, viewer == s.owner_id)); },
-        get_atom::value);
-    });
+    ask_stream(ctx, [ctx, viewer](const stream_info& s) { ctx->respond_json(200, encode_stream(s, viewer == s.owner_id)); },
+               get_atom::value);
   });
 
   r.add("PATCH", "/streams/:id", [](const context_ptr& ctx) {
@@ -204,11 +198,8 @@ void add_stream_routes(router& r) {
     auto patch = ctx->decode_body(decode_stream_patch, ctx->cfg(), now_ms());
     if (!patch)
       return;
-    with_stream(ctx, [ctx, patch = std::move(*patch)](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, update_atom::value,
-        ctx->user_id(), patch);
-    });
+    ask_stream(ctx, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, update_atom::value,
+               ctx->user_id(), std::move(*patch));
   });
 
   r.add("POST", "/streams/:id/start", [](const context_ptr& ctx) { owner_change(ctx, start_atom::value); });
@@ -218,18 +209,14 @@ void add_stream_routes(router& r) {
   r.add("POST", "/streams/:id/key", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    with_stream(ctx, [ctx](const stream_actor& actor) {
-      ctx->ask(actor, [ctx](const stream_keyed& k) { reply_keyed(ctx, 200, k); }, key_atom::value, ctx->user_id());
-    });
+    ask_stream(ctx, [ctx](const stream_keyed& k) { reply_keyed(ctx, 200, k); }, key_atom::value, ctx->user_id());
   });
 
   r.add("GET", "/streams/:id/stats", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    with_stream(ctx, [ctx](const stream_actor& actor) {
-      ctx->ask(actor, [ctx](const stream_stats& s) { ctx->respond_json(200, encode_stats(s)); }, stats_atom::value,
+    ask_stream(ctx, [ctx](const stream_stats& s) { ctx->respond_json(200, encode_stats(s)); }, stats_atom::value,
                ctx->user_id());
-    });
   });
 
   r.add("POST", "/streams/:id/pin", [](const context_ptr& ctx) {
@@ -238,21 +225,15 @@ void add_stream_routes(router& r) {
     auto product = ctx->decode_body(decode_pin);
     if (!product)
       return;
-    with_stream(ctx, [ctx, product = *product](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, pin_atom::value,
-        ctx->user_id(), product);
-    });
+    ask_stream(ctx, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, pin_atom::value,
+               ctx->user_id(), *product);
   });
 
   r.add("DELETE", "/streams/:id/pin", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    with_stream(ctx, [ctx](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, pin_atom::value,
-        ctx->user_id(), std::uint64_t{0});
-    });
+    ask_stream(ctx, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, pin_atom::value,
+               ctx->user_id(), std::uint64_t{0});
   });
 
   r.add("POST", "/streams/:id/drops", [](const context_ptr& ctx) {
@@ -261,11 +242,8 @@ void add_stream_routes(router& r) {
     auto spec = ctx->decode_body(decode_drop_spec, ctx->cfg());
     if (!spec)
       return;
-    with_stream(ctx, [ctx, spec = *spec](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_drop& d) { ctx->respond_json(201, encode_drop(d)); }, drop_atom::value,
-        ctx->user_id(), spec);
-    });
+    ask_stream(ctx, [ctx](const stream_drop& d) { ctx->respond_json(201, encode_drop(d)); }, drop_atom::value,
+               ctx->user_id(), *spec);
   });
 
   r.add("POST", "/streams/:id/drops/:drop_id/end", [](const context_ptr& ctx) {
@@ -274,11 +252,8 @@ void add_stream_routes(router& r) {
     auto drop = other_id(ctx, "drop_id", "drop");
     if (!drop)
       return;
-    with_stream(ctx, [ctx, drop = *drop](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_drop& d) { ctx->respond_json(200, encode_drop(d)); }, drop_atom::value,
-        ctx->user_id(), drop);
-    });
+    ask_stream(ctx, [ctx](const stream_drop& d) { ctx->respond_json(200, encode_drop(d)); }, drop_atom::value,
+               ctx->user_id(), *drop);
   });
 
   // Buys from a drop: an order at the drop's price, like a buy-now
@@ -296,11 +271,9 @@ void add_stream_routes(router& r) {
     if (!request)
       return;
     auto hash = crypto::to_hex(crypto::sha256(ctx->req().path + '\n' + ctx->req().body));
-    with_stream(ctx, [ctx, drop = *drop, key = *key, hash, request = std::move(*request)](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, buy_atom::value, drop, ctx->user_id(),
-        key, hash, ctx->req().path, ctx->req().request_id, request);
-    });
+    ask_stream(ctx, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, buy_atom::value,
+               *drop, ctx->user_id(), std::move(*key), hash, ctx->req().path, ctx->req().request_id,
+               std::move(*request));
   });
 
   r.add("POST", "/streams/:id/auctions", [](const context_ptr& ctx) {
@@ -309,11 +282,8 @@ void add_stream_routes(router& r) {
     auto spec = ctx->decode_body(decode_auction_spec, ctx->cfg());
     if (!spec)
       return;
-    with_stream(ctx, [ctx, spec = *spec](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_auction& a) { ctx->respond_json(201, encode_auction(a)); }, auction_atom::value,
-        ctx->user_id(), spec);
-    });
+    ask_stream(ctx, [ctx](const stream_auction& a) { ctx->respond_json(201, encode_auction(a)); }, auction_atom::value,
+               ctx->user_id(), *spec);
   });
 
   // A bid; answered once it is committed, with the auction after it.
@@ -326,11 +296,8 @@ void add_stream_routes(router& r) {
     auto amount = ctx->decode_body(decode_bid, ctx->cfg());
     if (!amount)
       return;
-    with_stream(ctx, [ctx, auction = *auction, amount = *amount](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_auction& a) { ctx->respond_json(201, encode_auction(a)); }, bid_atom::value,
-        ctx->user_id(), auction, amount);
-    });
+    ask_stream(ctx, [ctx](const stream_auction& a) { ctx->respond_json(201, encode_auction(a)); }, bid_atom::value,
+               ctx->user_id(), *auction, *amount);
   });
 
   // The winner's payment failed: the seller offers the item to the runner-up.
@@ -340,11 +307,8 @@ void add_stream_routes(router& r) {
     auto auction = other_id(ctx, "auction_id", "auction");
     if (!auction)
       return;
-    with_stream(ctx, [ctx, auction = *auction](const stream_actor& actor) {
-      ctx->ask(
-        actor, [ctx](const stream_auction& a) { ctx->respond_json(200, encode_auction(a)); }, offer_atom::value,
-        ctx->user_id(), auction);
-    });
+    ask_stream(ctx, [ctx](const stream_auction& a) { ctx->respond_json(200, encode_auction(a)); }, offer_atom::value,
+               ctx->user_id(), *auction);
   });
 
   // A seller's streams, newest first; ?upcoming=true: scheduled and live only.

@@ -41,10 +41,10 @@ std::uint64_t make_product(db_fixture& f, std::int64_t price_minor = 1999) {
 }
 
 struct products_fixture : db_fixture {
-  explicit products_fixture(const std::string& url, std::uint32_t idle_s = 300) : db_fixture(url) {
+  explicit products_fixture(const std::string& url, std::uint32_t idle_ms = 300'000) : db_fixture(url) {
     conf::settings cfg;
     cfg.database.url = url;
-    cfg.actors.product_idle_s = idle_s;
+    cfg.actors.product_idle_ms = idle_ms;
     users = spawn_user_directory(sys, cfg.actors, db);
     sellers = spawn_sellers(sys, cfg, db, users);
     categories = spawn_categories(sys, cfg, db);
@@ -206,7 +206,7 @@ TEST_CASE("a product actor that dies is replaced from committed state", "[db][pr
 TEST_CASE("an idle product actor is passivated through its registry and comes back from committed state",
           "[db][products]") {
   temp_database db;
-  products_fixture f{db.url(), /*idle_s=*/1};
+  products_fixture f{db.url(), /*idle_ms=*/1000};
   auto id = make_product(f);
   auto first = f.actor_of(id);
   caf::scoped_actor self{f.sys};

@@ -61,9 +61,9 @@ struct actor_settings {
   std::uint32_t step_timeout_ms = 4'000;        ///< one actor-to-actor request (below http.request_timeout_ms)
   std::size_t update_attempts_max = 3;          ///< optimistic retries when a row changed concurrently
   std::size_t product_shards = 16;              ///< product registry shards
-  std::uint32_t product_idle_s = 300;           ///< a product actor with nothing to do ends after this long
+  std::uint32_t product_idle_ms = 300'000;      ///< a product actor with nothing to do ends after this long
   std::size_t order_shards = 16;                ///< order registry shards
-  std::uint32_t order_idle_s = 120;             ///< an order actor with nothing to do ends after this long
+  std::uint32_t order_idle_ms = 120'000;        ///< an order actor with nothing to do ends after this long
   std::size_t order_queue_max = 64;             ///< changes waiting for one order's actor at most before 503
 };
 
@@ -156,7 +156,7 @@ struct stream_settings {
   std::uint32_t push_interval_ms = 60;             ///< a product's stock and price reach viewers at most this often; 0: every change
   std::uint32_t viewer_push_interval_ms = 1'000;   ///< the viewer count reaches viewers at most this often
   std::uint32_t stats_flush_s = 10;                ///< viewer statistics are written at least this often while live
-  std::uint32_t idle_s = 300;                      ///< an actor of a stream that is not live ends after this long unused
+  std::uint32_t idle_ms = 300'000;                ///< an actor of a stream that is not live ends after this long unused
   std::size_t live_page_max = 100;                 ///< streams per page of GET /streams/live
   std::int64_t drop_quantity_max = 100'000;        ///< units in one drop
   std::uint32_t drop_duration_max_s = 3'600;       ///< longest drop
