@@ -683,7 +683,7 @@ TEST_CASE("auctions: increments, durable bids, anti-sniping, the winner's order 
   auto a = sign_up(m.c, "bidder");
   auto b = sign_up(m.c, "bidder");
   auto homeless = sign_up(m.c, "bidder");
-  add_address(m.c, a);
+  auto a_address = add_address(m.c, a);
   add_address(m.c, b);
   auto live = open_stream(m, s, {camera});
   value snapshot;
@@ -756,6 +756,75 @@ TEST_CASE("auctions: increments, durable bids, anti-sniping, the winner's order 
     auto a_order = m.c.get("/orders/" + offered.json().string_or("order_id"), a.token);
     REQUIRE(a_order.status == 200);
     CHECK(integer_field(member(a_order.json(), "items").as_array().at(0), "unit_price_minor") == 1000);
+  }
+
+  SECTION("results: the winner hears auction_won; no order without an address or without stock") {
+    // One show per auction: ending a show closes its auction at once.
+    auto auction_in = [&](const std::string& product, const api_user& bidder) {
+      auto show = open_stream(m, s, {product});
+      auto started = m.c.post("/streams/" + show.id + "/auctions",
+                              "{\"product_id\":" + quote(product) + ",\"starting_price_minor\":1000,\"duration_s\":600}",
+                              s.owner.token);
+      INFO(started.body);
+      REQUIRE(started.status == 201);
+      auto bid = m.c.post("/streams/" + show.id + "/auctions/" + started.json().string_or("id") + "/bids",
+                          R"({"amount_minor":1000})", bidder.token);
+      INFO(bid.body);
+      REQUIRE(bid.status == 201);
+      return show.id;
+    };
+    auto close = [&](const std::string& show) {
+      value ignored;
+      auto watcher = watch(m, show, ignored);
+      REQUIRE(m.c.post("/streams/" + show + "/end", "", s.owner.token).status == 200);
+      return member(watcher->await(of_type("auction_closed")), "auction");
+    };
+    auto orders_of = [&](const api_user& u) {
+      auto r = m.c.get("/orders", u.token);
+      REQUIRE(r.status == 200);
+      return member(r.json(), "items").as_array().size();
+    };
+
+    auto sold = close(auction_in(camera, a));
+    CHECK(sold.string_or("result") == "sold");
+    CHECK(sold.string_or("winner_id") == a.id);
+    auto won = a_channel.await(of_type("auction_won"));
+    CHECK(member(won, "auction").string_or("order_id") == sold.string_or("order_id"));
+    CHECK(stock_of(m, camera) == 2);
+    CHECK(orders_of(a) == 1);
+
+    // The winner's only address went after the bid: nothing is sold, the
+    // item stays in stock and the winner hears nothing.
+    auto moving = auction_in(camera, a);
+    REQUIRE(m.c.request("DELETE", "/users/addresses/" + a_address, "", {{"Authorization", "Bearer " + a.token}})
+              .status == 204);
+    auto homeless_winner = close(moving);
+    CHECK(homeless_winner.string_or("result") == "no_address");
+    CHECK(homeless_winner.string_or("order_id").empty());
+    CHECK(stock_of(m, camera) == 2);
+    CHECK(orders_of(a) == 1);
+
+    // The last unit sold over REST while the auction ran.
+    auto last = listing(m, s, "Rolleiflex", 99900, 1);
+    auto contested = auction_in(last, b);
+    auto buyer = sign_up(m.c, "buyer");
+    buy_now(m, buyer, last, add_address(m.c, buyer));
+    auto gone = close(contested);
+    CHECK(gone.string_or("result") == "out_of_stock");
+    CHECK(gone.string_or("order_id").empty());
+    CHECK(stock_of(m, last) == 0);
+    CHECK(orders_of(b) == 0);
+    // Nothing won, nothing announced: up to the status of a's cancelled
+    // order (sent after both closes), a's channel heard no second win.
+    auto a_order = sold.string_or("order_id");
+    REQUIRE(m.c.post("/orders/" + a_order + "/cancel", R"({"reason":"moving"})", a.token).status == 200);
+    auto skipped_before = a_channel.skipped().size();
+    a_channel.await([&](const value& msg) {
+      return msg.string_or("type") == "order" && msg.string_or("order_id") == a_order;
+    });
+    const auto& heard = a_channel.skipped();
+    CHECK(std::none_of(heard.begin() + static_cast<std::ptrdiff_t>(skipped_before), heard.end(),
+                       [](const value& msg) { return msg.string_or("type") == "auction_won"; }));
   }
 
   SECTION("a bid in the last seconds extends the clock; bids survive a restart") {
