@@ -3,7 +3,16 @@
 // tokens, and `livemart reconcile` from the command line.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
 #include <protocol/json.hpp>
+#include <protocol/payments.hpp>
 
 #include "api.hpp"
 #include "fake_stripe.hpp"
@@ -54,7 +63,70 @@ struct stripe_scene {
   }
 };
 
+/// A loopback port that takes connections (the kernel completes them) and
+/// never reads or answers: a gateway that hangs.
+struct black_hole {
+  black_hole() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(fd, 64) == 0);
+    socklen_t len = sizeof(addr);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+  }
+  ~black_hole() { ::close(fd); }
+  black_hole(const black_hole&) = delete;
+  black_hole& operator=(const black_hole&) = delete;
+  int fd = -1;
+  std::uint16_t port = 0;
+};
+
 } // namespace
+
+TEST_CASE("stripe: a gateway that never answers costs one timeout, and the payment stays unknown",
+          "[e2e][orders][stripe][promises]") {
+  black_hole hang;
+  marketplace m{{"--payments.gateway=stripe", "--payments.stripe_base_url=http://127.0.0.1:" + std::to_string(hang.port),
+                 std::string{"--payments.stripe_secret_key="} + fake_stripe::secret_key,
+                 "--payments.gateway_timeout_ms=400"}};
+  auto s = open_shop(m);
+  auto product = listing(m, s, "Camera", 2000, 5);
+  auto buyer = sign_up(m.c, "buyer");
+  auto address = add_address(m.c, buyer);
+  auto body = checkout_body({{product, 1}}, address);
+  body.insert(body.size() - 1, R"(,"payment_method":"pm_card_visa")");
+  std::vector<std::pair<std::string, std::string>> headers{
+    {"Content-Type", "application/json"}, {"Authorization", "Bearer " + buyer.token}, {"Idempotency-Key", "hang-1"}};
+  auto started = std::chrono::steady_clock::now();
+  auto placed = m.c.request("POST", "/orders", body, headers);
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(placed.body);
+  REQUIRE(placed.status == 201);
+  // The order is placed and committed; its payment's outcome is unknown
+  // (the charge may have reached Stripe), so it stays `created`.
+  auto doc = placed.json();
+  const auto& order = doc.find("orders")->as_array().at(0);
+  auto id = order.string_or("id");
+  CHECK(order.string_or("status") == "pending");
+  CHECK(order.find("payment")->string_or("status") == "created");
+  // One gateway timeout, not the request budget.
+  CHECK(took < std::chrono::seconds{4});
+  CHECK(stock_of(m, product) == 4);
+  // A second charge could pay twice: refused until the first settles.
+  auto again = m.c.post("/orders/" + id + "/pay", R"({"payment_method":"pm_card_visa"})", buyer.token);
+  check_problem(again, 409, "conflict");
+  CHECK(again.json().string_or("detail").find("not known yet") != std::string::npos);
+  // The key replays the stored reply, not a second order or charge.
+  auto replay = m.c.request("POST", "/orders", body, headers);
+  CHECK(replay.status == placed.status);
+  CHECK(replay.body == placed.body);
+  CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "1");
+  CHECK(sql(m.db.url(), "SELECT count(*), min(status) FROM payments").rows[0][0].text == "1");
+}
 
 TEST_CASE("stripe: a payment is a confirmed PaymentIntent, made idempotently", "[e2e][orders][stripe]") {
   stripe_scene sc;
@@ -167,4 +239,68 @@ TEST_CASE("stripe: `livemart reconcile` reports a capture we missed, the serving
   auto [sandbox, why] = server_process::run({"reconcile"}, {{"DATABASE_URL", sc.m.db.url()}});
   CHECK(sandbox == 2);
   CHECK(why.find("/admin/payments/reconcile") != std::string::npos);
+}
+
+TEST_CASE("stripe: a charge whose reply was lost and that succeeded for an order cancelled meanwhile is refunded",
+          "[e2e][orders][stripe][promises]") {
+  const std::string secret = "whsec_test_lost_0123456789abcdef";
+  stripe_scene sc{{"--payments.webhook_secrets=" + secret}};
+  // Stripe charges the card; its answer never arrives.
+  sc.stripe.lose_next_reply();
+  auto o = sc.place("\"payment_method\":\"pm_card_visa\"");
+  auto id = o.string_or("id");
+  CHECK(o.find("payment")->string_or("status") == "created");
+  auto payment_id = o.find("payment")->string_or("id");
+  auto intent = sc.stripe.last_intent_id();
+  REQUIRE_FALSE(intent.empty());
+  auto total = integer_field(o, "total_minor");
+
+  // The buyer cancels before Stripe's event arrives: the units go back.
+  auto cancelled = sc.m.c.post("/orders/" + id + "/cancel", R"({"reason":"no confirmation"})", sc.buyer.token);
+  INFO(cancelled.body);
+  REQUIRE(cancelled.status == 200);
+  CHECK(cancelled.json().string_or("status") == "cancelled");
+  CHECK(stock_of(sc.m, sc.product) == 5);
+
+  // Then it does: the money the order no longer needs goes back.
+  auto event = "{\"id\":\"evt_lost_" + unique_suffix() + "\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\","
+               "\"created\":1700000000,\"data\":{\"object\":{\"id\":" + quote(intent) +
+               ",\"object\":\"payment_intent\",\"status\":\"succeeded\",\"amount\":" + std::to_string(total) +
+               ",\"amount_received\":" + std::to_string(total) + ",\"currency\":\"eur\",\"metadata\":{\"payment_id\":" +
+               quote(payment_id) + ",\"order_id\":" + quote(id) + "}}}}";
+  auto send = [&] {
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    return sc.m.c.request("POST", "/payments/webhook", event,
+                          {{"Content-Type", "application/json"},
+                           {"Stripe-Signature", sign_stripe_payload(event, secret, now.count())}});
+  };
+  auto applied = send();
+  INFO(applied.body);
+  REQUIRE(applied.status == 200);
+  CHECK(applied.json().string_or("outcome") == "applied");
+  // The refund follows the event's reply: wait (at most 10 s) for it.
+  auto refunded = [&] {
+    auto o = sc.m.c.get("/orders/" + id, sc.buyer.token).json();
+    return integer_field(o.find("payments")->as_array().back(), "refunded_minor") == total;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (!refunded() && std::chrono::steady_clock::now() < deadline)
+    ::poll(nullptr, 0, 20); // bounded retry pacing: a refund has no push to await
+  auto after = sc.m.c.get("/orders/" + id, sc.buyer.token).json();
+  CHECK(after.string_or("status") == "cancelled");
+  const auto& payment = after.find("payments")->as_array().back();
+  CHECK(payment.string_or("status") == "succeeded");
+  CHECK(integer_field(payment, "refunded_minor") == total);
+  auto refunds = sc.calls_to("/v1/refunds");
+  REQUIRE(refunds.size() == 1);
+  CHECK(refunds[0].form.at("payment_intent") == intent);
+  CHECK(refunds[0].form.at("amount") == std::to_string(total));
+  CHECK(stock_of(sc.m, sc.product) == 5);
+  CHECK(sql(sc.m.db.url(), "SELECT count(*) FROM order_transitions WHERE to_status = 'confirmed'").rows[0][0].text == "0");
+
+  // The same news again refunds nothing more.
+  auto again = send();
+  REQUIRE(again.status == 200);
+  CHECK(again.json().string_or("outcome") == "duplicate");
+  CHECK(sc.calls_to("/v1/refunds").size() == 1);
 }

@@ -169,6 +169,8 @@ void fake_stripe::handle(int fd) {
     calls_.push_back(c);
     body = respond(c, status);
   }
+  if (lose_next_.exchange(false))
+    return;
   std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: "
                     + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   std::size_t sent = 0;
@@ -178,6 +180,11 @@ void fake_stripe::handle(int fd) {
       return;
     sent += static_cast<std::size_t>(n);
   }
+}
+
+std::string fake_stripe::last_intent_id() const {
+  std::lock_guard lock{mutex_};
+  return intents_.empty() ? std::string{} : intents_.back().id;
 }
 
 std::string fake_stripe::respond(const call& c, int& status) {

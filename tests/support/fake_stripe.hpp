@@ -44,6 +44,13 @@ public:
   /// lost webhook).
   void settle(const std::string& intent_id);
 
+  /// The next request is carried out, then its connection is closed with
+  /// no reply: the caller cannot know what happened.
+  void lose_next_reply() { lose_next_ = true; }
+
+  /// The id of the PaymentIntent created last ("" before the first).
+  std::string last_intent_id() const;
+
 private:
   void serve();
   void handle(int fd);
@@ -52,6 +59,7 @@ private:
   int listen_fd_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> lose_next_{false};
   std::thread thread_;
   mutable std::mutex mutex_;
   std::vector<call> calls_;
