@@ -906,7 +906,7 @@ private:
 // -- the runtime ----------------------------------------------------------------------------------
 
 ws_runtime::ws_runtime(app_context& a, std::atomic<bool>& d, asio::io_context& ioc)
-  : app(a), draining(d), session_timer_(ioc) {
+  : app(a), draining(d), session_timer_(std::in_place, ioc) {
   for (std::size_t i = 0; i < std::max<std::size_t>(2, 2 * app.cfg.http.threads); ++i)
     lanes.push_back(asio::make_strand(ioc));
   hubs = app.system.spawn(hub_directory, &app.svc, std::chrono::milliseconds{app.cfg.actors.step_timeout_ms}, lanes);
@@ -917,8 +917,8 @@ ws_runtime::ws_runtime(app_context& a, std::atomic<bool>& d, asio::io_context& i
 /// changes, every connection of a user looks again at its session, so a
 /// logout closes the user's sockets too (within a tenth of a second).
 void ws_runtime::watch_sessions() {
-  session_timer_.expires_after(std::chrono::milliseconds{100});
-  session_timer_.async_wait([this](beast::error_code ec) {
+  session_timer_->expires_after(std::chrono::milliseconds{100});
+  session_timer_->async_wait([this](beast::error_code ec) {
     if (ec || draining.load())
       return;
     auto version = app.svc.revocations->version();
@@ -956,13 +956,14 @@ void ws_runtime::stop() {
   for (std::size_t n = 0; n < all.size(); ++n)
     self->receive([](caf::down_msg&) {});
   hubs = nullptr;
-  // Strands must not outlive their io_context (this runtime does: the
-  // connections it destroys refer to it).
+  // Strands and timers must not outlive their io_context (this runtime
+  // does: the connections it destroys refer to it).
   lanes.clear();
+  session_timer_.reset();
 }
 
 void ws_runtime::close_all() {
-  asio::post(session_timer_.get_executor(), [this] { session_timer_.cancel(); });
+  asio::post(session_timer_->get_executor(), [this] { session_timer_->cancel(); });
   std::vector<std::shared_ptr<ws_session>> live;
   {
     std::lock_guard lock{sessions_mutex};

@@ -5,6 +5,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -63,7 +64,9 @@ public:
 
 private:
   void watch_sessions();
-  boost::asio::steady_timer session_timer_; ///< notices ended sessions (logout) for open connections
+  /// Notices ended sessions (logout) for open connections; reset by stop(),
+  /// since a timer must not outlive its io_context (this runtime does).
+  std::optional<boost::asio::steady_timer> session_timer_;
   std::uint64_t sessions_seen_ = 0;         ///< the revocation list's version last looked at
 };
 

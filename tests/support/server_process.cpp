@@ -245,7 +245,22 @@ void server_process::expect_log_error(std::string substring) {
 std::vector<std::string> server_process::unexpected_errors() const {
   std::lock_guard lock{lines_mutex_};
   std::vector<std::string> found;
-  for (const auto& line : lines_) {
+  for (std::size_t i = 0; i < lines_.size(); ++i) {
+    const auto& line = lines_[i];
+    // A sanitizer's report is one entry, whole: the line that names it is
+    // rarely enough to find the cause.
+    bool report = line.find("Sanitizer:") != std::string::npos
+                  && (line.find("WARNING:") != std::string::npos || line.find("ERROR:") != std::string::npos);
+    if (report) {
+      std::string whole = line;
+      for (++i; i < lines_.size(); ++i) {
+        whole.append("\n").append(lines_[i]);
+        if (lines_[i].rfind("SUMMARY:", 0) == 0)
+          break;
+      }
+      found.push_back(std::move(whole));
+      continue;
+    }
     bool error = line.find("\"level\":\"error\"") != std::string::npos
                  || line.find("AddressSanitizer") != std::string::npos
                  || line.find("ThreadSanitizer") != std::string::npos
