@@ -921,7 +921,8 @@ order_directory spawn_order_directory(caf::actor_system& sys, const conf::settin
     std::move(products), std::move(users), std::move(gateway)});
   order_directory dir;
   for (std::size_t i = 0; i < cfg.actors.order_shards; ++i)
-    dir.shards.push_back(sys.spawn(registry::simple_registry<order_actor, order_registry_actor, context_ptr>, ctx, spawn_order, registry::kind::order));
+    dir.shards.push_back(sys.spawn(registry::simple_registry<order_actor, order_registry_actor, context_ptr>, ctx, spawn_order, registry::kind::order,
+                                   std::chrono::milliseconds{cfg.actors.order_idle_ms}));
   return dir;
 }
 

@@ -560,19 +560,21 @@ struct registry_state {
 using registry_pointer = product_registry_actor::stateful_pointer<registry_state>;
 
 product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
-  auto& live = self->state.actors.live;
-  if (auto it = live.find(id); it != live.end())
+  auto& actors = self->state.actors;
+  actors.handing_out(id);
+  if (auto it = actors.live.find(id); it != actors.live.end())
     return it->second;
   auto actor = self->home_system().spawn(product_behavior, id, caf::actor_cast<product_registry_actor>(self),
                                          self->state.ctx);
   self->monitor(actor);
-  live.emplace(id, actor);
+  actors.live.emplace(id, actor);
   return actor;
 }
 
 product_registry_actor::behavior_type product_registry(registry_pointer self, std::shared_ptr<const product_context> ctx) {
   self->state.ctx = std::move(ctx);
   self->state.actors.passivated = &registry::passivations(registry::kind::product);
+  self->state.actors.idle = self->state.ctx->idle;
   // Supervision: a product actor that ends is forgotten; the next request
   // (or the ones held while it retired) gets a fresh one from committed state.
   self->set_down_handler([self](caf::down_msg& msg) {

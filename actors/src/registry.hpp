@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
@@ -49,25 +50,41 @@ template <class Handle>
 struct table {
   std::unordered_map<std::uint64_t, Handle> live;
   std::unordered_map<std::uint64_t, Handle> retiring;
+  /// When each live actor's handle was last handed out: a caller holding it
+  /// may not have asked yet, so the hand-out counts as activity.
+  std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> handed_out;
+  std::chrono::milliseconds idle{0};      ///< the owner's passivation period
   metrics::counter* passivated = nullptr; ///< counts agreed passivations
 
   bool is_retiring(std::uint64_t id) const { return retiring.count(id) != 0; }
 
+  /// The live actor for `id` is handed to a caller.
+  void handing_out(std::uint64_t id) { handed_out[id] = std::chrono::steady_clock::now(); }
+
   /// An actor ended: forgets it. Returns its id when it was retiring, so
   /// that what waited for it can go to a fresh actor.
   std::optional<std::uint64_t> ended(const caf::actor_addr& source) {
-    if (erase(live, source))
+    if (auto id = erase(live, source)) {
+      handed_out.erase(*id);
       return std::nullopt;
+    }
     return erase(retiring, source);
   }
 
   /// The passivation handshake: the live actor for `id` (and only it, as
-  /// `sender`) may retire. It stays monitored, so its down message releases
-  /// the requests held for `id` meanwhile.
+  /// `sender`) may retire, unless its handle was handed out within the
+  /// last `idle` (the request may still be on its way). It stays
+  /// monitored, so its down message releases the requests held for `id`
+  /// meanwhile.
   bool retire(std::uint64_t id, const caf::strong_actor_ptr& sender) {
     auto it = live.find(id);
     if (it == live.end() || it->second.address() != caf::actor_cast<caf::actor_addr>(sender))
       return false;
+    if (auto h = handed_out.find(id); h != handed_out.end()) {
+      if (std::chrono::steady_clock::now() - h->second < idle)
+        return false;
+      handed_out.erase(h);
+    }
     retiring.emplace(id, it->second);
     live.erase(it);
     if (passivated != nullptr)
@@ -115,12 +132,13 @@ using simple_pointer = typename Registry::template stateful_pointer<simple_state
 
 template <class Actor, class Registry, class Context>
 Actor find_or_spawn(simple_pointer<Actor, Registry, Context> self, std::uint64_t id) {
-  auto& live = self->state.actors.live;
-  if (auto it = live.find(id); it != live.end())
+  auto& actors = self->state.actors;
+  actors.handing_out(id);
+  if (auto it = actors.live.find(id); it != actors.live.end())
     return it->second;
   auto actor = self->state.spawn(self->home_system(), id, caf::actor_cast<Registry>(self), self->state.ctx);
   self->monitor(actor);
-  live.emplace(id, actor);
+  actors.live.emplace(id, actor);
   return actor;
 }
 
@@ -131,8 +149,9 @@ Actor find_or_spawn(simple_pointer<Actor, Registry, Context> self, std::uint64_t
 template <class Actor, class Registry, class Context>
 typename Registry::behavior_type simple_registry(simple_pointer<Actor, Registry, Context> self, Context ctx,
                                                  typename simple_state<Actor, Registry, Context>::spawn_fn spawn,
-                                                 kind k) {
+                                                 kind k, std::chrono::milliseconds idle) {
   self->state.actors.passivated = &passivations(k);
+  self->state.actors.idle = idle;
   self->state.ctx = std::move(ctx);
   self->state.spawn = spawn;
   self->set_down_handler([self](caf::down_msg& msg) {

@@ -1602,7 +1602,8 @@ void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& 
     cfg.streams, conf::parse_increment_tiers(cfg.streams.bid_increments), step, 3 * step, s.db, s.products, s.users,
     s.orders, s.stream_index});
   for (std::size_t i = 0; i < cfg.actors.product_shards; ++i)
-    s.streams.shards.push_back(sys.spawn(registry::simple_registry<stream_actor, stream_registry_actor, context_ptr>, ctx, spawn_stream, registry::kind::stream));
+    s.streams.shards.push_back(sys.spawn(registry::simple_registry<stream_actor, stream_registry_actor, context_ptr>, ctx, spawn_stream, registry::kind::stream,
+                                           std::chrono::milliseconds{cfg.streams.idle_ms}));
   s.stream_service = sys.spawn(stream_service, ctx, s.sellers, s.streams);
   sys.spawn(stream_starter, ctx, s.streams);
 }

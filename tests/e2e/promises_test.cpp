@@ -208,16 +208,21 @@ double metric(marketplace& m, const std::string& series) {
 } // namespace
 
 TEST_CASE("promises: requests racing passivation are answered by one actor per id", "[e2e][promises]") {
-  // Actors passivate after 2 ms idle, so nearly every request below meets
-  // a product, an order or a stream that is passivating, retiring or gone.
-  marketplace m{{"--actors.product_idle_ms=2", "--actors.order_idle_ms=2", "--streams.idle_ms=2"}};
+  // Actors passivate after 25 ms idle (longer in slower sanitizer builds:
+  // a request's trip from registry to actor must stay shorter); requests
+  // below spread over enough products and streams that each keeps
+  // passivating between two of them, and meeting one that is passivating,
+  // retiring or gone.
+  auto idle = std::to_string(25 * time_scale());
+  marketplace m{{"--actors.product_idle_ms=" + idle, "--actors.order_idle_ms=" + idle, "--streams.idle_ms=" + idle}};
+  constexpr std::size_t entities = 32; // products, and as many streams
   auto s = open_shop(m);
   constexpr int stock = 1'000;
   std::vector<std::string> products;
-  for (int i = 0; i < 3; ++i)
+  for (std::size_t i = 0; i < entities; ++i)
     products.push_back(listing(m, s, "Lens " + std::to_string(i), 1000, stock));
   std::vector<std::string> streams; // scheduled, not live: a live stream never passivates
-  for (int i = 0; i < 3; ++i) {
+  for (std::size_t i = 0; i < entities; ++i) {
     auto scheduled = m.c.post("/streams", R"({"title":"Later","featured":[],"start_now":false})", s.owner.token);
     REQUIRE(scheduled.status == 201);
     streams.push_back(scheduled.json().find("stream")->string_or("id"));
@@ -229,7 +234,7 @@ TEST_CASE("promises: requests racing passivation are answered by one actor per i
   constexpr int rounds = 40;
   struct outcome {
     std::vector<std::string> failures; ///< "what: status body"
-    std::vector<int> bought = std::vector<int>(3, 0);
+    std::vector<int> bought = std::vector<int>(entities, 0);
   };
   std::vector<std::future<outcome>> running;
   for (int c = 0; c < clients; ++c) {
@@ -242,7 +247,7 @@ TEST_CASE("promises: requests racing passivation are answered by one actor per i
         return r.status == status;
       };
       for (int i = 0; i < rounds; ++i) {
-        auto p = static_cast<std::size_t>((c + i) % 3);
+        auto p = static_cast<std::size_t>(c * 5 + i) % entities;
         expect("GET product", client.get("/products/" + products[p]), 200);
         auto placed = client.request("POST", "/orders", checkout_body({{products[p], 1}}, address),
                                      {{"Content-Type", "application/json"},
@@ -262,18 +267,18 @@ TEST_CASE("promises: requests racing passivation are answered by one actor per i
       return out;
     }));
   }
-  std::vector<int> bought(3, 0);
+  std::vector<int> bought(entities, 0);
   std::vector<std::string> failures;
   for (auto& f : running) {
     auto out = f.get();
     failures.insert(failures.end(), out.failures.begin(), out.failures.end());
-    for (std::size_t p = 0; p < 3; ++p)
+    for (std::size_t p = 0; p < entities; ++p)
       bought[p] += out.bought[p];
   }
   for (const auto& failure : failures)
     FAIL_CHECK(failure);
   // Each product's book agrees with the database: one actor per id sold.
-  for (std::size_t p = 0; p < 3; ++p) {
+  for (std::size_t p = 0; p < entities; ++p) {
     CHECK(stock_of(m, products[p]) == stock - bought[p]);
     CHECK(count(m.db.url(), "SELECT coalesce(sum(quantity), 0) FROM order_items WHERE product_id = " + products[p])
           == std::to_string(bought[p]));

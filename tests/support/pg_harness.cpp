@@ -34,6 +34,12 @@ db_rows sql(const std::string& url, const std::string& statement) {
   return std::get<db_rows>(std::move(r));
 }
 
+int time_scale() {
+  const char* scale = std::getenv("LIVEMART_TEST_TIME_SCALE");
+  int n = scale == nullptr ? 1 : std::atoi(scale);
+  return n < 1 ? 1 : n;
+}
+
 std::string unique_suffix() {
   static std::atomic<unsigned> counter{0};
   return std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_"

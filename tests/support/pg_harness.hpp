@@ -56,4 +56,11 @@ private:
 /// A unique suffix for names and e-mail addresses.
 std::string unique_suffix();
 
+/// How much slower than a plain build this test build runs:
+/// LIVEMART_TEST_TIME_SCALE (`scripts/dev test --tsan` sets it), 1 when
+/// unset. Only for the few tests whose load must stay slower than a
+/// server-side period they set (e.g. a passivation time of milliseconds);
+/// never a sleep.
+int time_scale();
+
 } // namespace livemart::testing
