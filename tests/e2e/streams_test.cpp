@@ -631,7 +631,10 @@ TEST_CASE("drops: no oversell, no buyer beyond the limit, every viewer sees the 
 
   // The seller's statistics: orders and revenue while live, viewers (once
   // the hub has told the stream about both viewers).
-  viewer->await([](const value& msg) { return msg.string_or("type") == "viewers" && integer_field(msg, "viewers") == 2; });
+  auto two_viewers = [](const value& msg) { return msg.string_or("type") == "viewers" && integer_field(msg, "viewers") == 2; };
+  // The count may have come while the awaits above skipped it.
+  if (std::none_of(viewer->skipped().begin(), viewer->skipped().end(), two_viewers))
+    viewer->await(two_viewers);
   check_problem(m.c.get("/streams/" + live.id + "/stats", a.token), 403, "forbidden");
   auto stats = m.c.get("/streams/" + live.id + "/stats", s.owner.token);
   REQUIRE(stats.status == 200);
