@@ -194,19 +194,6 @@ TEST_CASE("promises: stock held by a checkout comes back after its hold, across 
   CHECK(count(db.url(), "SELECT status FROM checkouts") == "expired");
 }
 
-namespace {
-
-/// A counter's value in /metrics (0 before its first count).
-double metric(marketplace& m, const std::string& series) {
-  auto r = m.c.get("/metrics");
-  REQUIRE(r.status == 200);
-  auto text = "\n" + r.body;
-  auto at = text.find("\n" + series + " ");
-  return at == std::string::npos ? 0 : std::stod(text.substr(at + series.size() + 2));
-}
-
-} // namespace
-
 TEST_CASE("promises: requests racing passivation are answered by one actor per id", "[e2e][promises]") {
   // Actors passivate after 25 ms idle (longer in slower sanitizer builds:
   // a request's trip from registry to actor must stay shorter); requests
@@ -285,7 +272,7 @@ TEST_CASE("promises: requests racing passivation are answered by one actor per i
   }
   // The actors really did passivate, again and again, during the run.
   for (const char* kind : {"product", "order", "stream"}) {
-    auto passivated = metric(m, std::string{"livemart_actor_passivations_total{kind=\""} + kind + "\"}");
+    auto passivated = metric_value(m, std::string{"livemart_actor_passivations_total{kind=\""} + kind + "\"}");
     INFO(kind << " actors passivated " << passivated << " times");
     CHECK(passivated >= 10);
   }

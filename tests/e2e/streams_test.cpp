@@ -65,15 +65,6 @@ std::int64_t now_ms() {
     .count();
 }
 
-/// A counter's value in the server's /metrics (0 before its first count).
-double counter_in_metrics(marketplace& m, const std::string& series) {
-  auto r = m.c.get("/metrics");
-  REQUIRE(r.status == 200);
-  auto text = "\n" + r.body;
-  auto at = text.find("\n" + series + " ");
-  return at == std::string::npos ? 0 : std::stod(text.substr(at + series.size() + 2));
-}
-
 std::string buy_now(marketplace& m, const api_user& buyer, const std::string& product, const std::string& address,
                     int quantity = 1) {
   auto r = m.c.request("POST", "/orders",
@@ -533,15 +524,15 @@ TEST_CASE("viewers: a reader that falls behind on events is closed with 4408", "
   // out until the server counts the slow reader's close, however many the
   // kernel's buffers took first (5,000 at most).
   const auto slow_closes = "livemart_ws_slow_closes_total";
-  const auto closes_before = counter_in_metrics(t.m, slow_closes);
+  const auto closes_before = metric_value(t.m, slow_closes);
   int events = 0;
-  while (events < 5000 && counter_in_metrics(t.m, slow_closes) == closes_before) {
+  while (events < 5000 && metric_value(t.m, slow_closes) == closes_before) {
     ++events;
     t.pin(events % 2 == 1);
     auto event = t.fast->await(of_type(events % 2 == 1 ? "pinned" : "unpinned"));
     CHECK(integer_field(event, "seq") == t.seq + events);
   }
-  REQUIRE(counter_in_metrics(t.m, slow_closes) == closes_before + 1);
+  REQUIRE(metric_value(t.m, slow_closes) == closes_before + 1);
   // It gets what the buffers held, then the close frame; the outbox's
   // ws.outbox_max (8) events never went.
   int received = 0;

@@ -162,6 +162,17 @@ std::int64_t stock_of(Market& m, const std::string& product) {
   return integer_field(m.c.get("/products/" + product).json(), "stock");
 }
 
+/// A series' value in the server's /metrics (0 before its first count),
+/// e.g. `livemart_actor_passivations_total{kind="order"}`.
+template <class Market>
+double metric_value(Market& m, const std::string& series) {
+  auto r = m.c.get("/metrics");
+  REQUIRE(r.status == 200);
+  auto text = "\n" + r.body;
+  auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + series.size() + 2));
+}
+
 /// Waits (at most 15 s) until the product shows `expected` units: the
 /// sweeper's release has no push over HTTP to await.
 template <class Market>
