@@ -59,6 +59,7 @@ commands:
                         Needs payments.gateway=stripe: the sandbox keeps its records in
                         the serving process
   config                print the effective settings (secrets masked)
+  routes                print every route the server answers, one "METHOD /pattern" a line
   help                  this text
 
 )";
@@ -180,7 +181,7 @@ int run_serve(const conf::settings& cfg) {
 
   caf::actor_system_config caf_cfg;
   scheduler_config(cfg, caf_cfg);
-  add_message_types(caf_cfg);
+  add_actor_message_types(caf_cfg);
   caf::actor_system sys{caf_cfg};
 
   log::start();
@@ -280,7 +281,7 @@ int run_reconcile(conf::settings cfg, const std::vector<std::string>& args) {
   cfg.node.background_jobs = false;
   caf::actor_system_config caf_cfg;
   scheduler_config(cfg, caf_cfg);
-  add_message_types(caf_cfg);
+  add_actor_message_types(caf_cfg);
   caf::actor_system sys{caf_cfg};
   auto svc = start_services(sys, cfg, jwt::config{}, gateway_for(cfg));
   int status = 0;
@@ -339,6 +340,11 @@ int main(int argc, char** argv) {
     return run_reconcile(cfg, loaded.arguments);
   if (command == "create-admin")
     return run_create_admin(cfg, loaded.arguments);
+  if (command == "routes" && loaded.arguments.empty()) {
+    for (const auto& line : http::route_table())
+      std::printf("%s\n", line.c_str());
+    return 0;
+  }
   if (command == "config" && loaded.arguments.empty()) {
     std::fputs(conf::describe(cfg).c_str(), stdout);
     return 0;

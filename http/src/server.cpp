@@ -122,6 +122,18 @@ std::string new_request_id() {
   return crypto::to_hex(crypto::random_bytes(8));
 }
 
+/// Every handler's route, in the order the router tries them.
+void add_all_routes(router& r) {
+  add_ops_routes(r);
+  add_auth_routes(r);
+  add_user_routes(r);
+  add_seller_routes(r);
+  add_catalog_routes(r);
+  add_product_routes(r);
+  add_order_routes(r);
+  add_stream_routes(r);
+}
+
 } // namespace
 
 class session;
@@ -133,14 +145,7 @@ struct server::impl {
       connections(metrics::registry::global().make_gauge("livemart_http_open_connections", "Open connections")),
       ioc(static_cast<int>(std::max<std::size_t>(1, c.http.threads))), acceptor(asio::make_strand(ioc)),
       signals(ioc, SIGINT, SIGTERM) {
-    add_ops_routes(routes);
-    add_auth_routes(routes);
-    add_user_routes(routes);
-    add_seller_routes(routes);
-    add_catalog_routes(routes);
-    add_product_routes(routes);
-    add_order_routes(routes);
-    add_stream_routes(routes);
+    add_all_routes(routes);
     for (const auto& r : routes.routes())
       per_route.push_back(std::make_unique<route_metrics>(r->method + " " + r->pattern));
     unmatched = std::make_unique<route_metrics>("unmatched");
@@ -682,6 +687,17 @@ void server::run_until_stopped() {
 
 void server::stop() {
   impl_->begin_drain();
+}
+
+std::vector<std::string> route_table() {
+  router r;
+  add_all_routes(r);
+  std::vector<std::string> out;
+  for (const auto& route : r.routes())
+    out.push_back(route->method + " " + route->pattern);
+  for (auto endpoint : websocket_endpoints)
+    out.push_back("GET " + std::string{endpoint});
+  return out;
 }
 
 } // namespace livemart::http

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <list>
@@ -7,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +24,10 @@
 namespace livemart::http {
 
 class ws_session;
+
+/// The WebSocket endpoints ws_runtime::accept answers (upgrades never
+/// reach the router).
+inline constexpr std::array<std::string_view, 2> websocket_endpoints{"/streams/:id/ws", "/users/me/ws"};
 
 /// The strands WebSocket connections are spread over. A connection runs on
 /// its lane's strand, so a push reaches every viewer of a lane with one

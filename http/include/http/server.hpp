@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -36,5 +38,10 @@ public:
 private:
   std::unique_ptr<impl> impl_;
 };
+
+/// Every route the server answers, as "METHOD /pattern", in the router's
+/// order, the WebSocket upgrades included (`livemart routes`; the test
+/// `api_doc` compares it with docs/api.md).
+std::vector<std::string> route_table();
 
 } // namespace livemart::http
