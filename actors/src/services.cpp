@@ -4,6 +4,15 @@
 
 namespace livemart {
 
+void add_actor_message_types(caf::actor_system_config& cfg) {
+  add_message_types(cfg);
+  // The registries hand these out (get_atom): a lookup answered by another
+  // node carries one.
+  cfg.add_message_type<product_actor>("product_actor");
+  cfg.add_message_type<order_actor>("order_actor");
+  cfg.add_message_type<stream_actor>("stream_actor");
+}
+
 services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
                         const gateway_factory& make_gateway) {
   services s;

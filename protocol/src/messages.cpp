@@ -39,6 +39,7 @@ problem to_problem_with_fields(const caf::error& err) {
 }
 
 void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<std::vector<std::uint64_t>>("std::vector<std::uint64_t>"); // viewers_atom's ids
   cfg.add_message_type<db_value>("db_value");
   cfg.add_message_type<password_change>("password_change");
   cfg.add_message_type<suspension>("suspension");
@@ -62,6 +63,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<verify_result>("verify_result");
   cfg.add_message_type<seller>("seller");
   cfg.add_message_type<std::vector<seller>>("std::vector<seller>");
+  cfg.add_message_type<seller_status>("seller_status");
   cfg.add_message_type<seller_application>("seller_application");
   cfg.add_message_type<category>("category");
   cfg.add_message_type<category_patch>("category_patch");

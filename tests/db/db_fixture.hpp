@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
 
+#include <actors/services.hpp>
 #include <conf/settings.hpp>
 #include <persistence/database.hpp>
 #include <protocol/messages.hpp>
@@ -21,7 +22,7 @@ inline caf::actor_system_config& test_config() {
   static caf::actor_system_config cfg = [] {
     caf::actor_system_config c;
     c.set("scheduler.max-threads", 2);
-    add_message_types(c);
+    add_actor_message_types(c);
     return c;
   }();
   return cfg;

@@ -20,7 +20,7 @@ caf::actor_system_config& config() {
   static caf::actor_system_config cfg = [] {
     caf::actor_system_config c;
     c.set("scheduler.max-threads", 2);
-    add_message_types(c);
+    add_actor_message_types(c);
     return c;
   }();
   return cfg;

@@ -75,6 +75,11 @@ struct services {
   stream_service_actor stream_service;
 };
 
+/// Registers every message type of protocol/ (add_message_types) and the
+/// actor handles the interfaces send: call it instead of add_message_types
+/// wherever a system runs actors.
+void add_actor_message_types(caf::actor_system_config& cfg);
+
 /// Makes the payment gateway named by payments.gateway (the Stripe adapter
 /// lives with the HTTP client code, so the caller supplies it).
 using gateway_factory = std::function<gateway_actor(caf::actor_system&, const conf::settings&)>;
