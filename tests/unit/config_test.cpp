@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -666,4 +667,35 @@ TEST_CASE("config: the entry table reads and writes the settings struct", "[conf
   CHECK(s.http.trust_forwarded_for);
   CHECK(entry_named("database.write_flush_interval_us").parse(s, "1_000_000"));
   CHECK(s.database.write_flush_interval_us == 1'000'000);
+}
+
+TEST_CASE("config: conf/livemart.conf names every setting under its section", "[config]") {
+  // Set or commented out ("# key = default"): the file is where an operator
+  // looks for what can be tuned.
+  std::ifstream in{LIVEMART_SOURCE_DIR "/conf/livemart.conf"};
+  REQUIRE(in);
+  std::set<std::string> listed;
+  std::string section;
+  for (std::string line; std::getline(in, line);) {
+    auto text = line;
+    if (text.rfind("# ", 0) == 0)
+      text.erase(0, 2);
+    if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
+      section = text.substr(1, text.size() - 2);
+      continue;
+    }
+    auto eq = text.find(" = ");
+    if (eq == std::string::npos || section.empty())
+      continue;
+    auto key = text.substr(0, eq);
+    if (std::all_of(key.begin(), key.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_'; }))
+      listed.insert(section + "." + key);
+  }
+  std::vector<std::string> missing;
+  for (const auto& e : livemart::conf::setting_entries())
+    if (!e.secret && listed.count(std::string{e.name}) == 0)
+      missing.emplace_back(e.name);
+  for (const auto& name : missing)
+    FAIL_CHECK("conf/livemart.conf does not name " << name);
+  CHECK(missing.empty());
 }
