@@ -2,6 +2,7 @@
 
 #include "registry.hpp"
 
+#include <cassert>
 #include <deque>
 #include <functional>
 #include <unordered_map>
@@ -134,6 +135,7 @@ void load(order_pointer self, const context_ptr& ctx, std::function<void()> then
 /// The order's transition to `to`, recorded as the first statement of a
 /// change; apply_move() takes its result.
 db_statement move_statement(const order& o, order_status to, std::uint64_t actor, const std::string& reason) {
+  assert(order_edge(o.status, to)); // every move is an edge of the state machine
   return persistence::order_move(o.id, o.version, to, ids::next(), actor, reason);
 }
 

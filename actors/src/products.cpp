@@ -3,6 +3,7 @@
 
 #include "registry.hpp"
 
+#include <cassert>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -564,6 +565,7 @@ product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
   actors.handing_out(id);
   if (auto it = actors.live.find(id); it != actors.live.end())
     return it->second;
+  assert(!actors.is_retiring(id)); // requests for a retiring id wait for its end
   auto actor = self->home_system().spawn(product_behavior, id, caf::actor_cast<product_registry_actor>(self),
                                          self->state.ctx);
   self->monitor(actor);

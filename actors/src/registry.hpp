@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -85,7 +86,9 @@ struct table {
         return false;
       handed_out.erase(h);
     }
-    retiring.emplace(id, it->second);
+    // An id never has two actors: a retiring one is never live again.
+    [[maybe_unused]] auto fresh = retiring.emplace(id, it->second).second;
+    assert(fresh);
     live.erase(it);
     if (passivated != nullptr)
       passivated->add();
@@ -136,6 +139,7 @@ Actor find_or_spawn(simple_pointer<Actor, Registry, Context> self, std::uint64_t
   actors.handing_out(id);
   if (auto it = actors.live.find(id); it != actors.live.end())
     return it->second;
+  assert(!actors.is_retiring(id)); // requests for a retiring id wait for its end
   auto actor = self->state.spawn(self->home_system(), id, caf::actor_cast<Registry>(self), self->state.ctx);
   self->monitor(actor);
   actors.live.emplace(id, actor);

@@ -1,12 +1,14 @@
 #include <actors/stock_book.hpp>
 
 #include <algorithm>
+#include <cassert>
 
 #include <protocol/messages.hpp>
 
 namespace livemart {
 
 void stock_book::load(std::int64_t stock, std::int64_t reserved, std::int64_t sold) {
+  assert(stock >= 0 && reserved >= 0 && sold >= 0); // the database's checks
   stock_ = stock;
   reserved_ = reserved;
   sold_ = sold;
@@ -49,11 +51,14 @@ std::optional<caf::error> stock_book::begin(kind k, std::int64_t quantity, bool 
       reserved_free_ -= quantity;
       break;
   }
+  // A promise never takes more than there is.
+  assert(available_ >= 0 && reserved_free_ >= 0);
   ++in_flight_;
   return std::nullopt;
 }
 
 void stock_book::committed(kind k, std::int64_t quantity) {
+  assert(in_flight_ > 0); // only a begun change commits
   --in_flight_;
   switch (k) {
     case kind::restock: stock_ += quantity; break;
@@ -112,6 +117,7 @@ bool stock_book::absorb(kind k, std::int64_t quantity) {
 }
 
 void stock_book::failed(kind k, std::int64_t quantity) {
+  assert(in_flight_ > 0); // only a begun change fails
   --in_flight_;
   if (k == kind::reserve || k == kind::sale || (k == kind::restock && quantity < 0))
     available_ += k == kind::restock ? -quantity : quantity;

@@ -135,6 +135,16 @@ std::string_view to_string(order_action a) {
   return names[static_cast<std::size_t>(a)];
 }
 
+bool order_edge(order_status from, order_status to) {
+  for (auto a = 0; a <= static_cast<int>(order_action::expire); ++a)
+    for (auto p = 0; p <= static_cast<int>(order_party::system); ++p) {
+      auto rule = order_transition_rule(from, static_cast<order_action>(a), static_cast<order_party>(p));
+      if (rule.allowed && rule.to == to)
+        return true;
+    }
+  return false;
+}
+
 transition_rule order_transition_rule(order_status from, order_action action, order_party party) {
   using st = order_status;
   using act = order_action;

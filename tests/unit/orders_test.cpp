@@ -70,3 +70,20 @@ TEST_CASE("shipping is charged per seller and free from a seller subtotal", "[or
   CHECK(t.shipping_minor == 500); // seller 100 pays (2,500), seller 200 ships free (6,000)
   CHECK(price_checkout({}, cfg).shipping_minor == 0);
 }
+
+TEST_CASE("the state machine's edges are the moves its rules allow", "[orders]") {
+  using st = livemart::order_status;
+  using livemart::order_edge;
+  CHECK(order_edge(st::pending, st::confirmed));
+  CHECK(order_edge(st::pending, st::cancelled));
+  CHECK(order_edge(st::confirmed, st::shipped));
+  CHECK(order_edge(st::confirmed, st::cancelled));
+  CHECK(order_edge(st::shipped, st::delivered));
+  CHECK(order_edge(st::delivered, st::refunded));
+  CHECK(order_edge(st::refunded, st::refunded)); // partial refunds
+  CHECK_FALSE(order_edge(st::pending, st::shipped));
+  CHECK_FALSE(order_edge(st::shipped, st::cancelled));
+  CHECK_FALSE(order_edge(st::delivered, st::pending));
+  for (auto to : {st::pending, st::confirmed, st::shipped, st::delivered, st::cancelled, st::refunded})
+    CHECK_FALSE(order_edge(st::cancelled, to));
+}

@@ -121,6 +121,10 @@ struct transition_rule {
 };
 transition_rule order_transition_rule(order_status from, order_action action, order_party party);
 
+/// True when some party's action moves an order from `from` to `to`: the
+/// edges of the state machine above.
+bool order_edge(order_status from, order_status to);
+
 struct order_transition {
   std::string from; ///< empty for the first
   std::string to;
