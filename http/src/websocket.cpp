@@ -1063,9 +1063,12 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
   }
   ws_session::kind kind = ws_session::kind::viewer;
   std::uint64_t stream_id = 0;
-  constexpr std::string_view prefix = "/streams/";
-  constexpr std::string_view suffix = "/ws";
-  if (path == "/users/me/ws") {
+  // The endpoints as websocket_endpoints names them (and `livemart routes`
+  // prints): "/streams/:id/ws" around its id, "/users/me/ws" as it is.
+  constexpr std::string_view stream_endpoint = websocket_endpoints[0];
+  constexpr std::string_view prefix = stream_endpoint.substr(0, stream_endpoint.find(":id"));
+  constexpr std::string_view suffix = stream_endpoint.substr(stream_endpoint.find(":id") + 3);
+  if (path == websocket_endpoints[1]) {
     kind = ws_session::kind::user;
   } else if (path.size() > prefix.size() + suffix.size() && path.compare(0, prefix.size(), prefix) == 0
              && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
