@@ -65,7 +65,7 @@ void register_user(auth_pointer self, std::shared_ptr<const auth_context> ctx, r
                     rp.deliver(make_error(errc::internal, "insert returned no row"));
                     return;
                   }
-                  self->send(ctx->users.shard_for(user->id), put_atom::value, *user);
+                  self->send(ctx->users.route(user->id), put_atom::value, *user);
                   rp.deliver(*user);
                 },
                 [rp](caf::error& err) mutable {
@@ -100,7 +100,7 @@ void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, lo
           // A login sees the row as it is now: refresh the owner's cache, so
           // changes made outside this node (create-admin) show up at once.
           auto user_id = user.id;
-          self->send(ctx->users.shard_for(user_id), put_atom::value, std::move(user));
+          self->send(ctx->users.route(user_id), put_atom::value, std::move(user));
           token_pair tokens;
           tokens.user_id = user_id;
           tokens.refresh_token = crypto::base64url_encode(crypto::random_bytes(refresh_token_bytes));
@@ -213,7 +213,7 @@ void change_password(auth_pointer self, std::shared_ptr<const auth_context> ctx,
                     end_sessions(
                       self, ctx, std::move(cmd),
                       [self, ctx, rp, tokens, session, user](const db_result&) mutable {
-                        self->send(ctx->users.shard_for(user), forget_atom::value, user);
+                        self->send(ctx->users.route(user), forget_atom::value, user);
                         tokens.access_token = jwt::issue(ctx->tokens, user, session, now_s());
                         tokens.access_expires_in_s = ctx->tokens.ttl_s;
                         rp.deliver(std::move(tokens));
@@ -371,7 +371,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
             rp.deliver(make_error(errc::not_found, "no such user"));
             return;
           }
-          self->send(ctx->users.shard_for(profile->id), forget_atom::value, profile->id);
+          self->send(ctx->users.route(profile->id), forget_atom::value, profile->id);
           log::warn(suspend ? "account suspended" : "account suspension lifted",
                     "\"user_id\":\"" + ids::format(profile->id) + "\",\"by\":\"" + ids::format(admin) + "\"");
           rp.deliver(std::move(*profile));

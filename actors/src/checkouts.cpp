@@ -29,7 +29,7 @@ using checkout_promise = caf::typed_response_promise<checkout>;
 void announce_released(checkout_pointer self, const context_ptr& ctx, const db_rows& rows) {
   for (const auto& row : rows.rows) {
     auto product_id = std::stoull(row[0].text);
-    self->send(ctx->products.shard_for(product_id), applied_atom::value, product_id,
+    self->send(ctx->products.route(product_id), product_id, applied_atom::value,
                static_cast<std::int32_t>(persistence::stock_kind::release), std::stoll(row[1].text),
                std::stoll(row[2].text));
   }
@@ -94,13 +94,9 @@ void reserve_all(checkout_pointer self, const context_ptr& ctx, checkout c, chec
       state->failures[i] = std::move(err);
       finish();
     };
-    self->request(ctx->products.shard_for(product_id), ctx->step_timeout, get_atom::value, product_id)
-      .then(
-        [self, ctx, state, finish, failed, quantity](const product_actor& actor) mutable {
-          self->request(actor, ctx->step_timeout, reserve_atom::value, quantity, state->c.id)
-            .then([finish](const stock_update&) mutable { finish(); }, failed);
-        },
-        failed);
+    self->request(ctx->products.route(product_id), ctx->step_timeout, product_id, reserve_atom::value, quantity,
+                  state->c.id)
+      .then([finish](const stock_update&) mutable { finish(); }, failed);
   }
 }
 
@@ -176,19 +172,14 @@ void fetch_products(checkout_pointer self, const context_ptr& ctx, std::uint64_t
       rp.deliver(p.code == errc::not_found ? line_error(errc::validation_failed, i, "product_id", "is not a product")
                                            : err);
     };
-    self->request(ctx->products.shard_for(product_id), ctx->step_timeout, get_atom::value, product_id)
+    self->request(ctx->products.route(product_id), ctx->step_timeout, product_id, get_atom::value)
       .then(
-        [self, ctx, state, buyer, req, rp, fail, i](const product_actor& actor) mutable {
-          self->request(actor, ctx->step_timeout, get_atom::value)
-            .then(
-              [self, ctx, state, buyer, req, rp, i](const product& p) mutable {
-                if (state->failed)
-                  return;
-                state->products[i] = p;
-                if (--state->waiting == 0)
-                  open_checkout(self, ctx, buyer, req, state->products, rp);
-              },
-              fail);
+        [self, ctx, state, buyer, req, rp, i](const product& p) mutable {
+          if (state->failed)
+            return;
+          state->products[i] = p;
+          if (--state->waiting == 0)
+            open_checkout(self, ctx, buyer, req, state->products, rp);
         },
         fail);
   }

@@ -151,7 +151,7 @@ void apply_move(order& o, order_status to, const std::string& reason, const db_r
 void announce_returns(const context_ptr& ctx, order_pointer self, const db_rows& rows) {
   for (const auto& row : rows.rows) {
     auto product_id = std::stoull(row[0].text);
-    self->send(ctx->products.shard_for(product_id), applied_atom::value, product_id,
+    self->send(ctx->products.route(product_id), product_id, applied_atom::value,
                static_cast<std::int32_t>(persistence::stock_kind::sale_return), std::stoll(row[1].text),
                std::stoll(row[2].text));
   }
@@ -746,7 +746,7 @@ void with_party(order_pointer self, const context_ptr& ctx, std::uint64_t user,
     return then(order_party::buyer);
   if (user == o.seller_user_id)
     return then(order_party::seller);
-  self->request(ctx->users.shard_for(user), ctx->step_timeout, get_atom::value, user)
+  self->request(ctx->users.route(user), ctx->step_timeout, get_atom::value, user)
     .then([then](const user_profile& me) { then(me.role == role::admin ? std::optional{order_party::admin} : std::nullopt); },
           [then](caf::error&) { then(std::nullopt); });
 }
@@ -910,10 +910,6 @@ order_actor spawn_order(caf::actor_system& sys, std::uint64_t id, order_registry
 
 } // namespace
 
-const order_registry_actor& order_directory::shard_for(std::uint64_t order_id) const {
-  return shards[registry::shard_of(order_id, shards.size())];
-}
-
 order_directory spawn_order_directory(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                                       product_directory products, user_directory users, gateway_actor gateway) {
   auto ctx = std::make_shared<const order_context>(order_context{
@@ -921,11 +917,8 @@ order_directory spawn_order_directory(caf::actor_system& sys, const conf::settin
     std::chrono::milliseconds{cfg.actors.order_idle_ms}, cfg.actors.order_queue_max, cfg.payments.gateway,
     cfg.payments.capture == "on_ship", db,
     std::move(products), std::move(users), std::move(gateway)});
-  order_directory dir;
-  for (std::size_t i = 0; i < cfg.actors.order_shards; ++i)
-    dir.shards.push_back(sys.spawn(registry::simple_registry<order_actor, order_registry_actor, context_ptr>, ctx, spawn_order, registry::kind::order,
-                                   std::chrono::milliseconds{cfg.actors.order_idle_ms}));
-  return dir;
+  return order_directory{
+    registry::spawn_shards<order_actor>(sys, cfg.actors.order_shards, ctx, spawn_order, registry::kind::order)};
 }
 
 } // namespace livemart

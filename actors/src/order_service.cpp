@@ -136,7 +136,7 @@ void record_and_finish(order_pointer self, const context_ptr& ctx, const placeme
 void announce(order_pointer self, const context_ptr& ctx, const db_rows& rows, persistence::stock_kind kind) {
   for (const auto& row : rows.rows) {
     auto product_id = std::stoull(row[0].text);
-    self->send(ctx->products.shard_for(product_id), applied_atom::value, product_id, static_cast<std::int32_t>(kind),
+    self->send(ctx->products.route(product_id), product_id, applied_atom::value, static_cast<std::int32_t>(kind),
                std::stoll(row[1].text), std::stoll(row[2].text));
   }
 }
@@ -296,19 +296,15 @@ void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req
     order_command cmd;
     cmd.action = order_action::pay;
     cmd.method = req.body.method;
-    self->request(ctx->order_actors.shard_for(id), ctx->step_timeout, get_atom::value, id)
-      .then(
-        [self, ctx, req, g, i, cmd, one_done](const order_actor& actor) {
-          self->request(actor, ctx->change_timeout, command_atom::value, req.buyer, cmd)
-            .then([g, i, one_done](const order& o) { g->orders[i] = o; one_done(); },
-                  [self, ctx, actor, g, i, one_done](caf::error&) {
-                    // Declined or not reached: show the order as it is now.
-                    self->request(actor, ctx->step_timeout, get_atom::value, std::uint64_t{0})
-                      .then([g, i, one_done](const order& o) { g->orders[i] = o; one_done(); },
-                            [one_done](caf::error&) { one_done(); });
-                  });
-        },
-        [one_done](caf::error&) { one_done(); });
+    const auto& route = ctx->order_actors.route(id);
+    self->request(route, ctx->change_timeout, id, command_atom::value, req.buyer, cmd)
+      .then([g, i, one_done](const order& o) { g->orders[i] = o; one_done(); },
+            [self, ctx, route, id, g, i, one_done](caf::error&) {
+              // Declined or not reached: show the order as it is now.
+              self->request(route, ctx->step_timeout, id, get_atom::value, std::uint64_t{0})
+                .then([g, i, one_done](const order& o) { g->orders[i] = o; one_done(); },
+                      [one_done](caf::error&) { one_done(); });
+            });
   }
 }
 
@@ -367,61 +363,37 @@ void direct_sale(order_pointer self, const context_ptr& ctx, const placement& re
     else
       buy_now_refused(self, ctx, req, err);
   };
-  self->request(ctx->products.shard_for(item.product_id), ctx->step_timeout, get_atom::value, item.product_id)
+  self->request(ctx->products.route(item.product_id), ctx->step_timeout, item.product_id, sell_atom::value, sale)
     .then(
-      [self, ctx, req, sale, refused](const product_actor& actor) {
-        self->request(actor, ctx->step_timeout, sell_atom::value, sale)
-          .then(
-            [self, ctx, req](const sale_result& r) {
-              switch (r.outcome) {
-                case sale_outcome::placed:
-                  if (req.body.method.kind.empty())
-                    finish(self, key_type{req.buyer, req.key}, {201, r.body, true});
-                  else
-                    pay_placed(self, ctx, req, {r.placed}, {201, r.body, true});
-                  return;
-                case sale_outcome::replay:
-                  replay_stored(self, ctx, req);
-                  return;
-                case sale_outcome::address: {
-                  auto p = make_problem(errc::validation_failed, "invalid fields: address_id");
-                  p.fields.push_back({"address_id", "is not one of your addresses"});
-                  record_and_finish(self, ctx, req, problem_reply(p, req));
-                  return;
-                }
-              }
-            },
-            refused);
+      [self, ctx, req](const sale_result& r) {
+        switch (r.outcome) {
+          case sale_outcome::placed:
+            if (req.body.method.kind.empty())
+              finish(self, key_type{req.buyer, req.key}, {201, r.body, true});
+            else
+              pay_placed(self, ctx, req, {r.placed}, {201, r.body, true});
+            return;
+          case sale_outcome::replay:
+            replay_stored(self, ctx, req);
+            return;
+          case sale_outcome::address: {
+            auto p = make_problem(errc::validation_failed, "invalid fields: address_id");
+            p.fields.push_back({"address_id", "is not one of your addresses"});
+            record_and_finish(self, ctx, req, problem_reply(p, req));
+            return;
+          }
+        }
       },
       refused);
 }
 
-/// Runs `f(actor)` with the actor of order `id`.
-template <class F>
-void with_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, F f, std::function<void(caf::error)> failed) {
-  self->request(ctx->order_actors.shard_for(id), ctx->step_timeout, get_atom::value, id)
-    .then([f](const order_actor& actor) mutable { f(actor); }, [failed](caf::error& err) { failed(std::move(err)); });
-}
-
-/// Asks the order's actor (through its registry) and answers `rp`; asks
-/// once more when the actor ended between the lookup and the request
-/// (it passivated in that moment: the request was not handled).
+/// Asks the actor of order `id` and answers `rp`.
 template <class Reply, class... Ts>
 void ask_order(order_pointer self, const context_ptr& ctx, std::uint64_t id, caf::typed_response_promise<Reply> rp,
-               bool again, Ts... xs) {
-  with_order(
-    self, ctx, id,
-    [self, ctx, id, rp, again, xs...](const order_actor& actor) mutable {
-      self->request(actor, ctx->change_timeout, xs...)
-        .then([rp](const Reply& reply) mutable { rp.deliver(reply); },
-              [self, ctx, id, rp, again, xs...](caf::error& err) mutable {
-                if (again && err == caf::sec::request_receiver_down)
-                  ask_order(self, ctx, id, rp, false, xs...);
-                else
-                  rp.deliver(std::move(err));
-              });
-    },
-    [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+               Ts... xs) {
+  self->request(ctx->order_actors.route(id), ctx->change_timeout, id, xs...)
+    .then([rp](const Reply& reply) mutable { rp.deliver(reply); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 /// Unpaid orders past their hold: each is cancelled by its actor (stock
@@ -449,14 +421,10 @@ void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_p
         order_command expire;
         expire.action = order_action::expire;
         for (const auto& row : rows) {
-          with_order(
-            self, ctx, std::stoull(row[0].text),
-            [self, ctx, expire, one](const order_actor& actor) {
-              self->request(actor, ctx->change_timeout, command_atom::value, std::uint64_t{0}, expire)
-                .then([one](const order& o) mutable { one(o.status == order_status::cancelled); },
-                      [one](caf::error&) mutable { one(false); });
-            },
-            [one](caf::error) mutable { one(false); });
+          auto id = std::stoull(row[0].text);
+          self->request(ctx->order_actors.route(id), ctx->change_timeout, id, command_atom::value, std::uint64_t{0}, expire)
+            .then([one](const order& o) mutable { one(o.status == order_status::cancelled); },
+                  [one](caf::error&) mutable { one(false); });
         }
       },
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -470,7 +438,7 @@ void route_event(order_pointer self, const context_ptr& ctx, const gateway_event
   if (ev.object.ref.empty()) {
     // Reconciliation's news about a payment the gateway never saw.
     if (ev.type == missing_payment_event && ev.object.order_id != 0)
-      ask_order(self, ctx, ev.object.order_id, rp, true, event_atom::value, ev);
+      ask_order(self, ctx, ev.object.order_id, rp, event_atom::value, ev);
     else
       rp.deliver(std::string{"ignored"});
     return;
@@ -486,7 +454,7 @@ void route_event(order_pointer self, const context_ptr& ctx, const gateway_event
           rp.deliver(std::string{"ignored"});
           return;
         }
-        ask_order(self, ctx, order_id, rp, true, event_atom::value, ev);
+        ask_order(self, ctx, order_id, rp, event_atom::value, ev);
       },
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
@@ -683,12 +651,12 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
   return {
     [self, ctx](get_atom, std::uint64_t user, std::uint64_t id) -> caf::result<order> {
       auto rp = self->make_response_promise<order>();
-      ask_order(self, ctx, id, rp, true, get_atom::value, user);
+      ask_order(self, ctx, id, rp, get_atom::value, user);
       return rp;
     },
     [self, ctx](command_atom, std::uint64_t user, std::uint64_t id, const order_command& cmd) -> caf::result<order> {
       auto rp = self->make_response_promise<order>();
-      ask_order(self, ctx, id, rp, true, command_atom::value, user, cmd);
+      ask_order(self, ctx, id, rp, command_atom::value, user, cmd);
       return rp;
     },
     [self, ctx](event_atom, const gateway_event& ev) -> caf::result<std::string> {

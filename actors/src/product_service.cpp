@@ -34,72 +34,50 @@ caf::error not_yours() {
   return make_error(errc::forbidden, "only the owning seller or an admin may change this product");
 }
 
-/// Finds the product's actor and runs `then(actor)`.
-template <class Promise, class F>
-void with_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, F then) {
-  self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id).then(then, fail_to(rp));
-}
-
-/// Asks product `id`'s actor and runs `then(reply, actor)`; asks once more
-/// through the registry when the actor ended (passivated) between the
-/// lookup and the request. Errors go to `rp`.
+/// Asks product `id`'s actor and runs `then(reply)`; errors go to `rp`.
 template <class T, class Promise, class Then, class... Ts>
-void ask_product_then(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, bool retried,
-                      const product_actor& actor, Then then, Ts... xs) {
-  self->request(actor, ctx->step_timeout, xs...)
-    .then([then, actor](const T& reply) mutable { then(reply, actor); },
-          [self, ctx, id, rp, retried, then, xs...](caf::error& err) mutable {
-            if (retried || err != caf::sec::request_receiver_down) {
-              rp.deliver(std::move(err));
-              return;
-            }
-            with_product(self, ctx, id, rp, [self, ctx, id, rp, then, xs...](const product_actor& fresh) mutable {
-              ask_product_then<T>(self, ctx, id, rp, true, fresh, then, xs...);
-            });
-          });
+void ask_product_then(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, Then then, Ts... xs) {
+  self->request(ctx->products.route(id), ctx->step_timeout, id, xs...)
+    .then([then](const T& reply) mutable { then(reply); }, fail_to(rp));
 }
 
 /// Like ask_product_then, answering `rp` with the reply.
 template <class T, class Promise, class... Ts>
-void ask_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, const product_actor& actor,
-                 Ts... xs) {
-  ask_product_then<T>(
-    self, ctx, id, rp, false, actor, [rp](const T& reply, const product_actor&) mutable { rp.deliver(reply); }, xs...);
+void ask_product(service_pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, Ts... xs) {
+  ask_product_then<T>(self, ctx, id, rp, [rp](const T& reply) mutable { rp.deliver(reply); }, xs...);
 }
 
-/// Runs `then(actor)` when `user_id` may change product `id`: an admin, or
-/// the approved seller who owns it.
+/// Runs `then()` when `user_id` may change product `id`: an admin, or the
+/// approved seller who owns it.
 template <class Promise, class F>
 void with_owned_product(service_pointer self, const context_ptr& ctx, std::uint64_t user_id, std::uint64_t id,
                         Promise rp, F then) {
-  with_product(self, ctx, id, rp, [self, ctx, user_id, id, rp, then](const product_actor& first) mutable {
-    ask_product_then<product>(
-      self, ctx, id, rp, false, first,
-        [self, ctx, user_id, rp, then](const product& p, const product_actor& actor) mutable {
-          self->request(ctx->users.shard_for(user_id), ctx->step_timeout, get_atom::value, user_id)
-            .then(
-              [self, ctx, user_id, rp, then, actor, seller_id = p.seller_id](const user_profile& me) mutable {
-                if (me.role == role::admin) {
-                  then(actor);
-                  return;
-                }
-                self->request(ctx->sellers, ctx->step_timeout, profile_atom::value, user_id)
-                  .then(
-                    [rp, then, actor, seller_id](const seller& mine) mutable {
-                      if (mine.id != seller_id || mine.status != seller_status::approved)
-                        rp.deliver(not_yours());
-                      else
-                        then(actor);
-                    },
-                    [rp](caf::error& err) mutable {
-                      // No shop at all: not the owner.
-                      rp.deliver(to_problem(err).code == errc::not_found ? not_yours() : std::move(err));
-                    });
-              },
-              fail_to(rp));
-        },
-        get_atom::value);
-  });
+  ask_product_then<product>(
+    self, ctx, id, rp,
+    [self, ctx, user_id, rp, then](const product& p) mutable {
+      self->request(ctx->users.route(user_id), ctx->step_timeout, get_atom::value, user_id)
+        .then(
+          [self, ctx, user_id, rp, then, seller_id = p.seller_id](const user_profile& me) mutable {
+            if (me.role == role::admin) {
+              then();
+              return;
+            }
+            self->request(ctx->sellers, ctx->step_timeout, profile_atom::value, user_id)
+              .then(
+                [rp, then, seller_id](const seller& mine) mutable {
+                  if (mine.id != seller_id || mine.status != seller_status::approved)
+                    rp.deliver(not_yours());
+                  else
+                    then();
+                },
+                [rp](caf::error& err) mutable {
+                  // No shop at all: not the owner.
+                  rp.deliver(to_problem(err).code == errc::not_found ? not_yours() : std::move(err));
+                });
+          },
+          fail_to(rp));
+    },
+    get_atom::value);
 }
 
 product_service_actor::behavior_type product_service(service_pointer self, context_ptr ctx) {
@@ -138,16 +116,13 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
                         }
                         // Initial stock goes through the product's actor and ledger
                         // like any restock, so the ledger balances from the start.
-                        auto id = created.id;
-                        with_product(self, ctx, id, rp, [self, ctx, id, user_id, draft, rp, created](const product_actor& actor) mutable {
-                          ask_product_then<stock_update>(
-                            self, ctx, id, rp, false, actor,
-                            [rp, created](const stock_update& u, const product_actor&) mutable {
-                              created.stock = u.stock;
-                              rp.deliver(std::move(created));
-                            },
-                            restock_atom::value, draft.initial_stock, std::string{"initial stock"}, user_id);
-                        });
+                        ask_product_then<stock_update>(
+                          self, ctx, created.id, rp,
+                          [rp, created](const stock_update& u) mutable {
+                            created.stock = u.stock;
+                            rp.deliver(std::move(created));
+                          },
+                          restock_atom::value, draft.initial_stock, std::string{"initial stock"}, user_id);
                       },
                       fail_to(rp));
                 },
@@ -163,24 +138,24 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
     [self, ctx](restock_atom, std::uint64_t user_id, std::uint64_t id, std::int64_t delta,
                 const std::string& reason) -> caf::result<stock_update> {
       auto rp = self->make_response_promise<stock_update>();
-      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, user_id, delta, reason, rp](const product_actor& actor) mutable {
-        ask_product<stock_update>(self, ctx, id, rp, actor, restock_atom::value, delta, reason, user_id);
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, user_id, delta, reason, rp]() mutable {
+        ask_product<stock_update>(self, ctx, id, rp, restock_atom::value, delta, reason, user_id);
       });
       return rp;
     },
     [self, ctx](price_atom, std::uint64_t user_id, std::uint64_t id, std::int64_t price) -> caf::result<stock_update> {
       auto rp = self->make_response_promise<stock_update>();
-      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, price, rp](const product_actor& actor) mutable {
-        ask_product<stock_update>(self, ctx, id, rp, actor, price_atom::value, price);
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, price, rp]() mutable {
+        ask_product<stock_update>(self, ctx, id, rp, price_atom::value, price);
       });
       return rp;
     },
     [self, ctx](update_atom, std::uint64_t user_id, std::uint64_t id, const product_patch& patch)
       -> caf::result<product> {
       auto rp = self->make_response_promise<product>();
-      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, patch, rp](const product_actor& actor) mutable {
-        auto edit = [self, ctx, id, patch, rp, actor]() mutable {
-          ask_product<product>(self, ctx, id, rp, actor, update_atom::value, patch);
+      with_owned_product(self, ctx, user_id, id, rp, [self, ctx, id, patch, rp]() mutable {
+        auto edit = [self, ctx, id, patch, rp]() mutable {
+          ask_product<product>(self, ctx, id, rp, update_atom::value, patch);
         };
         if ((patch.present & pf_category) == 0) {
           edit();

@@ -358,15 +358,16 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       s.needs_reload = true;
       reload_if_due(self, ctx);
     } else if (s.in_flight == 0) {
-      // Passivation goes through the registry, so that it hands out no new
-      // requests to an actor that is ending.
+      // Passivation goes through the registry, so that it forwards nothing
+      // more to an actor that is ending.
       self->request(registry, ctx->step_timeout, idle_atom::value, s.committed.id)
         .then(
           [self](bool agreed) {
             if (!agreed)
               return;
-            // The registry hands out nothing more and holds new requests
-            // until this actor is gone; what reached it already is served.
+            // The registry forwards nothing more and holds new requests until
+            // this actor is gone; what it forwarded before came first (one
+            // mailbox, in order) and was handled or is still in flight.
             self->state.retiring = true;
             quit_if_done(self);
           },
@@ -545,112 +546,15 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
   };
 }
 
-struct registry_state {
-  /// Live and retiring actors; requests for a retiring one wait in `held`
-  /// and go to a fresh actor once the old one is down.
-  registry::table<product_actor> actors;
-  struct held_requests {
-    std::vector<caf::typed_response_promise<product_actor>> gets;
-    std::vector<caf::typed_response_promise<product_detail>> details;
-  };
-  std::unordered_map<std::uint64_t, held_requests> held;
-  std::shared_ptr<const product_context> ctx;
-  static inline const char* name = "product_registry";
-};
-
-using registry_pointer = product_registry_actor::stateful_pointer<registry_state>;
-
-product_actor find_or_spawn(registry_pointer self, std::uint64_t id) {
-  auto& actors = self->state.actors;
-  actors.handing_out(id);
-  if (auto it = actors.live.find(id); it != actors.live.end())
-    return it->second;
-  assert(!actors.is_retiring(id)); // requests for a retiring id wait for its end
-  auto actor = self->home_system().spawn(product_behavior, id, caf::actor_cast<product_registry_actor>(self),
-                                         self->state.ctx);
-  self->monitor(actor);
-  actors.live.emplace(id, actor);
-  return actor;
-}
-
-product_registry_actor::behavior_type product_registry(registry_pointer self, std::shared_ptr<const product_context> ctx) {
-  self->state.ctx = std::move(ctx);
-  self->state.actors.passivated = &registry::passivations(registry::kind::product);
-  self->state.actors.idle = self->state.ctx->idle;
-  // Supervision: a product actor that ends is forgotten; the next request
-  // (or the ones held while it retired) gets a fresh one from committed state.
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    auto id = st.actors.ended(msg.source);
-    if (!id)
-      return;
-    auto it = st.held.find(*id);
-    if (it == st.held.end())
-      return;
-    auto waiting = std::move(it->second);
-    st.held.erase(it);
-    auto fresh = find_or_spawn(self, *id);
-    for (auto& rp : waiting.gets)
-      rp.deliver(fresh);
-    for (auto& rp : waiting.details)
-      rp.delegate(fresh, detail_atom::value);
-  });
-  // The product actors end with their registry (at shutdown).
-  self->set_exit_handler([self](caf::exit_msg& msg) {
-    self->state.actors.stop_all(self, msg.reason);
-    self->quit(msg.reason);
-  });
-  return {
-    [self](get_atom, std::uint64_t id) -> caf::result<product_actor> {
-      auto& st = self->state;
-      if (st.actors.is_retiring(id)) {
-        auto rp = self->make_response_promise<product_actor>();
-        st.held[id].gets.push_back(rp);
-        return rp;
-      }
-      return find_or_spawn(self, id);
-    },
-    [self](detail_atom, std::uint64_t id) -> caf::result<product_detail> {
-      auto& st = self->state;
-      if (st.actors.is_retiring(id)) {
-        auto rp = self->make_response_promise<product_detail>();
-        st.held[id].details.push_back(rp);
-        return rp;
-      }
-      return self->delegate(find_or_spawn(self, id), detail_atom::value);
-    },
-    [self](rated_atom, std::uint64_t id, std::int64_t sum, std::int32_t count) {
-      auto& st = self->state;
-      if (auto it = st.actors.live.find(id); it != st.actors.live.end())
-        self->send(it->second, rated_atom::value, sum, count);
-      else if (auto retiring = st.actors.retiring.find(id); retiring != st.actors.retiring.end())
-        self->send(retiring->second, rated_atom::value, sum, count);
-    },
-    [self](applied_atom, std::uint64_t id, std::int32_t kind, std::int64_t quantity, std::int64_t version) {
-      // Only a running actor needs to hear of it: a fresh one loads it.
-      auto& st = self->state;
-      auto it = st.actors.live.find(id);
-      if (it != st.actors.live.end()) {
-        self->send(it->second, applied_atom::value, kind, quantity, version);
-        return;
-      }
-      if (auto retiring = st.actors.retiring.find(id); retiring != st.actors.retiring.end())
-        self->send(retiring->second, applied_atom::value, kind, quantity, version);
-    },
-    [self](idle_atom, std::uint64_t id) -> bool {
-      return self->state.actors.retire(id, self->current_sender());
-    },
-  };
+product_actor spawn_product(caf::actor_system& sys, std::uint64_t id, product_registry_actor registry,
+                            const std::shared_ptr<const product_context>& ctx) {
+  return sys.spawn(product_behavior, id, std::move(registry), ctx);
 }
 
 } // namespace
 
 std::string product_group_name(std::uint64_t product_id) {
   return "product-" + ids::format(product_id);
-}
-
-const product_registry_actor& product_directory::shard_for(std::uint64_t product_id) const {
-  return shards[registry::shard_of(product_id, shards.size())];
 }
 
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
@@ -660,10 +564,8 @@ product_directory spawn_product_directory(caf::actor_system& sys, const conf::se
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.actors.product_idle_ms},
     std::chrono::milliseconds{cfg.catalog.detail_refresh_ms}, cfg.orders, db, std::move(search), std::move(sellers),
     std::move(categories)});
-  product_directory dir;
-  for (std::size_t i = 0; i < cfg.actors.product_shards; ++i)
-    dir.shards.push_back(sys.spawn(product_registry, ctx));
-  return dir;
+  return product_directory{registry::spawn_shards<product_actor>(sys, cfg.actors.product_shards, ctx, spawn_product,
+                                                                  registry::kind::product)};
 }
 
 } // namespace livemart

@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include <actors/interfaces.hpp>
 #include <protocol/metrics.hpp>
 
 /// Bookkeeping shared by the registries that own one actor per id
@@ -39,11 +40,6 @@ inline metrics::counter& passivations(kind k) {
   return products;
 }
 
-/// The shard of `id` among `shards` (ids spread by a multiplicative hash).
-inline std::size_t shard_of(std::uint64_t id, std::size_t shards) {
-  return static_cast<std::size_t>(((id * 0x9E3779B97F4A7C15ull) >> 32) % shards);
-}
-
 /// The actors of one registry: the live ones, and those that agreed to
 /// passivate and are still finishing (requests for their ids wait until
 /// they are down, so an id never has two actors at once).
@@ -51,41 +47,34 @@ template <class Handle>
 struct table {
   std::unordered_map<std::uint64_t, Handle> live;
   std::unordered_map<std::uint64_t, Handle> retiring;
-  /// When each live actor's handle was last handed out: a caller holding it
-  /// may not have asked yet, so the hand-out counts as activity.
-  std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> handed_out;
-  std::chrono::milliseconds idle{0};      ///< the owner's passivation period
   metrics::counter* passivated = nullptr; ///< counts agreed passivations
 
   bool is_retiring(std::uint64_t id) const { return retiring.count(id) != 0; }
 
-  /// The live actor for `id` is handed to a caller.
-  void handing_out(std::uint64_t id) { handed_out[id] = std::chrono::steady_clock::now(); }
+  /// The actor of `id` that still runs (live or retiring), if any.
+  const Handle* running(std::uint64_t id) const {
+    if (auto it = live.find(id); it != live.end())
+      return &it->second;
+    if (auto it = retiring.find(id); it != retiring.end())
+      return &it->second;
+    return nullptr;
+  }
 
   /// An actor ended: forgets it. Returns its id when it was retiring, so
   /// that what waited for it can go to a fresh actor.
   std::optional<std::uint64_t> ended(const caf::actor_addr& source) {
-    if (auto id = erase(live, source)) {
-      handed_out.erase(*id);
+    if (auto id = erase(live, source))
       return std::nullopt;
-    }
     return erase(retiring, source);
   }
 
   /// The passivation handshake: the live actor for `id` (and only it, as
-  /// `sender`) may retire, unless its handle was handed out within the
-  /// last `idle` (the request may still be on its way). It stays
-  /// monitored, so its down message releases the requests held for `id`
-  /// meanwhile.
+  /// `sender`) may retire. It stays monitored, so its down message
+  /// releases the requests held for `id` meanwhile.
   bool retire(std::uint64_t id, const caf::strong_actor_ptr& sender) {
     auto it = live.find(id);
     if (it == live.end() || it->second.address() != caf::actor_cast<caf::actor_addr>(sender))
       return false;
-    if (auto h = handed_out.find(id); h != handed_out.end()) {
-      if (std::chrono::steady_clock::now() - h->second < idle)
-        return false;
-      handed_out.erase(h);
-    }
     // An id never has two actors: a retiring one is never live again.
     [[maybe_unused]] auto fresh = retiring.emplace(id, it->second).second;
     assert(fresh);
@@ -118,44 +107,82 @@ private:
   }
 };
 
-/// The state of a registry that only hands out its actors (orders,
-/// streams): `Actor` per id, spawned by `Spawn(system, id, registry, ctx)`.
-template <class Actor, class Registry, class Context>
-struct simple_state {
-  using spawn_fn = Actor (*)(caf::actor_system&, std::uint64_t, Registry, const Context&);
-  table<Actor> actors; ///< requests for a retiring one wait in `held`
-  std::unordered_map<std::uint64_t, std::vector<caf::typed_response_promise<Actor>>> held;
+/// The state of a registry of `Entity` actors (see registry_of), each
+/// spawned by `spawn(system, id, registry, ctx)`.
+template <class Entity, class Context>
+struct state {
+  using spawn_fn = Entity (*)(caf::actor_system&, std::uint64_t, registry_of<Entity>, const Context&);
+  table<Entity> actors;
+  /// Requests for a retiring id: each is handed to the fresh actor.
+  std::unordered_map<std::uint64_t, std::vector<std::function<void(const Entity&)>>> held;
   Context ctx;
   spawn_fn spawn = nullptr;
   static inline const char* name = "registry";
 };
 
-template <class Actor, class Registry, class Context>
-using simple_pointer = typename Registry::template stateful_pointer<simple_state<Actor, Registry, Context>>;
+template <class Entity, class Context>
+using pointer = typename registry_of<Entity>::template stateful_pointer<state<Entity, Context>>;
 
-template <class Actor, class Registry, class Context>
-Actor find_or_spawn(simple_pointer<Actor, Registry, Context> self, std::uint64_t id) {
+template <class Entity, class Context>
+const Entity& find_or_spawn(pointer<Entity, Context> self, std::uint64_t id) {
   auto& actors = self->state.actors;
-  actors.handing_out(id);
   if (auto it = actors.live.find(id); it != actors.live.end())
     return it->second;
   assert(!actors.is_retiring(id)); // requests for a retiring id wait for its end
-  auto actor = self->state.spawn(self->home_system(), id, caf::actor_cast<Registry>(self), self->state.ctx);
+  auto actor = self->state.spawn(self->home_system(), id, caf::actor_cast<registry_of<Entity>>(self), self->state.ctx);
   self->monitor(actor);
-  actors.live.emplace(id, actor);
-  return actor;
+  return actors.live.emplace(id, std::move(actor)).first->second;
 }
 
-/// A registry (`Registry`: get and idle, see order_registry_actor): spawns
-/// an id's actor on first use, forgets it when it ends (a crash: the next
-/// request gets a fresh one from committed state) or passivates (requests
-/// for it wait until it is down), and ends its actors when it ends.
-template <class Actor, class Registry, class Context>
-typename Registry::behavior_type simple_registry(simple_pointer<Actor, Registry, Context> self, Context ctx,
-                                                 typename simple_state<Actor, Registry, Context>::spawn_fn spawn,
-                                                 kind k, std::chrono::milliseconds idle) {
+/// The handler of one keyed message `(id, xs...)`: a request goes to the
+/// actor of `id` (or waits for a fresh one while it retires), and the
+/// actor answers the caller; a notification reaches a running actor only.
+template <class Sig>
+struct forwarder;
+
+template <class... Is, class... Os>
+struct forwarder<caf::typed_mpi<caf::detail::type_list<std::uint64_t, Is...>, caf::output_tuple<Os...>>> {
+  template <class Entity, class Context>
+  static auto make(pointer<Entity, Context> self) {
+    return [self](std::uint64_t id, Is... xs) -> caf::result<Os...> {
+      auto& st = self->state;
+      if (st.actors.is_retiring(id)) {
+        auto rp = self->template make_response_promise<Os...>();
+        st.held[id].emplace_back([rp, xs...](const Entity& fresh) mutable { rp.delegate(fresh, std::move(xs)...); });
+        return rp;
+      }
+      return self->delegate(find_or_spawn<Entity, Context>(self, id), std::move(xs)...);
+    };
+  }
+};
+
+template <class... Is>
+struct forwarder<caf::typed_mpi<caf::detail::type_list<std::uint64_t, Is...>, caf::output_tuple<void>>> {
+  template <class Entity, class Context>
+  static auto make(pointer<Entity, Context> self) {
+    return [self](std::uint64_t id, Is... xs) {
+      if (const auto* actor = self->state.actors.running(id))
+        self->send(*actor, std::move(xs)...);
+    };
+  }
+};
+
+template <class Entity, class Context, class... Sigs>
+typename registry_of<Entity>::behavior_type forwarders(pointer<Entity, Context> self, caf::detail::type_list<Sigs...>) {
+  return {
+    forwarder<Sigs>::template make<Entity, Context>(self)...,
+    [self](idle_atom, std::uint64_t id) -> bool { return self->state.actors.retire(id, self->current_sender()); },
+  };
+}
+
+/// A registry of `Entity` actors (see registry_of): spawns an id's actor
+/// on first use, forgets it when it ends (a crash: the next request gets a
+/// fresh one from committed state) or passivates (requests for it wait
+/// until it is down), and ends its actors when it ends.
+template <class Entity, class Context>
+typename registry_of<Entity>::behavior_type forwarding_registry(pointer<Entity, Context> self, Context ctx,
+                                                   typename state<Entity, Context>::spawn_fn spawn, kind k) {
   self->state.actors.passivated = &passivations(k);
-  self->state.actors.idle = idle;
   self->state.ctx = std::move(ctx);
   self->state.spawn = spawn;
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -168,28 +195,25 @@ typename Registry::behavior_type simple_registry(simple_pointer<Actor, Registry,
       return;
     auto waiting = std::move(it->second);
     st.held.erase(it);
-    auto fresh = find_or_spawn<Actor, Registry, Context>(self, *id);
-    for (auto& rp : waiting)
-      rp.deliver(fresh);
+    const auto& fresh = find_or_spawn<Entity, Context>(self, *id);
+    for (auto& hand_to : waiting)
+      hand_to(fresh);
   });
   self->set_exit_handler([self](caf::exit_msg& msg) {
     self->state.actors.stop_all(self, msg.reason);
     self->quit(msg.reason);
   });
-  return {
-    [self](caf::get_atom, std::uint64_t id) -> caf::result<Actor> {
-      auto& st = self->state;
-      if (st.actors.is_retiring(id)) {
-        auto rp = self->template make_response_promise<Actor>();
-        st.held[id].push_back(rp);
-        return rp;
-      }
-      return find_or_spawn<Actor, Registry, Context>(self, id);
-    },
-    [self](caf::atom_constant<caf::atom("idle")>, std::uint64_t id) -> bool {
-      return self->state.actors.retire(id, self->current_sender());
-    },
-  };
+  return forwarders<Entity, Context>(self, typename keyed<Entity>::type::signatures{});
+}
+
+/// Spawns the shards of a registry of `Entity` actors.
+template <class Entity, class Context>
+std::vector<registry_of<Entity>> spawn_shards(caf::actor_system& sys, std::size_t shards, const Context& ctx,
+                                              typename state<Entity, Context>::spawn_fn spawn, kind k) {
+  std::vector<registry_of<Entity>> all;
+  for (std::size_t i = 0; i < shards; ++i)
+    all.push_back(sys.spawn(forwarding_registry<Entity, Context>, ctx, spawn, k));
+  return all;
 }
 
 } // namespace livemart::registry

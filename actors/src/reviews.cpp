@@ -19,14 +19,8 @@ using context_ptr = std::shared_ptr<const review_context>;
 /// product answers `rp` with 404.
 template <class Promise, class F>
 void with_product(review_actor::pointer self, const context_ptr& ctx, std::uint64_t id, Promise rp, F then) {
-  self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id)
-    .then(
-      [self, ctx, rp, then](const product_actor& actor) mutable {
-        self->request(actor, ctx->step_timeout, get_atom::value)
-          .then([then](const product& p) mutable { then(p); },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  self->request(ctx->products.route(id), ctx->step_timeout, id, get_atom::value)
+    .then([then](const product& p) mutable { then(p); }, [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 review_actor::behavior_type review_service(review_actor::pointer self, context_ptr ctx) {
@@ -50,7 +44,7 @@ review_actor::behavior_type review_service(review_actor::pointer self, context_p
               out.title = draft.title;
               out.body = draft.body;
               out.created_at_ms = std::stoll(row[3].text);
-              self->send(ctx->products.shard_for(product_id), rated_atom::value, product_id, std::stoll(row[4].text),
+              self->send(ctx->products.route(product_id), product_id, rated_atom::value, std::stoll(row[4].text),
                          static_cast<std::int32_t>(std::stol(row[5].text)));
               rp.deliver(std::move(out));
             },

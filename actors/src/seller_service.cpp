@@ -98,7 +98,7 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
               return;
             }
             // The owner's role may have changed in the same transaction.
-            self->send(ctx->users.shard_for(found.front().user_id), forget_atom::value, found.front().user_id);
+            self->send(ctx->users.route(found.front().user_id), forget_atom::value, found.front().user_id);
             rp.deliver(std::move(found.front()));
           },
           [rp](caf::error& err) mutable {

@@ -78,19 +78,11 @@ void fetch_products(Self* self, const context_ptr& ctx, const std::vector<std::u
       g->failed = err;
   };
   for (auto id : list) {
-    self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id)
+    self->request(ctx->products.route(id), ctx->step_timeout, id, get_atom::value)
       .then(
-        [self, ctx, g, id, one_done, failed](const product_actor& actor) mutable {
-          self->request(actor, ctx->step_timeout, get_atom::value)
-            .then(
-              [g, one_done](const product& p) mutable {
-                g->found.push_back(p);
-                one_done();
-              },
-              [id, one_done, failed](caf::error& err) mutable {
-                failed(id, err);
-                one_done();
-              });
+        [g, one_done](const product& p) mutable {
+          g->found.push_back(p);
+          one_done();
         },
         [id, one_done, failed](caf::error& err) mutable {
           failed(id, err);
@@ -340,24 +332,19 @@ void watch_product(stream_pointer self, const context_ptr& ctx, std::uint64_t id
     return;
   st.products[id].id = id;
   caf::anon_send(st.relay, join_atom::value, product_group_name(id));
-  self->request(ctx->products.shard_for(id), ctx->step_timeout, get_atom::value, id)
+  self->request(ctx->products.route(id), ctx->step_timeout, id, get_atom::value)
     .then(
-      [self, ctx, id](const product_actor& actor) {
-        self->request(actor, ctx->step_timeout, get_atom::value)
-          .then(
-            [self, ctx, id](const product& p) {
-              auto& s = self->state;
-              auto& sp = s.products[id];
-              sp.title = p.title;
-              sp.image_url = p.image_urls.empty() ? std::string{} : p.image_urls.front();
-              sp.currency = p.currency;
-              if (s.updated.count(id) == 0) { // an update that came first is newer
-                sp.price_minor = p.price_minor;
-                sp.available = p.stock;
-              }
-              state_changed(self, ctx, product_key(id));
-            },
-            [](caf::error&) {});
+      [self, ctx, id](const product& p) {
+        auto& s = self->state;
+        auto& sp = s.products[id];
+        sp.title = p.title;
+        sp.image_url = p.image_urls.empty() ? std::string{} : p.image_urls.front();
+        sp.currency = p.currency;
+        if (s.updated.count(id) == 0) { // an update that came first is newer
+          sp.price_minor = p.price_minor;
+          sp.available = p.stock;
+        }
+        state_changed(self, ctx, product_key(id));
       },
       [](caf::error&) {});
 }
@@ -793,6 +780,12 @@ std::chrono::milliseconds idle_period(const conf::stream_settings& cfg) {
   return std::chrono::milliseconds{std::max<std::uint64_t>(1, std::min<std::uint64_t>(cfg.stats_flush_s * 1000ull, cfg.idle_ms))};
 }
 
+/// A stream may end when idle unless it is live or runs something.
+bool may_passivate(const stream_state& st) {
+  bool busy = (st.auction && st.auction->open) || (st.drop && st.drop->active) || st.buys_in_flight > 0 || !st.hubs.empty();
+  return st.info.status != stream_status::live && !busy;
+}
+
 /// The periodic tick: writes the viewer statistics while live, and
 /// passivates a stream that is not live once unused for streams.idle_ms.
 void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_registry_actor& registry) {
@@ -808,16 +801,22 @@ void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_regi
       .then([](const db_result&) {}, [self](caf::error&) { self->state.stats_dirty = true; });
   }
   auto idle = std::chrono::steady_clock::now() - st.last_activity >= std::chrono::milliseconds{ctx->cfg.idle_ms};
-  bool busy = (st.auction && st.auction->open) || (st.drop && st.drop->active) || st.buys_in_flight > 0 || !st.hubs.empty();
-  if (st.info.status != stream_status::live && idle && !busy) {
-    // Awaited: nothing (a start, a publish, a join) can come between the
-    // question and the answer.
+  if (idle && may_passivate(st)) {
+    // Whatever the registry forwarded before it agreed reaches this actor
+    // before the agreement (one mailbox, in order) and is served first.
+    // Should that have made the stream busy (it went live, a drop or an
+    // auction opened), a fresh actor takes over at once: the registry holds
+    // the wake-up until this one is down, and the fresh one loads it all
+    // from committed state (its hubs, which monitor it, report again).
     self->request(registry, ctx->step_timeout, idle_atom::value, st.info.id)
-      .await(
-        [self](bool agreed) {
+      .then(
+        [self, registry](bool agreed) {
           if (!agreed)
             return;
-          self->state.retiring = true;
+          auto& s = self->state;
+          s.retiring = true;
+          if (!may_passivate(s))
+            caf::anon_send(registry, s.info.id, get_atom::value);
           quit_if_done(self);
         },
         [](caf::error&) {});
@@ -1383,10 +1382,10 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       return rp;
     },
     [self, ctx](viewers_atom, const caf::actor& hub, std::int64_t count, const std::vector<std::uint64_t>& users,
-                std::int64_t anonymous) {
+                std::int64_t anonymous) -> caf::result<caf::ok_atom> {
       auto& s = self->state;
       if (!s.exists)
-        return;
+        return make_error(errc::not_found, "no such stream");
       if (count <= 0)
         s.hubs.erase(hub.address());
       else
@@ -1405,6 +1404,7 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
         s.info.viewers = total;
         state_changed(self, ctx, "viewers");
       }
+      return caf::ok_atom::value;
     },
     [self, ctx](const stock_update& u) {
       auto& s = self->state;
@@ -1527,14 +1527,9 @@ stream_service_actor::behavior_type stream_service(stream_service_actor::statefu
                         rp.deliver(stream_keyed{s, key});
                         return;
                       }
-                      self->request(streams.shard_for(s.id), ctx->step_timeout, get_atom::value, s.id)
-                        .then(
-                          [self, ctx, user, rp, key](const stream_actor& actor) mutable {
-                            self->request(actor, ctx->step_timeout, start_atom::value, user)
-                              .then([rp, key](const stream_info& live) mutable { rp.deliver(stream_keyed{live, key}); },
-                                    [rp](caf::error& e) mutable { rp.deliver(e); });
-                          },
-                          [rp](caf::error& e) mutable { rp.deliver(e); });
+                      self->request(streams.route(s.id), ctx->step_timeout, s.id, start_atom::value, user)
+                        .then([rp, key](const stream_info& live) mutable { rp.deliver(stream_keyed{live, key}); },
+                              [rp](caf::error& e) mutable { rp.deliver(e); });
                     },
                     [rp](caf::error& e) mutable { rp.deliver(e); });
               });
@@ -1566,7 +1561,7 @@ caf::behavior stream_starter(caf::event_based_actor* self, context_ptr ctx, stre
       [self, ctx, streams](const db_result& r) {
         for (const auto& row : r.results.front().rows) {
           auto id = std::stoull(row[0].text);
-          self->send(streams.shard_for(id), get_atom::value, id);
+          self->send(streams.route(id), id, get_atom::value);
         }
         self->quit();
       },
@@ -1574,7 +1569,7 @@ caf::behavior stream_starter(caf::event_based_actor* self, context_ptr ctx, stre
         log::warn("live streams not started", "\"error\":\"" + to_problem(err).detail + "\"");
         self->quit();
       });
-  return {[](const stream_actor&) {}};
+  return {[](const stream_info&) {}};
 }
 
 } // namespace
@@ -1591,19 +1586,14 @@ std::string seller_live_group_name() {
   return "sellers-live";
 }
 
-const stream_registry_actor& stream_directory::shard_for(std::uint64_t stream_id) const {
-  return shards[registry::shard_of(stream_id, shards.size())];
-}
-
 void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& s) {
   s.stream_index = sys.spawn(stream_index, cfg.streams.live_page_max);
   auto step = std::chrono::milliseconds{cfg.actors.step_timeout_ms};
   auto ctx = std::make_shared<const stream_context>(stream_context{
     cfg.streams, conf::parse_increment_tiers(cfg.streams.bid_increments), step, 3 * step, s.db, s.products, s.users,
     s.orders, s.stream_index});
-  for (std::size_t i = 0; i < cfg.actors.product_shards; ++i)
-    s.streams.shards.push_back(sys.spawn(registry::simple_registry<stream_actor, stream_registry_actor, context_ptr>, ctx, spawn_stream, registry::kind::stream,
-                                           std::chrono::milliseconds{cfg.streams.idle_ms}));
+  s.streams.shards = registry::spawn_shards<stream_actor>(sys, cfg.actors.product_shards, ctx, spawn_stream,
+                                                          registry::kind::stream);
   s.stream_service = sys.spawn(stream_service, ctx, s.sellers, s.streams);
   sys.spawn(stream_starter, ctx, s.streams);
 }

@@ -94,11 +94,6 @@ user_shard_actor::behavior_type user_shard(shard_pointer self,
 
 } // namespace
 
-const user_shard_actor& user_directory::shard_for(std::uint64_t user_id) const {
-  // Ids are time-ordered; the hash spreads consecutive ids evenly.
-  return shards[registry::shard_of(user_id, shards.size())];
-}
-
 user_directory spawn_user_directory(caf::actor_system& sys, const conf::actor_settings& cfg,
                                     const persistence::database& db) {
   user_directory dir;

@@ -125,7 +125,7 @@ public:
       return;
     auto self = shared_from_this();
     ask(
-      app_.svc.users.shard_for(user_id_),
+      app_.svc.users.route(user_id_),
       [self, needed, then](const user_profile& me) mutable {
         if (me.role != needed) {
           self->respond_problem(make_problem(errc::forbidden, "this needs the " + std::string{to_string(needed)} + " role"));
@@ -165,40 +165,7 @@ public:
     caf::anon_send(app_.bridge(), run_atom::value, std::move(task));
   }
 
-  /// Asks the actor of entity `id` that `registry` hands out for
-  /// (get_atom, id), as ask() does, in one bridge task: an actor that
-  /// passivated between the lookup and the request (it ended without
-  /// handling it) is asked once more through its registry, which spawns a
-  /// fresh one from committed state.
-  template <class Actor, class Registry, class OnReply, class... Args>
-  void ask_entity(const Registry& registry, std::uint64_t id, OnReply on_reply, Args... args) {
-    auto self = shared_from_this();
-    auto timeout = std::chrono::milliseconds{app_.cfg.http.request_timeout_ms};
-    auto guarded = guard(self, std::move(on_reply), reply_args_t<OnReply>{});
-    bridge_task task{[self, registry, id, timeout, guarded, args...](caf::event_based_actor* bridge) {
-      ask_entity_from<Actor>(bridge, self, registry, id, timeout, guarded, true, args...);
-    }};
-    caf::anon_send(app_.bridge(), run_atom::value, std::move(task));
-  }
-
 private:
-  template <class Actor, class Registry, class OnReply, class... Args>
-  static void ask_entity_from(caf::event_based_actor* bridge, context_ptr self, Registry registry, std::uint64_t id,
-                              std::chrono::milliseconds timeout, OnReply on_reply, bool again, Args... args) {
-    bridge->request(registry, timeout, get_atom::value, id)
-      .then(
-        [=](const Actor& actor) {
-          bridge->request(actor, timeout, args...)
-            .then(on_reply, [=](caf::error& err) {
-              if (again && err == caf::sec::request_receiver_down)
-                ask_entity_from<Actor>(bridge, self, registry, id, timeout, on_reply, false, args...);
-              else
-                self->respond_error(err);
-            });
-        },
-        [self](caf::error& err) { self->respond_error(err); });
-  }
-
   // The argument types of a reply handler, so that a wrapper with the very
   // same signature can be built (CAF matches replies by those types).
   template <class... Ts>

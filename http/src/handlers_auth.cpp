@@ -105,7 +105,7 @@ void add_auth_routes(router& r) {
       return;
     auto id = ctx->user_id();
     ctx->ask(
-      ctx->svc().users.shard_for(id), [ctx](const user_profile& u) { ctx->respond_json(200, encode(u)); },
+      ctx->svc().users.route(id), [ctx](const user_profile& u) { ctx->respond_json(200, encode(u)); },
       get_atom::value, id);
   });
 
@@ -117,7 +117,7 @@ void add_auth_routes(router& r) {
       return;
     auto id = ctx->user_id();
     ctx->ask(
-      ctx->svc().users.shard_for(id), [ctx](const user_profile& u) { ctx->respond_json(200, encode(u)); },
+      ctx->svc().users.route(id), [ctx](const user_profile& u) { ctx->respond_json(200, encode(u)); },
       update_atom::value, id, std::move(*patch));
   });
 }

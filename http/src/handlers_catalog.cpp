@@ -109,14 +109,14 @@ void add_product_routes(router& r) {
     if (!id)
       return;
     ctx->ask(
-      ctx->svc().products.shard_for(*id),
+      ctx->svc().products.route(*id),
       [ctx](const product_detail& d) {
         if (d.item.status == product_status::draft)
           ctx->respond_problem(make_problem(errc::not_found, "no such product"));
         else
           ctx->respond_json(200, encode(d));
       },
-      detail_atom::value, *id);
+      *id, detail_atom::value);
   });
 
   // Listing changes, archiving included (status "archived"): owner or admin.

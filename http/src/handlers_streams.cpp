@@ -32,7 +32,7 @@ void ask_stream(const context_ptr& ctx, OnReply on_reply, Args... args) {
   auto id = ctx->path_id("stream");
   if (!id)
     return;
-  ctx->ask_entity<stream_actor>(ctx->svc().streams.shard_for(*id), *id, std::move(on_reply), std::move(args)...);
+  ctx->ask(ctx->svc().streams.route(*id), std::move(on_reply), *id, std::move(args)...);
 }
 
 /// A path parameter other than `:id` as an id (404 naming `what` when malformed).
@@ -352,19 +352,14 @@ void add_stream_routes(router& r) {
     }
     bool publishing = call->call == "publish";
     ctx->ask(
-      ctx->svc().streams.shard_for(*stream),
-      [ctx, key = call->key, publishing, refuse](const stream_actor& actor) {
-        ctx->ask(
-          actor,
-          [ctx, refuse](bool allowed) {
-            if (allowed)
-              ctx->respond_no_content();
-            else
-              refuse();
-          },
-          ingest_atom::value, key, publishing);
+      ctx->svc().streams.route(*stream),
+      [ctx, refuse](bool allowed) {
+        if (allowed)
+          ctx->respond_no_content();
+        else
+          refuse();
       },
-      get_atom::value, *stream);
+      *stream, ingest_atom::value, call->key, publishing);
   });
 }
 

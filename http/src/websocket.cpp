@@ -93,7 +93,8 @@ using lane_members = std::shared_ptr<const std::vector<std::weak_ptr<ws_sink>>>;
 
 struct hub_state {
   std::uint64_t stream_id = 0;
-  std::optional<stream_actor> stream;
+  const services* svc = nullptr;
+  caf::actor_addr watched; ///< the stream's actor that answered last (monitored)
   std::vector<ws_lane> lanes;
   std::unordered_map<std::uint64_t, hub_join> active;
   std::vector<lane_members> by_lane; ///< `active` grouped by lane, rebuilt after a change
@@ -133,14 +134,33 @@ void close_pending(hub_pointer self, std::uint16_t code, const std::string& reas
   report_soon(self);
 }
 
+/// Where the stream's requests go (the route is asked each time: it may move).
+const stream_registry_actor& route(hub_pointer self) {
+  return self->state.svc->streams.route(self->state.stream_id);
+}
+
+/// Monitors the stream's actor that sent the current reply, so that when
+/// it ends (passivated or crashed) this hub reports its viewers again.
+void watch_sender(hub_pointer self) {
+  auto& st = self->state;
+  auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  if (!sender || sender == st.watched)
+    return;
+  if (st.watched)
+    self->demonitor(st.watched);
+  st.watched = sender;
+  self->monitor(sender);
+}
+
 void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
   auto& st = self->state;
-  if (st.snapshot_in_flight || st.pending.empty() || !st.stream)
+  if (st.snapshot_in_flight || st.pending.empty())
     return;
   st.snapshot_in_flight = true;
-  self->request(*st.stream, timeout, snapshot_atom::value)
+  self->request(route(self), timeout, st.stream_id, snapshot_atom::value)
     .then(
       [self, timeout](const stream_snapshot& snap) {
+        watch_sender(self);
         auto& s = self->state;
         s.snapshot_in_flight = false;
         auto message = std::make_shared<const ws_out>(ws_out{{}, snap.json});
@@ -154,17 +174,12 @@ void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
         s.pending.clear();
         fetch_snapshot(self, timeout);
       },
-      [self, timeout](caf::error& err) {
-        auto& s = self->state;
-        s.snapshot_in_flight = false;
-        auto p = to_problem(err);
-        if (p.code == errc::not_found) {
+      [self](caf::error& err) {
+        self->state.snapshot_in_flight = false;
+        if (to_problem(err).code == errc::not_found)
           close_pending(self, close_not_found, "no such stream");
-          return;
-        }
-        // The stream's actor passivated or is busy: find it again and retry.
-        s.stream.reset();
-        close_pending(self, 1013, "the stream is not available; try again");
+        else
+          close_pending(self, 1013, "the stream is not available; try again");
       });
 }
 
@@ -179,39 +194,28 @@ void regroup(hub_state& st) {
   st.members_changed = false;
 }
 
-caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_registry_actor registry,
+caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, const services* svc,
                          std::chrono::milliseconds timeout, caf::actor directory, std::vector<ws_lane> lanes) {
   auto& st = self->state;
   st.stream_id = stream_id;
+  st.svc = svc;
   st.lanes = std::move(lanes);
   self->join(self->home_system().groups().get_local(stream_group_name(stream_id)));
-  auto resolve = [self, registry, timeout, stream_id] {
-    self->request(registry, timeout, get_atom::value, stream_id)
-      .then(
-        [self, timeout](const stream_actor& actor) {
-          self->state.stream = actor;
-          self->monitor(actor);
-          fetch_snapshot(self, timeout);
-          report_soon(self);
-        },
-        [self](caf::error&) { close_pending(self, 1013, "the stream is not available; try again"); });
-  };
-  // The stream's actor restarted (or passivated): find the new one and
-  // tell it this node's viewers again.
-  self->set_down_handler([self, resolve](caf::down_msg& msg) {
+  // The stream's actor ended (passivated or crashed): tell the next one
+  // this node's viewers again.
+  self->set_down_handler([self](caf::down_msg& msg) {
     auto& s = self->state;
-    if (!s.stream || msg.source != s.stream->address())
+    if (msg.source != s.watched)
       return;
-    s.stream.reset();
+    s.watched = caf::actor_addr{};
     s.reported = -1;
     for (const auto& [serial, j] : s.active)
       if (j.user != 0)
         s.new_users.push_back(j.user);
-    resolve();
+    report_soon(self);
   });
-  resolve();
   return {
-    [self, timeout, resolve](join_atom, const hub_join& j) {
+    [self, timeout](join_atom, const hub_join& j) {
       auto& s = self->state;
       ++s.joins;
       s.pending.push_back(j);
@@ -220,10 +224,7 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_regis
       else
         ++s.new_anonymous;
       report_soon(self);
-      if (!s.stream)
-        resolve();
-      else
-        fetch_snapshot(self, timeout);
+      fetch_snapshot(self, timeout);
     },
     [self, timeout](snapshot_atom, const hub_join& j) {
       // A resync: the viewer gets a fresh snapshot, then the events after it.
@@ -258,19 +259,19 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, stream_regis
         });
       }
     },
-    [self, directory](report_atom) {
+    [self, timeout](report_atom) {
       auto& s = self->state;
       s.report_armed = false;
       auto count = hub_viewers(s);
-      if (s.stream && (count != s.reported || !s.new_users.empty() || s.new_anonymous != 0)) {
-        self->send(*s.stream, viewers_atom::value, caf::actor_cast<caf::actor>(self), count, s.new_users,
-                   s.new_anonymous);
+      if (count != s.reported || !s.new_users.empty() || s.new_anonymous != 0) {
+        self->request(route(self), timeout, s.stream_id, viewers_atom::value, caf::actor_cast<caf::actor>(self), count,
+                      s.new_users, s.new_anonymous)
+          .then([self](caf::ok_atom) { watch_sender(self); },
+                [self](caf::error&) { self->state.reported = -1; }); // told again with the next change
         s.reported = count;
         s.new_users.clear();
         s.new_anonymous = 0;
       }
-      else if (!s.stream)
-        report_soon(self); // not resolved yet: tell it later
       if (count == 0)
         self->delayed_send(self, std::chrono::seconds{5}, linger_atom::value);
     },
@@ -316,7 +317,7 @@ caf::behavior hub_directory(caf::stateful_actor<directory_state>* self, services
       auto& hubs = self->state.hubs;
       auto it = hubs.find(stream_id);
       if (it == hubs.end()) {
-        auto hub = self->spawn(stream_hub, stream_id, svc->streams.shard_for(stream_id), timeout,
+        auto hub = self->spawn(stream_hub, stream_id, svc, timeout,
                                caf::actor_cast<caf::actor>(self), lanes);
         self->monitor(hub);
         it = hubs.emplace(stream_id, std::make_pair(hub, std::uint64_t{0})).first;
@@ -699,7 +700,7 @@ private:
   template <class Reply, class Done, class... Args>
   void call_stream(Done done, Args... args) {
     auto self = shared_from_this();
-    auto registry = rt_.app.svc.streams.shard_for(stream_id_);
+    auto registry = rt_.app.svc.streams.route(stream_id_);
     auto id = stream_id_;
     auto timeout = std::chrono::milliseconds{rt_.app.cfg.http.request_timeout_ms};
     auto on_strand = [self, done](std::optional<Reply> reply, std::optional<caf::error> err) {
@@ -708,14 +709,9 @@ private:
       });
     };
     bridge_task task{[registry, id, timeout, on_strand, args...](caf::event_based_actor* bridge) {
-      bridge->request(registry, timeout, get_atom::value, id)
-        .then(
-          [bridge, timeout, on_strand, args...](const stream_actor& actor) {
-            bridge->request(actor, timeout, args...)
-              .then([on_strand](const Reply& r) { on_strand(r, std::nullopt); },
-                    [on_strand](caf::error& e) { on_strand(std::nullopt, e); });
-          },
-          [on_strand](caf::error& e) { on_strand(std::nullopt, e); });
+      bridge->request(registry, timeout, id, args...)
+        .then([on_strand](const Reply& r) { on_strand(r, std::nullopt); },
+              [on_strand](caf::error& e) { on_strand(std::nullopt, e); });
     }};
     caf::anon_send(rt_.app.bridge(), run_atom::value, std::move(task));
   }

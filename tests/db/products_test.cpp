@@ -2,6 +2,8 @@
 // concurrency, a balanced ledger, restarts from committed state.
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include <actors/services.hpp>
 #include <persistence/statements.hpp>
 #include <protocol/ids.hpp>
@@ -63,7 +65,8 @@ struct products_fixture : db_fixture {
 
   /// Kills `first` and returns the actor the registry spawns for `id` in
   /// its place. The registry forgets the dead one when its own down
-  /// message arrives: ask until it hands out the replacement (bounded, no
+  /// message arrives (until then it forwards to the dead one, and the
+  /// request fails): ask until the replacement answers (bounded, no
   /// sleeping).
   product_actor replace(std::uint64_t id, const product_actor& first) {
     caf::scoped_actor self{sys};
@@ -72,17 +75,25 @@ struct products_fixture : db_fixture {
     self->receive([](caf::down_msg&) {});
     product_actor second;
     for (int attempt = 0; attempt < 100 && (!second || second == first); ++attempt)
-      second = actor_of(id);
+      second = serving(id).value_or(product_actor{});
     REQUIRE(second != first);
     return second;
   }
 
-  product_actor actor_of(std::uint64_t id) {
+  /// The actor that serves product `id` now: the one that answers a
+  /// request routed to it (the registry forwards; the actor replies).
+  std::optional<product_actor> serving(std::uint64_t id) {
     caf::scoped_actor self{sys};
-    product_actor out;
-    self->request(dir.shard_for(id), std::chrono::seconds{10}, get_atom::value, id)
-      .receive([&](product_actor& a) { out = a; }, [](caf::error&) { FAIL("registry failed"); });
+    std::optional<product_actor> out;
+    self->request(dir.route(id), std::chrono::seconds{10}, id, get_atom::value)
+      .receive([&](product&) { out = caf::actor_cast<product_actor>(self->current_sender()); }, [](caf::error&) {});
     return out;
+  }
+
+  product_actor actor_of(std::uint64_t id) {
+    auto actor = serving(id);
+    REQUIRE(actor);
+    return *actor;
   }
 
   user_directory users;
@@ -199,7 +210,8 @@ TEST_CASE("a product actor that dies is replaced from committed state", "[db][pr
   self->request(second, std::chrono::seconds{10}, get_atom::value)
     .receive([](product& p) { CHECK(p.stock == 5); }, [](caf::error& e) { FAIL(to_problem(e).detail); });
   // An unknown product answers 404.
-  self->request(f.actor_of(ids::next()), std::chrono::seconds{10}, get_atom::value)
+  auto unknown = ids::next();
+  self->request(f.dir.route(unknown), std::chrono::seconds{10}, unknown, get_atom::value)
     .receive([](product&) { FAIL("no such product"); }, [](caf::error& e) { CHECK(to_problem(e).code == errc::not_found); });
 }
 
@@ -235,7 +247,7 @@ TEST_CASE("the detail view carries the seller summary and the category breadcrum
   products_fixture f{db.url()};
   auto id = make_product(f);
   caf::scoped_actor self{f.sys};
-  self->request(f.dir.shard_for(id), std::chrono::seconds{10}, detail_atom::value, id)
+  self->request(f.dir.route(id), std::chrono::seconds{10}, id, detail_atom::value)
     .receive(
       [&](product_detail& d) {
         CHECK(d.item.id == id);
@@ -246,7 +258,7 @@ TEST_CASE("the detail view carries the seller summary and the category breadcrum
         CHECK(d.breadcrumb.front().id == d.item.category_id);
       },
       [](caf::error& e) { FAIL(to_problem(e).detail); });
-  self->request(f.dir.shard_for(1), std::chrono::seconds{10}, detail_atom::value, std::uint64_t{1})
+  self->request(f.dir.route(1), std::chrono::seconds{10}, std::uint64_t{1}, detail_atom::value)
     .receive([](product_detail&) { FAIL("no such product"); },
              [](caf::error& e) { CHECK(to_problem(e).code == errc::not_found); });
 }
@@ -315,7 +327,7 @@ TEST_CASE("a move committed elsewhere is taken in once, never on top of a load t
   REQUIRE(std::holds_alternative<db_result>(moved));
   auto version = std::stoll(std::get<db_result>(moved).results.front().rows.front()[3].text);
   // The running actor learns of it through its registry and takes it in.
-  self->send(f.dir.shard_for(id), applied_atom::value, id, static_cast<std::int32_t>(ps::stock_kind::release),
+  self->send(f.dir.route(id), id, applied_atom::value, static_cast<std::int32_t>(ps::stock_kind::release),
              std::int64_t{2}, version);
   auto seen = [&](const product_actor& a) {
     product out;
@@ -324,7 +336,7 @@ TEST_CASE("a move committed elsewhere is taken in once, never on top of a load t
     return out;
   };
   // Asked through the registry too, so the question queues behind the notice.
-  self->request(f.dir.shard_for(id), std::chrono::seconds{10}, detail_atom::value, id)
+  self->request(f.dir.route(id), std::chrono::seconds{10}, id, detail_atom::value)
     .receive(
       [](product_detail& d) {
         CHECK(d.item.stock == 4);

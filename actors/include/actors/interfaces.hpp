@@ -13,6 +13,36 @@
 /// One typed interface per actor kind. Handles are named *_actor.
 namespace livemart {
 
+/// The interface of `Entity` with the entity's id before every message:
+/// what a registry that forwards to one actor per id understands.
+template <class Entity>
+struct keyed;
+
+template <class... Sigs>
+struct keyed<caf::typed_actor<Sigs...>> {
+  template <class Sig>
+  struct prefixed;
+  template <class... Is, class Out>
+  struct prefixed<caf::typed_mpi<caf::detail::type_list<Is...>, Out>> {
+    using type = caf::typed_mpi<caf::detail::type_list<std::uint64_t, Is...>, Out>;
+  };
+  using type = caf::typed_actor<typename prefixed<Sigs>::type...>;
+};
+
+/// One shard of the registry of `Entity` actors, and the only way to reach
+/// them: `(id, message...)` goes to the actor of `id`, spawned from
+/// committed state on first use. A request is forwarded (the actor answers
+/// the caller directly); a notification (no reply) reaches only a running
+/// actor, since a fresh one loads what it would say. `idle` is the
+/// passivation handshake, asked by the actor itself: once the registry
+/// agrees it forwards nothing more to that actor and holds what comes for
+/// its id until the actor is down, then hands it to a fresh one. An
+/// actor's mailbox is in order, so when the agreement reaches it, every
+/// request forwarded before has reached it too.
+template <class Entity>
+using registry_of =
+  typename keyed<Entity>::type::template extend<caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
+
 /// Argon2id on a bounded pool of detached threads (auth.hash_workers,
 /// auth.hash_queue_max). `verify` with an empty hash checks against a dummy
 /// hash of the same cost, so unknown accounts take as long as wrong passwords.
@@ -117,17 +147,8 @@ using product_actor = caf::typed_actor<
   /// The rating after a review committed: sum and count (counts only grow, so older news is ignored).
   caf::reacts_to<rated_atom, std::int64_t, std::int32_t>>;
 
-/// One shard of the product registry: spawns a product's actor on first
-/// use and forgets it when it ends (crashed) or asks to be passivated
-/// (`idle`, from the product actor itself: once the registry said ok, no
-/// new request reaches it through the registry, and it ends when its
-/// writes in flight are done). `detail` is forwarded to the product's actor.
-using product_registry_actor = caf::typed_actor<
-  caf::replies_to<get_atom, std::uint64_t>::with<product_actor>,
-  caf::replies_to<detail_atom, std::uint64_t>::with<product_detail>,
-  caf::replies_to<idle_atom, std::uint64_t>::with<bool>,
-  caf::reacts_to<applied_atom, std::uint64_t, std::int32_t, std::int64_t, std::int64_t>, ///< to the product's actor, if running
-  caf::reacts_to<rated_atom, std::uint64_t, std::int64_t, std::int32_t>>;               ///< likewise
+/// The product registry's shards.
+using product_registry_actor = registry_of<product_actor>;
 
 /// Product operations that need more than one actor: creation (an approved
 /// seller, a usable category) and changes by the owning seller or an admin.
@@ -179,12 +200,8 @@ using order_actor = caf::typed_actor<
   /// A gateway event about one of its payments: "applied", "duplicate" or "ignored".
   caf::replies_to<event_atom, gateway_event>::with<std::string>>;
 
-/// One shard of the order registry: spawns an order's actor on first use
-/// and forgets it when it ends or passivates (the same handshake as the
-/// product registry's).
-using order_registry_actor = caf::typed_actor<
-  caf::replies_to<get_atom, std::uint64_t>::with<order_actor>,
-  caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
+/// The order registry's shards.
+using order_registry_actor = registry_of<order_actor>;
 
 /// Order placement with idempotency keys. A key's first request places the
 /// order and stores its reply in the same transaction; the same key with the
@@ -239,14 +256,13 @@ using stream_actor = caf::typed_actor<
   caf::replies_to<auction_atom, std::uint64_t, auction_spec>::with<stream_auction>, ///< owner, spec
   caf::replies_to<bid_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stream_auction>, ///< bidder, auction (0: current), amount
   caf::replies_to<offer_atom, std::uint64_t, std::uint64_t>::with<stream_auction>, ///< owner, auction: to the runner-up
-  /// A node's viewers of this stream: hub, count now, users who joined, anonymous joins.
-  caf::reacts_to<viewers_atom, caf::actor, std::int64_t, std::vector<std::uint64_t>, std::int64_t>,
+  /// A node's viewers of this stream: hub, count now, users who joined, anonymous joins. The
+  /// reply comes from the stream's actor, which the hub monitors to report again to the next one.
+  caf::replies_to<viewers_atom, caf::actor, std::int64_t, std::vector<std::uint64_t>, std::int64_t>::with<caf::ok_atom>,
   caf::reacts_to<stock_update>>; ///< from the featured products' groups
 
-/// One shard of the stream registry (the handshake of the product registry).
-using stream_registry_actor = caf::typed_actor<
-  caf::replies_to<get_atom, std::uint64_t>::with<stream_actor>,
-  caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
+/// The stream registry's shards.
+using stream_registry_actor = registry_of<stream_actor>;
 
 /// The live streams, from their actors: a page ordered by viewers (cursor:
 /// viewers and id of the last one seen; limit), and the live stream of a

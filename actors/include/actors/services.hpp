@@ -14,34 +14,26 @@
 
 namespace livemart {
 
-/// The user directory: shards chosen by id, so that each user's profile has
-/// exactly one owner. A cluster replaces `shard_for` with "the node that owns
-/// this id" (protocol/ids.hpp), keeping callers unchanged.
-struct user_directory {
-  std::vector<user_shard_actor> shards;
-  const user_shard_actor& shard_for(std::uint64_t user_id) const;
+/// Where an entity lives: `route(id)` is the shard to send `(id, ...)` to.
+/// Ids spread over the shards by a multiplicative hash, so each entity has
+/// exactly one owner. In a cluster `route` returns the owner node's shard,
+/// and callers stay as they are.
+template <class Shard>
+struct directory {
+  std::vector<Shard> shards;
+  const Shard& route(std::uint64_t id) const {
+    return shards[static_cast<std::size_t>(((id * 0x9E3779B97F4A7C15ull) >> 32) % shards.size())];
+  }
 };
 
-/// The product registry: shards chosen by id, like the user directory.
-struct product_directory {
-  std::vector<product_registry_actor> shards;
-  const product_registry_actor& shard_for(std::uint64_t product_id) const;
-};
-
-/// The order registry: shards chosen by id, like the product directory.
-struct order_directory {
-  std::vector<order_registry_actor> shards;
-  const order_registry_actor& shard_for(std::uint64_t order_id) const;
-};
+using user_directory = directory<user_shard_actor>;          ///< one shard owns each user's profile
+using product_directory = directory<product_registry_actor>; ///< forwards to one actor per product
+using order_directory = directory<order_registry_actor>;     ///< forwards to one actor per order
 
 /// The CAF group a product publishes its stock_update messages to.
 std::string product_group_name(std::uint64_t product_id);
 
-/// The stream registry: shards chosen by id, like the product directory.
-struct stream_directory {
-  std::vector<stream_registry_actor> shards;
-  const stream_registry_actor& shard_for(std::uint64_t stream_id) const;
-};
+using stream_directory = directory<stream_registry_actor>; ///< forwards to one actor per stream
 
 /// The CAF group a stream publishes its pushes (stream_push) to.
 std::string stream_group_name(std::uint64_t stream_id);
