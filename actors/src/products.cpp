@@ -1,7 +1,7 @@
 #include <actors/services.hpp>
 #include <actors/stock_book.hpp>
 
-#include "registry.hpp"
+#include <actors/registry.hpp>
 
 #include <cassert>
 #include <unordered_map>

@@ -1,6 +1,6 @@
 #include <actors/services.hpp>
 
-#include "registry.hpp"
+#include <actors/registry.hpp>
 
 #include <map>
 #include <set>

@@ -1,6 +1,5 @@
 #include <actors/services.hpp>
 
-#include "registry.hpp"
 
 #include <unordered_map>
 
