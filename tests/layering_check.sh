@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Each third-party library has one home (docs/architecture.md): this check
-# fails when an include shows up anywhere else.
+# The table in docs/architecture.md ("Modules and the direction of
+# dependencies"): each third-party library has one home, and each module
+# includes only the modules it may. This check fails on any other include.
 set -euo pipefail
 root=${1:?usage: layering_check.sh SOURCE_DIR}
 cd "$root"
@@ -18,9 +19,12 @@ check() {
 check 'boost/(beast|asio)' 'http'
 check 'libpq-fe\.h' 'persistence'
 check 'simdjson' 'protocol'
-# And the direction: lower layers never include higher ones.
+check 'sodium' 'actors|app'
+# And the direction: who may include each of our modules.
 check 'http/' 'http|app'
 check 'actors/' 'actors|http|app'
-check 'persistence/' 'persistence|actors|http|app'
+check 'persistence/' 'persistence|actors|app'
+check 'protocol/' 'protocol|persistence|actors|http|app'
+check 'conf/' 'conf|protocol|persistence|actors|http|app'
 [[ $status -eq 0 ]] && echo "layering: ok"
 exit $status

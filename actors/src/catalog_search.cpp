@@ -1,5 +1,6 @@
 #include <actors/catalog_index.hpp>
 #include <actors/services.hpp>
+#include <persistence/database.hpp>
 
 #include <caf/all.hpp>
 

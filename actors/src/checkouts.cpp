@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <persistence/database.hpp>
 
 #include <caf/all.hpp>
 
@@ -30,7 +31,7 @@ void announce_released(checkout_pointer self, const context_ptr& ctx, const db_r
   for (const auto& row : rows.rows) {
     auto product_id = std::stoull(row[0].text);
     self->send(ctx->products.route(product_id), product_id, applied_atom::value,
-               static_cast<std::int32_t>(persistence::stock_kind::release), std::stoll(row[1].text),
+               static_cast<std::int32_t>(stock_kind::release), std::stoll(row[1].text),
                std::stoll(row[2].text));
   }
 }

@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include <persistence/worker_pool.hpp>
+#include <protocol/worker_pool.hpp>
 #include <protocol/crypto.hpp>
 #include <protocol/log.hpp>
 
@@ -27,14 +27,14 @@ caf::behavior hash_worker(caf::stateful_actor<hasher_state>* self, conf::auth_se
       return std::nullopt; // out of memory
     return std::string{out};
   };
-  persistence::refuse_unknown_jobs(self, pool);
+  refuse_unknown_jobs(self, pool);
   // Same parameters as real hashes, so its cost is the same.
   if (auto dummy = hash(crypto::to_hex(crypto::random_bytes(16))))
     self->state.dummy_hash = *dummy;
   return {
     [self, pool, hash](hash_atom, const std::string& password) -> caf::result<std::string> {
       auto h = hash(password);
-      persistence::report_done(self, pool);
+      report_done(self, pool);
       if (!h)
         return make_error(errc::overloaded, "out of memory while hashing");
       return *h;
@@ -46,7 +46,7 @@ caf::behavior hash_worker(caf::stateful_actor<hasher_state>* self, conf::auth_se
       // Parameters changed since this hash was made: store a fresh one.
       if (r.match && crypto_pwhash_str_needs_rehash(stored.c_str(), ops, mem) != 0)
         r.rehash = hash(password).value_or("");
-      persistence::report_done(self, pool);
+      report_done(self, pool);
       return r;
     },
   };
@@ -59,8 +59,8 @@ hasher_actor spawn_hasher(caf::actor_system& sys, const conf::auth_settings& cfg
     log::error("libsodium failed to initialise");
     std::abort();
   }
-  persistence::worker_pool_options options{"hasher", cfg.hash_workers, cfg.hash_queue_max};
-  auto pool = persistence::spawn_worker_pool(sys, options, [&sys, cfg](caf::actor owner) {
+  worker_pool_options options{"hasher", cfg.hash_workers, cfg.hash_queue_max};
+  auto pool = spawn_worker_pool(sys, options, [&sys, cfg](caf::actor owner) {
     return sys.spawn<caf::detached>(hash_worker, cfg, owner);
   });
   return caf::actor_cast<hasher_actor>(pool);

@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <persistence/database.hpp>
 
 #include <actors/registry.hpp>
 
@@ -152,7 +153,7 @@ void announce_returns(const context_ptr& ctx, order_pointer self, const db_rows&
   for (const auto& row : rows.rows) {
     auto product_id = std::stoull(row[0].text);
     self->send(ctx->products.route(product_id), product_id, applied_atom::value,
-               static_cast<std::int32_t>(persistence::stock_kind::sale_return), std::stoll(row[1].text),
+               static_cast<std::int32_t>(stock_kind::sale_return), std::stoll(row[1].text),
                std::stoll(row[2].text));
   }
 }

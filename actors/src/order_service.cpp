@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <persistence/database.hpp>
 
 #include <map>
 
@@ -133,7 +134,7 @@ void record_and_finish(order_pointer self, const context_ptr& ctx, const placeme
 
 /// Tells the products' actors about stock moves a transaction made outside
 /// them (rows: product_id, quantity, stock_version).
-void announce(order_pointer self, const context_ptr& ctx, const db_rows& rows, persistence::stock_kind kind) {
+void announce(order_pointer self, const context_ptr& ctx, const db_rows& rows, stock_kind kind) {
   for (const auto& row : rows.rows) {
     auto product_id = std::stoull(row[0].text);
     self->send(ctx->products.route(product_id), product_id, applied_atom::value, static_cast<std::int32_t>(kind),
@@ -154,7 +155,7 @@ void release_and_record(order_pointer self, const context_ptr& ctx, const placem
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
     .then(
       [self, ctx, key, refusal](const db_result& r) {
-        announce(self, ctx, r.results.at(1), persistence::stock_kind::release);
+        announce(self, ctx, r.results.at(1), stock_kind::release);
         finish(self, key, refusal);
       },
       [self, ctx, req, key](caf::error& err) {
@@ -251,7 +252,7 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
           .then(
             [self, ctx, req, created, orders](const db_result& placed) {
               // The sales happened outside the products' actors: tell them.
-              announce(self, ctx, placed.results.front(), persistence::stock_kind::commit);
+              announce(self, ctx, placed.results.front(), stock_kind::commit);
               if (req.body.method.kind.empty())
                 finish(self, key_type{req.buyer, req.key}, created);
               else

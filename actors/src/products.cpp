@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <persistence/database.hpp>
 #include <actors/stock_book.hpp>
 
 #include <actors/registry.hpp>
@@ -204,7 +205,7 @@ void refresh_extras(product_pointer self, const std::shared_ptr<const product_co
 /// Checks and writes one stock move through the book; answers after the
 /// commit with the published update.
 caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr<const product_context>& ctx,
-                                     persistence::stock_kind kind, std::int64_t quantity, std::string reason,
+                                     stock_kind kind, std::int64_t quantity, std::string reason,
                                      std::uint64_t actor_id, std::uint64_t checkout_id = 0) {
   auto& st = self->state;
   if (auto err = unusable(st))
@@ -273,7 +274,7 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
   }
   st.selling = true;
   ++st.in_flight;
-  using kind = persistence::stock_kind;
+  using kind = stock_kind;
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::product_sell(b)}})
     .then(
       [self, ctx, batch](const db_result& r) {
@@ -407,7 +408,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       auto& s = self->state;
       if (auto err = unusable(s))
         return *err;
-      if (auto err = s.book.begin(persistence::stock_kind::sale, req.quantity, s.committed.status == product_status::active))
+      if (auto err = s.book.begin(stock_kind::sale, req.quantity, s.committed.status == product_status::active))
         return *err;
       // (Test builds: the process may die here, the units promised in
       // memory and not yet written.)
@@ -438,7 +439,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
     },
     [self, ctx, touch](reserve_atom, std::int64_t quantity, std::uint64_t checkout_id) -> caf::result<stock_update> {
       touch();
-      return move_stock(self, ctx, persistence::stock_kind::reserve, quantity, {}, 0, checkout_id);
+      return move_stock(self, ctx, stock_kind::reserve, quantity, {}, 0, checkout_id);
     },
     [self, ctx](applied_atom, std::int32_t kind, std::int64_t quantity, std::int64_t version) {
       // A move another transaction committed (a checkout's holds released or
@@ -446,7 +447,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       auto& s = self->state;
       if (!s.exists || version <= s.loaded_version)
         return;
-      auto k = static_cast<persistence::stock_kind>(kind);
+      auto k = static_cast<stock_kind>(kind);
       if (!s.book.absorb(k, quantity)) {
         log::warn("a product's stock book disagreed with a committed move; it reloads",
                   "\"product\":\"" + ids::format(s.committed.id) + "\"");
@@ -466,16 +467,16 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
     },
     [self, ctx, touch](release_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
-      return move_stock(self, ctx, persistence::stock_kind::release, quantity, {}, 0);
+      return move_stock(self, ctx, stock_kind::release, quantity, {}, 0);
     },
     [self, ctx, touch](commit_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
-      return move_stock(self, ctx, persistence::stock_kind::commit, quantity, {}, 0);
+      return move_stock(self, ctx, stock_kind::commit, quantity, {}, 0);
     },
     [self, ctx, touch](restock_atom, std::int64_t delta, const std::string& reason,
                        std::uint64_t actor_id) -> caf::result<stock_update> {
       touch();
-      return move_stock(self, ctx, persistence::stock_kind::restock, delta, reason, actor_id);
+      return move_stock(self, ctx, stock_kind::restock, delta, reason, actor_id);
     },
     [self, ctx, touch](update_atom, const product_patch& patch) -> caf::result<product> {
       touch();

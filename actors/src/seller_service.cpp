@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <persistence/database.hpp>
 
 #include <caf/all.hpp>
 

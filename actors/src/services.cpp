@@ -2,38 +2,56 @@
 
 #include <caf/all.hpp>
 
+#include <persistence/database.hpp>
+#include <persistence/statements.hpp>
+
 namespace livemart {
 
 void add_actor_message_types(caf::actor_system_config& cfg) {
   add_message_types(cfg);
-  // The registries hand these out (get_atom): a lookup answered by another
-  // node carries one.
-  cfg.add_message_type<product_actor>("product_actor");
-  cfg.add_message_type<order_actor>("order_actor");
-  cfg.add_message_type<stream_actor>("stream_actor");
 }
+
+namespace {
+
+/// Readiness: one query through the read pool, within one step.
+health_actor::behavior_type health(health_actor::pointer self, persistence::database db,
+                                   std::chrono::milliseconds timeout) {
+  return {
+    [self, db, timeout](ready_atom) -> caf::result<caf::ok_atom> {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      self->request(db.reads, timeout, query_atom::value, db_command{{persistence::ping()}})
+        .then([rp](const db_result&) mutable { rp.deliver(caf::ok_atom::value); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+  };
+}
+
+} // namespace
 
 services start_services(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
                         const gateway_factory& make_gateway) {
   services s;
-  s.db = persistence::start_database(sys, cfg.database);
+  s.db = std::make_shared<persistence::database>(persistence::start_database(sys, cfg.database));
+  const auto& db = *s.db;
+  s.health = sys.spawn(health, db, std::chrono::milliseconds{cfg.actors.step_timeout_ms});
   s.hasher = spawn_hasher(sys, cfg.auth);
   s.limiter = spawn_limiter(sys, cfg.auth);
-  s.users = spawn_user_directory(sys, cfg.actors, s.db);
+  s.users = spawn_user_directory(sys, cfg.actors, db);
   s.revocations = std::make_shared<revocation_list>();
-  s.sessions = spawn_sessions(sys, cfg, s.db, s.revocations);
-  s.auth = spawn_auth(sys, cfg, tokens, s.db, s.hasher, s.limiter, s.users, s.sessions);
-  s.addresses = spawn_addresses(sys, cfg, s.db);
-  s.sellers = spawn_sellers(sys, cfg, s.db, s.users);
-  s.categories = spawn_categories(sys, cfg, s.db);
-  s.search = spawn_search(sys, cfg, s.db, s.categories);
-  s.products = spawn_product_directory(sys, cfg, s.db, s.search, s.sellers, s.categories);
-  s.product_service = spawn_product_service(sys, cfg, s.db, s.users, s.sellers, s.categories, s.search, s.products);
-  s.reviews = spawn_reviews(sys, cfg, s.db, s.products);
-  s.checkouts = spawn_checkouts(sys, cfg, s.db, s.products);
+  s.sessions = spawn_sessions(sys, cfg, db, s.revocations);
+  s.auth = spawn_auth(sys, cfg, tokens, db, s.hasher, s.limiter, s.users, s.sessions);
+  s.addresses = spawn_addresses(sys, cfg, db);
+  s.sellers = spawn_sellers(sys, cfg, db, s.users);
+  s.categories = spawn_categories(sys, cfg, db);
+  s.search = spawn_search(sys, cfg, db, s.categories);
+  s.products = spawn_product_directory(sys, cfg, db, s.search, s.sellers, s.categories);
+  s.product_service = spawn_product_service(sys, cfg, db, s.users, s.sellers, s.categories, s.search, s.products);
+  s.reviews = spawn_reviews(sys, cfg, db, s.products);
+  s.checkouts = spawn_checkouts(sys, cfg, db, s.products);
   s.gateway = make_gateway ? make_gateway(sys, cfg) : spawn_sandbox_gateway(sys, cfg.payments);
-  s.order_actors = spawn_order_directory(sys, cfg, s.db, s.products, s.users, s.gateway);
-  s.orders = spawn_orders(sys, cfg, s.db, s.products, s.users, s.checkouts, s.order_actors, s.gateway);
+  s.order_actors = spawn_order_directory(sys, cfg, db, s.products, s.users, s.gateway);
+  s.orders = spawn_orders(sys, cfg, db, s.products, s.users, s.checkouts, s.order_actors, s.gateway);
   // Outcomes the gateway learns later reach the orders as events.
   caf::anon_send(s.gateway, put_atom::value, caf::actor_cast<caf::actor>(s.orders));
   spawn_streams(sys, cfg, s);
@@ -65,7 +83,8 @@ void stop_services(services& s) {
     stop(shard);
   stop(s.limiter);
   stop(s.hasher);
-  persistence::stop_database(s.db);
+  stop(s.health);
+  persistence::stop_database(*s.db);
 }
 
 } // namespace livemart

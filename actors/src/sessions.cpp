@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <persistence/database.hpp>
 #include <actors/sessions.hpp>
 
 #include <algorithm>

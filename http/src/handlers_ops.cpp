@@ -1,6 +1,5 @@
 #include "context.hpp"
 
-#include <persistence/statements.hpp>
 #include <protocol/metrics.hpp>
 
 namespace livemart::http {
@@ -16,8 +15,8 @@ void add_ops_routes(router& r) {
       return;
     }
     ctx->ask(
-      ctx->svc().db.reads, [ctx](const db_result&) { ctx->respond_json(200, R"({"status":"ready","database":"ok"})"); },
-      query_atom::value, db_command{{persistence::ping()}});
+      ctx->svc().health, [ctx](caf::ok_atom) { ctx->respond_json(200, R"({"status":"ready","database":"ok"})"); },
+      ready_atom::value);
   });
 
   r.add("GET", "/metrics", [](const context_ptr& ctx) {

@@ -12,7 +12,7 @@
 
 #include <caf/all.hpp>
 
-#include <persistence/worker_pool.hpp>
+#include <protocol/worker_pool.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
 #include <protocol/messages.hpp>
@@ -257,8 +257,8 @@ caf::behavior stripe_worker(caf::stateful_actor<worker_state>* self, base_url ba
                             std::chrono::milliseconds timeout, std::string return_url, caf::actor pool) {
   self->state.client = std::make_unique<stripe_client>(std::move(base), std::move(secret), timeout);
   self->state.return_url = std::move(return_url);
-  persistence::refuse_unknown_jobs(self, pool);
-  auto done = [self, pool] { persistence::report_done(self, pool); };
+  refuse_unknown_jobs(self, pool);
+  auto done = [self, pool] { report_done(self, pool); };
   return {
     [self, done](charge_atom, const gateway_charge& c) -> caf::result<gateway_record> {
       form f;
@@ -377,11 +377,11 @@ gateway_actor spawn_stripe_gateway(caf::actor_system& sys, const conf::settings&
   auto base = parse_base_url(cfg.payments.stripe_base_url);
   if (!base)
     throw std::invalid_argument("payments.stripe_base_url must be https://HOST[:PORT][/PATH] (http:// only for 127.0.0.1)");
-  persistence::worker_pool_options options{"stripe", cfg.payments.gateway_workers, cfg.payments.gateway_queue_max};
+  worker_pool_options options{"stripe", cfg.payments.gateway_workers, cfg.payments.gateway_queue_max};
   auto secret = cfg.payments.stripe_secret_key;
   auto timeout = std::chrono::milliseconds{cfg.payments.gateway_timeout_ms};
   auto return_url = cfg.payments.return_url;
-  auto pool = persistence::spawn_worker_pool(sys, options, [&sys, base = *base, secret, timeout, return_url](caf::actor owner) {
+  auto pool = spawn_worker_pool(sys, options, [&sys, base = *base, secret, timeout, return_url](caf::actor owner) {
     return sys.spawn<caf::detached>(stripe_worker, base, secret, timeout, return_url, owner);
   });
   return caf::actor_cast<gateway_actor>(pool);

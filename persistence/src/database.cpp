@@ -8,7 +8,7 @@
 
 #include <persistence/group_commit.hpp>
 #include <persistence/statements.hpp>
-#include <persistence/worker_pool.hpp>
+#include <protocol/worker_pool.hpp>
 #include <protocol/failpoint.hpp>
 #include <protocol/json.hpp>
 #include <protocol/log.hpp>

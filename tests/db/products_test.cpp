@@ -323,11 +323,11 @@ TEST_CASE("a move committed elsewhere is taken in once, never on top of a load t
   ask(first, restock_atom::value, std::int64_t{5}, std::string{"in"}, std::uint64_t{0});
   ask(first, reserve_atom::value, std::int64_t{3}, std::uint64_t{0});
   // Another transaction releases two of the held units.
-  auto moved = f.write({{ps::stock_move(ids::next(), id, ps::stock_kind::release, 2, "checkout expired", 0)}});
+  auto moved = f.write({{ps::stock_move(ids::next(), id, stock_kind::release, 2, "checkout expired", 0)}});
   REQUIRE(std::holds_alternative<db_result>(moved));
   auto version = std::stoll(std::get<db_result>(moved).results.front().rows.front()[3].text);
   // The running actor learns of it through its registry and takes it in.
-  self->send(f.dir.route(id), id, applied_atom::value, static_cast<std::int32_t>(ps::stock_kind::release),
+  self->send(f.dir.route(id), id, applied_atom::value, static_cast<std::int32_t>(stock_kind::release),
              std::int64_t{2}, version);
   auto seen = [&](const product_actor& a) {
     product out;
@@ -347,7 +347,7 @@ TEST_CASE("a move committed elsewhere is taken in once, never on top of a load t
   // arriving late changes nothing.
   auto second = f.replace(id, first);
   CHECK(seen(second).stock == 4);
-  self->send(second, applied_atom::value, static_cast<std::int32_t>(ps::stock_kind::release), std::int64_t{2}, version);
+  self->send(second, applied_atom::value, static_cast<std::int32_t>(stock_kind::release), std::int64_t{2}, version);
   CHECK(seen(second).stock == 4);
   CHECK(seen(second).reserved == 1);
   CHECK(ledger_balance(db.url(), id) == "t");
@@ -426,7 +426,7 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
   temp_database db;
   db_fixture f{db.url()};
   auto product = make_product(f, 1000);
-  ok(f.write({{ps::stock_move(ids::next(), product, ps::stock_kind::restock, 10, "initial", 0)}}));
+  ok(f.write({{ps::stock_move(ids::next(), product, stock_kind::restock, 10, "initial", 0)}}));
   auto buyer = ids::next();
   ok(f.write({{ps::user_insert(buyer, "b." + unique_suffix() + "@example.com", "h", "Buyer", role::buyer)}}));
   auto address = ids::next();

@@ -6,7 +6,7 @@
 #include <caf/all.hpp>
 
 #include <actors/services.hpp>
-#include <persistence/worker_pool.hpp>
+#include <protocol/worker_pool.hpp>
 #include <protocol/messages.hpp>
 
 using namespace livemart;
@@ -42,7 +42,7 @@ caf::behavior held_worker(caf::stateful_actor<held_state>* self, caf::actor pool
     [self, pool](release_atom, int answer) {
       for (auto& rp : self->state.held) {
         rp.deliver(answer);
-        persistence::report_done(self, pool);
+        report_done(self, pool);
       }
       self->state.held.clear();
     },
@@ -63,7 +63,7 @@ TEST_CASE("worker_pool queues up to queue_max, then refuses at once", "[unit][ac
   caf::scoped_actor self{sys};
   caf::actor worker;
   caf::actor watcher = caf::actor_cast<caf::actor>(self);
-  auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 1}, [&](caf::actor owner) {
+  auto pool = spawn_worker_pool(sys, {"test", 1, 1}, [&](caf::actor owner) {
     worker = sys.spawn(held_worker, owner, watcher);
     return worker;
   });
@@ -119,14 +119,14 @@ TEST_CASE("a pool worker answers a message it does not understand and stays avai
   caf::scoped_actor self{sys};
   caf::actor worker;
   caf::actor watcher = caf::actor_cast<caf::actor>(self);
-  auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
+  auto pool = spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
     // Spawned with an argument: CAF 0.17 trips UBSan on argument-less
     // function-based actors (a null argument tuple is dereferenced).
     worker = sys.spawn(
       [](caf::event_based_actor* w, caf::actor owner_pool) -> caf::behavior {
-        persistence::refuse_unknown_jobs(w, owner_pool);
+        refuse_unknown_jobs(w, owner_pool);
         return {[w, owner_pool](int job) {
-          persistence::report_done(w, owner_pool);
+          report_done(w, owner_pool);
           return job * 2;
         }};
       },
@@ -146,14 +146,14 @@ TEST_CASE("a pool replaces a worker that died", "[unit][actors]") {
   caf::actor_system sys{config()};
   caf::scoped_actor self{sys};
   std::atomic<int> spawned{0};
-  auto pool = persistence::spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
+  auto pool = spawn_worker_pool(sys, {"test", 1, 4}, [&](caf::actor owner) {
     ++spawned;
     return sys.spawn(
       [](caf::event_based_actor* w, caf::actor owner_pool) -> caf::behavior {
         return {[w, owner_pool](int job) -> caf::result<int> {
           if (job < 0)
             throw std::runtime_error("worker bug"); // ends this worker
-          persistence::report_done(w, owner_pool);
+          report_done(w, owner_pool);
           return job;
         }};
       },

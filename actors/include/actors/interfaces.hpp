@@ -127,6 +127,9 @@ using search_actor = caf::typed_actor<
   caf::reacts_to<put_atom, product>,
   caf::reacts_to<put_atom, stock_update>>;
 
+/// Readiness: the database answers a query through the read pool.
+using health_actor = caf::typed_actor<caf::replies_to<ready_atom>::with<caf::ok_atom>>;
+
 /// One product: owns its stock and price and serialises every change to
 /// them. A change is answered only after it is committed, and published
 /// with a per-product sequence number to the product's group
@@ -142,7 +145,7 @@ using product_actor = caf::typed_actor<
   caf::replies_to<restock_atom, std::int64_t, std::string, std::uint64_t>::with<stock_update>, ///< delta, reason, who
   caf::replies_to<price_atom, std::int64_t>::with<stock_update>,
   caf::replies_to<update_atom, product_patch>::with<product>,  ///< listing fields
-  /// A move another transaction committed: kind (persistence::stock_kind), quantity, stock version after it.
+  /// A move another transaction committed: kind (stock_kind), quantity, stock version after it.
   caf::reacts_to<applied_atom, std::int32_t, std::int64_t, std::int64_t>,
   /// The rating after a review committed: sum and count (counts only grow, so older news is ignored).
   caf::reacts_to<rated_atom, std::int64_t, std::int32_t>>;

@@ -9,10 +9,13 @@
 #include <actors/interfaces.hpp>
 #include <actors/sessions.hpp>
 #include <conf/settings.hpp>
-#include <persistence/database.hpp>
 #include <protocol/jwt.hpp>
 
 namespace livemart {
+
+namespace persistence {
+struct database; // started by start_services; only actors/ reaches into it
+} // namespace persistence
 
 /// Where an entity lives: `route(id)` is the shard to send `(id, ...)` to.
 /// Ids spread over the shards by a multiplicative hash, so each entity has
@@ -44,7 +47,8 @@ std::string seller_live_group_name();
 
 /// Every long-lived domain actor, spawned together and stopped together.
 struct services {
-  persistence::database db;
+  std::shared_ptr<persistence::database> db;
+  health_actor health;
   hasher_actor hasher;
   limiter_actor limiter;
   user_directory users;

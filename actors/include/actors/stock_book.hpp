@@ -6,7 +6,7 @@
 
 #include <caf/error.hpp>
 
-#include <persistence/statements.hpp>
+#include <protocol/catalog.hpp>
 
 /// The product actor's stock rules, as a plain value the actor owns (one
 /// writer, no locks) and tests drive step by step, in any interleaving.
@@ -22,7 +22,7 @@ namespace livemart {
 
 class stock_book {
 public:
-  using kind = persistence::stock_kind;
+  using kind = stock_kind;
 
   /// The committed numbers, as loaded (nothing in flight).
   void load(std::int64_t stock, std::int64_t reserved, std::int64_t sold);

@@ -130,11 +130,6 @@ db_statement products_active_page(std::uint64_t after_id, std::size_t limit);
 db_statement product_update(const product& p);
 db_statement product_set_price(std::uint64_t id, std::int64_t price_minor);
 
-/// restock: stock changes (+/-); reserve: stock to held; release: held back
-/// to stock; commit: held to sold; sale_return: sold back to stock (a
-/// cancelled order); sale: stock to sold at once (a direct sale).
-enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3, sale_return = 4, sale = 5 };
-
 /// One stock change with its ledger entry (tagged with its checkout, if
 /// any); columns stock, reserved, sold, stock_version. Never below zero:
 /// conflict (LM409) "insufficient_stock" / "insufficient_reserved".

@@ -101,6 +101,11 @@ std::string encode(const review& r);
 /// {"items": [...], "rating": {...}, "next_cursor"}: a full page has a cursor.
 std::string encode(const review_page& page, std::size_t limit);
 
+/// restock: stock changes (+/-); reserve: stock to held; release: held back
+/// to stock; commit: held to sold; sale_return: sold back to stock (a
+/// cancelled order); sale: stock to sold at once (a direct sale).
+enum class stock_kind { restock = 0, reserve = 1, release = 2, commit = 3, sale_return = 4, sale = 5 };
+
 /// What a product actor answers to a stock or price change and publishes
 /// to its subscribers. `sequence` counts this product's changes since its
 /// actor started, so a subscriber can tell when it missed one.

@@ -14,8 +14,9 @@
 /// pool when it finishes a job. While every worker is busy, requests wait in
 /// a queue of at most `queue_max`; beyond that they fail at once with
 /// `errc::overloaded` (503) instead of piling up. Used for the libpq read
-/// connections and for Argon2id hashing.
-namespace livemart::persistence {
+/// connections, Argon2id hashing and the Stripe client: support code that
+/// persistence, actors and http may all use.
+namespace livemart {
 
 struct worker_pool_options {
   std::string name;          ///< for metrics: livemart_pool_*{pool="name"}
@@ -36,4 +37,4 @@ void report_done(caf::local_actor* self, const caf::actor& pool);
 /// still report them done. Call it when the worker starts.
 void refuse_unknown_jobs(caf::scheduled_actor* self, const caf::actor& pool);
 
-} // namespace livemart::persistence
+} // namespace livemart

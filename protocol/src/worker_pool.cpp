@@ -1,4 +1,4 @@
-#include <persistence/worker_pool.hpp>
+#include <protocol/worker_pool.hpp>
 
 #include <deque>
 #include <vector>
@@ -9,7 +9,7 @@
 #include <protocol/log.hpp>
 #include <protocol/metrics.hpp>
 
-namespace livemart::persistence {
+namespace livemart {
 namespace {
 
 struct pending_job {
@@ -129,4 +129,4 @@ void refuse_unknown_jobs(caf::scheduled_actor* self, const caf::actor& pool) {
   });
 }
 
-} // namespace livemart::persistence
+} // namespace livemart
