@@ -200,7 +200,7 @@ void add_order_routes(router& r) {
   });
 
   // Places a checkout as one order per seller. Idempotency-Key is required:
-  // a retry with the same key and body gets the first reply again.
+  // a retry with the same key and request gets the first reply again.
   r.add("POST", "/orders", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
@@ -210,7 +210,7 @@ void add_order_routes(router& r) {
     auto request = ctx->decode_body(decode_place, ctx->cfg());
     if (!request)
       return;
-    auto hash = crypto::to_hex(crypto::sha256(ctx->req().body));
+    auto hash = purchase_fingerprint(*request);
     ctx->ask(
       ctx->svc().orders, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, place_atom::value,
       ctx->user_id(), *key, hash, ctx->req().path, ctx->req().request_id, std::move(*request));

@@ -270,7 +270,7 @@ void add_stream_routes(router& r) {
     auto request = ctx->decode_body(decode_drop_buy, ctx->cfg());
     if (!request)
       return;
-    auto hash = crypto::to_hex(crypto::sha256(ctx->req().path + '\n' + ctx->req().body));
+    auto hash = purchase_fingerprint(*request, *drop);
     ask_stream(ctx, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, buy_atom::value,
                *drop, ctx->user_id(), std::move(*key), hash, ctx->req().path, ctx->req().request_id,
                std::move(*request));

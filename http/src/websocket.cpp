@@ -683,8 +683,8 @@ private:
       reply(problem_reply(msg.ref, make_problem(errc::unauthenticated, "sign in to buy"), path_));
       return;
     }
-    auto hash = crypto::to_hex(crypto::sha256("ws-buy\n" + ids::format(msg.drop_id) + "\n" + ids::format(msg.address_id)
-                                              + "\n" + std::to_string(msg.quantity)));
+    auto request = drop_buy_request(msg.address_id, msg.quantity);
+    auto hash = purchase_fingerprint(request, msg.drop_id);
     call_stream<stored_reply>(
       [self = shared_from_this(), ref = msg.ref](const stored_reply* r, const caf::error* err) {
         if (err != nullptr)
@@ -692,7 +692,7 @@ private:
         else
           self->reply(encode_ws_reply(ref, r->status, r->body));
       },
-      buy_atom::value, msg.drop_id, user_, msg.key, hash, path_, std::string{}, drop_buy_request(msg.address_id, msg.quantity));
+      buy_atom::value, msg.drop_id, user_, msg.key, hash, path_, std::string{}, std::move(request));
   }
 
   /// Asks the stream's actor from a bridge actor; `done(reply, error)` runs

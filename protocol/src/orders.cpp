@@ -5,6 +5,7 @@
 #include <map>
 
 #include <protocol/body_reader.hpp>
+#include <protocol/crypto.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
 
@@ -428,6 +429,17 @@ std::string encode(const checkout& c) {
     .field("expires_at_ms", c.expires_at_ms)
     .end_object();
   return w.take();
+}
+
+std::string purchase_fingerprint(const place_request& req, std::uint64_t drop_named) {
+  std::string canonical = "purchase v1\ncheckout " + ids::format(req.checkout_id) + "\naddress "
+                          + ids::format(req.items.address_id) + "\ndrop " + ids::format(drop_named) + "\n";
+  for (const auto& item : req.items.items)
+    canonical += "item " + ids::format(item.product_id) + " " + std::to_string(item.quantity) + "\n";
+  // Length-prefixed: a token cannot pose as another field.
+  canonical += "method " + req.method.kind + "\ntoken " + std::to_string(req.method.token.size()) + " "
+               + req.method.token + "\n";
+  return crypto::to_hex(crypto::sha256(canonical));
 }
 
 } // namespace livemart

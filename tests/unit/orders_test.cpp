@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <protocol/orders.hpp>
+#include <protocol/streams.hpp>
 
 using namespace livemart;
 
@@ -86,4 +87,29 @@ TEST_CASE("the state machine's edges are the moves its rules allow", "[orders]")
   CHECK_FALSE(order_edge(st::delivered, st::pending));
   for (auto to : {st::pending, st::confirmed, st::shipped, st::delivered, st::cancelled, st::refunded})
     CHECK_FALSE(order_edge(st::cancelled, to));
+}
+
+TEST_CASE("one fingerprint rule for every purchase under an Idempotency-Key", "[orders][idempotency]") {
+  conf::settings cfg;
+  auto place = [&](std::string_view body) {
+    auto decoded = decode_place(body, cfg);
+    REQUIRE(std::holds_alternative<place_request>(decoded));
+    return std::get<place_request>(decoded);
+  };
+  auto a = place(R"({"items":[{"product_id":"11","quantity":2}],"address_id":"7"})");
+  // The same request spelled otherwise is the same request.
+  auto spaced = place(R"({ "address_id" : "7", "items" : [ { "quantity" : 2, "product_id" : "11" } ] })");
+  CHECK(purchase_fingerprint(a) == purchase_fingerprint(spaced));
+  // Another quantity, address, product, payment method or drop is not.
+  CHECK(purchase_fingerprint(a) != purchase_fingerprint(place(R"({"items":[{"product_id":"11","quantity":3}],"address_id":"7"})")));
+  CHECK(purchase_fingerprint(a) != purchase_fingerprint(place(R"({"items":[{"product_id":"11","quantity":2}],"address_id":"8"})")));
+  CHECK(purchase_fingerprint(a) != purchase_fingerprint(place(R"({"items":[{"product_id":"12","quantity":2}],"address_id":"7"})")));
+  auto paid = a;
+  paid.method = {"card", "tok_visa"};
+  CHECK(purchase_fingerprint(a) != purchase_fingerprint(paid));
+  CHECK(purchase_fingerprint(a) != purchase_fingerprint(a, 5));
+  // A drop bought over REST and over the WebSocket with the same fields is one purchase.
+  auto rest = decode_drop_buy(R"({"address_id":"7","quantity":1})", cfg);
+  REQUIRE(std::holds_alternative<place_request>(rest));
+  CHECK(purchase_fingerprint(std::get<place_request>(rest), 9) == purchase_fingerprint(drop_buy_request(7, 1), 9));
 }

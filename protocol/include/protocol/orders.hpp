@@ -90,6 +90,14 @@ struct place_request {
 };
 decoded<place_request> decode_place(std::string_view body, const conf::settings& cfg);
 
+/// The fingerprint of a purchase made under an Idempotency-Key, one rule
+/// for every way to buy (POST /orders, a drop over REST, a drop over the
+/// WebSocket): the decoded request, written out canonically, and the drop
+/// as the buyer named it (0: none, or the current one). Reusing a key with
+/// another fingerprint is refused (409); the same request is the same
+/// fingerprint however its JSON was spelled.
+std::string purchase_fingerprint(const place_request& req, std::uint64_t drop_named = 0);
+
 enum class order_status : std::uint8_t { pending = 0, confirmed = 1, shipped = 2, delivered = 3, cancelled = 4, refunded = 5 };
 std::string_view to_string(order_status s);
 bool from_string(std::string_view text, order_status& out);
