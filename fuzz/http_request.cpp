@@ -1,11 +1,11 @@
-// The front door as http/src/server.cpp's session drives it: Beast's request
+// The front door as http/src/http_session.cpp's session drives it: Beast's request
 // parser with the configured limits over a flat_buffer with a maximum size,
 // the chunk-extension limit, the framing rules of http/framing.hpp, the
 // classification of read errors, then what handle() and the WebSocket
 // upgrade do with a parsed request before any actor is asked: the router,
 // path ids, query parameters, the Authorization and Stripe-Signature headers
 // and the Sec-WebSocket-Key check. The session class itself is private to
-// server.cpp and needs a socket, so this mirrors its do_read/on_header/on_read
+// http_session.cpp and needs a socket, so this mirrors its do_read/on_header/on_read
 // over an in-memory stream; the functions it calls are the production ones.
 //
 // Input: byte 0 sets how many bytes each read returns (its low six bits;

@@ -1,5 +1,5 @@
 // A WebSocket client's text message as the viewer session handles it
-// (http/src/websocket.cpp, ws_session::handle): decode_ws_message with the
+// (http/src/ws_session.cpp, ws_session::handle): decode_ws_message with the
 // settings the server runs with, the reply that echoes the client's `ref`,
 // the hello's token check, and the buy's request and idempotency hash. Beast
 // has already unmasked and reassembled the message and refused one over

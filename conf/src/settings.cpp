@@ -91,6 +91,7 @@ std::vector<setting_entry> make_entries() {
     entry("http.write_timeout_ms", &s::http, &http_settings::write_timeout_ms, "time to write one response"),
     entry("http.idle_timeout_ms", &s::http, &http_settings::idle_timeout_ms, "keep-alive wait for the next request"),
     entry("http.request_timeout_ms", &s::http, &http_settings::request_timeout_ms, "budget for the actors to answer one request"),
+    entry("http.change_timeout_ms", &s::http, &http_settings::change_timeout_ms, "budget for a request that changes an order (it may call the payment gateway)"),
     entry("http.shutdown_timeout_ms", &s::http, &http_settings::shutdown_timeout_ms, "grace period for in-flight requests on SIGTERM"),
     entry("http.trust_forwarded_for", &s::http, &http_settings::trust_forwarded_for, "take the client address from X-Forwarded-For (behind a proxy only)"),
     entry("http.access_log", &s::http, &http_settings::access_log, "write one JSON access-log line per request"),
@@ -165,6 +166,8 @@ std::vector<setting_entry> make_entries() {
     entry("orders.tracking_length_max", &s::orders, &order_settings::tracking_length_max, "carrier and tracking number, characters"),
     entry("orders.expiry_sweep_interval_ms", &s::orders, &order_settings::expiry_sweep_interval_ms, "how often unpaid orders past their hold are cancelled"),
     entry("orders.expiry_sweep_batch", &s::orders, &order_settings::expiry_sweep_batch, "unpaid orders cancelled per sweep at most"),
+    entry("orders.idempotency_expire_interval_s", &s::orders, &order_settings::idempotency_expire_interval_s, "how often Idempotency-Key replies past retention are deleted"),
+    entry("orders.idempotency_expire_batch", &s::orders, &order_settings::idempotency_expire_batch, "Idempotency-Key replies deleted per run at most"),
     entry("orders.sale_batch_max", &s::orders, &order_settings::sale_batch_max, "direct sales of one product written in one statement at most"),
     entry("payments.gateway", &s::payments, &payment_settings::gateway, "payment gateway: sandbox (built in) or stripe"),
     entry("payments.capture", &s::payments, &payment_settings::capture, "on_confirm (capture when paid) or on_ship (authorize when paid, capture when shipped)"),
@@ -181,6 +184,8 @@ std::vector<setting_entry> make_entries() {
     entry("payments.sandbox_events", &s::payments, &payment_settings::sandbox_events, "the sandbox reports later outcomes as events (off: only reconciliation finds them)"),
     entry("payments.reconcile_interval_s", &s::payments, &payment_settings::reconcile_interval_s, "seconds between reconciliations with the gateway; 0: never"),
     entry("payments.reconcile_window_h", &s::payments, &payment_settings::reconcile_window_h, "hours a periodic reconciliation looks back"),
+    entry("payments.reconcile_lag_s", &s::payments, &payment_settings::reconcile_lag_s, "the newest seconds of payments a periodic reconciliation leaves to the gateway's events"),
+    entry("payments.reconcile_pages_max", &s::payments, &payment_settings::reconcile_pages_max, "pages of 100 payments one reconciliation lists at the gateway at most"),
     entry("streams.title_length_max", &s::streams, &stream_settings::title_length_max, "a stream's title, characters"),
     entry("streams.description_length_max", &s::streams, &stream_settings::description_length_max, "a stream's description, characters"),
     entry("streams.featured_max", &s::streams, &stream_settings::featured_max, "products featured in one stream"),
@@ -216,6 +221,9 @@ std::vector<setting_entry> make_entries() {
     entry("ws.connections_max", &s::ws, &ws_settings::connections_max, "WebSocket connections on this node"),
     entry("ws.connections_per_client_max", &s::ws, &ws_settings::connections_per_client_max, "WebSocket connections from one client address (or IPv6 /64)"),
     entry("ws.allowed_origins", &s::ws, &ws_settings::allowed_origins, "Origins allowed besides the server's own, comma-separated"),
+    entry("ws.viewer_report_ms", &s::ws, &ws_settings::viewer_report_ms, "a node tells a stream its viewer count at most this often"),
+    entry("ws.hub_linger_ms", &s::ws, &ws_settings::hub_linger_ms, "a node's hub of a stream without viewers ends after this"),
+    entry("ws.session_check_ms", &s::ws, &ws_settings::session_check_ms, "how often connections look for ended sessions (a logout closes them)"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
     entry("node.background_jobs", &s::node, &node_settings::background_jobs, "run the sweepers and periodic reconciliation on this node"),
   };
@@ -341,6 +349,14 @@ load_result load(std::span<const std::string> args,
   return result;
 }
 
+std::uint64_t order_change_budget_ms(const settings& v) {
+  return 2ull * v.payments.gateway_timeout_ms + 3ull * v.actors.step_timeout_ms;
+}
+
+std::uint64_t reconcile_budget_ms(const settings& v) {
+  return (static_cast<std::uint64_t>(v.payments.reconcile_pages_max) + 1) * v.payments.gateway_timeout_ms;
+}
+
 std::vector<std::string> validate(const settings& v) {
   std::vector<std::string> errors;
   auto require = [&](bool ok, const char* message) {
@@ -358,6 +374,13 @@ std::vector<std::string> validate(const settings& v) {
   require(v.actors.step_timeout_ms >= 1
             && (v.http.request_timeout_ms == 0 || v.actors.step_timeout_ms <= v.http.request_timeout_ms),
           "actors.step_timeout_ms must be positive and at most http.request_timeout_ms");
+  // An order change must fit in the budget of the request that asked for
+  // it, with one hop to spare; else the client hears 503 while it succeeds.
+  if (v.http.change_timeout_ms < order_change_budget_ms(v) + v.actors.step_timeout_ms)
+    errors.push_back("http.change_timeout_ms (" + std::to_string(v.http.change_timeout_ms)
+                     + ") must be at least an order change's budget, 2 x payments.gateway_timeout_ms + 3 x "
+                       "actors.step_timeout_ms, plus one actors.step_timeout_ms ("
+                     + std::to_string(order_change_budget_ms(v) + v.actors.step_timeout_ms) + ")");
   require(v.http.json_depth_max >= 2 && v.http.json_members_max >= 16,
           "http.json_depth_max must be at least 2 and http.json_members_max at least 16");
   require(v.database.read_connections >= 1, "database.read_connections must be at least 1");
@@ -388,6 +411,11 @@ std::vector<std::string> validate(const settings& v) {
   require(v.orders.hold_sweep_interval_ms >= 10 && v.orders.hold_sweep_batch >= 1,
           "orders.hold_sweep_interval_ms must be at least 10 and orders.hold_sweep_batch at least 1");
   require(v.orders.idempotency_retention_h >= 24, "orders.idempotency_retention_h must be at least 24");
+  require(v.orders.idempotency_expire_interval_s >= 1 && v.orders.idempotency_expire_batch >= 1,
+          "orders.idempotency_expire_interval_s and orders.idempotency_expire_batch must be at least 1");
+  require(v.payments.reconcile_pages_max >= 1, "payments.reconcile_pages_max must be at least 1");
+  require(v.ws.viewer_report_ms >= 1 && v.ws.hub_linger_ms >= 1 && v.ws.session_check_ms >= 1,
+          "ws.viewer_report_ms, ws.hub_linger_ms and ws.session_check_ms must be positive");
   require(v.orders.idempotency_key_bytes_max >= 16, "orders.idempotency_key_bytes_max must be at least 16");
   require(v.orders.reason_length_max >= 1 && v.orders.tracking_length_max >= 8,
           "orders.reason_length_max must be at least 1 and orders.tracking_length_max at least 8");

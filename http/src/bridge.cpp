@@ -29,6 +29,16 @@ std::string_view request::header(std::string_view lower_name) const {
   return {};
 }
 
+std::chrono::milliseconds budget_of(const conf::settings& cfg, budget time) {
+  switch (time) {
+    case budget::request: return std::chrono::milliseconds{cfg.http.request_timeout_ms};
+    case budget::order_change: return std::chrono::milliseconds{cfg.http.change_timeout_ms};
+    case budget::reconciliation:
+      return std::chrono::milliseconds{conf::reconcile_budget_ms(cfg) + cfg.http.change_timeout_ms};
+  }
+  return std::chrono::milliseconds{cfg.http.request_timeout_ms};
+}
+
 std::string_view request_context::param(std::string_view name) const {
   for (const auto& [k, v] : params_)
     if (k == name)

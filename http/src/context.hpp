@@ -71,8 +71,9 @@ class request_context : public std::enable_shared_from_this<request_context> {
 public:
   using sender = std::function<void(response)>;
 
-  request_context(app_context& app, request req, path_params params, sender send)
-    : app_(app), req_(std::move(req)), params_(std::move(params)), send_(std::move(send)) {}
+  /// `time`: the route's budget (budget_of), for every actor call it makes.
+  request_context(app_context& app, request req, path_params params, sender send, std::chrono::milliseconds time)
+    : app_(app), req_(std::move(req)), params_(std::move(params)), send_(std::move(send)), time_(time) {}
 
   app_context& app() { return app_; }
   const conf::settings& cfg() const { return app_.cfg; }
@@ -151,13 +152,13 @@ public:
     return std::get<0>(std::move(decoded));
   }
 
-  /// Sends `args` to `dest` from a bridge actor within the request budget.
+  /// Sends `args` to `dest` from a bridge actor within the route's budget.
   /// `on_reply` runs in the bridge actor with the typed reply and must only
   /// compute and respond; errors become problem+json replies.
   template <class Handle, class OnReply, class... Args>
   void ask(const Handle& dest, OnReply on_reply, Args... args) {
     auto self = shared_from_this();
-    auto timeout = std::chrono::milliseconds{app_.cfg.http.request_timeout_ms};
+    auto timeout = time_;
     auto guarded = guard(self, std::move(on_reply), reply_args_t<OnReply>{});
     bridge_task task{[self, dest, timeout, guarded, args...](caf::event_based_actor* bridge) {
       bridge->request(dest, timeout, args...).then(guarded, [self](caf::error& err) { self->respond_error(err); });
@@ -207,7 +208,11 @@ private:
   std::atomic<bool> responded_{false};
   std::uint64_t user_id_ = 0;
   std::uint64_t session_id_ = 0;
+  std::chrono::milliseconds time_; ///< the route's budget
 };
+
+/// A route's budget in milliseconds under `cfg`.
+std::chrono::milliseconds budget_of(const conf::settings& cfg, budget time);
 
 // Route tables, one per service; server.cpp installs them.
 void add_ops_routes(router& r);

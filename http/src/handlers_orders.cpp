@@ -107,11 +107,11 @@ void add_order_routes(router& r) {
         ctx->user_id(), *id, std::get<order_command>(std::move(cmd)));
     };
   };
-  r.add("POST", "/orders/:id/pay", change(order_action::pay));
-  r.add("POST", "/orders/:id/ship", change(order_action::ship));
-  r.add("POST", "/orders/:id/deliver", change(order_action::deliver));
-  r.add("POST", "/orders/:id/cancel", change(order_action::cancel));
-  r.add("POST", "/orders/:id/refund", change(order_action::refund));
+  r.add("POST", "/orders/:id/pay", change(order_action::pay), budget::order_change);
+  r.add("POST", "/orders/:id/ship", change(order_action::ship), budget::order_change);
+  r.add("POST", "/orders/:id/deliver", change(order_action::deliver), budget::order_change);
+  r.add("POST", "/orders/:id/cancel", change(order_action::cancel), budget::order_change);
+  r.add("POST", "/orders/:id/refund", change(order_action::refund), budget::order_change);
 
   // The gateway's events (Stripe webhooks): the signature is checked over
   // the raw bytes before anything is parsed; each event applies once.
@@ -153,7 +153,7 @@ void add_order_routes(router& r) {
         ctx->respond_json(200, w.take());
       },
       event_atom::value, std::get<gateway_event>(std::move(event)));
-  });
+  }, budget::order_change);
 
   // Compares our payments with the gateway's over a window (default: the
   // last payments.reconcile_window_h hours) and, with repair=true, applies
@@ -197,7 +197,7 @@ void add_order_routes(router& r) {
         ctx->svc().orders, [ctx](const reconcile_report& report) { ctx->respond_json(200, encode(report)); },
         reconcile_atom::value, from, to, repair == "true");
     });
-  });
+  }, budget::reconciliation);
 
   // Places a checkout as one order per seller. Idempotency-Key is required:
   // a retry with the same key and request gets the first reply again.
@@ -214,7 +214,7 @@ void add_order_routes(router& r) {
     ctx->ask(
       ctx->svc().orders, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, place_atom::value,
       ctx->user_id(), *key, hash, ctx->req().path, ctx->req().request_id, std::move(*request));
-  });
+  }, budget::order_change);
 }
 
 } // namespace livemart::http

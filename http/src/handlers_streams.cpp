@@ -15,7 +15,7 @@ extern const std::span<const livemart::embedded_file> web_files;
 } // namespace livemart::http
 
 /// Live streams over REST (docs/api.md, "Live streams"). Viewers' pushes
-/// travel over the WebSocket (websocket.cpp); every change here goes to the
+/// travel over the WebSocket (ws_session.cpp); every change here goes to the
 /// stream's actor, which checks the owner and commits before answering.
 namespace livemart::http {
 
@@ -274,7 +274,7 @@ void add_stream_routes(router& r) {
     ask_stream(ctx, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, buy_atom::value,
                *drop, ctx->user_id(), std::move(*key), hash, ctx->req().path, ctx->req().request_id,
                std::move(*request));
-  });
+  }, budget::order_change); // the stream places the order through the order service
 
   r.add("POST", "/streams/:id/auctions", [](const context_ptr& ctx) {
     if (!ctx->authenticate())

@@ -23,8 +23,8 @@ std::vector<std::string_view> segments(std::string_view path) {
 
 } // namespace
 
-void router::add(std::string method, std::string pattern, handler fn) {
-  auto r = std::make_unique<route>(route{std::move(method), std::move(pattern), std::move(fn), routes_.size(), {}, 0});
+void router::add(std::string method, std::string pattern, handler fn, budget time) {
+  auto r = std::make_unique<route>(route{std::move(method), std::move(pattern), std::move(fn), time, routes_.size(), {}, 0});
   for (auto segment : segments(r->pattern)) {
     r->segments.emplace_back(segment);
     // Literal segments are more specific than parameters.

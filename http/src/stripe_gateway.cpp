@@ -254,7 +254,8 @@ struct worker_state {
 };
 
 caf::behavior stripe_worker(caf::stateful_actor<worker_state>* self, base_url base, std::string secret,
-                            std::chrono::milliseconds timeout, std::string return_url, caf::actor pool) {
+                            std::chrono::milliseconds timeout, std::string return_url, caf::actor pool,
+                            std::size_t pages_max) {
   self->state.client = std::make_unique<stripe_client>(std::move(base), std::move(secret), timeout);
   self->state.return_url = std::move(return_url);
   refuse_unknown_jobs(self, pool);
@@ -334,11 +335,11 @@ caf::behavior stripe_worker(caf::stateful_actor<worker_state>* self, base_url ba
         return intent_reply(reply);
       return unavailable(reply);
     },
-    [self, done](list_atom, std::int64_t from_s, std::int64_t to_s) -> caf::result<std::vector<gateway_record>> {
+    [self, done, pages_max](list_atom, std::int64_t from_s, std::int64_t to_s) -> caf::result<std::vector<gateway_record>> {
       std::vector<gateway_record> out;
       std::string after;
-      // At most 100 pages of 100: a window with more is reconciled in parts.
-      for (int page = 0; page < 100; ++page) {
+      // At most payments.reconcile_pages_max pages of 100: a window with more is reconciled in parts.
+      for (std::size_t page = 0; page < pages_max; ++page) {
         auto target = "/v1/payment_intents?limit=100&expand[]=data.latest_charge&created[gte]=" + std::to_string(from_s)
                       + "&created[lt]=" + std::to_string(to_s) + (after.empty() ? "" : "&starting_after=" + after);
         auto reply = self->state.client->call(bhttp::verb::get, target, "", {});
@@ -381,8 +382,10 @@ gateway_actor spawn_stripe_gateway(caf::actor_system& sys, const conf::settings&
   auto secret = cfg.payments.stripe_secret_key;
   auto timeout = std::chrono::milliseconds{cfg.payments.gateway_timeout_ms};
   auto return_url = cfg.payments.return_url;
-  auto pool = spawn_worker_pool(sys, options, [&sys, base = *base, secret, timeout, return_url](caf::actor owner) {
-    return sys.spawn<caf::detached>(stripe_worker, base, secret, timeout, return_url, owner);
+  auto pages_max = cfg.payments.reconcile_pages_max;
+  auto pool = spawn_worker_pool(sys, options, [&sys, base = *base, secret, timeout, return_url,
+                                                pages_max](caf::actor owner) {
+    return sys.spawn<caf::detached>(stripe_worker, base, secret, timeout, return_url, owner, pages_max);
   });
   return caf::actor_cast<gateway_actor>(pool);
 }

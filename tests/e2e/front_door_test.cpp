@@ -266,7 +266,8 @@ TEST_CASE("a request in flight at shutdown is still answered", "[e2e][front_door
   // out before the test releases it; the test is about the drain.
   server_process srv{db.url(),
                      {"--database.statement_timeout_ms=60000", "--http.request_timeout_ms=60000",
-                      "--actors.step_timeout_ms=60000", "--http.shutdown_timeout_ms=60000"}};
+                      "--actors.step_timeout_ms=60000", "--http.change_timeout_ms=300000",
+                      "--http.shutdown_timeout_ms=60000"}};
   http_client warm{srv.port()};
   REQUIRE(warm.get("/readyz").status == 200);
 

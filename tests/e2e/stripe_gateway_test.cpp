@@ -280,8 +280,8 @@ TEST_CASE("stripe: a charge whose reply was lost and that succeeded for an order
   CHECK(applied.json().string_or("outcome") == "applied");
   // The refund follows the event's reply: wait (at most 10 s) for it.
   auto refunded = [&] {
-    auto o = sc.m.c.get("/orders/" + id, sc.buyer.token).json();
-    return integer_field(o.find("payments")->as_array().back(), "refunded_minor") == total;
+    auto now = sc.m.c.get("/orders/" + id, sc.buyer.token).json();
+    return integer_field(now.find("payments")->as_array().back(), "refunded_minor") == total;
   };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
   while (!refunded() && std::chrono::steady_clock::now() < deadline)

@@ -551,6 +551,16 @@ TEST_CASE("config validate: limits and security floors", "[config]") {
     CHECK(rejected([](conf::settings& s) { s.auth.access_token_ttl_s = 3600; }, "auth.access_token_ttl_s"));
     CHECK(rejected([](conf::settings& s) { s.auth.access_token_ttl_s = 0; }, "auth.access_token_ttl_s"));
   }
+  SECTION("an order change fits in the budget of the request that asks for it") {
+    // Defaults: 2 x 4 s at the gateway + 3 x 4 s of steps + one 4 s hop = 24 s <= 25 s.
+    CHECK(accepted([](conf::settings& s) { s.http.change_timeout_ms = 24'000; }));
+    CHECK(rejected([](conf::settings& s) { s.http.change_timeout_ms = 23'999; }, "http.change_timeout_ms"));
+    CHECK(rejected([](conf::settings& s) { s.payments.gateway_timeout_ms = 9'000; }, "http.change_timeout_ms"));
+    CHECK(accepted([](conf::settings& s) {
+      s.payments.gateway_timeout_ms = 9'000;
+      s.http.change_timeout_ms = 34'000;
+    }));
+  }
   SECTION("Argon2id floors") {
     CHECK(accepted([](conf::settings& s) { s.auth.argon2_memory_kib = 19456; }));
     CHECK(accepted([](conf::settings& s) { s.auth.argon2_memory_kib = 65536; }));

@@ -32,6 +32,7 @@ struct http_settings {
   std::uint32_t write_timeout_ms = 10'000;
   std::uint32_t idle_timeout_ms = 60'000;   ///< keep-alive wait for the next request
   std::uint32_t request_timeout_ms = 5'000; ///< actor round trip budget per request
+  std::uint32_t change_timeout_ms = 25'000; ///< budget of a request that changes an order (may call the gateway)
   std::uint32_t shutdown_timeout_ms = 10'000;
   bool trust_forwarded_for = false;         ///< take the client address from X-Forwarded-For
   bool access_log = true;
@@ -125,6 +126,8 @@ struct order_settings {
   std::uint32_t expiry_sweep_interval_ms = 1'000;  ///< how often unpaid orders past their hold are cancelled
   std::size_t expiry_sweep_batch = 100;            ///< unpaid orders cancelled per sweep at most
   std::size_t sale_batch_max = 256;                ///< direct sales of one product written in one statement at most
+  std::uint32_t idempotency_expire_interval_s = 3'600; ///< how often Idempotency-Key replies past retention are deleted
+  std::size_t idempotency_expire_batch = 10'000;   ///< replies deleted per run at most
 };
 
 struct payment_settings {
@@ -143,6 +146,8 @@ struct payment_settings {
   bool sandbox_events = true;                      ///< the sandbox reports later outcomes (as Stripe's webhooks would)
   std::uint32_t reconcile_interval_s = 3'600;      ///< how often payments are compared with the gateway; 0: never
   std::uint32_t reconcile_window_h = 24;           ///< how far back a periodic reconciliation looks
+  std::uint32_t reconcile_lag_s = 300;             ///< the newest payments a periodic reconciliation leaves to the gateway's own events
+  std::size_t reconcile_pages_max = 100;           ///< pages of 100 payments one reconciliation lists at the gateway at most
 };
 
 /// Live streams: the stream actors, drops and auctions.
@@ -186,6 +191,9 @@ struct ws_settings {
   std::size_t connections_max = 50'000; ///< WebSocket connections on this node (viewers and user channels)
   std::size_t connections_per_client_max = 100; ///< WebSocket connections from one client address (or IPv6 /64)
   std::string allowed_origins;                     ///< Origins allowed besides the server's own (comma-separated)
+  std::uint32_t viewer_report_ms = 200;            ///< a node tells a stream its viewer count at most this often
+  std::uint32_t hub_linger_ms = 5'000;             ///< a node's hub of a stream without viewers ends after this
+  std::uint32_t session_check_ms = 100;            ///< how often connections look for ended sessions (a logout closes them)
 };
 
 struct node_settings {
@@ -247,6 +255,13 @@ load_result load(std::span<const std::string> args,
 /// Checks values that parse but make no sense or break a security floor
 /// (access tokens over 15 minutes, Argon2id below m=19 MiB, t=2, ...).
 std::vector<std::string> validate(const settings& values);
+
+/// The budget of one order change inside the actors: it may call the
+/// gateway twice (cancel, then refund) between its three steps.
+std::uint64_t order_change_budget_ms(const settings& values);
+
+/// The budget of one reconciliation: every page it may list, and one call more.
+std::uint64_t reconcile_budget_ms(const settings& values);
 
 /// `--help` text listing every setting with its default and description.
 std::string help_text();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,10 +19,18 @@ using handler = std::function<void(const context_ptr&)>;
 
 using path_params = std::vector<std::pair<std::string, std::string>>;
 
+/// How long a route's request may take: most answer within
+/// http.request_timeout_ms; one that changes an order may call the payment
+/// gateway (http.change_timeout_ms); a reconciliation lists a window of
+/// payments at the gateway (payments.reconcile_pages_max calls, then
+/// changes). The request's actor calls and its backstop use the budget.
+enum class budget : std::uint8_t { request, order_change, reconciliation };
+
 struct route {
   std::string method;
   std::string pattern;
   handler fn;
+  budget time = budget::request;
   std::size_t index = 0;               ///< position in registration order (metrics)
   std::vector<std::string> segments;   ///< the pattern, split once at registration
   int specificity = 0;                 ///< literal segments count double
@@ -38,7 +47,7 @@ public:
     std::vector<std::string> allow; ///< methods of the path, for 405
   };
 
-  void add(std::string method, std::string pattern, handler fn);
+  void add(std::string method, std::string pattern, handler fn, budget time = budget::request);
 
   match find(std::string_view method, std::string_view path) const;
 

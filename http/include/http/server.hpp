@@ -33,7 +33,7 @@ public:
   /// Starts the drain from any thread.
   void stop();
 
-  struct impl; ///< Beast and Asio live here (server.cpp)
+  struct impl; ///< Beast and Asio live here (server.cpp, http_session.cpp)
 
 private:
   std::unique_ptr<impl> impl_;
