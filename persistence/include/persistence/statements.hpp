@@ -13,8 +13,10 @@
 #include <protocol/sellers.hpp>
 #include <protocol/users.hpp>
 
-/// Every SQL statement of livemart has a name and lives in statements.cpp,
-/// beside the aggregate it serves; each connection prepares all of them once.
+/// Every SQL statement of livemart has a name and lives in persistence/src
+/// beside the aggregate it serves (account_statements.cpp,
+/// catalog_statements.cpp, order_statements.cpp, stream_statements.cpp);
+/// each connection prepares all of them once.
 /// Callers build commands with the functions below and decode the rows with
 /// their counterparts, so SQL text never leaves persistence/.
 namespace livemart::persistence {
