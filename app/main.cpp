@@ -32,6 +32,7 @@
 #include <protocol/validation.hpp>
 
 #include "seed.hpp"
+#include <protocol/clock.hpp>
 
 namespace {
 
@@ -251,7 +252,7 @@ int run_reconcile(conf::settings cfg, const std::vector<std::string>& args) {
     return fail("reconcile compares with the gateway's records, and the sandbox gateway keeps them in the serving "
                 "process: use POST /admin/payments/reconcile there",
                 2);
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now = wall_clock::now_s();
   std::int64_t hours = cfg.payments.reconcile_window_h;
   std::int64_t from = -1;
   std::int64_t to = now + 1;

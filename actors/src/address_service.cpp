@@ -55,7 +55,7 @@ void update_address(address_pointer self, std::shared_ptr<const address_context>
             },
             [self, ctx, user_id, id, patch, rp, attempt](caf::error& err) mutable {
               auto p = to_problem(err);
-              if (p.code == errc::conflict && p.detail.rfind("stale:", 0) == 0 && static_cast<std::size_t>(attempt + 1) < ctx->cfg.actors.update_attempts_max) {
+              if (err == db_refusal::stale && static_cast<std::size_t>(attempt + 1) < ctx->cfg.actors.update_attempts_max) {
                 update_address(self, ctx, user_id, id, std::move(patch), rp, attempt + 1);
               } else if (p.code == errc::validation_failed) {
                 rp.deliver(make_error(errc::validation_failed, "the default address cannot be unset; make another address the default",

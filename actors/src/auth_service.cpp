@@ -9,15 +9,12 @@
 #include <protocol/crypto.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart {
 namespace {
 
 constexpr std::size_t refresh_token_bytes = 32; // 256 bits
-
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string token_hash_hex(const std::string& token) {
   return crypto::to_hex(crypto::sha256(token));
@@ -70,8 +67,7 @@ void register_user(auth_pointer self, std::shared_ptr<const auth_context> ctx, r
                   rp.deliver(*user);
                 },
                 [rp](caf::error& err) mutable {
-                  auto p = to_problem(err);
-                  if (p.code == errc::conflict && p.detail == "unique:" + std::string{persistence::users_email_constraint})
+                  if (err == db_refusal::email_taken)
                     rp.deliver(make_error(errc::email_taken, "an account with this e-mail already exists",
                                           {field_error{"email", "is already registered"}}));
                   else
@@ -115,7 +111,7 @@ void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, lo
             .then(
               [ctx, rp, tokens, token_id](const db_result&) mutable {
                 // The session is the refresh-token family this login begins.
-                tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, token_id, now_s());
+                tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, token_id, wall_clock::now_s());
                 tokens.access_expires_in_s = ctx->tokens.ttl_s;
                 rp.deliver(std::move(tokens));
               },
@@ -215,7 +211,7 @@ void change_password(auth_pointer self, std::shared_ptr<const auth_context> ctx,
                       self, ctx, std::move(cmd),
                       [self, ctx, rp, tokens, session, user](const db_result&) mutable {
                         self->send(ctx->users.route(user), forget_atom::value, user);
-                        tokens.access_token = jwt::issue(ctx->tokens, user, session, now_s());
+                        tokens.access_token = jwt::issue(ctx->tokens, user, session, wall_clock::now_s());
                         tokens.access_expires_in_s = ctx->tokens.ttl_s;
                         rp.deliver(std::move(tokens));
                       },
@@ -296,7 +292,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
               ended.id = revocation_id;
               ended.user_id = ids::parse(row[static_cast<std::size_t>(rows.column("user_id"))].text).value_or(0);
               ended.session_id = ids::parse(row[static_cast<std::size_t>(rows.column("family_id"))].text).value_or(0);
-              ended.forget_at_s = now_s() + ctx->revocation_keep_s();
+              ended.forget_at_s = wall_clock::now_s() + ctx->revocation_keep_s();
               log::warn("refresh token reused; session ended", "\"user_id\":\"" + ids::format(ended.user_id) + "\"");
               auto refuse = [rp]() mutable {
                 rp.deliver(make_error(errc::invalid_refresh_token, "the refresh token is not valid"));
@@ -316,7 +312,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
             const auto& row = rows.rows.front();
             tokens.user_id = ids::parse(row[static_cast<std::size_t>(rows.column("user_id"))].text).value_or(0);
             auto session = ids::parse(row[static_cast<std::size_t>(rows.column("family_id"))].text).value_or(0);
-            tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, session, now_s());
+            tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, session, wall_clock::now_s());
             tokens.access_expires_in_s = ctx->tokens.ttl_s;
             rp.deliver(std::move(tokens));
           },

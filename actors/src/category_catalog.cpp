@@ -148,8 +148,7 @@ void write_then(category_pointer self, const std::shared_ptr<const category_cont
                 Promise rp, F then) {
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{std::move(statement)}})
     .await(then, [rp](caf::error& err) mutable {
-      auto p = to_problem(err);
-      if (p.code == errc::conflict && p.detail.rfind("unique:", 0) == 0)
+      if (is_duplicate(err))
         rp.deliver(make_error(errc::conflict, "a sibling category has this name",
                               {field_error{"name", "is taken by a sibling category"}}));
       else

@@ -13,6 +13,7 @@
 #include <protocol/failpoint.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart {
 namespace {
@@ -140,7 +141,7 @@ stock_update publish(product_pointer self, const std::shared_ptr<const product_c
   st.committed.sold = st.book.sold();
   ++st.sequence;
   auto update = snapshot(st);
-  update.at_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  update.at_us = wall_clock::now_us();
   caf::anon_send(st.subscribers, update);
   self->send(ctx->search, put_atom::value, update);
   return update;
@@ -227,14 +228,17 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
       },
       [self, ctx, rp, kind, quantity](caf::error& err) mutable {
         self->state.book.failed(kind, quantity);
-        auto p = to_problem(err);
         // Refused by the database: nothing changed. Anything else (a timeout,
         // a lost connection) may have committed: read the truth again.
-        if (p.code != errc::limit_reached)
+        bool short_of_stock = err == db_refusal::insufficient; // the database's own guard
+        bool checkout_closed = err == db_refusal::wrong_state; // a hold for a checkout no longer open
+        if (!short_of_stock && !checkout_closed)
           self->state.needs_reload = true;
         settle(self, ctx);
-        if (p.code == errc::limit_reached) // the database's own guard (LM409)
+        if (short_of_stock)
           rp.deliver(make_error(errc::conflict, "out of stock"));
+        else if (checkout_closed)
+          rp.deliver(make_error(errc::conflict, "the checkout is " + refused_state(err)));
         else
           rp.deliver(std::move(err));
       });
@@ -301,13 +305,12 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
       },
       [self, ctx, batch](caf::error& err) {
         auto& s = self->state;
-        auto p = to_problem(err);
         // Refused by the database (the book promised what the row does not
         // have) or an unknown outcome: either way, read the truth again.
         s.needs_reload = true;
         for (auto& sale : *batch) {
           s.book.failed(kind::sale, sale.req.quantity);
-          sale.rp.deliver(p.code == errc::limit_reached ? make_error(errc::conflict, "out of stock") : err);
+          sale.rp.deliver(err == db_refusal::insufficient ? make_error(errc::conflict, "out of stock") : err);
         }
         s.selling = false;
         flush_sales(self, ctx);

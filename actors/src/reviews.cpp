@@ -53,7 +53,7 @@ review_actor::behavior_type review_service(review_actor::pointer self, context_p
               auto p = to_problem(err);
               if (p.code == errc::forbidden)
                 rp.deliver(make_error(errc::forbidden, "only a buyer whose order with this product was delivered may review it"));
-              else if (p.detail == "unique:product_reviews_buyer_key")
+              else if (err == db_refusal::review_exists)
                 rp.deliver(make_error(errc::conflict, "you reviewed this product already"));
               else
                 rp.deliver(std::move(err));

@@ -6,6 +6,7 @@
 
 #include <protocol/crypto.hpp>
 #include <protocol/ids.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart {
 namespace {
@@ -86,7 +87,7 @@ gateway_actor::behavior_type sandbox_gateway(sandbox_pointer self, std::chrono::
       gateway_event e;
       e.id = "evt_sandbox_" + std::to_string(++st.next_event) + "_" + ref;
       e.type = rec.status == payment_status::succeeded ? "payment_intent.succeeded" : "payment_intent.payment_failed";
-      e.created_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      e.created_s = wall_clock::now_s();
       e.object = rec;
       caf::anon_send(st.events, event_atom::value, std::move(e));
     }
@@ -107,7 +108,7 @@ gateway_actor::behavior_type sandbox_gateway(sandbox_pointer self, std::chrono::
       rec.failure_reason = b.reason;
       rec.payment_id = c.payment_id;
       rec.order_id = c.order_id;
-      rec.created_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      rec.created_s = wall_clock::now_s();
       if (b.now == payment_status::requires_action)
         rec.next_action_url = "https://sandbox.livemart.invalid/3ds/" + rec.ref;
       st.by_payment[c.payment_id] = rec.ref;

@@ -59,13 +59,11 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
       auto rp = self->make_response_promise<seller>();
       write(persistence::seller_apply(ids::next(), user_id, a, ids::next()))
         .then(deliver_one(rp), [rp](caf::error& err) mutable {
-          auto p = to_problem(err);
-          if (p.code == errc::conflict && p.detail.rfind("unique:", 0) == 0)
+          if (is_duplicate(err))
             rp.deliver(make_error(errc::conflict, "this shop name is taken",
                                   {field_error{"shop_name", "is taken (names and their slugs are unique)"}}));
-          else if (p.code == errc::limit_reached)
-            rp.deliver(make_error(errc::conflict, "you have already applied; your application is "
-                                                    + p.detail.substr(p.detail.find('_') + 1)));
+          else if (err == db_refusal::wrong_state)
+            rp.deliver(make_error(errc::conflict, "you have already applied; your application is " + refused_state(err)));
           else
             rp.deliver(std::move(err));
         });
@@ -103,10 +101,9 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
             rp.deliver(std::move(found.front()));
           },
           [rp](caf::error& err) mutable {
-            auto p = to_problem(err);
-            if (p.code == errc::limit_reached)
-              rp.deliver(make_error(errc::conflict, "only a pending application can be decided; this one is "
-                                                      + p.detail.substr(p.detail.find('_') + 1)));
+            if (err == db_refusal::wrong_state)
+              rp.deliver(make_error(errc::conflict,
+                                    "only a pending application can be decided; this one is " + refused_state(err)));
             else
               rp.deliver(std::move(err));
           });

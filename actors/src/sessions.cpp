@@ -11,6 +11,7 @@
 
 #include <persistence/statements.hpp>
 #include <protocol/log.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart {
 namespace {
@@ -42,13 +43,9 @@ struct sessions_state {
 using sessions_pointer = sessions_actor::stateful_pointer<sessions_state>;
 using context_ptr = std::shared_ptr<const sessions_context>;
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 /// Forgets revocations whose tokens have all expired; true when any was.
 bool forget_expired(sessions_pointer self) {
-  auto now = now_s();
+  auto now = wall_clock::now_s();
   auto before = self->state.by_id.size();
   std::erase_if(self->state.by_id, [now](const auto& entry) { return entry.second.forget_at_s <= now; });
   return self->state.by_id.size() != before;

@@ -9,6 +9,7 @@
 #include <protocol/json.hpp>
 #include <protocol/log.hpp>
 #include <protocol/messages.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart::http {
 
@@ -108,7 +109,7 @@ bool request_context::authenticate() {
     respond_problem(make_problem(errc::unauthenticated, "send an access token as Authorization: Bearer <token>"));
     return false;
   }
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now = wall_clock::now_s();
   auto token = header.substr(scheme.size());
   // Clients send the same token for its whole life. A verified token is
   // remembered per I/O thread (no lock) until it expires, which spares the

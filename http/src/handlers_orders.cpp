@@ -10,6 +10,7 @@
 #include <protocol/json.hpp>
 #include <protocol/orders.hpp>
 #include <protocol/payments.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart::http {
 
@@ -125,7 +126,7 @@ void add_order_routes(router& r) {
         secrets.emplace_back(one);
       configured = comma == std::string_view::npos ? std::string_view{} : configured.substr(comma + 1);
     }
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto now = wall_clock::now_s();
     auto why = verify_stripe_signature(ctx->req().header("stripe-signature"), ctx->req().body, secrets, now,
                                        ctx->cfg().payments.webhook_tolerance_s);
     if (!why.empty()) {
@@ -161,7 +162,7 @@ void add_order_routes(router& r) {
   r.add("POST", "/admin/payments/reconcile", [](const context_ptr& ctx) {
     ctx->with_role(role::admin, [ctx](const user_profile&) {
       auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        wall_clock::now_s();
       std::int64_t to = now + 1;
       std::int64_t from = to - static_cast<std::int64_t>(ctx->cfg().payments.reconcile_window_h) * 3600;
       auto refuse = [&](std::string name, std::string message) {

@@ -9,6 +9,7 @@
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
 #include <protocol/streams.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart::http {
 extern const std::span<const livemart::embedded_file> web_files;
@@ -20,10 +21,6 @@ extern const std::span<const livemart::embedded_file> web_files;
 namespace livemart::http {
 
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 /// Asks the actor of the stream in the `:id` parameter (`on_reply` as for
 /// request_context::ask).
@@ -144,7 +141,7 @@ void add_stream_routes(router& r) {
   r.add("POST", "/streams", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    auto draft = ctx->decode_body(decode_stream_draft, ctx->cfg(), now_ms());
+    auto draft = ctx->decode_body(decode_stream_draft, ctx->cfg(), wall_clock::now_ms());
     if (!draft)
       return;
     ctx->ask(
@@ -195,7 +192,7 @@ void add_stream_routes(router& r) {
   r.add("PATCH", "/streams/:id", [](const context_ptr& ctx) {
     if (!ctx->authenticate())
       return;
-    auto patch = ctx->decode_body(decode_stream_patch, ctx->cfg(), now_ms());
+    auto patch = ctx->decode_body(decode_stream_patch, ctx->cfg(), wall_clock::now_ms());
     if (!patch)
       return;
     ask_stream(ctx, [ctx](const stream_info& s) { ctx->respond_json(200, encode_stream(s, true)); }, update_atom::value,

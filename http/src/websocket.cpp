@@ -12,6 +12,7 @@
 #include <protocol/log.hpp>
 
 #include "ws_session.hpp"
+#include <protocol/clock.hpp>
 
 namespace livemart::http {
 
@@ -212,7 +213,7 @@ void ws_runtime::accept(tcp::socket socket, bhttp::request<bhttp::string_body> r
   auto authorization = view(req[bhttp::field::authorization]);
   if (!authorization.empty()) {
     constexpr std::string_view scheme = "Bearer ";
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto now = wall_clock::now_s();
     auto verified = authorization.substr(0, scheme.size()) == scheme
                       ? jwt::verify(app.tokens, authorization.substr(scheme.size()), now)
                       : std::variant<jwt::claims, std::string>{std::string{"not a bearer token"}};

@@ -11,6 +11,7 @@
 #include <protocol/log.hpp>
 #include <protocol/metrics.hpp>
 #include <protocol/streams.hpp>
+#include <protocol/clock.hpp>
 
 namespace livemart::http {
 
@@ -249,7 +250,7 @@ void ws_session::handle(const std::string& text) {
     return;
   }
   if (user_ != 0 && token_expires_s_ != 0
-      && std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()
+      && wall_clock::now_s()
            > token_expires_s_) {
     close_now(ws::close_unauthorized, "the access token expired; connect again with a fresh one");
     return;
@@ -276,7 +277,7 @@ void ws_session::hello(const ws_client_message& msg) {
   hello_seen_ = true;
   hello_timer_.cancel();
   if (!msg.token.empty()) {
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto now = wall_clock::now_s();
     auto verified = jwt::verify(rt_.app.tokens, msg.token, now);
     if (std::holds_alternative<std::string>(verified)) {
       close_now(ws::close_unauthorized, "the access token is invalid or expired");

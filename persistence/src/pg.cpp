@@ -63,19 +63,50 @@ std::variant<db_rows, pg_error> collect(PGconn* conn, PGresult* res) {
 
 } // namespace
 
+namespace {
+
+/// A unique violation, by constraint: the ones actors tell apart are typed.
+caf::error duplicate(const std::string& constraint) {
+  static const std::pair<std::string_view, db_refusal> named[] = {
+    {users_email_constraint, db_refusal::email_taken},
+    {"idempotency_keys_pkey", db_refusal::idempotency_key_taken},
+    {"checkouts_buyer_key_idx", db_refusal::checkout_key_taken},
+    {"payment_events_pkey", db_refusal::payment_event_seen},
+    {"product_reviews_buyer_key", db_refusal::review_exists},
+  };
+  for (const auto& [name, what] : named)
+    if (constraint == name)
+      return make_error(what, constraint);
+  return make_error(db_refusal::duplicate, constraint);
+}
+
+/// LM409 from our functions: "insufficient_stock" and the like, or
+/// "<what>_<state>" for a row in the wrong state ("checkout_expired",
+/// "already_approved", "status_rejected"); other ones keep their message.
+caf::error state_refusal(const std::string& message) {
+  if (message.rfind("insufficient_", 0) == 0)
+    return make_error(db_refusal::insufficient, message);
+  for (std::string_view prefix : {"checkout_", "already_", "status_"})
+    if (message.rfind(prefix, 0) == 0)
+      return make_error(db_refusal::wrong_state, message.substr(prefix.size()));
+  return make_error(errc::limit_reached, message);
+}
+
+} // namespace
+
 caf::error to_error(const pg_error& e) {
   if (e.connection_lost)
     return make_error(errc::database_unavailable, "the database connection was lost");
   if (e.sqlstate == "23505")
-    return make_error(errc::conflict, "unique:" + e.constraint);
+    return duplicate(e.constraint);
   if (e.sqlstate == "LM403")
     return make_error(errc::forbidden, e.message);
   if (e.sqlstate == "LM404")
     return make_error(errc::not_found, e.message);
   if (e.sqlstate == "LM409")
-    return make_error(errc::limit_reached, e.message);
+    return state_refusal(e.message);
   if (e.sqlstate == "LM412")
-    return make_error(errc::conflict, "stale:" + e.message);
+    return make_error(db_refusal::stale, e.message);
   if (e.sqlstate == "LM422")
     return make_error(errc::validation_failed, e.message);
   if (e.sqlstate == "57014")

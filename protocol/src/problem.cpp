@@ -14,6 +14,31 @@ namespace livemart {
 namespace {
 
 constexpr auto category = caf::atom("livemart");
+constexpr auto db_category = caf::atom("lm_db");
+
+/// How a database refusal reads at the edge when no actor handled it.
+errc edge_code(db_refusal what) {
+  switch (what) {
+    case db_refusal::wrong_state:
+    case db_refusal::insufficient: return errc::limit_reached;
+    default: return errc::conflict;
+  }
+}
+
+std::string_view db_refusal_name(db_refusal what) {
+  switch (what) {
+    case db_refusal::duplicate: return "duplicate";
+    case db_refusal::email_taken: return "email_taken";
+    case db_refusal::idempotency_key_taken: return "idempotency_key_taken";
+    case db_refusal::checkout_key_taken: return "checkout_key_taken";
+    case db_refusal::payment_event_seen: return "payment_event_seen";
+    case db_refusal::review_exists: return "review_exists";
+    case db_refusal::stale: return "stale";
+    case db_refusal::wrong_state: return "wrong_state";
+    case db_refusal::insufficient: return "insufficient";
+  }
+  return "refused";
+}
 
 struct row {
   errc code;
@@ -52,6 +77,23 @@ constexpr std::array<row, 27> table{{
 }};
 
 } // namespace
+
+caf::error make_error(db_refusal what, std::string detail) {
+  return caf::error{static_cast<std::uint8_t>(what), db_category, caf::make_message(std::move(detail))};
+}
+
+bool is_duplicate(const caf::error& err) {
+  if (err.category() != db_category)
+    return false;
+  auto what = static_cast<db_refusal>(err.code());
+  return what != db_refusal::stale && what != db_refusal::wrong_state && what != db_refusal::insufficient;
+}
+
+std::string refused_state(const caf::error& err) {
+  if (err == db_refusal::wrong_state && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return {};
+}
 
 caf::error make_error(errc code, std::string detail) {
   return caf::error{static_cast<std::uint8_t>(code), category, caf::make_message(std::move(detail))};
@@ -96,6 +138,13 @@ problem to_problem(const caf::error& err) {
       p.detail = err.context().get_as<std::string>(0);
     return p;
   }
+  if (err.category() == db_category) {
+    auto what = static_cast<db_refusal>(err.code());
+    auto detail = std::string{db_refusal_name(what)};
+    if (err.context().match_elements<std::string>() && !err.context().get_as<std::string>(0).empty())
+      detail += ": " + err.context().get_as<std::string>(0);
+    return make_problem(edge_code(what), std::move(detail));
+  }
   if (err == caf::sec::request_timeout)
     return make_problem(errc::timeout, "the request took longer than the configured budget");
   // The receiver ended while the request waited (an actor passivated or
@@ -131,6 +180,12 @@ std::string render(const problem& p, std::string_view instance, std::string_view
 void add_error_category(caf::actor_system_config& cfg) {
   cfg.add_error_category(category, [](std::uint8_t code, caf::atom_value, const caf::message& ctx) {
     auto text = to_string(static_cast<errc>(code));
+    if (ctx.match_elements<std::string>())
+      text += ": " + ctx.get_as<std::string>(0);
+    return text;
+  });
+  cfg.add_error_category(db_category, [](std::uint8_t code, caf::atom_value, const caf::message& ctx) {
+    auto text = "database refused: " + std::string{db_refusal_name(static_cast<db_refusal>(code))};
     if (ctx.match_elements<std::string>())
       text += ": " + ctx.get_as<std::string>(0);
     return text;

@@ -71,4 +71,11 @@ inline problem failed(const db_fixture::outcome& o) {
   return to_problem(std::get<caf::error>(o));
 }
 
+/// The error of a command that must fail, as the actors see it (typed).
+inline caf::error refusal(const db_fixture::outcome& o) {
+  if (std::holds_alternative<db_result>(o))
+    FAIL("expected an error, got success");
+  return std::get<caf::error>(o);
+}
+
 } // namespace livemart::testing

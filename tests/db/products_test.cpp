@@ -404,7 +404,8 @@ TEST_CASE("holds are taken only for open checkouts, and only a fully held checko
   auto placed = f.write({{ps::checkout_place(c.id, buyer, {ids::next(), ids::next()}, {ids::next(), ids::next()},
                                              {ids::next(), ids::next()})}});
   REQUIRE(std::holds_alternative<caf::error>(placed));
-  CHECK(to_problem(std::get<caf::error>(placed)).detail == "checkout_incomplete");
+  CHECK(std::get<caf::error>(placed) == db_refusal::wrong_state);
+  CHECK(refused_state(std::get<caf::error>(placed)) == "incomplete");
 
   // Closed, it releases its hold, and takes no new one.
   auto released = f.write({{ps::checkout_release(c.id, checkout_status::failed, false, {ids::next(), ids::next()})}});
@@ -487,7 +488,7 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
   big.keys = {"k4"};
   big.hashes = {"h"};
   big.bodies = {"{}"};
-  CHECK(failed(f.write({{ps::product_sell(big)}})).detail == "insufficient_stock");
+  CHECK(refusal(f.write({{ps::product_sell(big)}})) == db_refusal::insufficient);
   CHECK(sql(db.url(), "SELECT stock FROM products WHERE id = " + std::to_string(product)).rows[0][0].text == "7");
   CHECK(sql(db.url(), "SELECT count(*) FROM idempotency_keys WHERE key = 'k4'").rows[0][0].text == "0");
 }

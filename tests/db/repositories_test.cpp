@@ -52,9 +52,10 @@ TEST_CASE("users: insert, read back, duplicate e-mail", "[db][users]") {
   CHECK(read->id == user.id);
   CHECK(read->display_name == "Tester");
 
-  auto dup = failed(f.write({{ps::user_insert(ids::next(), email, "x", "Other", role::buyer)}}));
-  CHECK(dup.code == errc::conflict);
-  CHECK(dup.detail == "unique:" + std::string{ps::users_email_constraint});
+  auto dup = refusal(f.write({{ps::user_insert(ids::next(), email, "x", "Other", role::buyer)}}));
+  CHECK(dup == db_refusal::email_taken);
+  CHECK(is_duplicate(dup));
+  CHECK(to_problem(dup).code == errc::conflict); // what a client would see, unhandled
 
   SECTION("a profile update bumps the version and leaves absent fields alone") {
     profile_patch patch;
@@ -137,9 +138,9 @@ TEST_CASE("addresses: default flag, limit, optimistic updates, delete promotes",
     auto updated = ps::decode_addresses(ok(f.write({{ps::address_update(changed)}})).results.front());
     REQUIRE(updated.size() == 1);
     CHECK(updated.front().version == second.version + 1);
-    auto stale = failed(f.write({{ps::address_update(changed)}}));
-    CHECK(stale.code == errc::conflict);
-    CHECK_THAT(stale.detail, Catch::StartsWith("stale:"));
+    auto stale = refusal(f.write({{ps::address_update(changed)}}));
+    CHECK(stale == db_refusal::stale);
+    CHECK(to_problem(stale).code == errc::conflict);
   }
 
   SECTION("the default cannot be unset in place") {

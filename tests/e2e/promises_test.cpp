@@ -92,17 +92,24 @@ TEST_CASE("promises: a WebSocket is closed with 1001 at shutdown and with 4401 o
     CHECK(stopped.get() == std::optional<int>{0});
   }
   SECTION("token expiry") {
-    marketplace m{{"--auth.access_token_ttl_s=1", "--auth.clock_skew_s=0"}};
+    // Five seconds: the admin's and the seller's tokens must outlive the
+    // set-up below even on a loaded machine (one second once did not).
+    constexpr int ttl_ms = 5'000;
+    marketplace m{{"--auth.access_token_ttl_s=" + std::to_string(ttl_ms / 1000), "--auth.clock_skew_s=0"}};
     auto s = open_shop(m);
     auto stream = live_stream(m, s, {});
+    auto issued = std::chrono::steady_clock::now(); // the buyer's token is younger than this
     auto buyer = sign_up(m.c, "buyer");
     ws_client viewer{m.srv.port(), "/streams/" + stream + "/ws"};
     REQUIRE(viewer.status() == 101);
     viewer.send("{\"type\":\"hello\",\"token\":" + quote(buyer.token) + "}");
     viewer.await(of_type("snapshot"));
-    // Time itself must pass for a token to expire (1 s, no skew): there is
-    // no effect to await before it has.
-    ::poll(nullptr, 0, 2'100);
+    // Time itself must pass for a token to expire (no skew): there is no
+    // effect to await before it has. (Whole seconds: one more for rounding.)
+    auto expired_at = issued + std::chrono::milliseconds{ttl_ms + 1'100};
+    auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(expired_at - std::chrono::steady_clock::now());
+    if (wait_ms.count() > 0)
+      ::poll(nullptr, 0, static_cast<int>(wait_ms.count()));
     viewer.send(R"({"type":"ping","ref":"p"})");
     std::optional<std::string> message;
     do

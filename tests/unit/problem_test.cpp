@@ -21,6 +21,7 @@
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 
+using livemart::db_refusal;
 using livemart::errc;
 namespace json = livemart::json;
 
@@ -323,4 +324,22 @@ TEST_CASE("problem: the error category renders errors by slug", "[problem]") {
   CHECK(it->second(err.code(), err.category(), err.context()) == "email-taken: a@b.co");
   auto bare = livemart::make_error(errc::forbidden);
   CHECK(it->second(bare.code(), bare.category(), bare.context()).rfind("forbidden", 0) == 0);
+}
+
+TEST_CASE("database refusals are typed, and read at the edge as before", "[problem][db]") {
+  auto expired = livemart::make_error(db_refusal::wrong_state, "expired");
+  CHECK(expired == db_refusal::wrong_state);
+  CHECK_FALSE(expired == db_refusal::stale);
+  CHECK(livemart::refused_state(expired) == "expired");
+  CHECK(livemart::refused_state(livemart::make_error(db_refusal::stale, "address_changed")).empty());
+  CHECK(livemart::to_problem(expired).code == errc::limit_reached);
+  CHECK(livemart::to_problem(livemart::make_error(db_refusal::insufficient, "insufficient_stock")).code == errc::limit_reached);
+  for (auto what : {db_refusal::duplicate, db_refusal::email_taken, db_refusal::idempotency_key_taken,
+                    db_refusal::checkout_key_taken, db_refusal::payment_event_seen, db_refusal::review_exists}) {
+    CHECK(livemart::is_duplicate(livemart::make_error(what)));
+    CHECK(livemart::to_problem(livemart::make_error(what)).code == errc::conflict);
+  }
+  CHECK_FALSE(livemart::is_duplicate(livemart::make_error(db_refusal::stale)));
+  CHECK_FALSE(livemart::is_duplicate(livemart::make_error(errc::conflict, "unique:users_email_key"))); // only persistence types them
+  CHECK(livemart::to_problem(livemart::make_error(db_refusal::stale)).code == errc::conflict);
 }

@@ -1,4 +1,5 @@
 #include "order_service.hpp"
+#include <protocol/clock.hpp>
 
 namespace livemart::order_desk {
 
@@ -74,10 +75,6 @@ void route_event(order_pointer self, const context_ptr& ctx, const gateway_event
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 order_service_actor::behavior_type order_service(order_pointer self, context_ptr ctx) {
   // Internal ticks: old idempotency records are forgotten once an hour,
   // unpaid orders past their hold are cancelled, payments are reconciled.
@@ -102,7 +99,7 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
                                    std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
           });
     } else if (msg.match_elements<reconcile_tick_atom>()) {
-      auto to = now_s() - static_cast<std::int64_t>(ctx->payments.reconcile_lag_s);
+      auto to = wall_clock::now_s() - static_cast<std::int64_t>(ctx->payments.reconcile_lag_s);
       auto from = to - static_cast<std::int64_t>(ctx->payments.reconcile_window_h) * 3600;
       self->request(caf::actor_cast<order_service_actor>(self), ctx->reconcile_timeout + ctx->change_timeout, reconcile_atom::value, from, to,
                     true)

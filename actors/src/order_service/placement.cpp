@@ -28,7 +28,6 @@ void finish(order_pointer self, const key_type& key, const stored_reply& reply) 
   self->state.placing.erase(it);
 }
 
-constexpr std::string_view key_taken = "unique:idempotency_keys_pkey";
 
 stored_reply mismatch_reply(const placement& req) {
   auto p = make_problem(errc::conflict, "this Idempotency-Key was used with a different request");
@@ -65,7 +64,7 @@ void record_and_finish(order_pointer self, const context_ptr& ctx, const placeme
                 db_command{{persistence::idempotency_insert(req.buyer, req.key, req.request_hash, reply)}})
     .then([self, key, reply](const db_result&) { finish(self, key, reply); },
           [self, ctx, req, key](caf::error& err) {
-            if (to_problem(err).detail == key_taken)
+            if (err == db_refusal::idempotency_key_taken)
               replay_stored(self, ctx, req);
             else
               finish(self, key, unavailable_reply(req));
@@ -99,7 +98,7 @@ void release_and_record(order_pointer self, const context_ptr& ctx, const placem
         finish(self, key, refusal);
       },
       [self, ctx, req, key](caf::error& err) {
-        if (to_problem(err).detail == key_taken)
+        if (err == db_refusal::idempotency_key_taken)
           replay_stored(self, ctx, req);
         else
           finish(self, key, unavailable_reply(req));
@@ -125,8 +124,8 @@ void placement_failed(order_pointer self, const context_ptr& ctx, const placemen
     refuse_placement(self, ctx, req, problem_reply(make_problem(errc::not_found, "no such checkout"), req));
     return;
   }
-  if (p.code == errc::limit_reached && p.detail.rfind("checkout_", 0) == 0) {
-    auto state = p.detail.substr(9);
+  if (err == db_refusal::wrong_state) {
+    auto state = refused_state(err);
     auto message = state == "expired" ? "the checkout expired and its stock was released; check out again"
                                       : "the checkout is " + state + " and cannot be placed";
     auto conflict = make_problem(errc::conflict, message);
@@ -196,7 +195,7 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
                 pay_placed(self, ctx, req, orders, created);
             },
             [self, ctx, req](caf::error& err) {
-              if (to_problem(err).detail == key_taken) {
+              if (err == db_refusal::idempotency_key_taken) {
                 // Another node stored a reply for this key first: send that one.
                 replay_stored(self, ctx, req);
                 return;
@@ -273,7 +272,7 @@ void buy_now(order_pointer self, const context_ptr& ctx, placement req) {
       },
       [self, ctx, req](caf::error& err) {
         // Another node opened this key's checkout meanwhile: a retry finds it.
-        if (to_problem(err).detail == "unique:checkouts_buyer_key_idx")
+        if (err == db_refusal::checkout_key_taken)
           finish(self, key_type{req.buyer, req.key}, unavailable_reply(req));
         else
           buy_now_refused(self, ctx, req, err);

@@ -1,4 +1,5 @@
 #include "order.hpp"
+#include <protocol/clock.hpp>
 
 namespace livemart::orders {
 
@@ -167,8 +168,7 @@ void charge(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::payment_insert(p)}})
     .then(
       [self, ctx, j, p](const db_result&) mutable {
-        p.created_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
+        p.created_at_ms = wall_clock::now_ms();
         self->state.o.payments.push_back(p);
         gateway_charge charge{p.id, p.order_id, p.amount_minor, p.currency, j->cmd.method, ctx->capture_on_ship};
         self->request(ctx->gateway, ctx->gateway_timeout, charge_atom::value, std::move(charge))
@@ -306,7 +306,7 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
         done(self, ctx);
       },
       [self, ctx, j](caf::error& err) {
-        if (to_problem(err).detail == "unique:payment_events_pkey") {
+        if (err == db_refusal::payment_event_seen) {
           j->event_rp.deliver(std::string{"duplicate"});
           done(self, ctx);
           return;

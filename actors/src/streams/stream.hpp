@@ -20,6 +20,7 @@
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
 #include <protocol/log.hpp>
+#include <protocol/clock.hpp>
 
 /// Live streams, the parts one stream's actor is made of (docs/architecture.md,
 /// "Live streams"). One file per role:
@@ -30,18 +31,13 @@
 ///   stream_service.cpp the live index, scheduling streams, and starting the live ones
 namespace livemart::streams {
 
+using wall_clock::now_ms; // every deadline of a stream reads the one wall clock
+using wall_clock::now_us;
+
 /// Internal timers of a stream actor: (tick_atom, kind, generation). They
 /// go through the default handler, outside the public interface.
 using tick_atom = caf::atom_constant<caf::atom("st_tick")>;
 enum class tick : std::uint8_t { idle = 0, push = 1, drop = 2, close = 3, ingest = 4 };
-
-inline std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-inline std::int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 struct stream_context {
   conf::stream_settings cfg;

@@ -82,6 +82,33 @@ problem invalid_fields(std::vector<field_error> fields);
 /// "email, password": the field names, for details and messages.
 std::string list_field_names(const std::vector<field_error>& fields);
 
+/// What the database refused, typed: persistence maps SQLSTATEs and
+/// constraint names to these (persistence/src/pg.cpp), so actors tell the
+/// cases apart without reading constraint names or SQL messages. Compare
+/// with `err == db_refusal::x`; to_problem renders one that reaches the
+/// edge (a duplicate or a stale row is 409, a wrong state or too little
+/// stock 409 as limit_reached was).
+enum class db_refusal : std::uint8_t {
+  duplicate = 1,         ///< a unique constraint not named below
+  email_taken,           ///< users.email
+  idempotency_key_taken, ///< an Idempotency-Key already has a row
+  checkout_key_taken,    ///< a buy-now's checkout for this key exists
+  payment_event_seen,    ///< a gateway event already applied
+  review_exists,         ///< the buyer reviewed this product already
+  stale,                 ///< the row changed since it was read (LM412)
+  wrong_state,           ///< the row is not in the state the change needs (LM409 "<what>_<state>"); refused_state()
+  insufficient,          ///< a stock move would go below zero (LM409 insufficient_*)
+};
+
+caf::error make_error(db_refusal what, std::string detail = {});
+
+/// Whether `err` is a refusal of any unique constraint.
+bool is_duplicate(const caf::error& err);
+
+/// The state a wrong_state refusal names: "expired" for a checkout that
+/// expired, "approved" for a seller application decided already.
+std::string refused_state(const caf::error& err);
+
 /// Turns an error from an actor reply into a problem: our own category keeps
 /// its code and detail; CAF's request timeout becomes `timeout`; everything
 /// else is `internal` (and the detail is not leaked).
