@@ -127,16 +127,13 @@ void finish_login(auth_pointer self, std::shared_ptr<const auth_context> ctx, lo
   self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::user_credentials(req.email)}})
     .then(
       [verify_and_issue, req](const db_result& r) mutable {
-        const auto& rows = r.results.front();
-        auto user = persistence::decode_user(rows);
-        if (!user) {
+        auto found = persistence::decode_credentials(r.results.front());
+        if (!found) {
           verify_and_issue(user_profile{}, std::string{}, std::move(req.password), false);
           return;
         }
-        const auto& row = rows.rows.front();
-        auto stored = row[static_cast<std::size_t>(rows.column("password_hash"))].text;
-        bool suspended = row[static_cast<std::size_t>(rows.column("suspended"))].text == "t";
-        verify_and_issue(std::move(*user), std::move(stored), std::move(req.password), suspended);
+        verify_and_issue(std::move(found->user), std::move(found->password_hash), std::move(req.password),
+                         found->suspended);
       },
       fail_to(rp));
 }
@@ -180,12 +177,12 @@ void change_password(auth_pointer self, std::shared_ptr<const auth_context> ctx,
   self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::user_password_hash(user)}})
     .then(
       [self, ctx, rp, user, change](const db_result& r) mutable {
-        const auto& rows = r.results.front().rows;
-        if (rows.empty()) {
+        auto stored = persistence::decode_password_hash(r.results.front());
+        if (!stored) {
           rp.deliver(make_error(errc::unauthenticated, "no such account"));
           return;
         }
-        self->request(ctx->hasher, ctx->step_timeout, verify_atom::value, rows.front()[0].text, change.current_password)
+        self->request(ctx->hasher, ctx->step_timeout, verify_atom::value, *stored, change.current_password)
           .then(
             [self, ctx, rp, user, change](const verify_result& v) mutable {
               if (!v.match) {
@@ -282,16 +279,15 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
         .then(
           [self, ctx, rp, tokens, revocation_id](const db_result& r) mutable {
-            const auto& rows = r.results.front();
-            auto outcome = rows.rows.empty() ? std::string{} : rows.rows.front()[0].text;
+            auto rotation = persistence::decode_refresh_rotation(r.results.front());
+            const auto& outcome = rotation.outcome;
             if (outcome == "reused") {
               // A stolen token: its session ended in the database; end its
               // access tokens here before answering.
-              const auto& row = rows.rows.front();
               revocation ended;
               ended.id = revocation_id;
-              ended.user_id = ids::parse(row[static_cast<std::size_t>(rows.column("user_id"))].text).value_or(0);
-              ended.session_id = ids::parse(row[static_cast<std::size_t>(rows.column("family_id"))].text).value_or(0);
+              ended.user_id = rotation.user_id;
+              ended.session_id = rotation.family_id;
               ended.forget_at_s = wall_clock::now_s() + ctx->revocation_keep_s();
               log::warn("refresh token reused; session ended", "\"user_id\":\"" + ids::format(ended.user_id) + "\"");
               auto refuse = [rp]() mutable {
@@ -309,9 +305,8 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
               rp.deliver(make_error(errc::invalid_refresh_token, "the refresh token is not valid"));
               return;
             }
-            const auto& row = rows.rows.front();
-            tokens.user_id = ids::parse(row[static_cast<std::size_t>(rows.column("user_id"))].text).value_or(0);
-            auto session = ids::parse(row[static_cast<std::size_t>(rows.column("family_id"))].text).value_or(0);
+            tokens.user_id = rotation.user_id;
+            auto session = rotation.family_id;
             tokens.access_token = jwt::issue(ctx->tokens, tokens.user_id, session, wall_clock::now_s());
             tokens.access_expires_in_s = ctx->tokens.ttl_s;
             rp.deliver(std::move(tokens));

@@ -28,11 +28,9 @@ using checkout_promise = caf::typed_response_promise<checkout>;
 
 /// Tells the products' actors about holds a checkout's transaction released.
 void announce_released(checkout_pointer self, const context_ptr& ctx, const db_rows& rows) {
-  for (const auto& row : rows.rows) {
-    auto product_id = std::stoull(row[0].text);
-    self->send(ctx->products.route(product_id), product_id, applied_atom::value,
-               static_cast<std::int32_t>(stock_kind::release), std::stoll(row[1].text),
-               std::stoll(row[2].text));
+  for (const auto& move : persistence::decode_stock_moves(rows)) {
+    self->send(ctx->products.route(move.product_id), move.product_id, applied_atom::value,
+               static_cast<std::int32_t>(stock_kind::release), move.quantity, move.stock_version);
   }
 }
 
@@ -140,7 +138,7 @@ void open_checkout(checkout_pointer self, const context_ptr& ctx, std::uint64_t 
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
     .then(
       [self, ctx, c, rp](const db_result& r) mutable {
-        c.expires_at_ms = std::stoll(r.results.front().rows.front()[1].text);
+        c.expires_at_ms = persistence::decode_expires_at_ms(r.results.front());
         reserve_all(self, ctx, std::move(c), rp);
       },
       [rp](caf::error& err) mutable {
@@ -197,14 +195,14 @@ void sweep(checkout_pointer self, const context_ptr& ctx, Done done) {
                 db_command{{persistence::checkouts_due(ctx->orders.hold_sweep_batch)}})
     .then(
       [self, ctx, done](const db_result& r) mutable {
-        const auto& due = r.results.front().rows;
+        const auto due = persistence::decode_due_checkouts(r.results.front());
         if (due.empty()) {
           done(std::uint64_t{0});
           return;
         }
         auto left = std::make_shared<std::size_t>(due.size());
-        for (const auto& row : due) {
-          release(self, ctx, std::stoull(row[0].text), std::stoull(row[1].text), checkout_status::expired, true,
+        for (const auto& c : due) {
+          release(self, ctx, c.id, c.lines, checkout_status::expired, true,
                   [left, done, total = due.size()]() mutable {
                     if (--*left == 0)
                       done(static_cast<std::uint64_t>(total));

@@ -220,9 +220,9 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
     .then(
       [self, ctx, rp, kind, quantity](const db_result& r) mutable {
         auto& s = self->state;
-        const auto& row = r.results.front().rows.front();
         s.book.committed(kind, quantity);
-        s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, std::stoll(row[3].text));
+        s.committed.stock_version =
+          std::max<std::int64_t>(s.committed.stock_version, persistence::decode_stock_version(r.results.front()));
         publish(self, ctx, rp);
         settle(self, ctx);
       },
@@ -284,17 +284,16 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
       [self, ctx, batch](const db_result& r) {
         auto& s = self->state;
         bool sold = false;
-        for (const auto& row : r.results.front().rows) {
-          auto& sale = (*batch)[static_cast<std::size_t>(std::stol(row[0].text) - 1)];
-          const auto& outcome = row[1].text;
-          s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, std::stoll(row[2].text));
-          if (outcome == "placed") {
+        for (const auto& row : persistence::decode_sales(r.results.front())) {
+          auto& sale = (*batch)[row.index];
+          s.committed.stock_version = std::max<std::int64_t>(s.committed.stock_version, row.stock_version);
+          if (row.outcome == sale_outcome::placed) {
             s.book.committed(kind::sale, sale.req.quantity);
             sold = true;
             sale.rp.deliver(sale_result{sale_outcome::placed, sale.placed, sale.body});
           } else {
             s.book.failed(kind::sale, sale.req.quantity);
-            sale.rp.deliver(sale_result{outcome == "replay" ? sale_outcome::replay : sale_outcome::address, {}, {}});
+            sale.rp.deliver(sale_result{row.outcome, {}, {}});
           }
         }
         if (sold)

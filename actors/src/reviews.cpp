@@ -34,19 +34,19 @@ review_actor::behavior_type review_service(review_actor::pointer self, context_p
                       db_command{{persistence::review_create(id, product_id, user, draft)}})
           .then(
             [self, ctx, rp, user, product_id, draft](const db_result& r) mutable {
-              const auto& row = r.results.front().rows.at(0);
+              auto created = persistence::decode_created_review(r.results.front());
               review out;
-              out.id = std::stoull(row[0].text);
+              out.id = created.id;
               out.product_id = product_id;
-              out.seller_id = std::stoull(row[1].text);
+              out.seller_id = created.seller_id;
               out.buyer_id = user;
-              out.buyer_name = row[6].text; // as the list shows it
+              out.buyer_name = created.buyer_name; // as the list shows it
               out.rating = draft.rating;
               out.title = draft.title;
               out.body = draft.body;
-              out.created_at_ms = std::stoll(row[3].text);
-              self->send(ctx->products.route(product_id), product_id, rated_atom::value, std::stoll(row[4].text),
-                         static_cast<std::int32_t>(std::stol(row[5].text)));
+              out.created_at_ms = created.created_at_ms;
+              self->send(ctx->products.route(product_id), product_id, rated_atom::value, created.product_rating.sum,
+                         created.product_rating.count);
               rp.deliver(std::move(out));
             },
             [rp](caf::error& err) mutable {

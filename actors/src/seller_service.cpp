@@ -115,15 +115,15 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
       write(persistence::seller_follow(user_id, seller_id, follow))
         .then(
           [self, rp, user_id, seller_id, follow](const db_result& r) mutable {
-            const auto& rows = r.results.front().rows;
-            if (rows.empty()) {
+            auto followers = persistence::decode_follower_count(r.results.front());
+            if (!followers) {
               rp.deliver(no_such_seller());
               return;
             }
             // The user's open channels follow along (go-live pushes).
             caf::anon_send(self->home_system().groups().get_local(user_group_name(user_id)), follow_atom::value,
                            seller_id, follow);
-            rp.deliver(static_cast<std::int64_t>(std::stoll(rows.front().front().text)));
+            rp.deliver(*followers);
           },
           fail_to(rp));
       return rp;

@@ -4,6 +4,9 @@
 #include <string>
 #include <vector>
 
+#include <protocol/ids.hpp>
+
+#include "columns.hpp"
 #include "statement_lists.hpp"
 
 namespace livemart::persistence {
@@ -154,6 +157,18 @@ std::optional<user_profile> decode_user(const db_rows& rows) {
   return u;
 }
 
+std::optional<stored_credentials> decode_credentials(const db_rows& rows) {
+  auto user = decode_user(rows);
+  if (!user)
+    return std::nullopt;
+  const auto& row = rows.rows.front();
+  stored_credentials out;
+  out.user = std::move(*user);
+  out.password_hash = row[column_index(rows, "password_hash")].text;
+  out.suspended = row[column_index(rows, "suspended")].text == "t";
+  return out;
+}
+
 db_statement refresh_insert(std::uint64_t id, std::uint64_t user_id, std::uint64_t family_id,
                             const std::string& token_hash_hex, std::uint32_t ttl_s) {
   return {"refresh_insert", {db_uint(id), db_uint(user_id), db_uint(family_id), db_text(token_hash_hex), db_uint(ttl_s)}};
@@ -165,8 +180,25 @@ db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_i
                              db_uint(revocation_id), db_uint(keep_s)}};
 }
 
+refresh_rotation decode_refresh_rotation(const db_rows& rows) {
+  refresh_rotation out;
+  if (rows.rows.empty())
+    return out;
+  const auto& row = rows.rows.front();
+  out.outcome = row[column_index(rows, "outcome")].text;
+  out.user_id = ids::parse(row[column_index(rows, "user_id")].text).value_or(0);
+  out.family_id = ids::parse(row[column_index(rows, "family_id")].text).value_or(0);
+  return out;
+}
+
 db_statement user_password_hash(std::uint64_t id) {
   return {"user_password_hash", {db_uint(id)}};
+}
+
+std::optional<std::string> decode_password_hash(const db_rows& rows) {
+  if (rows.rows.empty())
+    return std::nullopt;
+  return rows.rows.front()[column_index(rows, "password_hash")].text;
 }
 
 db_statement user_change_password(std::uint64_t id, const std::string& password_hash) {
@@ -297,6 +329,12 @@ db_statement sellers_by_status(seller_status status, std::uint64_t after_id, std
 
 db_statement seller_follow(std::uint64_t user_id, std::uint64_t seller_id, bool follow) {
   return {follow ? "seller_follow" : "seller_unfollow", {db_uint(user_id), db_uint(seller_id)}};
+}
+
+std::optional<std::int64_t> decode_follower_count(const db_rows& rows) {
+  if (rows.rows.empty())
+    return std::nullopt;
+  return static_cast<std::int64_t>(std::stoll(rows.rows.front()[column_index(rows, "follower_count")].text));
 }
 
 db_statement sellers_followed(std::uint64_t user_id, std::uint64_t after_id, std::size_t limit) {

@@ -6,6 +6,7 @@
 
 #include <protocol/json.hpp>
 
+#include "columns.hpp"
 #include "statement_lists.hpp"
 
 namespace livemart::persistence {
@@ -191,9 +192,26 @@ db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock
            checkout_id == 0 ? db_null() : db_uint(checkout_id)}};
 }
 
+std::int64_t decode_stock_version(const db_rows& rows) {
+  return std::stoll(rows.rows.at(0)[column_index(rows, "stock_version")].text);
+}
+
 db_statement review_create(std::uint64_t id, std::uint64_t product_id, std::uint64_t buyer_id, const review_draft& d) {
   return {"review_create",
           {db_uint(id), db_uint(product_id), db_uint(buyer_id), db_int(d.rating), db_text(d.title), db_text(d.body)}};
+}
+
+created_review decode_created_review(const db_rows& rows) {
+  const auto& row = rows.rows.at(0);
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
+  created_review out;
+  out.id = std::stoull(row[idx("id")].text);
+  out.seller_id = std::stoull(row[idx("seller_id")].text);
+  out.created_at_ms = std::stoll(row[idx("created_at_ms")].text);
+  out.buyer_name = row[idx("display_name")].text;
+  out.product_rating.sum = std::stoll(row[idx("rating_sum")].text);
+  out.product_rating.count = static_cast<std::int32_t>(std::stol(row[idx("rating_count")].text));
+  return out;
 }
 
 db_statement reviews_of(std::uint64_t product_id, std::uint64_t before_id, std::size_t limit) {

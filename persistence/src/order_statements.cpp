@@ -7,6 +7,7 @@
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
 
+#include "columns.hpp"
 #include "statement_lists.hpp"
 
 namespace livemart::persistence {
@@ -129,6 +130,10 @@ db_statement checkout_open(const checkout& c, std::uint32_t ttl_s) {
            db_int(c.shipping_minor), db_uint(ttl_s)}};
 }
 
+std::int64_t decode_expires_at_ms(const db_rows& rows) {
+  return std::stoll(rows.rows.at(0)[column_index(rows, "expires_at_ms")].text);
+}
+
 db_statement checkout_line_insert(std::uint64_t checkout_id, std::size_t line, const checkout_line& l) {
   return {"checkout_line_insert",
           {db_uint(checkout_id), db_uint(line), db_uint(l.product_id), db_uint(l.seller_id), db_text(l.title),
@@ -144,6 +149,18 @@ db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, boo
                               const std::vector<std::uint64_t>& ledger_ids) {
   return {"checkout_release",
           {db_uint(checkout_id), db_text(std::string{to_string(to)}), db_bool(due_only), db_text(bigint_array(ledger_ids))}};
+}
+
+std::vector<stock_move_row> decode_stock_moves(const db_rows& rows) {
+  std::vector<stock_move_row> out;
+  if (rows.rows.empty())
+    return out;
+  auto product = column_index(rows, "product_id"), quantity = column_index(rows, "quantity"),
+       version = column_index(rows, "stock_version");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows)
+    out.push_back({std::stoull(row[product].text), std::stoll(row[quantity].text), std::stoll(row[version].text)});
+  return out;
 }
 
 db_statement checkout_tag(std::uint64_t checkout_id, const std::string& key, const std::string& request_hash) {
@@ -171,6 +188,17 @@ db_statement checkouts_due(std::size_t limit) {
   return {"checkouts_due", {db_uint(limit)}};
 }
 
+std::vector<due_checkout> decode_due_checkouts(const db_rows& rows) {
+  std::vector<due_checkout> out;
+  if (rows.rows.empty())
+    return out;
+  auto id = column_index(rows, "id"), lines = column_index(rows, "lines");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows)
+    out.push_back({std::stoull(row[id].text), static_cast<std::size_t>(std::stoull(row[lines].text))});
+  return out;
+}
+
 db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, const std::vector<std::uint64_t>& order_ids,
                             const std::vector<std::uint64_t>& transition_ids,
                             const std::vector<std::uint64_t>& ledger_ids) {
@@ -181,6 +209,31 @@ db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, c
 
 db_statement checkout_parts(std::uint64_t checkout_id, std::uint64_t buyer_id) {
   return {"checkout_parts", {db_uint(checkout_id), db_uint(buyer_id)}};
+}
+
+std::vector<checkout_part> decode_checkout_parts(const db_rows& rows) {
+  std::vector<checkout_part> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
+  auto status = idx("status"), currency = idx("currency"), seller = idx("seller_id"), subtotal = idx("subtotal_minor"),
+       shipping = idx("shipping_minor"), product = idx("product_id"), title = idx("title"),
+       unit_price = idx("unit_price_minor"), quantity = idx("quantity");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows) {
+    checkout_part p;
+    p.status = row[status].text;
+    p.currency = row[currency].text;
+    p.share.seller_id = std::stoull(row[seller].text);
+    p.share.subtotal_minor = std::stoll(row[subtotal].text);
+    p.share.shipping_minor = std::stoll(row[shipping].text);
+    p.item.product_id = std::stoull(row[product].text);
+    p.item.title = row[title].text;
+    p.item.unit_price_minor = std::stoll(row[unit_price].text);
+    p.item.quantity = std::stoll(row[quantity].text);
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 db_statement order_get(std::uint64_t id) {
@@ -278,6 +331,14 @@ db_statement order_move(std::uint64_t id, std::int32_t version, order_status to,
            db_text(reason)}};
 }
 
+order_moved decode_order_move(const db_rows& rows) {
+  const auto& row = rows.rows.at(0);
+  order_moved out;
+  out.version = static_cast<std::int32_t>(std::stol(row[column_index(rows, "version")].text));
+  out.updated_at_ms = std::stoll(row[column_index(rows, "updated_at_ms")].text);
+  return out;
+}
+
 db_statement order_set_shipping(std::uint64_t id, const std::string& carrier, const std::string& tracking_number) {
   return {"order_set_shipping", {db_uint(id), db_text(carrier), db_text(tracking_number)}};
 }
@@ -320,8 +381,39 @@ db_statement product_sell(const sale_batch& b) {
            db_text(text_array(b.hashes)), db_text(text_array(b.bodies)), db_text(bigint_array(b.drops))}};
 }
 
+std::vector<sale_row> decode_sales(const db_rows& rows) {
+  std::vector<sale_row> out;
+  if (rows.rows.empty())
+    return out;
+  auto index = column_index(rows, "idx"), outcome = column_index(rows, "outcome"),
+       version = column_index(rows, "stock_version");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows) {
+    sale_row s;
+    s.index = static_cast<std::size_t>(std::stol(row[index].text) - 1);
+    const auto& text = row[outcome].text;
+    s.outcome = text == "placed"   ? sale_outcome::placed
+                : text == "replay" ? sale_outcome::replay
+                                   : sale_outcome::address;
+    s.stock_version = std::stoll(row[version].text);
+    out.push_back(s);
+  }
+  return out;
+}
+
 db_statement orders_due(std::size_t limit) {
   return {"orders_due", {db_uint(limit)}};
+}
+
+std::vector<std::uint64_t> decode_due_orders(const db_rows& rows) {
+  std::vector<std::uint64_t> out;
+  if (rows.rows.empty())
+    return out;
+  auto id = column_index(rows, "id");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows)
+    out.push_back(std::stoull(row[id].text));
+  return out;
 }
 
 db_statement payment_insert(const payment& p) {
@@ -345,6 +437,14 @@ db_statement payment_by_ref(const std::string& gateway, const std::string& ref) 
   return {"payment_by_ref", {db_text(gateway), db_text(ref)}};
 }
 
+std::optional<payment_ref> decode_payment_ref(const db_rows& rows) {
+  if (rows.rows.empty())
+    return std::nullopt;
+  const auto& row = rows.rows.front();
+  return payment_ref{std::stoull(row[column_index(rows, "id")].text),
+                     std::stoull(row[column_index(rows, "order_id")].text)};
+}
+
 db_statement payment_event_insert(const std::string& event_id, const std::string& type, std::uint64_t payment_id) {
   return {"payment_event_insert", {db_text(event_id), db_text(type), db_uint(payment_id)}};
 }
@@ -362,8 +462,45 @@ db_statement payments_between(const std::string& gateway, std::int64_t from_s, s
   return {"payments_between", {db_text(gateway), db_int(from_s), db_int(to_s)}};
 }
 
+std::vector<payment_check> decode_payment_checks(const db_rows& rows) {
+  std::vector<payment_check> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
+  auto id = idx("id"), order_id = idx("order_id"), ref = idx("gateway_ref"), status = idx("status"),
+       amount = idx("amount_minor"), currency = idx("currency"), refunded = idx("refunded_minor"),
+       order_state = idx("order_status"), earlier_paid = idx("earlier_paid"), age = idx("age_s");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows) {
+    payment_check p;
+    p.id = std::stoull(row[id].text);
+    p.order_id = std::stoull(row[order_id].text);
+    p.gateway_ref = row[ref].text;
+    from_string(row[status].text, p.status);
+    p.amount_minor = std::stoll(row[amount].text);
+    p.currency = row[currency].text;
+    p.refunded_minor = std::stoll(row[refunded].text);
+    from_string(row[order_state].text, p.order_status);
+    p.earlier_paid = std::stoll(row[earlier_paid].text);
+    p.age_s = std::stoll(row[age].text);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 db_statement idempotency_get(std::uint64_t user_id, const std::string& key) {
   return {"idempotency_get", {db_uint(user_id), db_text(key)}};
+}
+
+std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows) {
+  if (rows.rows.empty())
+    return std::nullopt;
+  const auto& row = rows.rows.front();
+  idempotency_record out;
+  out.request_hash = row[column_index(rows, "request_hash")].text;
+  out.reply.status = static_cast<std::int32_t>(std::stoi(row[column_index(rows, "status")].text));
+  out.reply.body = row[column_index(rows, "body")].text;
+  return out;
 }
 
 db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, const std::string& request_hash,

@@ -5,6 +5,8 @@
 
 #include <protocol/ids.hpp>
 
+#include "columns.hpp"
+
 namespace livemart::persistence {
 namespace {
 
@@ -162,8 +164,29 @@ db_statement streams_live() {
   return {"streams_live", {}};
 }
 
+std::vector<std::uint64_t> decode_stream_ids(const db_rows& rows) {
+  std::vector<std::uint64_t> out;
+  if (rows.rows.empty())
+    return out;
+  auto id = column_index(rows, "id");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows)
+    out.push_back(std::stoull(row[id].text));
+  return out;
+}
+
 db_statement stream_sales(std::uint64_t stream_id) {
   return {"stream_sales", {db_uint(stream_id)}};
+}
+
+stream_sales_totals decode_stream_sales(const db_rows& rows) {
+  stream_sales_totals out;
+  if (rows.rows.empty())
+    return out;
+  const auto& row = rows.rows.front();
+  out.orders = std::stoll(row[column_index(rows, "orders")].text);
+  out.revenue_minor = std::stoll(row[column_index(rows, "revenue_minor")].text);
+  return out;
 }
 
 std::vector<stream_info> decode_streams(const db_rows& rows) {
@@ -247,6 +270,21 @@ db_statement drop_bought(std::uint64_t stream_id) {
   return {"drop_bought", {db_uint(stream_id)}};
 }
 
+std::vector<drop_purchase> decode_drop_purchases(const db_rows& rows) {
+  std::vector<drop_purchase> out;
+  if (rows.rows.empty())
+    return out;
+  auto buyer = column_index(rows, "buyer_id"), units = column_index(rows, "units");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows) {
+    drop_purchase p;
+    p.units = std::stoll(row[units].text);
+    p.buyer_id = std::stoull(row[buyer].text);
+    out.push_back(p);
+  }
+  return out;
+}
+
 db_statement auction_insert(std::uint64_t stream_id, const stream_auction& a) {
   return {"auction_insert",
           {db_uint(a.id), db_uint(stream_id), db_uint(a.product_id), db_text(a.currency), db_int(a.starting_price_minor),
@@ -298,8 +336,26 @@ db_statement auction_standings(std::uint64_t auction_id, std::uint32_t limit) {
   return {"auction_standings", {db_uint(auction_id), db_uint(limit)}};
 }
 
+std::vector<auction_standing> decode_auction_standings(const db_rows& rows) {
+  std::vector<auction_standing> out;
+  if (rows.rows.empty())
+    return out;
+  auto bidder = column_index(rows, "bidder_id"), amount = column_index(rows, "amount_minor"),
+       name = column_index(rows, "display_name");
+  out.reserve(rows.rows.size());
+  for (const auto& row : rows.rows)
+    out.push_back({std::stoull(row[bidder].text), std::stoll(row[amount].text), row[name].text});
+  return out;
+}
+
 db_statement latest_address(std::uint64_t user_id) {
   return {"latest_address", {db_uint(user_id)}};
+}
+
+std::optional<std::uint64_t> decode_latest_address(const db_rows& rows) {
+  if (rows.rows.empty())
+    return std::nullopt;
+  return std::stoull(rows.rows.front()[column_index(rows, "id")].text);
 }
 
 } // namespace livemart::persistence

@@ -2,6 +2,8 @@
 // concurrency, a balanced ledger, restarts from committed state.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include <actors/services.hpp>
@@ -326,6 +328,7 @@ TEST_CASE("a move committed elsewhere is taken in once, never on top of a load t
   auto moved = f.write({{ps::stock_move(ids::next(), id, stock_kind::release, 2, "checkout expired", 0)}});
   REQUIRE(std::holds_alternative<db_result>(moved));
   auto version = std::stoll(std::get<db_result>(moved).results.front().rows.front()[3].text);
+  CHECK(ps::decode_stock_version(std::get<db_result>(moved).results.front()) == version);
   // The running actor learns of it through its registry and takes it in.
   self->send(f.dir.route(id), id, applied_atom::value, static_cast<std::int32_t>(stock_kind::release),
              std::int64_t{2}, version);
@@ -387,7 +390,30 @@ TEST_CASE("holds are taken only for open checkouts, and only a fully held checko
     open.statements.push_back(ps::checkout_line_insert(c.id, i, c.lines[i]));
   for (const auto& share : totals.sellers)
     open.statements.push_back(ps::checkout_seller_insert(c.id, share));
-  ok(f.write(open));
+  auto opened = ok(f.write(open));
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count();
+  auto expires_at_ms = ps::decode_expires_at_ms(opened.results.front());
+  CHECK(expires_at_ms > now_ms + 590'000); // the 600 s hold
+  CHECK(expires_at_ms < now_ms + 610'000);
+
+  // Its parts, by seller then line: each line with its seller's share.
+  auto parts = ps::decode_checkout_parts(ok(f.read({{ps::checkout_parts(c.id, buyer)}})).results.front());
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].share.seller_id < parts[1].share.seller_id);
+  for (const auto& part : parts) {
+    CHECK(part.status == "open");
+    CHECK(part.currency == "EUR");
+    CHECK(part.item.product_id == (part.share.seller_id == seller_of(a) ? a : b));
+    CHECK(part.item.title == "Camera");
+    CHECK(part.item.unit_price_minor == 1999);
+    CHECK(part.item.quantity == 1);
+    CHECK(part.share.subtotal_minor == 1999);
+    auto share = std::find_if(totals.sellers.begin(), totals.sellers.end(),
+                              [&](const seller_share& s) { return s.seller_id == part.share.seller_id; });
+    REQUIRE(share != totals.sellers.end());
+    CHECK(part.share.shipping_minor == share->shipping_minor);
+  }
 
   caf::scoped_actor self{f.sys};
   auto ask = [&](std::uint64_t id, auto... args) -> std::optional<problem> {
@@ -411,6 +437,11 @@ TEST_CASE("holds are taken only for open checkouts, and only a fully held checko
   auto released = f.write({{ps::checkout_release(c.id, checkout_status::failed, false, {ids::next(), ids::next()})}});
   REQUIRE(std::holds_alternative<db_result>(released));
   CHECK(std::get<db_result>(released).results.front().rows.size() == 1);
+  auto moves = ps::decode_stock_moves(std::get<db_result>(released).results.front());
+  REQUIRE(moves.size() == 1);
+  CHECK(moves.front().product_id == a);
+  CHECK(moves.front().quantity == 1);
+  CHECK(moves.front().stock_version > 0);
   auto late = ask(b, reserve_atom::value, std::int64_t{1}, c.id);
   REQUIRE(late);
   CHECK(late->code == errc::conflict);
@@ -463,6 +494,22 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
   for (const auto& row : r.results.front().rows)
     outcomes.push_back(row[1].text);
   CHECK(outcomes == std::vector<std::string>{"placed", "replay", "address", "placed"});
+  auto sales = ps::decode_sales(r.results.front());
+  REQUIRE(sales.size() == 4);
+  for (std::size_t i = 0; i < sales.size(); ++i)
+    CHECK(sales[i].index == i);
+  CHECK(sales[0].outcome == sale_outcome::placed);
+  CHECK(sales[1].outcome == sale_outcome::replay);
+  CHECK(sales[2].outcome == sale_outcome::address);
+  CHECK(sales[3].outcome == sale_outcome::placed);
+  CHECK(sales[3].stock_version > 0);
+  // The reply stored for a sold key, as a retry with it reads it back.
+  auto stored = ps::decode_idempotency_record(ok(f.read({{ps::idempotency_get(buyer, "k1")}})).results.front());
+  REQUIRE(stored);
+  CHECK(stored->request_hash == "h");
+  CHECK(stored->reply.status == 201);
+  CHECK(stored->reply.body == "{}");
+  CHECK_FALSE(ps::decode_idempotency_record(ok(f.read({{ps::idempotency_get(buyer, "k9")}})).results.front()));
 
   auto row = sql(db.url(), "SELECT p.stock, p.sold, (SELECT count(*) FROM orders), (SELECT string_agg(title, '|') FROM "
                            "order_items), p.stock + p.reserved + p.sold = (SELECT sum(quantity) FROM stock_ledger l "

@@ -52,6 +52,15 @@ TEST_CASE("users: insert, read back, duplicate e-mail", "[db][users]") {
   CHECK(read->id == user.id);
   CHECK(read->display_name == "Tester");
 
+  auto credentials = ps::decode_credentials(ok(f.read({{ps::user_credentials(email)}})).results.front());
+  REQUIRE(credentials);
+  CHECK(credentials->user.id == user.id);
+  CHECK(credentials->password_hash == "$argon2id$fake");
+  CHECK_FALSE(credentials->suspended);
+  CHECK_FALSE(ps::decode_credentials(ok(f.read({{ps::user_credentials("no." + email)}})).results.front()));
+  CHECK(ps::decode_password_hash(ok(f.read({{ps::user_password_hash(user.id)}})).results.front()) == "$argon2id$fake");
+  CHECK_FALSE(ps::decode_password_hash(ok(f.read({{ps::user_password_hash(ids::next())}})).results.front()));
+
   auto dup = refusal(f.write({{ps::user_insert(ids::next(), email, "x", "Other", role::buyer)}}));
   CHECK(dup == db_refusal::email_taken);
   CHECK(is_duplicate(dup));
@@ -80,13 +89,24 @@ TEST_CASE("refresh tokens rotate once, reuse revokes the family", "[db][tokens]"
     auto rows = ok(f.write({{ps::refresh_rotate(hash_of(old_token), ids::next(), hash_of(new_token), 3600, ids::next(), 60)}}));
     return rows.results.front().rows.front()[0].text;
   };
-  CHECK(rotate("first", "second") == "rotated");
+  auto rotated = ps::decode_refresh_rotation(
+    ok(f.write({{ps::refresh_rotate(hash_of("first"), ids::next(), hash_of("second"), 3600, ids::next(), 60)}}))
+      .results.front());
+  CHECK(rotated.outcome == "rotated");
+  CHECK(rotated.user_id == user.id);
+  CHECK(rotated.family_id == family);
   CHECK(rotate("second", "third") == "rotated");
   // "first" was already rotated: someone replayed it.
   CHECK(rotate("first", "evil") == "reused");
   // The replay revoked the whole family, including the newest token.
   CHECK(rotate("third", "fourth") == "reused");
   CHECK(rotate("never-issued", "x") == "unknown");
+  auto unknown = ps::decode_refresh_rotation(
+    ok(f.write({{ps::refresh_rotate(hash_of("never-issued"), ids::next(), hash_of("y"), 3600, ids::next(), 60)}}))
+      .results.front());
+  CHECK(unknown.outcome == "unknown");
+  CHECK(unknown.user_id == 0); // NULL
+  CHECK(unknown.family_id == 0);
   auto live = sql(db.url(), "SELECT count(*) FROM refresh_tokens WHERE family_id = " + ids::format(family)
                               + " AND revoked_at IS NULL");
   CHECK(live.rows[0][0].text == "0");

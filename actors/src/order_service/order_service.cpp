@@ -19,8 +19,8 @@ void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_p
                 db_command{{persistence::orders_due(ctx->orders.expiry_sweep_batch)}})
     .then(
       [self, ctx, rp](const db_result& r) mutable {
-        const auto& rows = r.results.front().rows;
-        if (rows.empty()) {
+        const auto due = persistence::decode_due_orders(r.results.front());
+        if (due.empty()) {
           rp.deliver(std::uint64_t{0});
           return;
         }
@@ -28,7 +28,7 @@ void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_p
           std::size_t waiting = 0;
           std::uint64_t cancelled = 0;
         };
-        auto t = std::make_shared<tally>(tally{rows.size(), 0});
+        auto t = std::make_shared<tally>(tally{due.size(), 0});
         auto one = [rp, t](bool ok) mutable {
           t->cancelled += ok ? 1 : 0;
           if (--t->waiting == 0)
@@ -36,8 +36,7 @@ void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_p
         };
         order_command expire;
         expire.action = order_action::expire;
-        for (const auto& row : rows) {
-          auto id = std::stoull(row[0].text);
+        for (auto id : due) {
           self->request(ctx->order_actors.route(id), ctx->change_timeout, id, command_atom::value, std::uint64_t{0}, expire)
             .then([one](const order& o) mutable { one(o.status == order_status::cancelled); },
                   [one](caf::error&) mutable { one(false); });
@@ -63,8 +62,8 @@ void route_event(order_pointer self, const context_ptr& ctx, const gateway_event
                 db_command{{persistence::payment_by_ref(ctx->payments.gateway, ev.object.ref)}})
     .then(
       [self, ctx, ev, rp](const db_result& r) mutable {
-        const auto& rows = r.results.front().rows;
-        auto order_id = rows.empty() ? ev.object.order_id : std::stoull(rows[0][1].text);
+        auto ours = persistence::decode_payment_ref(r.results.front());
+        auto order_id = ours ? ours->order_id : ev.object.order_id;
         if (order_id == 0) {
           log::warn("a gateway event names no payment of ours", "\"event\":\"" + ev.id + "\"");
           rp.deliver(std::string{"ignored"});

@@ -43,13 +43,13 @@ void replay_stored(order_pointer self, const context_ptr& ctx, const placement& 
                 db_command{{persistence::idempotency_get(req.buyer, req.key)}})
     .then(
       [self, req, key](const db_result& r) {
-        const auto& stored = r.results.front().rows;
-        if (stored.empty())
+        auto stored = persistence::decode_idempotency_record(r.results.front());
+        if (!stored)
           finish(self, key, unavailable_reply(req)); // expired meanwhile: a retry records anew
-        else if (stored[0][0].text != req.request_hash)
+        else if (stored->request_hash != req.request_hash)
           finish(self, key, mismatch_reply(req));
         else
-          finish(self, key, {static_cast<std::int32_t>(std::stoi(stored[0][1].text)), stored[0][2].text});
+          finish(self, key, stored->reply);
       },
       [self, req, key](caf::error&) { finish(self, key, unavailable_reply(req)); });
 }
@@ -74,10 +74,9 @@ void record_and_finish(order_pointer self, const context_ptr& ctx, const placeme
 /// Tells the products' actors about stock moves a transaction made outside
 /// them (rows: product_id, quantity, stock_version).
 void announce(order_pointer self, const context_ptr& ctx, const db_rows& rows, stock_kind kind) {
-  for (const auto& row : rows.rows) {
-    auto product_id = std::stoull(row[0].text);
-    self->send(ctx->products.route(product_id), product_id, applied_atom::value, static_cast<std::int32_t>(kind),
-               std::stoll(row[1].text), std::stoll(row[2].text));
+  for (const auto& move : persistence::decode_stock_moves(rows)) {
+    self->send(ctx->products.route(move.product_id), move.product_id, applied_atom::value,
+               static_cast<std::int32_t>(kind), move.quantity, move.stock_version);
   }
 }
 
@@ -148,29 +147,28 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
   self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, std::move(read))
     .then(
       [self, ctx, req](const db_result& r) {
-        const auto& rows = r.results.front().rows;
-        if (rows.empty()) {
+        const auto parts = persistence::decode_checkout_parts(r.results.front());
+        if (parts.empty()) {
           placement_failed(self, ctx, req, make_error(errc::not_found, "checkout_missing"));
           return;
         }
         // One order per seller, in seller order (as checkout_place numbers them).
         std::vector<order> orders;
-        for (const auto& row : rows) {
-          auto seller = std::stoull(row[2].text);
+        for (const auto& part : parts) {
+          auto seller = part.share.seller_id;
           if (orders.empty() || orders.back().seller_id != seller) {
             order o;
             o.id = ids::next();
             o.checkout_id = req.body.checkout_id;
             o.buyer_id = req.buyer;
             o.seller_id = seller;
-            o.currency = row[1].text;
-            o.subtotal_minor = std::stoll(row[3].text);
-            o.shipping_minor = std::stoll(row[4].text);
+            o.currency = part.currency;
+            o.subtotal_minor = part.share.subtotal_minor;
+            o.shipping_minor = part.share.shipping_minor;
             o.total_minor = o.subtotal_minor + o.shipping_minor;
             orders.push_back(std::move(o));
           }
-          orders.back().items.push_back(
-            {std::stoull(row[5].text), row[6].text, std::stoll(row[7].text), std::stoll(row[8].text)});
+          orders.back().items.push_back(part.item);
         }
         std::vector<std::uint64_t> order_ids;
         std::vector<std::uint64_t> transition_ids;
@@ -179,7 +177,7 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
           transition_ids.push_back(ids::next());
         }
         std::vector<std::uint64_t> ledger_ids;
-        for (std::size_t i = 0; i < rows.size(); ++i)
+        for (std::size_t i = 0; i < parts.size(); ++i)
           ledger_ids.push_back(ids::next());
         stored_reply created{201, encode_placement(req.body.checkout_id, orders), true};
         db_command cmd{{persistence::checkout_place(req.body.checkout_id, req.buyer, order_ids, transition_ids, ledger_ids),
@@ -363,8 +361,8 @@ caf::result<stored_reply> accept_placement(order_pointer self, const context_ptr
                 db_command{{persistence::idempotency_get(buyer, key), persistence::checkout_by_key(buyer, key)}})
     .then(
       [self, ctx, req, k, mismatch](const db_result& r) mutable {
-        const auto& stored = r.results.front().rows;
-        if (stored.empty() && req.body.checkout_id == 0) {
+        auto stored = persistence::decode_idempotency_record(r.results.front());
+        if (!stored && req.body.checkout_id == 0) {
           // A buy-now tried before without an outcome (a failure, a lost
           // reply) left its checkout: place that one, holds and all.
           if (auto earlier = persistence::decode_keyed_checkout(r.results.at(1))) {
@@ -380,14 +378,14 @@ caf::result<stored_reply> accept_placement(order_pointer self, const context_ptr
           buy_now(self, ctx, req);
           return;
         }
-        if (stored.empty()) {
+        if (!stored) {
           place(self, ctx, req);
           return;
         }
-        if (stored[0][0].text != req.request_hash)
+        if (stored->request_hash != req.request_hash)
           finish(self, k, mismatch());
         else
-          finish(self, k, {static_cast<std::int32_t>(std::stoi(stored[0][1].text)), stored[0][2].text});
+          finish(self, k, stored->reply);
       },
       [self, req, k](caf::error& err) { finish(self, k, problem_reply(to_problem(err), req)); });
   return rp;

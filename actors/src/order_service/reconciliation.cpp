@@ -15,7 +15,7 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
                 db_command{{persistence::payments_between(ctx->payments.gateway, from_s, to_s)}})
     .then(
       [self, ctx, from_s, to_s, repair, rp](const db_result& r) mutable {
-        auto ours = r.results.front();
+        auto ours = persistence::decode_payment_checks(r.results.front());
         self->request(ctx->gateway, ctx->reconcile_timeout, list_atom::value, from_s - clock_margin_s,
                       to_s + clock_margin_s)
           .then(
@@ -23,20 +23,21 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
               reconcile_report report;
               report.from_s = from_s;
               report.to_s = to_s;
-              report.payments_checked = ours.rows.size();
+              report.payments_checked = ours.size();
               report.gateway_records = theirs.size();
               std::vector<bool> matched(theirs.size(), false);
               std::vector<gateway_event> repairs;
-              for (const auto& row : ours.rows) {
+              for (const auto& check : ours) {
                 reconcile_mismatch m;
-                m.payment_id = std::stoull(row[0].text);
-                m.order_id = std::stoull(row[1].text);
-                m.gateway_ref = row[2].text;
-                payment_status status{};
-                from_string(row[3].text, status);
-                auto amount = std::stoll(row[4].text);
-                auto refunded = std::stoll(row[6].text);
-                const auto& order_status_text = row[7].text;
+                m.payment_id = check.id;
+                m.order_id = check.order_id;
+                m.gateway_ref = check.gateway_ref;
+                auto status = check.status;
+                auto status_text = std::string{to_string(status)};
+                auto amount = check.amount_minor;
+                auto refunded = check.refunded_minor;
+                auto order_state = check.order_status;
+                auto order_status_text = std::string{to_string(order_state)};
                 const gateway_record* rec = nullptr;
                 for (std::size_t i = 0; i < theirs.size() && rec == nullptr; ++i) {
                   if ((!m.gateway_ref.empty() && theirs[i].ref == m.gateway_ref) || theirs[i].payment_id == m.payment_id) {
@@ -54,9 +55,9 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
                   // A payment whose outcome is unknown and that the gateway
                   // never received, well after any call could still land: failed.
                   auto settled_after_s = 60 + 2 * static_cast<std::int64_t>(ctx->payments.gateway_timeout_ms) / 1000;
-                  bool lost = status == payment_status::created && std::stoll(row[9].text) > settled_after_s;
+                  bool lost = status == payment_status::created && check.age_s > settled_after_s;
                   if (status != payment_status::failed && status != payment_status::canceled)
-                    add("missing_at_gateway", "we have it as " + row[3].text + "; the gateway has no such payment", lost);
+                    add("missing_at_gateway", "we have it as " + status_text + "; the gateway has no such payment", lost);
                   if (lost) {
                     gateway_event e;
                     e.id = "reconcile:missing:" + ids::format(m.payment_id);
@@ -79,8 +80,8 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
                   return e;
                 };
                 if (rec->status == payment_status::succeeded && status != payment_status::succeeded) {
-                  add(order_status_text == "pending" ? "captured_order_pending" : "status_differs",
-                      "captured at the gateway; ours is " + row[3].text + ", the order " + order_status_text, true);
+                  add(order_state == order_status::pending ? "captured_order_pending" : "status_differs",
+                      "captured at the gateway; ours is " + status_text + ", the order " + order_status_text, true);
                   repairs.push_back(event_for("payment_intent.succeeded"));
                 } else if (status == payment_status::succeeded && rec->status != payment_status::succeeded) {
                   add("confirmed_not_captured",
@@ -88,14 +89,14 @@ void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, 
                       false);
                 } else if ((rec->status == payment_status::failed || rec->status == payment_status::canceled)
                            && payment_may_move(status, rec->status)) {
-                  add("status_differs", "the gateway has " + std::string{to_string(rec->status)} + ", ours " + row[3].text, true);
+                  add("status_differs", "the gateway has " + std::string{to_string(rec->status)} + ", ours " + status_text, true);
                   repairs.push_back(event_for(rec->status == payment_status::failed ? "payment_intent.payment_failed"
                                                                                      : "payment_intent.canceled"));
                 }
                 // Money kept for an order that does not need it (cancelled, or
                 // paid by an earlier payment): a refund that failed or was lost.
                 if (status == payment_status::succeeded && refunded < amount
-                    && (order_status_text == "cancelled" || std::stoll(row[8].text) > 0)) {
+                    && (order_state == order_status::cancelled || check.earlier_paid > 0)) {
                   add("refund_owed", "the order is " + order_status_text + "; " + std::to_string(amount - refunded)
                                        + " of this payment is still kept", true);
                   auto e = event_for("payment_intent.succeeded");

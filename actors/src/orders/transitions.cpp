@@ -10,20 +10,18 @@ db_statement move_statement(const order& o, order_status to, std::uint64_t actor
 }
 
 void apply_move(order& o, order_status to, const std::string& reason, const db_rows& rows) {
-  o.history.push_back({std::string{to_string(o.status)}, std::string{to_string(to)}, reason,
-                       std::stoll(rows.rows[0][1].text)});
+  auto moved = persistence::decode_order_move(rows);
+  o.history.push_back({std::string{to_string(o.status)}, std::string{to_string(to)}, reason, moved.updated_at_ms});
   o.status = to;
-  o.version = static_cast<std::int32_t>(std::stol(rows.rows[0][0].text));
-  o.updated_at_ms = std::stoll(rows.rows[0][1].text);
+  o.version = moved.version;
+  o.updated_at_ms = moved.updated_at_ms;
 }
 
 /// Tells the products that units came back (their actors did not make the move).
 void announce_returns(const context_ptr& ctx, order_pointer self, const db_rows& rows) {
-  for (const auto& row : rows.rows) {
-    auto product_id = std::stoull(row[0].text);
-    self->send(ctx->products.route(product_id), product_id, applied_atom::value,
-               static_cast<std::int32_t>(stock_kind::sale_return), std::stoll(row[1].text),
-               std::stoll(row[2].text));
+  for (const auto& move : persistence::decode_stock_moves(rows)) {
+    self->send(ctx->products.route(move.product_id), move.product_id, applied_atom::value,
+               static_cast<std::int32_t>(stock_kind::sale_return), move.quantity, move.stock_version);
   }
 }
 

@@ -15,14 +15,14 @@ void sell_item(stream_pointer self, const context_ptr& ctx, std::uint64_t buyer,
   self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::latest_address(buyer)}})
     .then(
       [self, ctx, buyer, price, key, done, product_id, path](const db_result& r) mutable {
-        const auto& rows = r.results.front().rows;
-        if (rows.empty()) {
+        auto address_id = persistence::decode_latest_address(r.results.front());
+        if (!address_id) {
           done(std::string{"no_address"}, std::uint64_t{0});
           return;
         }
         place_request req;
         req.items.items.push_back({product_id, 1});
-        req.items.address_id = std::stoull(rows[0][0].text);
+        req.items.address_id = *address_id;
         req.drop_price_minor = price;
         self->request(ctx->orders, ctx->order_timeout, place_atom::value, buyer, key, std::string{"auction"}, path,
                       std::string{}, req)
@@ -320,11 +320,10 @@ caf::result<stream_auction> offer_to_runner_up(stream_pointer self, const contex
         [self, ctx, rp, winner, auction_id](const db_result& r) mutable {
           std::uint64_t runner_up = 0;
           std::int64_t amount = 0;
-          for (const auto& row : r.results.front().rows) {
-            auto bidder = std::stoull(row[0].text);
-            if (bidder != winner) {
-              runner_up = bidder;
-              amount = std::stoll(row[1].text);
+          for (const auto& standing : persistence::decode_auction_standings(r.results.front())) {
+            if (standing.bidder_id != winner) {
+              runner_up = standing.bidder_id;
+              amount = standing.amount_minor;
               break;
             }
           }

@@ -145,10 +145,9 @@ void load(stream_pointer self, const context_ptr& ctx, std::uint64_t id) {
         auto drops = persistence::decode_drops(r.results[1]);
         if (!drops.empty()) {
           s.drop = std::move(drops.front());
-          for (const auto& row : r.results[2].rows) {
-            auto units = std::stoll(row[1].text);
-            s.bought[std::stoull(row[0].text)] = units;
-            s.drop->remaining -= units;
+          for (const auto& bought : persistence::decode_drop_purchases(r.results[2])) {
+            s.bought[bought.buyer_id] = bought.units;
+            s.drop->remaining -= bought.units;
           }
           s.drop->remaining = std::max<std::int64_t>(0, s.drop->remaining);
           arm(self, tick::drop, s.drop_generation, std::chrono::milliseconds{std::max<std::int64_t>(0, s.drop->ends_at_ms - now_ms())});
@@ -286,12 +285,8 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
                     db_command{{persistence::stream_sales(self->state.info.id)}})
         .then(
           [self, rp](const db_result& r) mutable {
-            stream_stats out{self->state.info, 0, 0};
-            const auto& rows = r.results.front().rows;
-            if (!rows.empty()) {
-              out.orders = std::stoll(rows[0][0].text);
-              out.revenue_minor = std::stoll(rows[0][1].text);
-            }
+            auto sales = persistence::decode_stream_sales(r.results.front());
+            stream_stats out{self->state.info, sales.orders, sales.revenue_minor};
             rp.deliver(out);
           },
           [rp](caf::error& err) mutable { rp.deliver(err); });

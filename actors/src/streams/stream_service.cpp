@@ -152,10 +152,8 @@ caf::behavior stream_starter(caf::event_based_actor* self, context_ptr ctx, stre
   self->request(ctx->db.reads, std::chrono::seconds{30}, query_atom::value, db_command{{persistence::streams_live()}})
     .then(
       [self, ctx, streams](const db_result& r) {
-        for (const auto& row : r.results.front().rows) {
-          auto id = std::stoull(row[0].text);
+        for (auto id : persistence::decode_stream_ids(r.results.front()))
           self->send(streams.route(id), id, get_atom::value);
-        }
         self->quit();
       },
       [self](caf::error& err) {

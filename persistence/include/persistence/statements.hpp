@@ -35,7 +35,8 @@ db_statement ping();
 db_statement user_insert(std::uint64_t id, const std::string& email, const std::string& password_hash,
                          const std::string& display_name, role r);
 db_statement user_by_id(std::uint64_t id);
-/// The user's columns (decode_user) plus password_hash.
+/// The user's columns (decode_user) plus password_hash and suspended
+/// (decode_credentials).
 db_statement user_credentials(const std::string& email);
 db_statement user_update_profile(std::uint64_t id, const profile_patch& patch);
 db_statement user_set_password_hash(std::uint64_t id, const std::string& password_hash);
@@ -44,6 +45,16 @@ db_statement user_upsert_admin(std::uint64_t id, const std::string& email, const
                                const std::string& display_name);
 
 std::optional<user_profile> decode_user(const db_rows& rows);
+
+/// A user_credentials row: the user, the stored hash and whether the
+/// account is suspended.
+struct stored_credentials {
+  user_profile user;
+  std::string password_hash;
+  bool suspended = false;
+};
+/// None when there is no such user.
+std::optional<stored_credentials> decode_credentials(const db_rows& rows);
 
 /// The constraint a duplicate e-mail violates (see errors from the writer).
 inline constexpr std::string_view users_email_constraint = "users_email_key";
@@ -57,11 +68,20 @@ db_statement refresh_insert(std::uint64_t id, std::uint64_t user_id, std::uint64
 /// kept `keep_s` seconds.
 db_statement refresh_rotate(const std::string& old_hash_hex, std::uint64_t new_id, const std::string& new_hash_hex,
                             std::uint32_t ttl_s, std::uint64_t revocation_id, std::uint32_t keep_s);
+/// A refresh_rotate row.
+struct refresh_rotation {
+  std::string outcome;         ///< empty when there was no row
+  std::uint64_t user_id = 0;   ///< 0 when NULL (an unknown token)
+  std::uint64_t family_id = 0; ///< 0 when NULL
+};
+refresh_rotation decode_refresh_rotation(const db_rows& rows);
 db_statement refresh_revoke_family(const std::string& token_hash_hex);
 
 // Sessions (0014_sessions.sql). Revocations are kept `keep_s` seconds: as
 // long as an access token of the session could still be valid.
 db_statement user_password_hash(std::uint64_t id);
+/// The stored hash; none when there is no such user.
+std::optional<std::string> decode_password_hash(const db_rows& rows);
 /// Column id; none when there is no such user.
 db_statement user_change_password(std::uint64_t id, const std::string& password_hash);
 /// The user (LM_USER columns), suspended or not any more.
@@ -106,6 +126,8 @@ db_statement sellers_by_status(seller_status status, std::uint64_t after_id, std
 /// Idempotent; one row with the follower count, none when no such
 /// (approved, for follow) seller exists.
 db_statement seller_follow(std::uint64_t user_id, std::uint64_t seller_id, bool follow);
+/// seller_follow's follower count; none when there is no such seller.
+std::optional<std::int64_t> decode_follower_count(const db_rows& rows);
 db_statement sellers_followed(std::uint64_t user_id, std::uint64_t after_id, std::size_t limit);
 
 std::vector<seller> decode_sellers(const db_rows& rows);
@@ -137,6 +159,8 @@ db_statement product_set_price(std::uint64_t id, std::int64_t price_minor);
 /// conflict (LM409) "insufficient_stock" / "insufficient_reserved".
 db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock_kind kind, std::int64_t quantity,
                         const std::string& reason, std::uint64_t actor_id, std::uint64_t checkout_id = 0);
+/// The stock_version of stock_move's row.
+std::int64_t decode_stock_version(const db_rows& rows);
 
 // -- checkouts -------------------------------------------------------------------------
 
@@ -144,6 +168,8 @@ db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock
 /// the buyer's address; validation_failed "address_id" when it is not theirs.
 /// Columns id, expires_at_ms. Its lines follow in the same command.
 db_statement checkout_open(const checkout& c, std::uint32_t ttl_s);
+/// The expires_at_ms of checkout_open's row.
+std::int64_t decode_expires_at_ms(const db_rows& rows);
 db_statement checkout_line_insert(std::uint64_t checkout_id, std::size_t line, const checkout_line& l);
 db_statement checkout_seller_insert(std::uint64_t checkout_id, const seller_share& share);
 /// Closes an open checkout as `to` (expired or failed; with `due_only` only
@@ -152,6 +178,14 @@ db_statement checkout_seller_insert(std::uint64_t checkout_id, const seller_shar
 /// checkout was no longer open.
 db_statement checkout_release(std::uint64_t checkout_id, checkout_status to, bool due_only,
                               const std::vector<std::uint64_t>& ledger_ids);
+/// A product's stock moved by a transaction outside its actor: a row of
+/// checkout_release, checkout_place or order_return_stock.
+struct stock_move_row {
+  std::uint64_t product_id = 0;
+  std::int64_t quantity = 0;
+  std::int64_t stock_version = 0;
+};
+std::vector<stock_move_row> decode_stock_moves(const db_rows& rows);
 /// Records that checkout `checkout_id` is a buy-now's, made for this
 /// Idempotency-Key and request (in the command that opens it); a second
 /// checkout for the key fails with "unique:checkouts_buyer_key_idx".
@@ -168,10 +202,16 @@ struct keyed_checkout {
 std::optional<keyed_checkout> decode_keyed_checkout(const db_rows& rows);
 /// Open checkouts past their expiry, oldest first: id, lines.
 db_statement checkouts_due(std::size_t limit);
+struct due_checkout {
+  std::uint64_t id = 0;
+  std::size_t lines = 0;
+};
+std::vector<due_checkout> decode_due_checkouts(const db_rows& rows);
 /// Places the buyer's checkout (see checkout_place in 0007_orders.sql): one
 /// order id and transition id per seller (in seller order), one ledger id
-/// per line. Rows: product_id, quantity, stock_version of every sale; not
-/// found (LM404) or limit_reached "checkout_<status>" / "checkout_expired".
+/// per line. Rows: product_id, quantity, stock_version of every sale
+/// (decode_stock_moves); not found (LM404) or limit_reached
+/// "checkout_<status>" / "checkout_expired".
 db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, const std::vector<std::uint64_t>& order_ids,
                             const std::vector<std::uint64_t>& transition_ids,
                             const std::vector<std::uint64_t>& ledger_ids);
@@ -179,6 +219,14 @@ db_statement checkout_place(std::uint64_t checkout_id, std::uint64_t buyer_id, c
 /// line: status, currency, seller_id, subtotal_minor, shipping_minor,
 /// product_id, title, unit_price_minor, quantity.
 db_statement checkout_parts(std::uint64_t checkout_id, std::uint64_t buyer_id);
+/// A checkout_parts row: one line of the checkout with its seller's share.
+struct checkout_part {
+  std::string status; ///< the checkout's: open, placed, expired or failed
+  std::string currency;
+  seller_share share; ///< the line's seller: seller_id, subtotal_minor, shipping_minor
+  order_item item;    ///< product_id, title, unit_price_minor, quantity
+};
+std::vector<checkout_part> decode_checkout_parts(const db_rows& rows);
 
 // -- orders ---------------------------------------------------------------------------
 
@@ -194,10 +242,17 @@ std::vector<order> decode_orders(const db_rows& rows);
 /// Columns version, updated_at_ms.
 db_statement order_move(std::uint64_t id, std::int32_t version, order_status to, std::uint64_t transition_id,
                         std::uint64_t actor_id, const std::string& reason);
+/// order_move's row: the order's version and update time after the move.
+struct order_moved {
+  std::int32_t version = 0;
+  std::int64_t updated_at_ms = 0;
+};
+order_moved decode_order_move(const db_rows& rows);
 db_statement order_set_shipping(std::uint64_t id, const std::string& carrier, const std::string& tracking_number);
 db_statement order_add_refunded(std::uint64_t id, std::int64_t amount_minor);
 /// Gives the order's units back to stock (one ledger id per product, in
-/// product order). Columns product_id, quantity, stock_version.
+/// product order). Columns product_id, quantity, stock_version
+/// (decode_stock_moves).
 db_statement order_return_stock(std::uint64_t id, const std::vector<std::uint64_t>& ledger_ids, std::uint64_t actor_id);
 /// A batch of direct sales of one product (see product_sell in
 /// 0010_direct_sales.sql): one entry per sale, each with the price and
@@ -214,8 +269,16 @@ struct sale_batch {
 /// Columns idx (from 1), outcome (placed, replay, address), stock_version;
 /// limit_reached "insufficient_stock" when the batch would oversell.
 db_statement product_sell(const sale_batch& batch);
+/// A product_sell row: what became of one sale of the batch.
+struct sale_row {
+  std::size_t index = 0; ///< the sale's place in the batch, from 0 (idx - 1)
+  sale_outcome outcome = sale_outcome::placed; ///< placed, replay, or (any other outcome) address
+  std::int64_t stock_version = 0;
+};
+std::vector<sale_row> decode_sales(const db_rows& rows);
 /// Pending orders whose payment deadline has passed: id.
 db_statement orders_due(std::size_t limit);
+std::vector<std::uint64_t> decode_due_orders(const db_rows& rows);
 
 // -- payments -----------------------------------------------------------------------
 
@@ -228,6 +291,12 @@ db_statement payment_update(std::uint64_t id, payment_status status, const std::
 db_statement payment_add_refunded(std::uint64_t id, std::int64_t amount_minor);
 /// id, order_id of the payment the gateway knows as `ref`.
 db_statement payment_by_ref(const std::string& gateway, const std::string& ref);
+struct payment_ref {
+  std::uint64_t id = 0;
+  std::uint64_t order_id = 0;
+};
+/// None when the gateway's reference is not one of ours.
+std::optional<payment_ref> decode_payment_ref(const db_rows& rows);
 /// Marks a gateway event applied; a unique violation
 /// ("unique:payment_events_pkey") when it was applied before.
 db_statement payment_event_insert(const std::string& event_id, const std::string& type, std::uint64_t payment_id);
@@ -238,6 +307,20 @@ db_statement refund_settle(std::uint64_t id, bool succeeded, const std::string& 
 /// gateway_ref, status, amount_minor, currency, refunded_minor, order_status,
 /// earlier_paid (succeeded payments of the same order before it), age_s.
 db_statement payments_between(const std::string& gateway, std::int64_t from_s, std::int64_t to_s);
+/// A payments_between row.
+struct payment_check {
+  std::uint64_t id = 0;
+  std::uint64_t order_id = 0;
+  std::string gateway_ref; ///< empty while the gateway has not named it
+  payment_status status = payment_status::created;
+  std::int64_t amount_minor = 0;
+  std::string currency;
+  std::int64_t refunded_minor = 0;
+  livemart::order_status order_status = livemart::order_status::pending;
+  std::int64_t earlier_paid = 0; ///< succeeded payments of the same order before this one
+  std::int64_t age_s = 0;        ///< since the payment was created
+};
+std::vector<payment_check> decode_payment_checks(const db_rows& rows);
 
 // -- reviews ------------------------------------------------------------------------
 
@@ -247,6 +330,16 @@ db_statement payments_between(const std::string& gateway, std::int64_t from_s, s
 /// Columns id, seller_id, order_id, created_at_ms, rating_sum, rating_count
 /// (the product's, after it).
 db_statement review_create(std::uint64_t id, std::uint64_t product_id, std::uint64_t buyer_id, const review_draft& d);
+/// review_create's row: what the database adds to the review, and the
+/// product's rating after it.
+struct created_review {
+  std::uint64_t id = 0;
+  std::uint64_t seller_id = 0;
+  std::int64_t created_at_ms = 0;
+  std::string buyer_name; ///< the buyer's display name, as reviews_of shows it
+  rating_summary product_rating;
+};
+created_review decode_created_review(const db_rows& rows);
 /// A product's reviews, newest first, below `before_id` (0: from the newest).
 db_statement reviews_of(std::uint64_t product_id, std::uint64_t before_id, std::size_t limit);
 std::vector<review> decode_reviews(const db_rows& rows);
@@ -255,6 +348,13 @@ std::vector<review> decode_reviews(const db_rows& rows);
 
 /// request_hash, status, body; no row when the key is new.
 db_statement idempotency_get(std::uint64_t user_id, const std::string& key);
+/// An idempotency_get row: the request the key was used for and its reply.
+struct idempotency_record {
+  std::string request_hash;
+  stored_reply reply; ///< status and body (never fresh)
+};
+/// None when the key is new.
+std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows);
 /// A unique violation when the key was stored meanwhile.
 db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, const std::string& request_hash,
                                 const stored_reply& reply);
