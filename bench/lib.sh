@@ -29,7 +29,8 @@ wait_for_port() {
   local name=$1 pid=$2 out=$3 err=$4 prefix=$5 port
   local deadline=$((SECONDS + 30))
   while ((SECONDS < deadline)); do
-    port=$(sed -n "s|^.*${prefix}\([0-9]\{1,5\}\)[^0-9]*\$|\1|p" "$out" | head -n 1)
+    # The port's digits end at the first non-digit (more fields may follow).
+    port=$(sed -n "s|^.*${prefix}\([0-9]\{1,5\}\)\([^0-9].*\)\{0,1\}\$|\1|p" "$out" | head -n 1)
     if [[ -n $port ]]; then
       echo "$port"
       return 0
