@@ -88,6 +88,8 @@ std::variant<db_result, pg_error> run_all(pg_connection& conn, const db_command&
       return *e;
     out.results.push_back(std::get<db_rows>(std::move(r)));
   }
+  for (const auto& rows : out.results)
+    rows.published();
   return out;
 }
 

@@ -243,8 +243,12 @@ pg_connection::run_pipelined(const std::vector<const db_command*>& commands) {
     PQclear(sync);
   if (!synced || PQexitPipelineMode(conn_) != 1)
     return broken();
-  if (committed)
+  if (committed) {
+    for (const auto& result : out)
+      for (const auto& rows : result.results)
+        rows.published();
     return out;
+  }
   if (statement_failed) {
     // The failed transaction block is still open: end it.
     auto undo = run_sql("ROLLBACK");
