@@ -53,7 +53,6 @@ struct product_state {
   struct pending_sale {
     sale_request req;
     order placed;
-    std::string body;
     caf::typed_response_promise<sale_result> rp;
   };
   std::vector<pending_sale> sales_waiting;
@@ -262,19 +261,8 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
   b.currency = st.committed.currency;
   b.payment_due_s = ctx->orders.hold_ttl_s;
   for (const auto& sale : *batch) {
-    b.order_ids.push_back(sale.placed.id);
-    b.buyers.push_back(sale.req.buyer_id);
-    b.addresses.push_back(sale.req.address_id);
-    b.quantities.push_back(sale.req.quantity);
-    b.unit_prices.push_back(sale.placed.items.front().unit_price_minor);
-    b.titles.push_back(sale.placed.items.front().title);
-    b.shipping.push_back(sale.placed.shipping_minor);
-    b.transition_ids.push_back(ids::next());
-    b.ledger_ids.push_back(ids::next());
-    b.keys.push_back(sale.req.key);
-    b.hashes.push_back(sale.req.request_hash);
-    b.bodies.push_back(sale.body);
-    b.drops.push_back(sale.req.drop_id);
+    b.sales.push_back({sale.placed, sale.req.address_id, sale.req.key, sale.req.request_hash, sale.req.drop_id,
+                       ids::next(), ids::next()});
   }
   st.selling = true;
   ++st.in_flight;
@@ -290,10 +278,10 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
           if (row.outcome == sale_outcome::placed) {
             s.book.committed(kind::sale, sale.req.quantity);
             sold = true;
-            sale.rp.deliver(sale_result{sale_outcome::placed, sale.placed, sale.body});
+            sale.rp.deliver(sale_result{sale_outcome::placed, sale.placed});
           } else {
             s.book.failed(kind::sale, sale.req.quantity);
-            sale.rp.deliver(sale_result{row.outcome, {}, {}});
+            sale.rp.deliver(sale_result{row.outcome, {}});
           }
         }
         if (sold)
@@ -432,7 +420,6 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       o.subtotal_minor = totals.subtotal_minor;
       o.shipping_minor = totals.shipping_minor;
       o.total_minor = o.subtotal_minor + o.shipping_minor;
-      sale.body = encode_placement(0, {o});
       sale.rp = self->make_response_promise<sale_result>();
       auto rp = sale.rp;
       s.sales_waiting.push_back(std::move(sale));

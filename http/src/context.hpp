@@ -228,7 +228,10 @@ void add_stream_routes(router& r);
 /// naming it and returns nullopt when it is missing or malformed.
 std::optional<std::string> read_idempotency_key(const context_ptr& ctx);
 /// Sends a reply stored for an Idempotency-Key (or made for one).
-void respond_stored(const context_ptr& ctx, const stored_reply& reply);
+/// A purchase under the request's Idempotency-Key (`key`), by the signed-in user.
+purchase_key purchase_key_of(const context_ptr& ctx, std::string key, std::string request_hash);
+/// Sends a purchase's outcome as render_outcome renders it (a replay: as stored).
+void respond_outcome(const context_ptr& ctx, const purchase_outcome& outcome);
 
 /// Product search and a shop's inventory share these: the query from the
 /// request's parameters (nullopt: answered 400 naming the bad one), and

@@ -28,11 +28,16 @@ std::optional<std::string> read_idempotency_key(const context_ptr& ctx) {
   return key;
 }
 
-void respond_stored(const context_ptr& ctx, const stored_reply& reply) {
+purchase_key purchase_key_of(const context_ptr& ctx, std::string key, std::string request_hash) {
+  return {ctx->user_id(), std::move(key), std::move(request_hash), {ctx->req().path, ctx->req().request_id}};
+}
+
+void respond_outcome(const context_ptr& ctx, const purchase_outcome& outcome) {
+  auto reply = render_outcome(outcome);
   response res;
   res.status = reply.status;
-  res.body = reply.body;
-  if (reply.status >= 400)
+  res.body = std::move(reply.body);
+  if (res.status >= 400)
     res.content_type = "application/problem+json";
   ctx->respond(std::move(res));
 }
@@ -211,10 +216,10 @@ void add_order_routes(router& r) {
     auto request = ctx->decode_body(decode_place, ctx->cfg());
     if (!request)
       return;
-    auto hash = purchase_fingerprint(*request);
+    auto purchase = purchase_key_of(ctx, std::move(*key), purchase_fingerprint(*request));
     ctx->ask(
-      ctx->svc().orders, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, place_atom::value,
-      ctx->user_id(), *key, hash, ctx->req().path, ctx->req().request_id, std::move(*request));
+      ctx->svc().orders, [ctx](const purchase_outcome& outcome) { respond_outcome(ctx, outcome); },
+      place_atom::value, std::move(purchase), std::move(*request));
   }, budget::order_change);
 }
 

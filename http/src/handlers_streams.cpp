@@ -267,10 +267,9 @@ void add_stream_routes(router& r) {
     auto request = ctx->decode_body(decode_drop_buy, ctx->cfg());
     if (!request)
       return;
-    auto hash = purchase_fingerprint(*request, *drop);
-    ask_stream(ctx, [ctx](const stored_reply& reply) { respond_stored(ctx, reply); }, buy_atom::value,
-               *drop, ctx->user_id(), std::move(*key), hash, ctx->req().path, ctx->req().request_id,
-               std::move(*request));
+    auto purchase = purchase_key_of(ctx, std::move(*key), purchase_fingerprint(*request, *drop));
+    ask_stream(ctx, [ctx](const purchase_outcome& outcome) { respond_outcome(ctx, outcome); }, buy_atom::value,
+               *drop, std::move(purchase), std::move(*request));
   }, budget::order_change); // the stream places the order through the order service
 
   r.add("POST", "/streams/:id/auctions", [](const context_ptr& ctx) {

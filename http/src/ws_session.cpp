@@ -345,16 +345,18 @@ void ws_session::buy(const ws_client_message& msg) {
     return;
   }
   auto request = drop_buy_request(msg.address_id, msg.quantity);
-  auto hash = purchase_fingerprint(request, msg.drop_id);
-  call_stream<stored_reply>(
+  purchase_key purchase{user_, msg.key, purchase_fingerprint(request, msg.drop_id), {path_, {}}};
+  call_stream<purchase_outcome>(
     budget::order_change, // the stream places the order through the order service
-    [self = shared_from_this(), ref = msg.ref](const stored_reply* r, const caf::error* err) {
-      if (err != nullptr)
+    [self = shared_from_this(), ref = msg.ref](const purchase_outcome* outcome, const caf::error* err) {
+      if (err != nullptr) {
         self->reply(problem_reply(ref, to_problem_with_fields(*err), self->path_));
-      else
-        self->reply(encode_ws_reply(ref, r->status, r->body));
+      } else {
+        auto r = render_outcome(*outcome);
+        self->reply(encode_ws_reply(ref, r.status, r.body));
+      }
     },
-    buy_atom::value, msg.drop_id, user_, msg.key, hash, path_, std::string{}, std::move(request));
+    buy_atom::value, msg.drop_id, std::move(purchase), std::move(request));
 }
 
 template <class Reply, class Done, class... Args>

@@ -372,13 +372,34 @@ std::string text_array(const std::vector<std::string>& values) {
 } // namespace
 
 db_statement product_sell(const sale_batch& b) {
+  std::vector<std::uint64_t> order_ids, buyers, addresses, transition_ids, ledger_ids, drops;
+  std::vector<std::int64_t> quantities, unit_prices, shipping;
+  std::vector<std::string> titles, keys, hashes, replies;
+  for (const auto& sale : b.sales) {
+    const auto& o = sale.placed;
+    const auto& item = o.items.front();
+    order_ids.push_back(o.id);
+    buyers.push_back(o.buyer_id);
+    addresses.push_back(sale.address_id);
+    quantities.push_back(item.quantity);
+    unit_prices.push_back(item.unit_price_minor);
+    titles.push_back(item.title);
+    shipping.push_back(o.shipping_minor);
+    transition_ids.push_back(sale.transition_id);
+    ledger_ids.push_back(sale.ledger_id);
+    keys.push_back(sale.key);
+    hashes.push_back(sale.request_hash);
+    // The reply stored for the sale's key: the placement of its one order.
+    replies.push_back(render_outcome(purchase_outcome::placement(0, {o})).body);
+    drops.push_back(sale.drop_id);
+  }
   return {"product_sell",
           {db_uint(b.product_id), db_uint(b.seller_id), db_text(b.currency), db_uint(b.payment_due_s),
-           db_text(bigint_array(b.order_ids)), db_text(bigint_array(b.buyers)), db_text(bigint_array(b.addresses)),
-           db_text(bigint_array(b.quantities)), db_text(bigint_array(b.unit_prices)), db_text(text_array(b.titles)),
-           db_text(bigint_array(b.shipping)),
-           db_text(bigint_array(b.transition_ids)), db_text(bigint_array(b.ledger_ids)), db_text(text_array(b.keys)),
-           db_text(text_array(b.hashes)), db_text(text_array(b.bodies)), db_text(bigint_array(b.drops))}};
+           db_text(bigint_array(order_ids)), db_text(bigint_array(buyers)), db_text(bigint_array(addresses)),
+           db_text(bigint_array(quantities)), db_text(bigint_array(unit_prices)), db_text(text_array(titles)),
+           db_text(bigint_array(shipping)), db_text(bigint_array(transition_ids)), db_text(bigint_array(ledger_ids)),
+           db_text(text_array(keys)), db_text(text_array(hashes)), db_text(text_array(replies)),
+           db_text(bigint_array(drops))}};
 }
 
 std::vector<sale_row> decode_sales(const db_rows& rows) {
@@ -498,19 +519,23 @@ std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows)
   const auto& row = rows.rows.front();
   idempotency_record out;
   out.request_hash = row[column_index(rows, "request_hash")].text;
-  out.reply.status = static_cast<std::int32_t>(std::stoi(row[column_index(rows, "status")].text));
-  out.reply.body = row[column_index(rows, "body")].text;
+  recorded_reply stored;
+  stored.status = static_cast<std::int32_t>(std::stoi(row[column_index(rows, "status")].text));
+  stored.body = row[column_index(rows, "body")].text;
+  out.outcome = purchase_outcome::replay(std::move(stored));
   return out;
 }
 
-db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, const std::string& request_hash,
-                                const stored_reply& reply) {
-  return {"idempotency_insert",
-          {db_uint(user_id), db_text(key), db_text(request_hash), db_int(reply.status), db_text(reply.body)}};
+db_statement idempotency_insert(const purchase_key& key, const purchase_outcome& outcome) {
+  auto reply = render_outcome(outcome);
+  return {"idempotency_insert", {db_uint(key.buyer), db_text(key.key), db_text(key.request_hash), db_int(reply.status),
+                                 db_text(std::move(reply.body))}};
 }
 
-db_statement idempotency_update(std::uint64_t user_id, const std::string& key, const stored_reply& reply) {
-  return {"idempotency_update", {db_uint(user_id), db_text(key), db_int(reply.status), db_text(reply.body)}};
+db_statement idempotency_update(const purchase_key& key, const purchase_outcome& outcome) {
+  auto reply = render_outcome(outcome);
+  return {"idempotency_update", {db_uint(key.buyer), db_text(key.key), db_int(reply.status),
+                                 db_text(std::move(reply.body))}};
 }
 
 db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit) {

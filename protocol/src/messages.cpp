@@ -80,7 +80,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<checkout_request>("checkout_request");
   cfg.add_message_type<checkout>("checkout");
   cfg.add_message_type<place_request>("place_request");
-  cfg.add_message_type<stored_reply>("stored_reply");
+  cfg.add_message_type<purchase_key>("purchase_key");
+  cfg.add_message_type<purchase_outcome>("purchase_outcome");
   cfg.add_message_type<order>("order");
   cfg.add_message_type<std::vector<order>>("std::vector<order>");
   cfg.add_message_type<order_command>("order_command");

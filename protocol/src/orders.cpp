@@ -355,6 +355,18 @@ void write_order(json::writer& w, const order& o, bool details) {
 
 } // namespace
 
+std::string encode_status_push(const order& o) {
+  json::writer w;
+  w.begin_object()
+    .field("type", "order")
+    .field("order_id", ids::format(o.id))
+    .field("status", to_string(o.status))
+    .field("total_minor", o.total_minor)
+    .field("currency", o.currency)
+    .end_object();
+  return w.take();
+}
+
 std::string encode(const order& o) {
   json::writer w;
   write_order(w, o, true);
@@ -402,6 +414,61 @@ std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>
   }
   w.end_array().end_object();
   return w.take();
+}
+
+purchase_outcome purchase_outcome::placement(std::uint64_t checkout_id, std::vector<order> orders) {
+  purchase_outcome out;
+  out.placed = true;
+  out.fresh = true;
+  out.checkout_id = checkout_id;
+  for (const auto& o : orders)
+    out.order_ids.push_back(o.id);
+  out.orders = std::move(orders);
+  return out;
+}
+
+purchase_outcome purchase_outcome::refused(problem p, request_origin origin) {
+  purchase_outcome out;
+  out.refusal = std::move(p);
+  out.origin = std::move(origin);
+  return out;
+}
+
+purchase_outcome purchase_outcome::replay(recorded_reply stored) {
+  purchase_outcome out;
+  out.replayed = true;
+  out.placed = stored.status >= 200 && stored.status < 300;
+  if (out.placed) {
+    out.order_ids = placement_order_ids(stored.body);
+  } else if (auto parsed = json::parse(stored.body); std::holds_alternative<json::value>(parsed)) {
+    // What the domain needs of a stored refusal: its code.
+    out.refusal.code = errc_of_slug(std::get<json::value>(parsed).string_or("code"));
+  }
+  out.recorded = std::move(stored);
+  return out;
+}
+
+recorded_reply render_outcome(const purchase_outcome& outcome) {
+  if (outcome.replayed)
+    return outcome.recorded;
+  if (outcome.placed)
+    return {201, encode_placement(outcome.checkout_id, outcome.orders)};
+  return {static_cast<std::int32_t>(info(outcome.refusal.code).status),
+          render(outcome.refusal, outcome.origin.path, outcome.origin.request_id)};
+}
+
+std::vector<std::uint64_t> placement_order_ids(std::string_view document) {
+  std::vector<std::uint64_t> out;
+  auto parsed = json::parse(document);
+  if (!std::holds_alternative<json::value>(parsed))
+    return out;
+  const auto* orders = std::get<json::value>(parsed).find("orders");
+  if (orders == nullptr || !orders->is_array())
+    return out;
+  for (const auto& o : orders->as_array())
+    if (auto id = ids::parse(o.string_or("id")))
+      out.push_back(*id);
+  return out;
 }
 
 std::string encode(const checkout& c) {

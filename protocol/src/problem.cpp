@@ -154,6 +154,17 @@ problem to_problem(const caf::error& err) {
   return make_problem(errc::internal);
 }
 
+bool is_refusal(errc code) {
+  return info(code).status < 500;
+}
+
+errc errc_of_slug(std::string_view slug) {
+  for (const auto& r : table)
+    if (r.code != errc::none && r.info.slug == slug)
+      return r.code;
+  return errc::none;
+}
+
 std::string render(const problem& p, std::string_view instance, std::string_view request_id) {
   const auto& i = info(p.code);
   json::writer w;

@@ -373,6 +373,26 @@ std::string encode_drop(const stream_drop& d) {
   return w.take();
 }
 
+std::string encode_auction_event(std::string_view type, const stream_info& s, const stream_auction& a) {
+  json::writer w;
+  w.begin_object()
+    .field("type", type)
+    .field("stream_id", ids::format(s.id))
+    .field("stream_title", s.title)
+    .key("auction")
+    .raw(encode_auction(a))
+    .end_object();
+  return w.take();
+}
+
+std::string encode_pin(std::uint64_t product_id) {
+  json::writer w;
+  w.begin_object().key("product_id");
+  product_id != 0 ? w.string(ids::format(product_id)) : w.null();
+  w.end_object();
+  return w.take();
+}
+
 std::string encode_auction(const stream_auction& a) {
   json::writer w;
   write_auction(w, a);

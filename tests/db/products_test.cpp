@@ -471,19 +471,27 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
   b.seller_id = seller;
   b.currency = "EUR";
   b.payment_due_s = 600;
+  auto sale_of = [&](std::uint64_t address_id, const std::string& key, std::int64_t quantity,
+                     const std::string& title) {
+    ps::sale_batch::sale s;
+    s.placed.id = ids::next();
+    s.placed.buyer_id = buyer;
+    s.placed.seller_id = seller;
+    s.placed.currency = "EUR";
+    s.placed.items.push_back({product, title, 1000, quantity});
+    s.placed.subtotal_minor = 1000 * quantity;
+    s.placed.shipping_minor = 499;
+    s.placed.total_minor = s.placed.subtotal_minor + 499;
+    s.address_id = address_id;
+    s.key = key;
+    s.request_hash = "h";
+    s.transition_id = ids::next();
+    s.ledger_id = ids::next();
+    return s;
+  };
   auto add = [&](std::uint64_t address_id, const std::string& key, std::int64_t quantity) {
-    b.order_ids.push_back(ids::next());
-    b.buyers.push_back(buyer);
-    b.addresses.push_back(address_id);
-    b.quantities.push_back(quantity);
-    b.unit_prices.push_back(1000);
-    b.titles.push_back("Camera \"M\", 1954"); // quotes and commas survive the array literal
-    b.shipping.push_back(499);
-    b.transition_ids.push_back(ids::next());
-    b.ledger_ids.push_back(ids::next());
-    b.keys.push_back(key);
-    b.hashes.push_back("h");
-    b.bodies.push_back("{}");
+    // Quotes and commas in the title survive the array literal.
+    b.sales.push_back(sale_of(address_id, key, quantity, "Camera \"M\", 1954"));
   };
   add(address, "k1", 2);
   add(address, "k1", 3);  // the same key again: sells once
@@ -503,12 +511,16 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
   CHECK(sales[2].outcome == sale_outcome::address);
   CHECK(sales[3].outcome == sale_outcome::placed);
   CHECK(sales[3].stock_version > 0);
-  // The reply stored for a sold key, as a retry with it reads it back.
+  // The outcome stored for a sold key, as a retry with it reads it back:
+  // the placement of its order, as the edge renders it.
   auto stored = ps::decode_idempotency_record(ok(f.read({{ps::idempotency_get(buyer, "k1")}})).results.front());
   REQUIRE(stored);
   CHECK(stored->request_hash == "h");
-  CHECK(stored->reply.status == 201);
-  CHECK(stored->reply.body == "{}");
+  CHECK(stored->outcome.replayed);
+  CHECK(stored->outcome.placed);
+  CHECK(stored->outcome.order_ids == std::vector<std::uint64_t>{b.sales[0].placed.id});
+  CHECK(stored->outcome.recorded.status == 201);
+  CHECK(stored->outcome.recorded.body == render_outcome(purchase_outcome::placement(0, {b.sales[0].placed})).body);
   CHECK_FALSE(ps::decode_idempotency_record(ok(f.read({{ps::idempotency_get(buyer, "k9")}})).results.front()));
 
   auto row = sql(db.url(), "SELECT p.stock, p.sold, (SELECT count(*) FROM orders), (SELECT string_agg(title, '|') FROM "
@@ -523,18 +535,7 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
 
   // More than the stock: the whole batch is refused, nothing changes.
   ps::sale_batch big = b;
-  big.order_ids = {ids::next()};
-  big.buyers = {buyer};
-  big.addresses = {address};
-  big.quantities = {8};
-  big.unit_prices = {1000};
-  big.titles = {"Camera"};
-  big.shipping = {0};
-  big.transition_ids = {ids::next()};
-  big.ledger_ids = {ids::next()};
-  big.keys = {"k4"};
-  big.hashes = {"h"};
-  big.bodies = {"{}"};
+  big.sales = {sale_of(address, "k4", 8, "Camera")};
   CHECK(refusal(f.write({{ps::product_sell(big)}})) == db_refusal::insufficient);
   CHECK(sql(db.url(), "SELECT stock FROM products WHERE id = " + std::to_string(product)).rows[0][0].text == "7");
   CHECK(sql(db.url(), "SELECT count(*) FROM idempotency_keys WHERE key = 'k4'").rows[0][0].text == "0");

@@ -113,3 +113,57 @@ TEST_CASE("one fingerprint rule for every purchase under an Idempotency-Key", "[
   REQUIRE(std::holds_alternative<place_request>(rest));
   CHECK(purchase_fingerprint(std::get<place_request>(rest), 9) == purchase_fingerprint(drop_buy_request(7, 1), 9));
 }
+
+TEST_CASE("a purchase's outcome renders once and replays as the same bytes", "[orders][idempotency]") {
+  order o;
+  o.id = 7001;
+  o.buyer_id = 2;
+  o.seller_id = 3;
+  o.currency = "EUR";
+  o.items.push_back({11, "Lamp", 1500, 2});
+  o.subtotal_minor = 3000;
+  o.total_minor = 3000;
+
+  SECTION("a placement: 201 and the placement document; a replay keeps the order ids") {
+    auto placed = purchase_outcome::placement(55, {o});
+    CHECK(placed.placed);
+    CHECK(placed.fresh);
+    auto first = render_outcome(placed);
+    CHECK(first.status == 201);
+    CHECK(first.body == encode_placement(55, {o}));
+    auto replay = purchase_outcome::replay(first);
+    CHECK(replay.placed);
+    CHECK_FALSE(replay.fresh);
+    CHECK(replay.order_ids == std::vector<std::uint64_t>{7001});
+    auto again = render_outcome(replay);
+    CHECK(again.status == first.status);
+    CHECK(again.body == first.body);
+  }
+
+  SECTION("a refusal: its status and problem, as of the request that decided it") {
+    auto p = make_problem(errc::conflict, "only 1 left");
+    p.fields.push_back({"items[0].quantity", "only 1 left"});
+    auto refused = purchase_outcome::refused(p, {"/orders", "req-1"});
+    CHECK_FALSE(refused.placed);
+    CHECK_FALSE(refused.fresh);
+    auto first = render_outcome(refused);
+    CHECK(first.status == 409);
+    CHECK(first.body == render(p, "/orders", "req-1"));
+    auto replay = purchase_outcome::replay(first);
+    CHECK_FALSE(replay.placed);
+    CHECK(replay.refusal.code == errc::conflict); // what the domain needs of it
+    CHECK(replay.order_ids.empty());
+    CHECK(render_outcome(replay).body == first.body);
+  }
+
+  SECTION("a refusal is a client error; our own failures are never an outcome") {
+    CHECK(is_refusal(errc::conflict));
+    CHECK(is_refusal(errc::validation_failed));
+    CHECK(is_refusal(errc::payment_declined));
+    CHECK_FALSE(is_refusal(errc::database_unavailable));
+    CHECK_FALSE(is_refusal(errc::timeout));
+    CHECK_FALSE(is_refusal(errc::gateway_unavailable));
+    CHECK(errc_of_slug("limit-reached") == errc::limit_reached);
+    CHECK(errc_of_slug("no-such-code") == errc::none);
+  }
+}

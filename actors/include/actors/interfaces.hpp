@@ -207,11 +207,12 @@ using order_actor = caf::typed_actor<
 using order_registry_actor = registry_of<order_actor>;
 
 /// Order placement with idempotency keys. A key's first request places the
-/// order and stores its reply in the same transaction; the same key with the
-/// same request (by hash) gets that reply again, errors included, and with
-/// another request 409. Requests with one key that arrive together share
-/// the first one's reply. Arguments: buyer, key, request hash, and the
-/// request's path and id (for problem replies).
+/// order and stores its outcome in the same transaction; the same key with
+/// the same request (by hash) gets that outcome again, refusals included,
+/// and with another request a conflict naming Idempotency-Key. Requests
+/// with one key that arrive together share the first one's outcome. A
+/// failure that decided nothing (the database away) is an error, not an
+/// outcome: a retry may still succeed.
 /// Reads: an order for its buyer, its seller or an admin (404 for anyone
 /// else: user, order), and a user's orders as buyer or as seller (user,
 /// as_seller, before id, limit), newest first.
@@ -220,13 +221,10 @@ using order_registry_actor = registry_of<order_actor>;
 /// payments created in [from_s, to_s) with the gateway's, repairing what it
 /// can when asked to.
 using order_service_actor = caf::typed_actor<
-  caf::replies_to<place_atom, std::uint64_t, std::string, std::string, std::string, std::string, place_request>::with<
-    stored_reply>,
-  /// A purchase refused elsewhere (a drop): buyer, key, request hash,
-  /// instance, request id and the refusal. Stored under the key and
+  caf::replies_to<place_atom, purchase_key, place_request>::with<purchase_outcome>,
+  /// A purchase refused elsewhere (a drop): stored under the key and
   /// answered like a placement's refusal (the key's earlier outcome wins).
-  caf::replies_to<refuse_atom, std::uint64_t, std::string, std::string, std::string, std::string, caf::error>::with<
-    stored_reply>,
+  caf::replies_to<refuse_atom, purchase_key, caf::error>::with<purchase_outcome>,
   caf::replies_to<get_atom, std::uint64_t, std::uint64_t>::with<order>,
   caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<order>>,
   caf::replies_to<command_atom, std::uint64_t, std::uint64_t, order_command>::with<order>,
@@ -253,9 +251,8 @@ using stream_actor = caf::typed_actor<
   caf::replies_to<pin_atom, std::uint64_t, std::uint64_t>::with<stream_info>,     ///< owner, product (0: unpin)
   caf::replies_to<drop_atom, std::uint64_t, drop_spec>::with<stream_drop>,        ///< owner, spec
   caf::replies_to<drop_atom, std::uint64_t, std::uint64_t>::with<stream_drop>,    ///< owner, drop: end it now
-  /// A purchase from a drop: drop (0: the current one), buyer, Idempotency-Key, request hash, path, request id, request.
-  caf::replies_to<buy_atom, std::uint64_t, std::uint64_t, std::string, std::string, std::string, std::string,
-                  place_request>::with<stored_reply>,
+  /// A purchase from a drop (0: the current one).
+  caf::replies_to<buy_atom, std::uint64_t, purchase_key, place_request>::with<purchase_outcome>,
   caf::replies_to<auction_atom, std::uint64_t, auction_spec>::with<stream_auction>, ///< owner, spec
   caf::replies_to<bid_atom, std::uint64_t, std::uint64_t, std::int64_t>::with<stream_auction>, ///< bidder, auction (0: current), amount
   caf::replies_to<offer_atom, std::uint64_t, std::uint64_t>::with<stream_auction>, ///< owner, auction: to the runner-up

@@ -151,15 +151,11 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
               [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [self, ctx](refuse_atom, std::uint64_t buyer, const std::string& key, const std::string& request_hash,
-                const std::string& instance, const std::string& request_id,
-                const caf::error& refusal) -> caf::result<stored_reply> {
-      return accept_refusal(self, ctx, buyer, key, request_hash, instance, request_id, refusal);
+    [self, ctx](refuse_atom, const purchase_key& key, const caf::error& refused) -> caf::result<purchase_outcome> {
+      return accept_refusal(self, ctx, key, refused);
     },
-    [self, ctx](place_atom, std::uint64_t buyer, const std::string& key, const std::string& request_hash,
-                const std::string& instance, const std::string& request_id,
-                const place_request& body) -> caf::result<stored_reply> {
-      return accept_placement(self, ctx, buyer, key, request_hash, instance, request_id, body);
+    [self, ctx](place_atom, const purchase_key& key, const place_request& body) -> caf::result<purchase_outcome> {
+      return accept_placement(self, ctx, key, body);
     },
   };
 }
@@ -177,7 +173,7 @@ order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& c
   auto reconcile_budget = std::chrono::milliseconds{conf::reconcile_budget_ms(cfg)};
   return sys.spawn(order_service, std::make_shared<const order_context>(order_context{
                                     cfg.orders, cfg.payments, cfg.node.background_jobs, step, change, reconcile_budget,
-                                    cfg.database.retry_after_s, db, std::move(products), std::move(users), std::move(checkouts),
+                                    db, std::move(products), std::move(users), std::move(checkouts),
                                     std::move(order_actors), std::move(gateway)}));
 }
 

@@ -31,7 +31,6 @@ struct order_context {
   std::chrono::milliseconds step_timeout;
   std::chrono::milliseconds change_timeout; ///< one order change, gateway calls included
   std::chrono::milliseconds reconcile_timeout; ///< listing a window's payments at the gateway (up to 100 pages)
-  std::uint32_t retry_after_s;                 ///< told with every 503 (database.retry_after_s)
   persistence::database db;
   product_directory products;
   user_directory users;
@@ -45,7 +44,7 @@ using key_type = std::pair<std::uint64_t, std::string>; ///< user, Idempotency-K
 /// A placement in progress: later requests with its key wait for its reply.
 struct in_flight {
   std::string request_hash;
-  std::vector<caf::typed_response_promise<stored_reply>> waiting;
+  std::vector<caf::typed_response_promise<purchase_outcome>> waiting;
 };
 
 struct order_state {
@@ -58,37 +57,35 @@ using context_ptr = std::shared_ptr<const order_context>;
 
 /// What a placement request needs to know about itself.
 struct placement {
-  std::uint64_t buyer = 0;
-  std::string key;
-  std::string request_hash;
-  std::string instance;
-  std::string request_id;
+  purchase_key key;
   place_request body;
-  std::uint32_t retry_after_s = 0; ///< told with a 503
   /// A buy-now's own checkout (made for its key): its lines. A refusal of
   /// its placement releases its holds in the transaction that stores it.
   std::size_t buy_now_lines = 0;
+
+  key_type waiting_key() const { return {key.buyer, key.key}; }
 };
 
-stored_reply problem_reply(problem p, const placement& req);
-stored_reply unavailable_reply(const placement& req);
-void finish(order_pointer self, const key_type& key, const stored_reply& reply);
-stored_reply mismatch_reply(const placement& req);
+purchase_outcome refusal(problem p, const placement& req);
+caf::error unrecorded();
+caf::error mismatch();
+void finish(order_pointer self, const key_type& key, const purchase_outcome& outcome);
+void fail(order_pointer self, const key_type& key, const caf::error& err);
 void replay_stored(order_pointer self, const context_ptr& ctx, const placement& req);
-void record_and_finish(order_pointer self, const context_ptr& ctx, const placement& req, stored_reply reply);
+void record_and_finish(order_pointer self, const context_ptr& ctx, const placement& req, purchase_outcome outcome);
 void announce(order_pointer self, const context_ptr& ctx, const db_rows& rows, stock_kind kind);
-void release_and_record(order_pointer self, const context_ptr& ctx, const placement& req, stored_reply refusal);
-void refuse_placement(order_pointer self, const context_ptr& ctx, const placement& req, stored_reply refusal);
+void release_and_record(order_pointer self, const context_ptr& ctx, const placement& req, purchase_outcome refusal);
+void refuse_placement(order_pointer self, const context_ptr& ctx, const placement& req, purchase_outcome refusal);
 void placement_failed(order_pointer self, const context_ptr& ctx, const placement& req, const caf::error& err);
 void place(order_pointer self, const context_ptr& ctx, const placement& req);
-void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const std::vector<order>& placed, const stored_reply& stored);
+void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req, const purchase_outcome& placed);
 void buy_now_refused(order_pointer self, const context_ptr& ctx, const placement& req, const caf::error& err);
 void buy_now(order_pointer self, const context_ptr& ctx, placement req);
 void direct_sale(order_pointer self, const context_ptr& ctx, const placement& req);
 void sweep_due(order_pointer self, const context_ptr& ctx, caf::typed_response_promise<std::uint64_t> rp);
 void route_event(order_pointer self, const context_ptr& ctx, const gateway_event& ev, caf::typed_response_promise<std::string> rp);
 void reconcile(order_pointer self, const context_ptr& ctx, std::int64_t from_s, std::int64_t to_s, bool repair, caf::typed_response_promise<reconcile_report> rp);
-caf::result<stored_reply> accept_refusal(order_pointer self, const context_ptr& ctx, std::uint64_t buyer, const std::string& key, const std::string& request_hash, const std::string& instance, const std::string& request_id, const caf::error& refusal);
-caf::result<stored_reply> accept_placement(order_pointer self, const context_ptr& ctx, std::uint64_t buyer, const std::string& key, const std::string& request_hash, const std::string& instance, const std::string& request_id, const place_request& body);
+caf::result<purchase_outcome> accept_refusal(order_pointer self, const context_ptr& ctx, const purchase_key& key, const caf::error& refused);
+caf::result<purchase_outcome> accept_placement(order_pointer self, const context_ptr& ctx, const purchase_key& key, const place_request& body);
 
 } // namespace livemart::order_desk

@@ -8,15 +8,8 @@ void announce_status(order_pointer self) {
   if (!st.exists || st.o.status == st.announced)
     return;
   st.announced = st.o.status;
-  json::writer w;
-  w.begin_object()
-    .field("type", "order")
-    .field("order_id", ids::format(st.o.id))
-    .field("status", to_string(st.o.status))
-    .field("total_minor", st.o.total_minor)
-    .field("currency", st.o.currency)
-    .end_object();
-  caf::anon_send(self->home_system().groups().get_local(user_group_name(st.o.buyer_id)), push_atom::value, w.take());
+  caf::anon_send(self->home_system().groups().get_local(user_group_name(st.o.buyer_id)), push_atom::value,
+                 encode_status_push(st.o));
 }
 
 /// Ends the current job and starts the next one.

@@ -24,24 +24,16 @@ void sell_item(stream_pointer self, const context_ptr& ctx, std::uint64_t buyer,
         req.items.items.push_back({product_id, 1});
         req.items.address_id = *address_id;
         req.drop_price_minor = price;
-        self->request(ctx->orders, ctx->order_timeout, place_atom::value, buyer, key, std::string{"auction"}, path,
-                      std::string{}, req)
+        purchase_key purchase{buyer, key, std::string{"auction"}, {path, {}}};
+        self->request(ctx->orders, ctx->order_timeout, place_atom::value, purchase, req)
           .then(
-            [done](const stored_reply& reply) mutable {
-              if (reply.status == 201) {
-                std::uint64_t order_id = 0;
-                if (auto parsed = json::parse(reply.body); std::holds_alternative<json::value>(parsed)) {
-                  const auto& doc = std::get<json::value>(parsed);
-                  if (const auto* orders = doc.find("orders"); orders != nullptr && orders->is_array()
-                                                               && !orders->as_array().empty())
-                    order_id = ids::parse(orders->as_array().front().string_or("id")).value_or(0);
-                }
-                done(std::string{"sold"}, order_id);
-              } else if (reply.status == 409) {
+            [done](const purchase_outcome& outcome) mutable {
+              if (outcome.placed)
+                done(std::string{"sold"}, outcome.order_ids.empty() ? std::uint64_t{0} : outcome.order_ids.front());
+              else if (outcome.refusal.code != errc::conflict)
+                done(std::string{"refused"}, std::uint64_t{0});
+              else
                 done(std::string{"out_of_stock"}, std::uint64_t{0});
-              } else {
-                done(std::string{reply.status >= 500 ? "failed" : "refused"}, std::uint64_t{0});
-              }
             },
             [done](caf::error&) mutable { done(std::string{"failed"}, std::uint64_t{0}); });
       },

@@ -122,7 +122,8 @@ caf::result<stream_drop> stop_drop(stream_pointer self, const context_ptr& ctx, 
   return rp;
 }
 
-caf::result<stored_reply> buy_from_drop(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_id, std::uint64_t buyer, const std::string& key, const std::string& hash, const std::string& path, const std::string& request_id, place_request req) {
+caf::result<purchase_outcome> buy_from_drop(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_id,
+                                             const purchase_key& key, place_request req) {
   auto& s = self->state;
   if (auto err = unusable(s))
     return *err;
@@ -130,8 +131,8 @@ caf::result<stored_reply> buy_from_drop(stream_pointer self, const context_ptr& 
   // it (or sends the outcome the key already has, e.g. the purchase a
   // lost reply told nothing of), and answers 503 when it cannot, so a
   // key refused now never buys later.
-  auto refuse = [self, ctx, buyer, key, hash, path, request_id](caf::error err) -> caf::result<stored_reply> {
-    return self->delegate(ctx->orders, refuse_atom::value, buyer, key, hash, path, request_id, std::move(err));
+  auto refuse = [self, ctx, key](caf::error err) -> caf::result<purchase_outcome> {
+    return self->delegate(ctx->orders, refuse_atom::value, key, std::move(err));
   };
   if (!s.drop || (drop_id != 0 && s.drop->id != drop_id))
     return refuse(make_error(errc::not_found, "no such drop"));
@@ -146,7 +147,8 @@ caf::result<stored_reply> buy_from_drop(stream_pointer self, const context_ptr& 
   req.items.items.front().product_id = d.product_id;
   req.drop_id = d.id;
   req.drop_price_minor = d.price_minor;
-  std::pair<std::uint64_t, std::string> k{buyer, key};
+  auto buyer = key.buyer;
+  std::pair<std::uint64_t, std::string> k{buyer, key.key};
   bool admitted = false;
   // The same key again while its first request is on the way shares
   // that request's reply (the order service joins them): not counted twice.
@@ -175,21 +177,19 @@ caf::result<stored_reply> buy_from_drop(stream_pointer self, const context_ptr& 
     admitted = true;
     // No push yet: the sale's stock update carries the drop's remaining units.
   }
-  auto rp = self->make_response_promise<stored_reply>();
-  self->request(ctx->orders, ctx->order_timeout, place_atom::value, buyer, key, hash, path, request_id, req)
+  auto rp = self->make_response_promise<purchase_outcome>();
+  self->request(ctx->orders, ctx->order_timeout, place_atom::value, key, req)
     .then(
-      [self, ctx, rp, admitted, reused, drop_id, buyer, key, quantity](const stored_reply& r) mutable {
-        // A 5xx is not a refusal: the sale may have committed after all.
-        // Reused units were sold when the earlier attempt's success is
-        // replayed.
+      [self, ctx, rp, admitted, reused, drop_id, buyer, key, quantity](const purchase_outcome& r) mutable {
+        // Reused units were sold when the earlier attempt's success is replayed.
         if (admitted)
-          settle_buy(self, ctx, drop_id, buyer, key, quantity, r.fresh || (reused && r.status < 300),
-                     r.status >= 500);
+          settle_buy(self, ctx, drop_id, buyer, key.key, quantity, r.fresh || (reused && r.placed), false);
         rp.deliver(r);
       },
       [self, ctx, rp, admitted, drop_id, buyer, key, quantity](caf::error& err) mutable {
+        // A failure is not a refusal: the sale may have committed after all.
         if (admitted)
-          settle_buy(self, ctx, drop_id, buyer, key, quantity, false, true);
+          settle_buy(self, ctx, drop_id, buyer, key.key, quantity, false, true);
         rp.deliver(err);
       });
   return rp;

@@ -152,15 +152,7 @@ void user_push(stream_pointer self, std::uint64_t user, const std::string& json)
 }
 
 std::string personal_event(std::string_view type, const stream_state& st, const stream_auction& a) {
-  json::writer w;
-  w.begin_object()
-    .field("type", type)
-    .field("stream_id", ids::format(st.info.id))
-    .field("stream_title", st.info.title)
-    .key("auction")
-    .raw(encode_auction(a))
-    .end_object();
-  return w.take();
+  return encode_auction_event(type, st.info, a);
 }
 
 } // namespace livemart::streams

@@ -225,7 +225,8 @@ void end_drop(stream_pointer self, const context_ptr& ctx, std::string reason,
               std::optional<caf::typed_response_promise<stream_drop>> rp);
 caf::result<stream_drop> start_drop(stream_pointer self, const context_ptr& ctx, std::uint64_t user, const drop_spec& spec);
 caf::result<stream_drop> stop_drop(stream_pointer self, const context_ptr& ctx, std::uint64_t user, std::uint64_t drop_id);
-caf::result<stored_reply> buy_from_drop(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_id, std::uint64_t buyer, const std::string& key, const std::string& hash, const std::string& path, const std::string& request_id, place_request req);
+caf::result<purchase_outcome> buy_from_drop(stream_pointer self, const context_ptr& ctx, std::uint64_t drop_id,
+                                             const purchase_key& key, place_request req);
 
 // -- auctions.cpp ------------------------------------------------------------------------------
 

@@ -441,11 +441,7 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
             auto& after = self->state;
             after.info = next;
             watch_product(self, ctx, product_id);
-            json::writer w;
-            w.begin_object().key("product_id");
-            product_id != 0 ? w.string(ids::format(product_id)) : w.null();
-            w.end_object();
-            event(self, product_id != 0 ? "pinned" : "unpinned", "pin", w.str());
+            event(self, product_id != 0 ? "pinned" : "unpinned", "pin", encode_pin(product_id));
             list_in_index(self, ctx);
             rp.deliver(after.info);
           },
@@ -468,11 +464,10 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       touch();
       return stop_drop(self, ctx, user, drop_id);
     },
-    [self, ctx, touch](buy_atom, std::uint64_t drop_id, std::uint64_t buyer, const std::string& key,
-                       const std::string& hash, const std::string& path, const std::string& request_id,
-                       place_request req) -> caf::result<stored_reply> {
+    [self, ctx, touch](buy_atom, std::uint64_t drop_id, const purchase_key& key,
+                       place_request req) -> caf::result<purchase_outcome> {
       touch();
-      return buy_from_drop(self, ctx, drop_id, buyer, key, hash, path, request_id, req);
+      return buy_from_drop(self, ctx, drop_id, key, std::move(req));
     },
     [self, ctx, touch](auction_atom, std::uint64_t user, const auction_spec& spec) -> caf::result<stream_auction> {
       touch();

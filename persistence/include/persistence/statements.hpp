@@ -255,16 +255,24 @@ db_statement order_add_refunded(std::uint64_t id, std::int64_t amount_minor);
 /// (decode_stock_moves).
 db_statement order_return_stock(std::uint64_t id, const std::vector<std::uint64_t>& ledger_ids, std::uint64_t actor_id);
 /// A batch of direct sales of one product (see product_sell in
-/// 0010_direct_sales.sql): one entry per sale, each with the price and
-/// title it was accepted at.
+/// 0010_direct_sales.sql): one entry per sale, each with its order as it
+/// was accepted (one item: the price and title of that moment), and the
+/// placement stored for its key.
 struct sale_batch {
+  struct sale {
+    order placed;
+    std::uint64_t address_id = 0;
+    std::string key; ///< Idempotency-Key
+    std::string request_hash;
+    std::uint64_t drop_id = 0; ///< 0: none
+    std::uint64_t transition_id = 0;
+    std::uint64_t ledger_id = 0;
+  };
   std::uint64_t product_id = 0;
   std::uint64_t seller_id = 0;
   std::string currency;
   std::uint32_t payment_due_s = 0;
-  std::vector<std::uint64_t> order_ids, buyers, addresses, transition_ids, ledger_ids, drops;
-  std::vector<std::int64_t> quantities, unit_prices, shipping;
-  std::vector<std::string> titles, keys, hashes, bodies;
+  std::vector<sale> sales;
 };
 /// Columns idx (from 1), outcome (placed, replay, address), stock_version;
 /// limit_reached "insufficient_stock" when the batch would oversell.
@@ -348,18 +356,19 @@ std::vector<review> decode_reviews(const db_rows& rows);
 
 /// request_hash, status, body; no row when the key is new.
 db_statement idempotency_get(std::uint64_t user_id, const std::string& key);
-/// An idempotency_get row: the request the key was used for and its reply.
+/// An idempotency_get row: the request the key was used for and its
+/// outcome (replayed: the reply as stored).
 struct idempotency_record {
   std::string request_hash;
-  stored_reply reply; ///< status and body (never fresh)
+  purchase_outcome outcome;
 };
 /// None when the key is new.
 std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows);
-/// A unique violation when the key was stored meanwhile.
-db_statement idempotency_insert(std::uint64_t user_id, const std::string& key, const std::string& request_hash,
-                                const stored_reply& reply);
-/// Replaces the stored reply (a placement's, once its payments are known).
-db_statement idempotency_update(std::uint64_t user_id, const std::string& key, const stored_reply& reply);
+/// Stores the outcome as the edge renders it (render_outcome); a unique
+/// violation when the key was stored meanwhile.
+db_statement idempotency_insert(const purchase_key& key, const purchase_outcome& outcome);
+/// Replaces the stored outcome (a placement's, once its payments are known).
+db_statement idempotency_update(const purchase_key& key, const purchase_outcome& outcome);
 /// Forgets at most `limit` records older than `retention_h` hours.
 db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit);
 

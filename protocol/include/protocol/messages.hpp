@@ -357,7 +357,7 @@ typename Inspector::result_type inspect(Inspector& f, sale_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sale_result& x) {
-  return f(caf::meta::type_name("sale_result"), x.outcome, x.placed, x.body);
+  return f(caf::meta::type_name("sale_result"), x.outcome, x.placed);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reconcile_mismatch& x) {
@@ -375,8 +375,25 @@ typename Inspector::result_type inspect(Inspector& f, place_request& x) {
            x.drop_price_minor);
 }
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stored_reply& x) {
-  return f(caf::meta::type_name("stored_reply"), x.status, x.body, x.fresh);
+typename Inspector::result_type inspect(Inspector& f, problem& x) {
+  return f(caf::meta::type_name("problem"), x.code, x.detail, x.fields, x.retry_after_s, x.allow);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_origin& x) {
+  return f(caf::meta::type_name("request_origin"), x.path, x.request_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, purchase_key& x) {
+  return f(caf::meta::type_name("purchase_key"), x.buyer, x.key, x.request_hash, x.origin);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recorded_reply& x) {
+  return f(caf::meta::type_name("recorded_reply"), x.status, x.body);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, purchase_outcome& x) {
+  return f(caf::meta::type_name("purchase_outcome"), x.placed, x.fresh, x.replayed, x.checkout_id, x.orders,
+           x.order_ids, x.refusal, x.origin, x.recorded);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_info& x) {

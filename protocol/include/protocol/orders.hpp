@@ -7,6 +7,7 @@
 
 #include <conf/settings.hpp>
 #include <protocol/payments.hpp>
+#include <protocol/problem.hpp>
 #include <protocol/users.hpp>
 
 /// The Order service's domain types and wire format.
@@ -168,6 +169,9 @@ struct order {
 
 /// The receipt: the order with its items, shipping address and history.
 std::string encode(const order& o);
+/// The push to the buyer's channels when an order's status changes:
+/// {"type": "order", "order_id", "status", "total_minor", "currency"}.
+std::string encode_status_push(const order& o);
 /// {"items": [...receipts without history...], "next_cursor"}: newest first;
 /// a full page (`limit`) has a cursor (the last id).
 std::string encode_order_list(const std::vector<order>& list, std::size_t limit);
@@ -206,21 +210,65 @@ struct sale_request {
   std::int64_t unit_price_minor = -1;
 };
 enum class sale_outcome : std::uint8_t {
-  placed = 0,  ///< the order, committed; `body` is the 201 stored for the key
+  placed = 0,  ///< the order, committed with the outcome stored for the key
   replay = 1,  ///< the key was used before: nothing was sold
   address = 2, ///< the address is not the buyer's: nothing was sold
 };
 struct sale_result {
   sale_outcome outcome = sale_outcome::placed;
   order placed;
+};
+
+/// The request a purchase came from: its path and id. Kept with a refusal,
+/// so that every replay of the key shows the problem the first request got.
+struct request_origin {
+  std::string path;
+  std::string request_id;
+};
+
+/// What a purchase under an Idempotency-Key is about: who, which key, which
+/// request (its fingerprint, purchase_fingerprint) and where it came from.
+struct purchase_key {
+  std::uint64_t buyer = 0;
+  std::string key;
+  std::string request_hash;
+  request_origin origin;
+};
+
+/// A reply stored for an Idempotency-Key: the status and the bytes sent.
+/// Opaque to the domain; only the edge sends it.
+struct recorded_reply {
+  std::int32_t status = 0;
   std::string body;
 };
 
-/// A reply as it was sent, kept for an Idempotency-Key: status and body.
-struct stored_reply {
-  std::int32_t status = 0;
-  std::string body;
-  bool fresh = false; ///< this request placed the order (false: a reply stored before, or a refusal)
+/// The one outcome of a purchase under an Idempotency-Key, as the domain
+/// decides it: the orders placed, or a refusal. A failure that is not an
+/// outcome (the database away, a timeout) is an error instead and never
+/// stored. persistence stores the outcome with the purchase, rendered by
+/// render_outcome; the edge renders a fresh one the same way and sends a
+/// replayed one as it was stored, so a key's replies are the same bytes.
+struct purchase_outcome {
+  bool placed = false;   ///< orders exist under the key (made now or by an earlier request)
+  bool fresh = false;    ///< this request placed them
+  bool replayed = false; ///< the key's outcome was stored before: `recorded`
+  std::uint64_t checkout_id = 0;        ///< placed now: 0 for a direct sale
+  std::vector<order> orders;            ///< placed now, as placed (and paid)
+  std::vector<std::uint64_t> order_ids; ///< placed, now or before
+  problem refusal;                      ///< refused now
+  request_origin origin;                ///< refused now: the request that decided it
+  recorded_reply recorded;              ///< replayed
+
+  static purchase_outcome placement(std::uint64_t checkout_id, std::vector<order> orders);
+  static purchase_outcome refused(problem p, request_origin origin);
+  static purchase_outcome replay(recorded_reply stored);
 };
+
+/// The reply for an outcome: 201 and the placement, or the refusal's status
+/// and problem document (as of its origin), or the stored reply.
+recorded_reply render_outcome(const purchase_outcome& outcome);
+
+/// The order ids in a stored placement's document (encode_placement).
+std::vector<std::uint64_t> placement_order_ids(std::string_view document);
 
 } // namespace livemart

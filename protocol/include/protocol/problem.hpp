@@ -59,6 +59,13 @@ struct problem_info {
 };
 
 const problem_info& info(errc code);
+/// Whether an error with this code is a definitive refusal of the request
+/// (a client error: the same request would be refused again), as opposed
+/// to a failure of ours that a retry may overcome. Only refusals are ever
+/// stored as an Idempotency-Key's outcome.
+bool is_refusal(errc code);
+/// The code whose slug is `slug` (a problem document's "code"), or none.
+errc errc_of_slug(std::string_view slug);
 
 struct field_error {
   std::string field;   ///< JSON name, dotted for nested fields

@@ -169,6 +169,11 @@ std::string encode_stream_with_key(const stream_info& s, std::string_view key, s
 std::string encode_streams(const std::vector<stream_info>& list, std::string_view next_cursor);
 std::string encode_drop(const stream_drop& d);
 std::string encode_auction(const stream_auction& a);
+/// A push to one user about an auction of a stream ({"type", "stream_id",
+/// "stream_title", "auction"}): outbid, won, offered.
+std::string encode_auction_event(std::string_view type, const stream_info& s, const stream_auction& a);
+/// The data of a pinned or unpinned event: {"product_id"} (null: unpinned).
+std::string encode_pin(std::uint64_t product_id);
 
 // -- the WebSocket protocol -------------------------------------------------------------
 
