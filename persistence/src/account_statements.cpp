@@ -143,7 +143,7 @@ std::optional<user_profile> decode_user(const db_rows& rows) {
   if (rows.rows.empty())
     return std::nullopt;
   const auto& row = rows.rows.front();
-  auto col = [&](std::string_view name) -> const db_value& { return row.at(static_cast<std::size_t>(rows.column(name))); };
+  auto col = [&](std::string_view name) -> const db_value& { return row[column_index(rows, name)]; };
   user_profile u;
   u.id = to_uint(col("id"));
   u.email = col("email").text;
@@ -232,7 +232,7 @@ std::vector<revocation> decode_revocations(const db_rows& rows) {
   std::vector<revocation> out;
   if (rows.rows.empty())
     return out;
-  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   auto id = idx("id"), user = idx("user_id"), session = idx("session_id"), cutoff = idx("cutoff"),
        forget = idx("forget_at_s");
   out.reserve(rows.rows.size());
@@ -275,7 +275,7 @@ std::vector<address> decode_addresses(const db_rows& rows) {
   std::vector<address> out;
   if (rows.rows.empty())
     return out;
-  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   auto id = idx("id"), user_id = idx("user_id"), name = idx("name"), line1 = idx("line1"), line2 = idx("line2"),
        city = idx("city"), region = idx("region"), postal = idx("postal_code"), country = idx("country"),
        phone = idx("phone"), is_default = idx("is_default"), created = idx("created_at_ms"),
@@ -334,7 +334,7 @@ db_statement seller_follow(std::uint64_t user_id, std::uint64_t seller_id, bool 
 std::optional<std::int64_t> decode_follower_count(const db_rows& rows) {
   if (rows.rows.empty())
     return std::nullopt;
-  return static_cast<std::int64_t>(std::stoll(rows.rows.front()[column_index(rows, "follower_count")].text));
+  return to_int(rows.rows.front()[column_index(rows, "follower_count")]);
 }
 
 db_statement sellers_followed(std::uint64_t user_id, std::uint64_t after_id, std::size_t limit) {
@@ -345,7 +345,7 @@ std::vector<seller> decode_sellers(const db_rows& rows) {
   std::vector<seller> out;
   if (rows.rows.empty())
     return out;
-  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   auto id = idx("id"), user_id = idx("user_id"), shop_name = idx("shop_name"), slug = idx("slug"),
        description = idx("description"), contact = idx("contact_email"), country = idx("country"),
        business = idx("business_type"), status = idx("status"), reason = idx("status_reason"),

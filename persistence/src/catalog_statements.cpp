@@ -100,7 +100,7 @@ std::vector<category> decode_categories(const db_rows& rows) {
   std::vector<category> out;
   if (rows.rows.empty())
     return out;
-  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   auto id = idx("id"), parent = idx("parent_id"), name = idx("name"), slug = idx("slug"), position = idx("position"),
        active = idx("active"), version = idx("version");
   for (const auto& row : rows.rows) {
@@ -146,7 +146,7 @@ std::vector<product> decode_products(const db_rows& rows) {
   std::vector<product> out;
   if (rows.rows.empty())
     return out;
-  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   auto id = idx("id"), seller = idx("seller_id"), category = idx("category_id"), title = idx("title"),
        description = idx("description"), price = idx("price_minor"), currency = idx("currency"), stock = idx("stock"),
        reserved = idx("reserved"), sold = idx("sold"), status = idx("status"), images = idx("image_urls"),
@@ -193,7 +193,7 @@ db_statement stock_move(std::uint64_t ledger_id, std::uint64_t product_id, stock
 }
 
 std::int64_t decode_stock_version(const db_rows& rows) {
-  return std::stoll(rows.rows.at(0)[column_index(rows, "stock_version")].text);
+  return to_int(rows.rows.at(0)[column_index(rows, "stock_version")]);
 }
 
 db_statement review_create(std::uint64_t id, std::uint64_t product_id, std::uint64_t buyer_id, const review_draft& d) {
@@ -205,12 +205,12 @@ created_review decode_created_review(const db_rows& rows) {
   const auto& row = rows.rows.at(0);
   auto idx = [&](std::string_view name) { return column_index(rows, name); };
   created_review out;
-  out.id = std::stoull(row[idx("id")].text);
-  out.seller_id = std::stoull(row[idx("seller_id")].text);
-  out.created_at_ms = std::stoll(row[idx("created_at_ms")].text);
+  out.id = to_uint(row[idx("id")]);
+  out.seller_id = to_uint(row[idx("seller_id")]);
+  out.created_at_ms = to_int(row[idx("created_at_ms")]);
   out.buyer_name = row[idx("display_name")].text;
-  out.product_rating.sum = std::stoll(row[idx("rating_sum")].text);
-  out.product_rating.count = static_cast<std::int32_t>(std::stol(row[idx("rating_count")].text));
+  out.product_rating.sum = to_int(row[idx("rating_sum")]);
+  out.product_rating.count = static_cast<std::int32_t>(to_int(row[idx("rating_count")]));
   return out;
 }
 
@@ -220,9 +220,17 @@ db_statement reviews_of(std::uint64_t product_id, std::uint64_t before_id, std::
 
 std::vector<review> decode_reviews(const db_rows& rows) {
   std::vector<review> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
+  auto id = idx("id"), product = idx("product_id"), seller = idx("seller_id"), buyer = idx("buyer_id"),
+       name = idx("display_name"), rating = idx("rating"), title = idx("title"), body = idx("body"),
+       created = idx("created_at_ms");
+  out.reserve(rows.rows.size());
   for (const auto& row : rows.rows)
-    out.push_back({to_uint(row[0]), to_uint(row[1]), to_uint(row[2]), to_uint(row[3]), row[4].text,
-                   static_cast<std::int32_t>(to_int(row[5])), row[6].text, row[7].text, to_int(row[8])});
+    out.push_back({to_uint(row[id]), to_uint(row[product]), to_uint(row[seller]), to_uint(row[buyer]),
+                   row[name].text, static_cast<std::int32_t>(to_int(row[rating])), row[title].text, row[body].text,
+                   to_int(row[created])});
   return out;
 }
 

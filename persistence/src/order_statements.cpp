@@ -131,7 +131,7 @@ db_statement checkout_open(const checkout& c, std::uint32_t ttl_s) {
 }
 
 std::int64_t decode_expires_at_ms(const db_rows& rows) {
-  return std::stoll(rows.rows.at(0)[column_index(rows, "expires_at_ms")].text);
+  return to_int(rows.rows.at(0)[column_index(rows, "expires_at_ms")]);
 }
 
 db_statement checkout_line_insert(std::uint64_t checkout_id, std::size_t line, const checkout_line& l) {
@@ -159,7 +159,7 @@ std::vector<stock_move_row> decode_stock_moves(const db_rows& rows) {
        version = column_index(rows, "stock_version");
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows)
-    out.push_back({std::stoull(row[product].text), std::stoll(row[quantity].text), std::stoll(row[version].text)});
+    out.push_back({to_uint(row[product]), to_int(row[quantity]), to_int(row[version])});
   return out;
 }
 
@@ -174,7 +174,7 @@ db_statement checkout_by_key(std::uint64_t buyer_id, const std::string& key) {
 std::optional<keyed_checkout> decode_keyed_checkout(const db_rows& rows) {
   if (rows.rows.empty())
     return std::nullopt;
-  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   const auto& row = rows.rows.front();
   keyed_checkout out;
   out.id = to_uint(row[idx("id")]);
@@ -195,7 +195,7 @@ std::vector<due_checkout> decode_due_checkouts(const db_rows& rows) {
   auto id = column_index(rows, "id"), lines = column_index(rows, "lines");
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows)
-    out.push_back({std::stoull(row[id].text), static_cast<std::size_t>(std::stoull(row[lines].text))});
+    out.push_back({to_uint(row[id]), static_cast<std::size_t>(to_uint(row[lines]))});
   return out;
 }
 
@@ -224,13 +224,13 @@ std::vector<checkout_part> decode_checkout_parts(const db_rows& rows) {
     checkout_part p;
     p.status = row[status].text;
     p.currency = row[currency].text;
-    p.share.seller_id = std::stoull(row[seller].text);
-    p.share.subtotal_minor = std::stoll(row[subtotal].text);
-    p.share.shipping_minor = std::stoll(row[shipping].text);
-    p.item.product_id = std::stoull(row[product].text);
+    p.share.seller_id = to_uint(row[seller]);
+    p.share.subtotal_minor = to_int(row[subtotal]);
+    p.share.shipping_minor = to_int(row[shipping]);
+    p.item.product_id = to_uint(row[product]);
     p.item.title = row[title].text;
-    p.item.unit_price_minor = std::stoll(row[unit_price].text);
-    p.item.quantity = std::stoll(row[quantity].text);
+    p.item.unit_price_minor = to_int(row[unit_price]);
+    p.item.quantity = to_int(row[quantity]);
     out.push_back(std::move(p));
   }
   return out;
@@ -248,15 +248,16 @@ std::vector<order> decode_orders(const db_rows& rows) {
   std::vector<order> out;
   if (rows.rows.empty())
     return out;
-  auto idx = [&](std::string_view name) { return rows.column(name); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   auto id = idx("id"), checkout = idx("checkout_id"), buyer = idx("buyer_id"), seller = idx("seller_id"),
        seller_user = idx("seller_user_id"), status = idx("status"), currency = idx("currency"),
        subtotal = idx("subtotal_minor"), shipping = idx("shipping_minor"), total = idx("total_minor"),
        address = idx("shipping_address"), items = idx("items"), created = idx("created_at_ms"),
-       updated = idx("updated_at_ms"), version = idx("version"), history = idx("history"), carrier = idx("carrier"),
-       tracking = idx("tracking_number"), refunded = idx("refunded_minor"), due = idx("payment_due_ms"),
-       payments = idx("payments");
-  auto at = [](const std::vector<db_value>& row, int i) -> const db_value& { return row[static_cast<std::size_t>(i)]; };
+       updated = idx("updated_at_ms"), version = idx("version"), carrier = idx("carrier"),
+       tracking = idx("tracking_number"), refunded = idx("refunded_minor"), due = idx("payment_due_ms");
+  // A list leaves out the history and the payments (a receipt has them).
+  auto history = rows.column("history"), payments = rows.column("payments");
+  auto at = [](const std::vector<db_value>& row, std::size_t i) -> const db_value& { return row[i]; };
   for (const auto& row : rows.rows) {
     order o;
     o.id = to_uint(at(row, id));
@@ -278,7 +279,7 @@ std::vector<order> decode_orders(const db_rows& rows) {
                              i.find("unit_price_minor")->as_integer(), i.find("quantity")->as_integer()});
     }
     if (history >= 0) {
-      if (auto parsed = json::parse(at(row, history).text); std::holds_alternative<json::value>(parsed)) {
+      if (auto parsed = json::parse(row[static_cast<std::size_t>(history)].text); std::holds_alternative<json::value>(parsed)) {
         const auto& list = std::get<json::value>(parsed);
         if (list.is_array())
           for (const auto& t : list.as_array())
@@ -291,7 +292,7 @@ std::vector<order> decode_orders(const db_rows& rows) {
     o.refunded_minor = to_int(at(row, refunded));
     o.payment_due_ms = at(row, due).is_null ? 0 : to_int(at(row, due));
     if (payments >= 0) {
-      if (auto parsed = json::parse(at(row, payments).text); std::holds_alternative<json::value>(parsed)) {
+      if (auto parsed = json::parse(row[static_cast<std::size_t>(payments)].text); std::holds_alternative<json::value>(parsed)) {
         const auto& list = std::get<json::value>(parsed);
         if (list.is_array())
           for (const auto& p : list.as_array()) {
@@ -334,8 +335,8 @@ db_statement order_move(std::uint64_t id, std::int32_t version, order_status to,
 order_moved decode_order_move(const db_rows& rows) {
   const auto& row = rows.rows.at(0);
   order_moved out;
-  out.version = static_cast<std::int32_t>(std::stol(row[column_index(rows, "version")].text));
-  out.updated_at_ms = std::stoll(row[column_index(rows, "updated_at_ms")].text);
+  out.version = static_cast<std::int32_t>(to_int(row[column_index(rows, "version")]));
+  out.updated_at_ms = to_int(row[column_index(rows, "updated_at_ms")]);
   return out;
 }
 
@@ -411,12 +412,12 @@ std::vector<sale_row> decode_sales(const db_rows& rows) {
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows) {
     sale_row s;
-    s.index = static_cast<std::size_t>(std::stol(row[index].text) - 1);
+    s.index = static_cast<std::size_t>(to_int(row[index]) - 1);
     const auto& text = row[outcome].text;
     s.outcome = text == "placed"   ? sale_outcome::placed
                 : text == "replay" ? sale_outcome::replay
                                    : sale_outcome::address;
-    s.stock_version = std::stoll(row[version].text);
+    s.stock_version = to_int(row[version]);
     out.push_back(s);
   }
   return out;
@@ -433,7 +434,7 @@ std::vector<std::uint64_t> decode_due_orders(const db_rows& rows) {
   auto id = column_index(rows, "id");
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows)
-    out.push_back(std::stoull(row[id].text));
+    out.push_back(to_uint(row[id]));
   return out;
 }
 
@@ -462,8 +463,8 @@ std::optional<payment_ref> decode_payment_ref(const db_rows& rows) {
   if (rows.rows.empty())
     return std::nullopt;
   const auto& row = rows.rows.front();
-  return payment_ref{std::stoull(row[column_index(rows, "id")].text),
-                     std::stoull(row[column_index(rows, "order_id")].text)};
+  return payment_ref{to_uint(row[column_index(rows, "id")]),
+                     to_uint(row[column_index(rows, "order_id")])};
 }
 
 db_statement payment_event_insert(const std::string& event_id, const std::string& type, std::uint64_t payment_id) {
@@ -494,16 +495,16 @@ std::vector<payment_check> decode_payment_checks(const db_rows& rows) {
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows) {
     payment_check p;
-    p.id = std::stoull(row[id].text);
-    p.order_id = std::stoull(row[order_id].text);
+    p.id = to_uint(row[id]);
+    p.order_id = to_uint(row[order_id]);
     p.gateway_ref = row[ref].text;
     from_string(row[status].text, p.status);
-    p.amount_minor = std::stoll(row[amount].text);
+    p.amount_minor = to_int(row[amount]);
     p.currency = row[currency].text;
-    p.refunded_minor = std::stoll(row[refunded].text);
+    p.refunded_minor = to_int(row[refunded]);
     from_string(row[order_state].text, p.order_status);
-    p.earlier_paid = std::stoll(row[earlier_paid].text);
-    p.age_s = std::stoll(row[age].text);
+    p.earlier_paid = to_int(row[earlier_paid]);
+    p.age_s = to_int(row[age]);
     out.push_back(std::move(p));
   }
   return out;
@@ -520,7 +521,7 @@ std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows)
   idempotency_record out;
   out.request_hash = row[column_index(rows, "request_hash")].text;
   recorded_reply stored;
-  stored.status = static_cast<std::int32_t>(std::stoi(row[column_index(rows, "status")].text));
+  stored.status = static_cast<std::int32_t>(to_int(row[column_index(rows, "status")]));
   stored.body = row[column_index(rows, "body")].text;
   out.outcome = purchase_outcome::replay(std::move(stored));
   return out;

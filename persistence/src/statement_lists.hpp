@@ -1,6 +1,5 @@
 #pragma once
 
-#include <charconv>
 #include <cstdint>
 #include <span>
 
@@ -19,19 +18,5 @@ std::span<const named_statement> catalog_statements();
 /// Checkouts, orders, direct sales, payments, refunds, idempotency keys
 /// (order_statements.cpp).
 std::span<const named_statement> order_statements();
-
-/// A column's text as a number (0 when it is not one).
-inline std::int64_t to_int(const db_value& v) {
-  std::int64_t out = 0;
-  std::from_chars(v.text.data(), v.text.data() + v.text.size(), out);
-  return out;
-}
-
-/// A column's text as an unsigned number (0 when it is not one).
-inline std::uint64_t to_uint(const db_value& v) {
-  std::uint64_t out = 0;
-  std::from_chars(v.text.data(), v.text.data() + v.text.size(), out);
-  return out;
-}
 
 } // namespace livemart::persistence

@@ -82,20 +82,6 @@ constexpr auto catalog = std::to_array<named_statement>({
 #undef LM_STREAM_COLUMNS
 #undef LM_MS
 
-std::int64_t to_int(const db_value& v) {
-  std::int64_t out = 0;
-  if (!v.is_null)
-    std::from_chars(v.text.data(), v.text.data() + v.text.size(), out);
-  return out;
-}
-
-std::uint64_t to_uint(const db_value& v) {
-  std::uint64_t out = 0;
-  if (!v.is_null)
-    std::from_chars(v.text.data(), v.text.data() + v.text.size(), out);
-  return out;
-}
-
 db_value at_ms(std::int64_t ms) {
   return ms == 0 ? db_null() : db_int(ms);
 }
@@ -171,7 +157,7 @@ std::vector<std::uint64_t> decode_stream_ids(const db_rows& rows) {
   auto id = column_index(rows, "id");
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows)
-    out.push_back(std::stoull(row[id].text));
+    out.push_back(to_uint(row[id]));
   return out;
 }
 
@@ -184,8 +170,8 @@ stream_sales_totals decode_stream_sales(const db_rows& rows) {
   if (rows.rows.empty())
     return out;
   const auto& row = rows.rows.front();
-  out.orders = std::stoll(row[column_index(rows, "orders")].text);
-  out.revenue_minor = std::stoll(row[column_index(rows, "revenue_minor")].text);
+  out.orders = to_int(row[column_index(rows, "orders")]);
+  out.revenue_minor = to_int(row[column_index(rows, "revenue_minor")]);
   return out;
 }
 
@@ -193,7 +179,7 @@ std::vector<stream_info> decode_streams(const db_rows& rows) {
   std::vector<stream_info> out;
   if (rows.rows.empty())
     return out;
-  auto idx = [&](std::string_view name) { return static_cast<std::size_t>(rows.column(name)); };
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
   auto id = idx("id"), seller = idx("seller_id"), owner = idx("owner_id"), shop = idx("shop_name"), title = idx("title"),
        description = idx("description"), status = idx("status"), scheduled = idx("scheduled_at_ms"),
        started = idx("started_at_ms"), ended = idx("ended_at_ms"), reason = idx("end_reason"),
@@ -226,10 +212,9 @@ std::vector<stream_info> decode_streams(const db_rows& rows) {
 }
 
 std::string decode_key_hash(const db_rows& rows) {
-  auto column = rows.column("key_hash");
-  if (rows.rows.empty() || column < 0)
+  if (rows.rows.empty())
     return {};
-  return rows.rows.front()[static_cast<std::size_t>(column)].text;
+  return rows.rows.front()[column_index(rows, "key_hash")].text;
 }
 
 db_statement drop_insert(std::uint64_t stream_id, const stream_drop& d) {
@@ -249,18 +234,24 @@ db_statement drop_active(std::uint64_t stream_id) {
 
 std::vector<stream_drop> decode_drops(const db_rows& rows) {
   std::vector<stream_drop> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
+  auto id = idx("id"), product = idx("product_id"), quantity = idx("quantity"), price = idx("price_minor"),
+       limit = idx("per_buyer_limit"), started = idx("started_at_ms"), ends = idx("ends_at_ms"),
+       status = idx("status"), reason = idx("end_reason");
   for (const auto& row : rows.rows) {
     stream_drop d;
-    d.id = to_uint(row[0]);
-    d.product_id = to_uint(row[1]);
-    d.quantity = to_int(row[2]);
+    d.id = to_uint(row[id]);
+    d.product_id = to_uint(row[product]);
+    d.quantity = to_int(row[quantity]);
     d.remaining = d.quantity;
-    d.price_minor = row[3].is_null ? -1 : to_int(row[3]);
-    d.per_buyer_limit = to_int(row[4]);
-    d.started_at_ms = to_int(row[5]);
-    d.ends_at_ms = to_int(row[6]);
-    d.active = row[7].text == "active";
-    d.end_reason = row[8].text;
+    d.price_minor = row[price].is_null ? -1 : to_int(row[price]);
+    d.per_buyer_limit = to_int(row[limit]);
+    d.started_at_ms = to_int(row[started]);
+    d.ends_at_ms = to_int(row[ends]);
+    d.active = row[status].text == "active";
+    d.end_reason = row[reason].text;
     out.push_back(std::move(d));
   }
   return out;
@@ -278,8 +269,8 @@ std::vector<drop_purchase> decode_drop_purchases(const db_rows& rows) {
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows) {
     drop_purchase p;
-    p.units = std::stoll(row[units].text);
-    p.buyer_id = std::stoull(row[buyer].text);
+    p.units = to_int(row[units]);
+    p.buyer_id = to_uint(row[buyer]);
     out.push_back(p);
   }
   return out;
@@ -308,23 +299,30 @@ db_statement auction_latest(std::uint64_t stream_id) {
 
 std::vector<stream_auction> decode_auctions(const db_rows& rows) {
   std::vector<stream_auction> out;
+  if (rows.rows.empty())
+    return out;
+  auto idx = [&](std::string_view name) { return column_index(rows, name); };
+  auto id = idx("id"), product = idx("product_id"), currency = idx("currency"), start = idx("starting_price_minor"),
+       sudden = idx("sudden_death"), started = idx("started_at_ms"), ends = idx("ends_at_ms"), status = idx("status"),
+       leader = idx("leader_id"), leader_name = idx("leader_name"), price = idx("price_minor"),
+       bids = idx("bid_count"), result = idx("result"), order = idx("order_id"), offered = idx("offered_to");
   for (const auto& row : rows.rows) {
     stream_auction a;
-    a.id = to_uint(row[0]);
-    a.product_id = to_uint(row[1]);
-    a.currency = row[2].text;
-    a.starting_price_minor = to_int(row[3]);
-    a.sudden_death = row[4].text == "t";
-    a.started_at_ms = to_int(row[5]);
-    a.ends_at_ms = to_int(row[6]);
-    a.open = row[7].text == "open";
-    a.leader_id = to_uint(row[8]);
-    a.leader_name = row[9].text;
-    a.price_minor = to_int(row[10]);
-    a.bid_count = static_cast<std::int32_t>(to_int(row[11]));
-    a.result = row[12].text;
-    a.order_id = to_uint(row[13]);
-    a.offered_to = to_uint(row[14]);
+    a.id = to_uint(row[id]);
+    a.product_id = to_uint(row[product]);
+    a.currency = row[currency].text;
+    a.starting_price_minor = to_int(row[start]);
+    a.sudden_death = row[sudden].text == "t";
+    a.started_at_ms = to_int(row[started]);
+    a.ends_at_ms = to_int(row[ends]);
+    a.open = row[status].text == "open";
+    a.leader_id = to_uint(row[leader]);
+    a.leader_name = row[leader_name].text;
+    a.price_minor = to_int(row[price]);
+    a.bid_count = static_cast<std::int32_t>(to_int(row[bids]));
+    a.result = row[result].text;
+    a.order_id = to_uint(row[order]);
+    a.offered_to = to_uint(row[offered]);
     if (!a.open && (a.result == "sold" || a.result == "offered"))
       a.winner_id = a.offered_to != 0 ? a.offered_to : a.leader_id;
     out.push_back(std::move(a));
@@ -344,7 +342,7 @@ std::vector<auction_standing> decode_auction_standings(const db_rows& rows) {
        name = column_index(rows, "display_name");
   out.reserve(rows.rows.size());
   for (const auto& row : rows.rows)
-    out.push_back({std::stoull(row[bidder].text), std::stoll(row[amount].text), row[name].text});
+    out.push_back({to_uint(row[bidder]), to_int(row[amount]), row[name].text});
   return out;
 }
 
@@ -355,7 +353,7 @@ db_statement latest_address(std::uint64_t user_id) {
 std::optional<std::uint64_t> decode_latest_address(const db_rows& rows) {
   if (rows.rows.empty())
     return std::nullopt;
-  return std::stoull(rows.rows.front()[column_index(rows, "id")].text);
+  return to_uint(rows.rows.front()[column_index(rows, "id")]);
 }
 
 } // namespace livemart::persistence
