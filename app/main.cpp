@@ -30,6 +30,7 @@
 #include <protocol/messages.hpp>
 #include <protocol/metrics.hpp>
 #include <protocol/validation.hpp>
+#include <protocol/wire/payments.hpp>
 
 #include "seed.hpp"
 #include <protocol/clock.hpp>

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <protocol/json.hpp>
+#include <protocol/wire/problem.hpp>
 
 namespace livemart::fuzz {
 

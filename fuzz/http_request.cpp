@@ -40,6 +40,8 @@
 #include <protocol/jwt.hpp>
 #include <protocol/payments.hpp>
 #include <protocol/search.hpp>
+#include <protocol/wire/payments.hpp>
+#include <protocol/wire/search.hpp>
 
 #include "common.hpp"
 

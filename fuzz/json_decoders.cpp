@@ -17,13 +17,18 @@
 #include <utility>
 #include <variant>
 
-#include <protocol/body_reader.hpp>
 #include <protocol/catalog.hpp>
 #include <protocol/json.hpp>
 #include <protocol/orders.hpp>
 #include <protocol/sellers.hpp>
 #include <protocol/streams.hpp>
 #include <protocol/users.hpp>
+#include <protocol/wire/body_reader.hpp>
+#include <protocol/wire/catalog.hpp>
+#include <protocol/wire/orders.hpp>
+#include <protocol/wire/sellers.hpp>
+#include <protocol/wire/streams.hpp>
+#include <protocol/wire/users.hpp>
 
 #include "common.hpp"
 

@@ -19,6 +19,7 @@
 #include <protocol/crypto.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/search.hpp>
+#include <protocol/wire/search.hpp>
 
 #include "common.hpp"
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <protocol/payments.hpp>
+#include <protocol/wire/payments.hpp>
 
 #include "common.hpp"
 

@@ -18,6 +18,8 @@
 #include <protocol/ids.hpp>
 #include <protocol/jwt.hpp>
 #include <protocol/streams.hpp>
+#include <protocol/wire/problem.hpp>
+#include <protocol/wire/streams.hpp>
 
 #include "common.hpp"
 

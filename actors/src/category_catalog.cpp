@@ -8,6 +8,7 @@
 
 #include <persistence/statements.hpp>
 #include <protocol/ids.hpp>
+#include <protocol/wire/catalog.hpp>
 
 namespace livemart {
 namespace {

@@ -10,6 +10,7 @@
 #include <protocol/log.hpp>
 #include <protocol/messages.hpp>
 #include <protocol/clock.hpp>
+#include <protocol/wire/problem.hpp>
 
 namespace livemart::http {
 

@@ -1,6 +1,7 @@
 #include "context.hpp"
 
 #include <protocol/users.hpp>
+#include <protocol/wire/users.hpp>
 
 namespace livemart::http {
 

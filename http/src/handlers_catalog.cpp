@@ -3,6 +3,8 @@
 #include <protocol/catalog.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/search.hpp>
+#include <protocol/wire/catalog.hpp>
+#include <protocol/wire/search.hpp>
 
 namespace livemart::http {
 

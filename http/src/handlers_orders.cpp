@@ -11,6 +11,8 @@
 #include <protocol/orders.hpp>
 #include <protocol/payments.hpp>
 #include <protocol/clock.hpp>
+#include <protocol/wire/orders.hpp>
+#include <protocol/wire/payments.hpp>
 
 namespace livemart::http {
 

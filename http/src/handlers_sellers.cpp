@@ -4,6 +4,7 @@
 #include <protocol/json.hpp>
 #include <protocol/search.hpp>
 #include <protocol/sellers.hpp>
+#include <protocol/wire/sellers.hpp>
 
 namespace livemart::http {
 

@@ -10,6 +10,7 @@
 #include <protocol/json.hpp>
 #include <protocol/streams.hpp>
 #include <protocol/clock.hpp>
+#include <protocol/wire/streams.hpp>
 
 namespace livemart::http {
 extern const std::span<const livemart::embedded_file> web_files;

@@ -2,6 +2,7 @@
 
 #include <protocol/ids.hpp>
 #include <protocol/users.hpp>
+#include <protocol/wire/users.hpp>
 
 namespace livemart::http {
 

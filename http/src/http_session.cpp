@@ -12,6 +12,7 @@
 #include <protocol/crypto.hpp>
 #include <protocol/json.hpp>
 #include <protocol/log.hpp>
+#include <protocol/wire/problem.hpp>
 
 namespace livemart::http {
 

@@ -17,6 +17,7 @@
 #include <protocol/log.hpp>
 #include <protocol/messages.hpp>
 #include <protocol/payments.hpp>
+#include <protocol/wire/payments.hpp>
 
 namespace livemart::http {
 namespace {

@@ -13,6 +13,7 @@
 
 #include "ws_session.hpp"
 #include <protocol/clock.hpp>
+#include <protocol/wire/problem.hpp>
 
 namespace livemart::http {
 

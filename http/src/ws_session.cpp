@@ -12,6 +12,9 @@
 #include <protocol/metrics.hpp>
 #include <protocol/streams.hpp>
 #include <protocol/clock.hpp>
+#include <protocol/wire/orders.hpp>
+#include <protocol/wire/problem.hpp>
+#include <protocol/wire/streams.hpp>
 
 namespace livemart::http {
 

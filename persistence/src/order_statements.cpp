@@ -6,6 +6,7 @@
 
 #include <protocol/ids.hpp>
 #include <protocol/json.hpp>
+#include <protocol/wire/orders.hpp>
 
 #include "columns.hpp"
 #include "statement_lists.hpp"
@@ -523,7 +524,7 @@ std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows)
   recorded_reply stored;
   stored.status = static_cast<std::int32_t>(to_int(row[column_index(rows, "status")]));
   stored.body = row[column_index(rows, "body")].text;
-  out.outcome = purchase_outcome::replay(std::move(stored));
+  out.outcome = replayed_outcome(std::move(stored));
   return out;
 }
 

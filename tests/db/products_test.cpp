@@ -9,6 +9,7 @@
 #include <actors/services.hpp>
 #include <persistence/statements.hpp>
 #include <protocol/ids.hpp>
+#include <protocol/wire/orders.hpp>
 
 #include "db_fixture.hpp"
 #include "pg_harness.hpp"

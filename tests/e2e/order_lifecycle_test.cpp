@@ -10,6 +10,7 @@
 
 #include <protocol/json.hpp>
 #include <protocol/payments.hpp>
+#include <protocol/wire/payments.hpp>
 
 #include "api.hpp"
 #include "ws_client.hpp"

@@ -13,6 +13,7 @@
 
 #include <protocol/json.hpp>
 #include <protocol/payments.hpp>
+#include <protocol/wire/payments.hpp>
 
 #include "api.hpp"
 #include "fake_stripe.hpp"

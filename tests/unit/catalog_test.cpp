@@ -2,6 +2,7 @@
 
 #include <protocol/catalog.hpp>
 #include <protocol/json.hpp>
+#include <protocol/wire/catalog.hpp>
 
 using namespace livemart;
 

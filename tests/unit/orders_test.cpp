@@ -3,6 +3,9 @@
 
 #include <protocol/orders.hpp>
 #include <protocol/streams.hpp>
+#include <protocol/wire/orders.hpp>
+#include <protocol/wire/problem.hpp>
+#include <protocol/wire/streams.hpp>
 
 using namespace livemart;
 
@@ -131,7 +134,7 @@ TEST_CASE("a purchase's outcome renders once and replays as the same bytes", "[o
     auto first = render_outcome(placed);
     CHECK(first.status == 201);
     CHECK(first.body == encode_placement(55, {o}));
-    auto replay = purchase_outcome::replay(first);
+    auto replay = replayed_outcome(first);
     CHECK(replay.placed);
     CHECK_FALSE(replay.fresh);
     CHECK(replay.order_ids == std::vector<std::uint64_t>{7001});
@@ -149,7 +152,7 @@ TEST_CASE("a purchase's outcome renders once and replays as the same bytes", "[o
     auto first = render_outcome(refused);
     CHECK(first.status == 409);
     CHECK(first.body == render(p, "/orders", "req-1"));
-    auto replay = purchase_outcome::replay(first);
+    auto replay = replayed_outcome(first);
     CHECK_FALSE(replay.placed);
     CHECK(replay.refusal.code == errc::conflict); // what the domain needs of it
     CHECK(replay.order_ids.empty());

@@ -5,6 +5,8 @@
 #include <protocol/crypto.hpp>
 #include <protocol/orders.hpp>
 #include <protocol/payments.hpp>
+#include <protocol/wire/orders.hpp>
+#include <protocol/wire/payments.hpp>
 
 using namespace livemart;
 

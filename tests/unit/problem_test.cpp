@@ -1,6 +1,7 @@
 #include <protocol/json.hpp>
 #include <protocol/messages.hpp>
 #include <protocol/problem.hpp>
+#include <protocol/wire/problem.hpp>
 
 #include <catch2/catch.hpp>
 

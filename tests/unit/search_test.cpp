@@ -7,6 +7,7 @@
 
 #include <actors/catalog_index.hpp>
 #include <protocol/search.hpp>
+#include <protocol/wire/search.hpp>
 
 using namespace livemart;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <protocol/sellers.hpp>
+#include <protocol/wire/sellers.hpp>
 
 using namespace livemart;
 

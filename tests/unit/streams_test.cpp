@@ -3,6 +3,7 @@
 #include <conf/settings.hpp>
 #include <http/ws_outbox.hpp>
 #include <protocol/streams.hpp>
+#include <protocol/wire/streams.hpp>
 
 using namespace livemart;
 

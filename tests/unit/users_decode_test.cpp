@@ -1,7 +1,8 @@
 #include <conf/settings.hpp>
-#include <protocol/body_reader.hpp>
 #include <protocol/problem.hpp>
 #include <protocol/users.hpp>
+#include <protocol/wire/body_reader.hpp>
+#include <protocol/wire/users.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -626,7 +627,7 @@ TEST_CASE("decode_address: all invalid fields are reported together", "[users]")
 
 TEST_CASE("decode_address: missing and invalid fields are reported together", "[users][bug]") {
   // body_reader promises every problem in one reply; a missing field must not
-  // hide an invalid one (see the report: protocol/src/users.cpp, decode_address).
+  // hide an invalid one (see the report: protocol/wire/src/users.cpp, decode_address).
   const auto& p = problem_of(livemart::decode_address(
       R"({"line1":"1 Main St","city":"Springfield","postal_code":"12345","country":"XX"})", defaults));
   CHECK(p.code == errc::validation_failed);

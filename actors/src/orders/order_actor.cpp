@@ -1,4 +1,5 @@
 #include "order.hpp"
+#include <protocol/wire/orders.hpp>
 
 namespace livemart::orders {
 

@@ -1,4 +1,5 @@
 #include "stream.hpp"
+#include <protocol/wire/streams.hpp>
 
 namespace livemart::streams {
 

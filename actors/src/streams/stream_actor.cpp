@@ -1,4 +1,5 @@
 #include "stream.hpp"
+#include <protocol/wire/streams.hpp>
 
 /// One stream's actor: loading and passivation, status changes, the
 /// featured and pinned products, viewer counts; its drops and auctions live
