@@ -13,8 +13,8 @@
 #include <caf/all.hpp>
 
 #include <persistence/statements.hpp>
+#include <protocol/clock.hpp>
 #include <protocol/ids.hpp>
-#include <protocol/json.hpp>
 #include <protocol/log.hpp>
 
 /// One order's actor (docs/architecture.md, "Orders"). One file per role:

@@ -54,8 +54,9 @@ std::size_t distinct_products(const order& o) {
 /// stock, all recorded in one transaction with the transition.
 void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) {
   stop_open_payment(self, ctx, j, [self, ctx, j] {
-    // Paid at the last moment: an order that is paid for does not expire.
-    if (j->cmd.action == order_action::expire && self->state.o.status != order_status::pending) {
+    // Paid at the last moment: an order that is paid for does not expire
+    // (nor one whose hold has not ended by this node's clock: a later sweep takes it).
+    if (j->cmd.action == order_action::expire && !payment_overdue(self->state.o, wall_clock::now_ms())) {
       succeed(self, ctx, *j);
       return;
     }

@@ -77,7 +77,7 @@ void try_close(stream_pointer self, const context_ptr& ctx) {
   auto& st = self->state;
   if (!st.auction || !st.auction->open || st.closing)
     return;
-  auto left = st.auction->ends_at_ms - now_ms();
+  auto left = auction_time_left(*st.auction, now_ms());
   if (left > 0) {
     arm(self, tick::close, st.auction_generation, std::chrono::milliseconds{left});
     return;
@@ -123,38 +123,26 @@ void flush_bids(stream_pointer self, const context_ptr& ctx) {
   }
   struct accepted {
     pending_bid bid;
-    stream_auction after;
-    std::uint64_t outbid = 0;
-    bool extended = false;
+    bid_verdict verdict;
   };
+  std::vector<bid_attempt> attempts;
+  attempts.reserve(st.bids.size());
+  for (const auto& b : st.bids)
+    attempts.push_back({b.bidder, st.bidders[b.bidder], b.amount, b.at_ms});
+  auto verdicts = evaluate_bids(*st.auction, attempts, ctx->rules);
   auto batch = std::make_shared<std::vector<accepted>>();
   auto next = *st.auction;
   db_command cmd;
-  auto window = static_cast<std::int64_t>(ctx->cfg.auction_extend_window_s) * 1000;
-  auto extend_to = static_cast<std::int64_t>(ctx->cfg.auction_extend_to_s) * 1000;
-  for (auto& b : st.bids) {
-    if (b.at_ms >= next.ends_at_ms) {
-      b.rp.deliver(make_error(errc::conflict, "the auction has closed"));
+  for (std::size_t i = 0; i < st.bids.size(); ++i) {
+    auto& v = verdicts[i];
+    if (v.refusal) {
+      st.bids[i].rp.deliver(*v.refusal);
       continue;
     }
-    auto minimum = next_minimum_bid(ctx->tiers, next);
-    if (b.amount < minimum) {
-      b.rp.deliver(make_error(errc::conflict, "a bid must be at least " + std::to_string(minimum),
-                              {field_error{"amount_minor", "must be at least " + std::to_string(minimum)}}));
-      continue;
-    }
-    auto previous = next.leader_id;
-    next.leader_id = b.bidder;
-    next.leader_name = st.bidders[b.bidder];
-    next.price_minor = b.amount;
-    ++next.bid_count;
-    auto deadline = deadline_after_bid(next, b.at_ms, window, extend_to);
-    bool extended = deadline != next.ends_at_ms;
-    next.ends_at_ms = deadline;
-    next.next_minimum_minor = next_minimum_bid(ctx->tiers, next);
+    next = v.after;
     for (auto& s : persistence::auction_bid(ids::next(), next))
       cmd.statements.push_back(std::move(s));
-    batch->push_back({b, next, previous != b.bidder ? previous : 0, extended});
+    batch->push_back({st.bids[i], std::move(v)});
   }
   st.bids.clear();
   if (batch->empty()) {
@@ -177,12 +165,13 @@ void flush_bids(stream_pointer self, const context_ptr& ctx) {
             s.auction->ends_at_ms = std::min(cut, next.ends_at_ms);
         }
         for (auto& a : *batch) {
-          event(self, "bid", "auction", encode_auction(a.after));
-          if (a.extended)
-            event(self, "auction_extended", "auction", encode_auction(a.after));
-          if (a.outbid != 0)
-            user_push(self, a.outbid, personal_event("outbid", s, a.after));
-          a.bid.rp.deliver(a.after);
+          const auto& after = a.verdict.after;
+          event(self, "bid", "auction", encode_auction(after));
+          if (a.verdict.extended)
+            event(self, "auction_extended", "auction", encode_auction(after));
+          if (a.verdict.outbid != 0)
+            user_push(self, a.verdict.outbid, personal_event("outbid", s, after));
+          a.bid.rp.deliver(after);
         }
         flush_bids(self, ctx);
         try_close(self, ctx);
@@ -231,7 +220,7 @@ caf::result<stream_auction> open_auction(stream_pointer self, const context_ptr&
       a.started_at_ms = now_ms();
       a.ends_at_ms = a.started_at_ms + spec.duration_s * 1000;
       a.open = true;
-      a.next_minimum_minor = next_minimum_bid(ctx->tiers, a);
+      a.next_minimum_minor = next_minimum_bid(ctx->rules.tiers, a);
       auto next = mine.info;
       next.featured = with_featured(next.featured, a.product_id);
       commit(
@@ -258,10 +247,8 @@ caf::result<stream_auction> place_bid(stream_pointer self, const context_ptr& ct
   if (!s.auction || (auction_id != 0 && auction_id != s.auction->id))
     return make_error(errc::not_found, "no such auction");
   auto at = now_ms();
-  if (!s.auction->open || s.closing || at >= s.auction->ends_at_ms || s.info.status != stream_status::live)
-    return make_error(errc::conflict, "the auction has closed");
-  if (bidder == s.info.owner_id)
-    return make_error(errc::forbidden, "a seller cannot bid in its own auction");
+  if (auto refused = bid_refusal(*s.auction, s.info.status == stream_status::live, s.closing, s.info.owner_id, bidder, at))
+    return *refused;
   if (s.bids.size() >= ctx->cfg.bid_queue_max)
     return make_error(errc::overloaded, "too many bids waiting (streams.bid_queue_max)");
   auto rp = self->make_response_promise<stream_auction>();

@@ -143,8 +143,8 @@ caf::result<purchase_outcome> buy_from_drop(stream_pointer self, const context_p
     return refuse(make_error(errc::validation_failed, "a drop sells one product",
                              {field_error{"items", "a drop sells one product"}}));
   auto quantity = req.items.items.front().quantity;
-  if (!d.active || now_ms() >= d.ends_at_ms)
-    return refuse(make_error(errc::conflict, "the drop has ended"));
+  if (auto ended = drop_ended(d, now_ms()))
+    return refuse(*ended);
   req.items.items.front().product_id = d.product_id;
   req.drop_id = d.id;
   req.drop_price_minor = d.price_minor;
@@ -163,14 +163,9 @@ caf::result<purchase_outcome> buy_from_drop(stream_pointer self, const context_p
     admitted = true;
     reused = true;
   } else if (s.buying.count(k) == 0) {
-    if (quantity > d.remaining)
-      return refuse(make_error(errc::conflict, "the drop has " + std::to_string(d.remaining) + " left",
-                               {field_error{"quantity", "only " + std::to_string(d.remaining) + " left in the drop"}}));
     auto& mine = s.bought[buyer];
-    if (mine + quantity > d.per_buyer_limit)
-      return refuse(make_error(errc::conflict, "the drop allows " + std::to_string(d.per_buyer_limit) + " per buyer",
-                               {field_error{"quantity", "the drop allows " + std::to_string(d.per_buyer_limit)
-                                                          + " per buyer; you have " + std::to_string(mine)}}));
+    if (auto over = drop_limit(d, mine, quantity))
+      return refuse(*over);
     d.remaining -= quantity;
     mine += quantity;
     s.buying.insert(k);

@@ -18,8 +18,8 @@
 #include <persistence/stream_statements.hpp>
 #include <protocol/crypto.hpp>
 #include <protocol/ids.hpp>
-#include <protocol/json.hpp>
 #include <protocol/log.hpp>
+#include <protocol/stream_rules.hpp>
 #include <protocol/clock.hpp>
 
 /// Live streams, the parts one stream's actor is made of (docs/architecture.md,
@@ -41,7 +41,7 @@ enum class tick : std::uint8_t { idle = 0, push = 1, drop = 2, close = 3, ingest
 
 struct stream_context {
   conf::stream_settings cfg;
-  std::vector<conf::increment_tier> tiers;
+  auction_rules rules; ///< increments and anti-sniping (streams.bid_increments, auction_extend_*)
   std::chrono::milliseconds step_timeout;
   std::chrono::milliseconds order_timeout; ///< a placement by the order service
   persistence::database db;

@@ -156,7 +156,7 @@ void load(stream_pointer self, const context_ptr& ctx, std::uint64_t id) {
         auto auctions = persistence::decode_auctions(r.results[3]);
         if (!auctions.empty()) {
           s.auction = std::move(auctions.front());
-          s.auction->next_minimum_minor = s.auction->open ? next_minimum_bid(ctx->tiers, *s.auction) : 0;
+          s.auction->next_minimum_minor = s.auction->open ? next_minimum_bid(ctx->rules.tiers, *s.auction) : 0;
           if (s.auction->open)
             arm(self, tick::close, s.auction_generation, std::chrono::milliseconds{0});
         }

@@ -183,7 +183,11 @@ void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& 
   s.stream_index = sys.spawn(stream_index, cfg.streams.live_page_max);
   auto step = std::chrono::milliseconds{cfg.actors.step_timeout_ms};
   auto ctx = std::make_shared<const stream_context>(stream_context{
-    cfg.streams, conf::parse_increment_tiers(cfg.streams.bid_increments), step, 3 * step, *s.db, s.products, s.users,
+    cfg.streams,
+    auction_rules{conf::parse_increment_tiers(cfg.streams.bid_increments),
+                  static_cast<std::int64_t>(cfg.streams.auction_extend_window_s) * 1000,
+                  static_cast<std::int64_t>(cfg.streams.auction_extend_to_s) * 1000},
+    step, 3 * step, *s.db, s.products, s.users,
     s.orders, s.stream_index});
   s.streams.shards = registry::spawn_shards<stream_actor>(sys, cfg.actors.product_shards, ctx, spawn_stream,
                                                           registry::kind::stream);

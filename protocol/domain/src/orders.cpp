@@ -43,6 +43,10 @@ bool order_edge(order_status from, order_status to) {
   return false;
 }
 
+bool payment_overdue(const order& o, std::int64_t now_ms) {
+  return o.status == order_status::pending && o.payment_due_ms != 0 && now_ms >= o.payment_due_ms;
+}
+
 transition_rule order_transition_rule(order_status from, order_action action, order_party party) {
   using st = order_status;
   using act = order_action;

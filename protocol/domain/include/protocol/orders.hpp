@@ -161,6 +161,11 @@ struct order {
   std::int32_t version = 0;
 };
 
+/// Whether an order waits for a payment that is overdue at `now_ms`: a
+/// pending order whose hold ended (payment_due_ms). Only such an order
+/// expires; one paid at the last moment does not.
+bool payment_overdue(const order& o, std::int64_t now_ms);
+
 /// A change to a placed order, as the HTTP layer decoded it.
 struct order_command {
   order_action action = order_action::cancel;
