@@ -84,14 +84,6 @@ std::string stored_hash(const std::string& url, const std::string& email) {
   return rows.rows[0][0].text;
 }
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string b64(std::string_view bytes) {
-  return crypto::base64url_encode(bytes);
-}
-
 /// A compact JWS signed with HS256 under `key` (whatever the header claims).
 std::string sign(const std::string& key, const std::string& header_json, const std::string& payload_json) {
   auto input = b64(header_json) + "." + b64(payload_json);

@@ -148,10 +148,6 @@ std::string event_body(const std::string& id, const std::string& type, const std
          ",\"currency\":\"eur\"}}}";
 }
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 json::value reconcile(scene& sc, bool repair) {
   auto r = sc.m.c.post(std::string{"/admin/payments/reconcile?repair="} + (repair ? "true" : "false"), "",
                        sc.m.admin.token);

@@ -135,14 +135,6 @@ std::string scalar(const std::string& url, const std::string& query) {
 
 // -- tokens --------------------------------------------------------------------
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string b64(std::string_view bytes) {
-  return crypto::base64url_encode(bytes);
-}
-
 std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
   static const char no_key[1] = {0};
   unsigned char out[EVP_MAX_MD_SIZE];

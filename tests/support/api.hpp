@@ -12,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <protocol/clock.hpp>
+#include <protocol/crypto.hpp>
 #include <protocol/json.hpp>
 
 #include "http_client.hpp"
@@ -20,6 +22,16 @@
 
 /// Helpers for e2e tests that speak livemart's API.
 namespace livemart::testing {
+
+/// Seconds since the epoch, as the server under test reads its clock.
+inline std::int64_t now_s() {
+  return wall_clock::now_s();
+}
+
+/// base64url without padding, as in JWTs.
+inline std::string b64(std::string_view bytes) {
+  return crypto::base64url_encode(bytes);
+}
 
 inline std::string quote(std::string_view text) {
   std::string out;
