@@ -98,8 +98,10 @@ TEST_CASE("promises: a WebSocket is closed with 1001 at shutdown and with 4401 o
     marketplace m{{"--auth.access_token_ttl_s=" + std::to_string(ttl_ms / 1000), "--auth.clock_skew_s=0"}};
     auto s = open_shop(m);
     auto stream = live_stream(m, s, {});
-    auto issued = std::chrono::steady_clock::now(); // the buyer's token is younger than this
     auto buyer = sign_up(m.c, "buyer");
+    // The buyer's token is older than this, so it expires before it + ttl.
+    // (Taken before sign_up, a slow sign-up made the wait too short.)
+    auto issued = std::chrono::steady_clock::now();
     ws_client viewer{m.srv.port(), "/streams/" + stream + "/ws"};
     REQUIRE(viewer.status() == 101);
     viewer.send("{\"type\":\"hello\",\"token\":" + quote(buyer.token) + "}");
