@@ -93,6 +93,8 @@ std::vector<setting_entry> make_entries() {
     entry("http.request_timeout_ms", &s::http, &http_settings::request_timeout_ms, "budget for the actors to answer one request"),
     entry("http.change_timeout_ms", &s::http, &http_settings::change_timeout_ms, "budget for a request that changes an order (it may call the payment gateway)"),
     entry("http.shutdown_timeout_ms", &s::http, &http_settings::shutdown_timeout_ms, "grace period for in-flight requests on SIGTERM"),
+    entry("http.shutdown_unwind_ms", &s::http, &http_settings::shutdown_unwind_ms, "after the grace period, time for cancelled requests to unwind"),
+    entry("http.shutdown_poll_ms", &s::http, &http_settings::shutdown_poll_ms, "how often a stopping server checks for requests in flight"),
     entry("http.trust_forwarded_for", &s::http, &http_settings::trust_forwarded_for, "take the client address from X-Forwarded-For (behind a proxy only)"),
     entry("http.access_log", &s::http, &http_settings::access_log, "write one JSON access-log line per request"),
     entry("database.url", &s::database, &database_settings::url, "libpq conninfo or URI; DATABASE_URL also sets it", true),
@@ -203,6 +205,8 @@ std::vector<setting_entry> make_entries() {
     entry("streams.auction_duration_max_s", &s::streams, &stream_settings::auction_duration_max_s, "longest auction, seconds"),
     entry("streams.auction_extend_window_s", &s::streams, &stream_settings::auction_extend_window_s, "a bid this close to the end extends the auction"),
     entry("streams.auction_extend_to_s", &s::streams, &stream_settings::auction_extend_to_s, "time left after an extension"),
+    entry("streams.auction_close_retry_ms", &s::streams, &stream_settings::auction_close_retry_ms, "wait before closing an auction again after a failure"),
+    entry("streams.start_timeout_ms", &s::streams, &stream_settings::start_timeout_ms, "reading the live streams to start at boot"),
     entry("streams.bid_increments", &s::streams, &stream_settings::bid_increments, "price from (minor units) : smallest raise, comma-separated tiers"),
     entry("streams.bid_max_minor", &s::streams, &stream_settings::bid_max_minor, "highest bid, minor units"),
     entry("streams.bid_queue_max", &s::streams, &stream_settings::bid_queue_max, "bids waiting per stream at most"),
@@ -370,6 +374,9 @@ std::vector<std::string> validate(const settings& v) {
   require(v.http.trailer_bytes_max >= 64, "http.trailer_bytes_max must be at least 64");
   require(v.http.connections_max >= 1, "http.connections_max must be at least 1");
   require(v.http.request_timeout_ms >= 1, "http.request_timeout_ms must be positive");
+  require(v.http.shutdown_poll_ms >= 1, "http.shutdown_poll_ms must be positive");
+  require(v.streams.auction_close_retry_ms >= 1 && v.streams.start_timeout_ms >= 1,
+          "streams.auction_close_retry_ms and streams.start_timeout_ms must be positive");
   // (Checked only against a valid budget, so one mistake yields one message.)
   require(v.actors.step_timeout_ms >= 1
             && (v.http.request_timeout_ms == 0 || v.actors.step_timeout_ms <= v.http.request_timeout_ms),

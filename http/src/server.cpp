@@ -130,9 +130,9 @@ void server::impl::check_drained() {
     forced_close = true;
     close_all_sessions();
     // Give the cancelled operations a moment to unwind on their strands.
-    drain_deadline = clock::now() + std::chrono::milliseconds{500};
+    drain_deadline = clock::now() + std::chrono::milliseconds{cfg.http.shutdown_unwind_ms};
   }
-  drain_timer->expires_after(std::chrono::milliseconds{20});
+  drain_timer->expires_after(std::chrono::milliseconds{cfg.http.shutdown_poll_ms});
   drain_timer->async_wait([this](beast::error_code) { check_drained(); });
 }
 

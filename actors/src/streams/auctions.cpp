@@ -62,12 +62,13 @@ void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction 
         if (closed.result == "sold" || closed.result == "offered")
           user_push(self, closed.winner_id, personal_event("auction_won", s, closed));
       },
-      [self, rp](caf::error& err) mutable {
+      [self, ctx, rp](caf::error& err) mutable {
         self->state.closing = false;
         if (rp)
           rp->deliver(err);
         else
-          arm(self, tick::close, self->state.auction_generation, std::chrono::milliseconds{1'000});
+          arm(self, tick::close, self->state.auction_generation,
+              std::chrono::milliseconds{ctx->cfg.auction_close_retry_ms});
       });
 }
 
@@ -98,7 +99,8 @@ void try_close(stream_pointer self, const context_ptr& ctx) {
               if (result == "failed") {
                 // Not reached: try again (the key makes it one order).
                 self->state.closing = false;
-                arm(self, tick::close, self->state.auction_generation, std::chrono::milliseconds{1'000});
+                arm(self, tick::close, self->state.auction_generation,
+                    std::chrono::milliseconds{ctx->cfg.auction_close_retry_ms});
                 return;
               }
               closed.result = result;

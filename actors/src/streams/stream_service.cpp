@@ -149,7 +149,7 @@ stream_service_actor::behavior_type stream_service(stream_service_actor::statefu
 
 /// Starts the actors of the live streams (they list themselves), then ends.
 caf::behavior stream_starter(caf::event_based_actor* self, context_ptr ctx, stream_directory streams) {
-  self->request(ctx->db.reads, std::chrono::seconds{30}, query_atom::value, db_command{{persistence::streams_live()}})
+  self->request(ctx->db.reads, std::chrono::milliseconds{ctx->cfg.start_timeout_ms}, query_atom::value, db_command{{persistence::streams_live()}})
     .then(
       [self, ctx, streams](const db_result& r) {
         for (auto id : persistence::decode_stream_ids(r.results.front()))

@@ -34,6 +34,8 @@ struct http_settings {
   std::uint32_t request_timeout_ms = 5'000; ///< actor round trip budget per request
   std::uint32_t change_timeout_ms = 25'000; ///< budget of a request that changes an order (may call the gateway)
   std::uint32_t shutdown_timeout_ms = 10'000;
+  std::uint32_t shutdown_unwind_ms = 500;   ///< after the grace period: for cancelled requests to unwind before the stop
+  std::uint32_t shutdown_poll_ms = 20;      ///< how often a stopping server looks for requests still in flight
   bool trust_forwarded_for = false;         ///< take the client address from X-Forwarded-For
   bool access_log = true;
 };
@@ -169,6 +171,8 @@ struct stream_settings {
   std::uint32_t auction_duration_max_s = 3'600;    ///< longest auction
   std::uint32_t auction_extend_window_s = 10;      ///< a bid this close to the end extends the auction...
   std::uint32_t auction_extend_to_s = 10;          ///< ...so that this much time is left (not in sudden-death mode)
+  std::uint32_t auction_close_retry_ms = 1'000;    ///< wait before closing an auction again when its sale or its write failed
+  std::uint32_t start_timeout_ms = 30'000;         ///< reading the live streams to start at boot
   std::string bid_increments = "0:100,2000:250,10000:500,50000:1000,100000:2500"; ///< price from (minor units) : smallest raise
   std::int64_t bid_max_minor = 100'000'000;        ///< highest bid
   std::size_t bid_queue_max = 1'024;               ///< bids waiting for the one being written at most, per stream
