@@ -13,6 +13,7 @@
 #include <protocol/failpoint.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
+#include <protocol/wire/orders.hpp>
 #include <protocol/clock.hpp>
 
 namespace livemart {
@@ -53,6 +54,7 @@ struct product_state {
   struct pending_sale {
     sale_request req;
     order placed;
+    recorded_reply reply; ///< the placement stored for the key with the sale
     caf::typed_response_promise<sale_result> rp;
   };
   std::vector<pending_sale> sales_waiting;
@@ -262,7 +264,7 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
   b.payment_due_s = ctx->orders.hold_ttl_s;
   for (const auto& sale : *batch) {
     b.sales.push_back({sale.placed, sale.req.address_id, sale.req.key, sale.req.request_hash, sale.req.drop_id,
-                       ids::next(), ids::next()});
+                       ids::next(), ids::next(), sale.reply.body});
   }
   st.selling = true;
   ++st.in_flight;
@@ -278,10 +280,10 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
           if (row.outcome == sale_outcome::placed) {
             s.book.committed(kind::sale, sale.req.quantity);
             sold = true;
-            sale.rp.deliver(sale_result{sale_outcome::placed, sale.placed});
+            sale.rp.deliver(sale_result{sale_outcome::placed, std::move(sale.placed), std::move(sale.reply)});
           } else {
             s.book.failed(kind::sale, sale.req.quantity);
-            sale.rp.deliver(sale_result{row.outcome, {}});
+            sale.rp.deliver(sale_result{row.outcome, {}, {}});
           }
         }
         if (sold)
@@ -420,6 +422,8 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       o.subtotal_minor = totals.subtotal_minor;
       o.shipping_minor = totals.shipping_minor;
       o.total_minor = o.subtotal_minor + o.shipping_minor;
+      // The reply for the key, rendered once: stored with the sale, then sent.
+      sale.reply = sealed(purchase_outcome::placement(0, {o})).recorded;
       sale.rp = self->make_response_promise<sale_result>();
       auto rp = sale.rp;
       s.sales_waiting.push_back(std::move(sale));

@@ -1,6 +1,7 @@
 #include <persistence/statements.hpp>
 
 #include <array>
+#include <cassert>
 #include <string>
 #include <vector>
 
@@ -391,8 +392,7 @@ db_statement product_sell(const sale_batch& b) {
     ledger_ids.push_back(sale.ledger_id);
     keys.push_back(sale.key);
     hashes.push_back(sale.request_hash);
-    // The reply stored for the sale's key: the placement of its one order.
-    replies.push_back(render_outcome(purchase_outcome::placement(0, {o})).body);
+    replies.push_back(sale.reply);
     drops.push_back(sale.drop_id);
   }
   return {"product_sell",
@@ -528,16 +528,15 @@ std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows)
   return out;
 }
 
-db_statement idempotency_insert(const purchase_key& key, const purchase_outcome& outcome) {
-  auto reply = render_outcome(outcome);
-  return {"idempotency_insert", {db_uint(key.buyer), db_text(key.key), db_text(key.request_hash), db_int(reply.status),
-                                 db_text(std::move(reply.body))}};
+db_statement idempotency_insert(const purchase_key& key, const recorded_reply& reply) {
+  assert(reply.status != 0 && "only a sealed outcome is stored");
+  return {"idempotency_insert",
+          {db_uint(key.buyer), db_text(key.key), db_text(key.request_hash), db_int(reply.status), db_text(reply.body)}};
 }
 
-db_statement idempotency_update(const purchase_key& key, const purchase_outcome& outcome) {
-  auto reply = render_outcome(outcome);
-  return {"idempotency_update", {db_uint(key.buyer), db_text(key.key), db_int(reply.status),
-                                 db_text(std::move(reply.body))}};
+db_statement idempotency_update(const purchase_key& key, const recorded_reply& reply) {
+  assert(reply.status != 0 && "only a sealed outcome is stored");
+  return {"idempotency_update", {db_uint(key.buyer), db_text(key.key), db_int(reply.status), db_text(reply.body)}};
 }
 
 db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit) {

@@ -488,6 +488,7 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
     s.request_hash = "h";
     s.transition_id = ids::next();
     s.ledger_id = ids::next();
+    s.reply = sealed(purchase_outcome::placement(0, {s.placed})).recorded.body;
     return s;
   };
   auto add = [&](std::uint64_t address_id, const std::string& key, std::int64_t quantity) {

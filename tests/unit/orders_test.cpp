@@ -143,6 +143,21 @@ TEST_CASE("a purchase's outcome renders once and replays as the same bytes", "[o
     CHECK(again.body == first.body);
   }
 
+  SECTION("a sealed outcome is rendered once: the bytes it holds are what is stored and sent") {
+    auto placed = sealed(purchase_outcome::placement(55, {o}));
+    CHECK(placed.fresh);
+    CHECK(placed.recorded.status == 201);
+    CHECK(placed.recorded.body == encode_placement(55, {o}));
+    // The edge sends what was stored, not a new rendering of the orders.
+    auto sent = placed;
+    sent.orders.front().total_minor = 1;
+    CHECK(render_outcome(sent).body == placed.recorded.body);
+    // Sealing again (the orders changed: paid) renders them anew.
+    auto paid = sealed(sent);
+    CHECK(paid.recorded.body == encode_placement(55, sent.orders));
+    CHECK(paid.recorded.body != placed.recorded.body);
+  }
+
   SECTION("a refusal: its status and problem, as of the request that decided it") {
     auto p = make_problem(errc::conflict, "only 1 left");
     p.fields.push_back({"items[0].quantity", "only 1 left"});

@@ -10,6 +10,7 @@
 #include <persistence/statements.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
+#include <protocol/wire/orders.hpp>
 #include <actors/registry.hpp>
 
 /// The order service (docs/architecture.md, "Orders"): placing orders under

@@ -3,7 +3,7 @@
 namespace livemart::order_desk {
 
 purchase_outcome refusal(problem p, const placement& req) {
-  return purchase_outcome::refused(std::move(p), req.key.origin);
+  return sealed(purchase_outcome::refused(std::move(p), req.key.origin));
 }
 
 /// When a definitive outcome could not be stored, or a stored one could not
@@ -64,7 +64,7 @@ void replay_stored(order_pointer self, const context_ptr& ctx, const placement& 
 void record_and_finish(order_pointer self, const context_ptr& ctx, const placement& req, purchase_outcome outcome) {
   auto key = req.waiting_key();
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                db_command{{persistence::idempotency_insert(req.key, outcome)}})
+                db_command{{persistence::idempotency_insert(req.key, outcome.recorded)}})
     .then([self, key, outcome](const db_result&) { finish(self, key, outcome); },
           [self, ctx, req, key](caf::error& err) {
             if (err == db_refusal::idempotency_key_taken)
@@ -91,7 +91,7 @@ void release_and_record(order_pointer self, const context_ptr& ctx, const placem
   std::vector<std::uint64_t> ledger_ids;
   for (std::size_t i = 0; i < req.buy_now_lines; ++i)
     ledger_ids.push_back(ids::next());
-  db_command cmd{{persistence::idempotency_insert(req.key, refusal),
+  db_command cmd{{persistence::idempotency_insert(req.key, refusal.recorded),
                   persistence::checkout_release(req.body.checkout_id, checkout_status::failed, false, ledger_ids)}};
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
     .then(
@@ -181,10 +181,10 @@ void place(order_pointer self, const context_ptr& ctx, const placement& req) {
         std::vector<std::uint64_t> ledger_ids;
         for (std::size_t i = 0; i < parts.size(); ++i)
           ledger_ids.push_back(ids::next());
-        auto created = purchase_outcome::placement(req.body.checkout_id, orders);
+        auto created = sealed(purchase_outcome::placement(req.body.checkout_id, orders));
         db_command cmd{{persistence::checkout_place(req.body.checkout_id, req.key.buyer, order_ids, transition_ids,
                                                     ledger_ids),
-                        persistence::idempotency_insert(req.key, created)}};
+                        persistence::idempotency_insert(req.key, created.recorded)}};
         self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
           .then(
             [self, ctx, req, created](const db_result& placed) {
@@ -222,8 +222,9 @@ void pay_placed(order_pointer self, const context_ptr& ctx, const placement& req
   auto one_done = [self, ctx, req, g, placed] {
     if (--g->waiting > 0)
       return;
+    g->paid = sealed(std::move(g->paid)); // its orders now show their payments
     self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                  db_command{{persistence::idempotency_update(req.key, g->paid)}})
+                  db_command{{persistence::idempotency_update(req.key, g->paid.recorded)}})
       .then([self, req, g](const db_result&) { finish(self, req.waiting_key(), g->paid); },
             [self, req, placed](caf::error&) { finish(self, req.waiting_key(), placed); });
   };
@@ -303,7 +304,9 @@ void direct_sale(order_pointer self, const context_ptr& ctx, const placement& re
       [self, ctx, req](const sale_result& r) {
         switch (r.outcome) {
           case sale_outcome::placed: {
+            // Sealed by the product's actor, which stored this reply with the sale.
             auto placed = purchase_outcome::placement(0, {r.placed});
+            placed.recorded = r.reply;
             if (req.body.method.kind.empty())
               finish(self, req.waiting_key(), placed);
             else

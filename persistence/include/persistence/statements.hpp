@@ -267,6 +267,7 @@ struct sale_batch {
     std::uint64_t drop_id = 0; ///< 0: none
     std::uint64_t transition_id = 0;
     std::uint64_t ledger_id = 0;
+    std::string reply; ///< the placement stored for the key (a 201's body)
   };
   std::uint64_t product_id = 0;
   std::uint64_t seller_id = 0;
@@ -364,11 +365,11 @@ struct idempotency_record {
 };
 /// None when the key is new.
 std::optional<idempotency_record> decode_idempotency_record(const db_rows& rows);
-/// Stores the outcome as the edge renders it (render_outcome); a unique
-/// violation when the key was stored meanwhile.
-db_statement idempotency_insert(const purchase_key& key, const purchase_outcome& outcome);
-/// Replaces the stored outcome (a placement's, once its payments are known).
-db_statement idempotency_update(const purchase_key& key, const purchase_outcome& outcome);
+/// Stores a sealed outcome's reply (purchase_outcome::recorded) for the
+/// key; a unique violation when the key was stored meanwhile.
+db_statement idempotency_insert(const purchase_key& key, const recorded_reply& reply);
+/// Replaces the stored reply (a placement's, once its payments are known).
+db_statement idempotency_update(const purchase_key& key, const recorded_reply& reply);
 /// Forgets at most `limit` records older than `retention_h` hours.
 db_statement idempotency_expire(std::uint32_t retention_h, std::size_t limit);
 

@@ -310,12 +310,18 @@ purchase_outcome replayed_outcome(recorded_reply stored) {
 }
 
 recorded_reply render_outcome(const purchase_outcome& outcome) {
-  if (outcome.replayed)
+  if (outcome.recorded.status != 0)
     return outcome.recorded;
   if (outcome.placed)
     return {201, encode_placement(outcome.checkout_id, outcome.orders)};
   return {static_cast<std::int32_t>(info(outcome.refusal.code).status),
           render(outcome.refusal, outcome.origin.path, outcome.origin.request_id)};
+}
+
+purchase_outcome sealed(purchase_outcome outcome) {
+  outcome.recorded = {};
+  outcome.recorded = render_outcome(outcome);
+  return outcome;
 }
 
 std::vector<std::uint64_t> placement_order_ids(std::string_view document) {

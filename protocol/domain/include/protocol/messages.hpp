@@ -357,7 +357,7 @@ typename Inspector::result_type inspect(Inspector& f, sale_request& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sale_result& x) {
-  return f(caf::meta::type_name("sale_result"), x.outcome, x.placed);
+  return f(caf::meta::type_name("sale_result"), x.outcome, x.placed, x.reply);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reconcile_mismatch& x) {

@@ -189,6 +189,13 @@ struct sale_request {
   std::uint64_t drop_id = 0;
   std::int64_t unit_price_minor = -1;
 };
+/// A reply stored for an Idempotency-Key: the status and the bytes sent.
+/// Opaque to the domain; only the edge sends it.
+struct recorded_reply {
+  std::int32_t status = 0;
+  std::string body;
+};
+
 enum class sale_outcome : std::uint8_t {
   placed = 0,  ///< the order, committed with the outcome stored for the key
   replay = 1,  ///< the key was used before: nothing was sold
@@ -197,6 +204,7 @@ enum class sale_outcome : std::uint8_t {
 struct sale_result {
   sale_outcome outcome = sale_outcome::placed;
   order placed;
+  recorded_reply reply; ///< placed: the placement stored under the key
 };
 
 /// The request a purchase came from: its path and id. Kept with a refusal,
@@ -215,20 +223,13 @@ struct purchase_key {
   request_origin origin;
 };
 
-/// A reply stored for an Idempotency-Key: the status and the bytes sent.
-/// Opaque to the domain; only the edge sends it.
-struct recorded_reply {
-  std::int32_t status = 0;
-  std::string body;
-};
-
 /// The one outcome of a purchase under an Idempotency-Key, as the domain
 /// decides it: the orders placed, or a refusal. A failure that is not an
 /// outcome (the database away, a timeout) is an error instead and never
-/// stored. persistence stores the outcome with the purchase, rendered by
-/// render_outcome (protocol/wire/orders.hpp); the edge renders a fresh one
-/// the same way and sends a replayed one (replayed_outcome) as it was
-/// stored, so a key's replies are the same bytes.
+/// stored. The domain renders an outcome once, when it is decided
+/// (sealed, protocol/wire/orders.hpp), and keeps the bytes in `recorded`:
+/// persistence stores them under the key and the edge sends them, so a
+/// key's replies, fresh or replayed, are the same bytes.
 struct purchase_outcome {
   bool placed = false;   ///< orders exist under the key (made now or by an earlier request)
   bool fresh = false;    ///< this request placed them
@@ -238,7 +239,7 @@ struct purchase_outcome {
   std::vector<std::uint64_t> order_ids; ///< placed, now or before
   problem refusal;                      ///< refused now
   request_origin origin;                ///< refused now: the request that decided it
-  recorded_reply recorded;              ///< replayed
+  recorded_reply recorded;              ///< sealed or replayed: the reply stored under the key
 
   static purchase_outcome placement(std::uint64_t checkout_id, std::vector<order> orders);
   static purchase_outcome refused(problem p, request_origin origin);

@@ -47,9 +47,14 @@ std::string encode_placement(std::uint64_t checkout_id, const std::vector<order>
 /// of the stored placement) or refused (the code of the stored problem).
 purchase_outcome replayed_outcome(recorded_reply stored);
 
-/// The reply for an outcome: 201 and the placement, or the refusal's status
-/// and problem document (as of its origin), or the stored reply.
+/// The reply for an outcome: the one it holds (sealed or replayed), else
+/// 201 and the placement, or the refusal's status and problem document (as
+/// of its origin).
 recorded_reply render_outcome(const purchase_outcome& outcome);
+
+/// The outcome with its reply rendered once, in `recorded`: what is stored
+/// under the key and sent. Render it again after changing its orders.
+purchase_outcome sealed(purchase_outcome outcome);
 
 /// The order ids in a stored placement's document (encode_placement).
 std::vector<std::uint64_t> placement_order_ids(std::string_view document);
