@@ -1,10 +1,13 @@
 #include <conf/settings.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <limits>
 #include <sstream>
 #include <type_traits>
+
+#include <arpa/inet.h>
 
 namespace livemart::conf {
 namespace {
@@ -230,6 +233,18 @@ std::vector<setting_entry> make_entries() {
     entry("ws.session_check_ms", &s::ws, &ws_settings::session_check_ms, "how often connections look for ended sessions (a logout closes them)"),
     entry("node.id", &s::node, &node_settings::id, "this node's id (0..1023), embedded in generated ids"),
     entry("node.background_jobs", &s::node, &node_settings::background_jobs, "run the sweepers and periodic reconciliation on this node"),
+    entry("cluster.enabled", &s::cluster, &cluster_settings::enabled, "join a cluster of nodes (off: this node is the whole marketplace)"),
+    entry("cluster.address", &s::cluster, &cluster_settings::address, "address the cluster port binds to; keep it on a private network"),
+    entry("cluster.port", &s::cluster, &cluster_settings::port, "the cluster port (0: any free port)"),
+    entry("cluster.advertise", &s::cluster, &cluster_settings::advertise, "address peers connect to (empty: cluster.address)"),
+    entry("cluster.seeds", &s::cluster, &cluster_settings::seeds, "host:port of nodes to join through, comma-separated"),
+    entry("cluster.slots", &s::cluster, &cluster_settings::slots, "hash slots entities are placed in (a power of two; every node must agree)"),
+    entry("cluster.heartbeat_ms", &s::cluster, &cluster_settings::heartbeat_ms, "how often a node marks itself alive in PostgreSQL"),
+    entry("cluster.member_ttl_ms", &s::cluster, &cluster_settings::member_ttl_ms, "a member whose mark is older is dead and its slots are claimed"),
+    entry("cluster.connect_timeout_ms", &s::cluster, &cluster_settings::connect_timeout_ms, "connecting to a peer's cluster port"),
+    entry("cluster.link_heartbeat_ms", &s::cluster, &cluster_settings::link_heartbeat_ms, "CAF middleman heartbeats between connected nodes"),
+    entry("cluster.link_timeout_ms", &s::cluster, &cluster_settings::link_timeout_ms, "a peer silent this long is disconnected"),
+    entry("cluster.handoff_drain_ms", &s::cluster, &cluster_settings::handoff_drain_ms, "a moving slot's in-flight work gets this long before release"),
   };
 }
 
@@ -464,7 +479,32 @@ std::vector<std::string> validate(const settings& v) {
   require(v.ws.send_buffer_bytes == 0 || (v.ws.send_buffer_bytes >= 1'024 && v.ws.send_buffer_bytes <= 64 * 1'024 * 1'024),
           "ws.send_buffer_bytes must be 0 (the kernel sizes it) or 1024..67108864");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
+  {
+    auto slots = v.cluster.slots;
+    require(slots >= 1 && slots <= (1u << 20) && (slots & (slots - 1)) == 0,
+            "cluster.slots must be a power of two from 1 to 1048576");
+  }
+  require(v.cluster.heartbeat_ms >= 50 && v.cluster.member_ttl_ms >= 3 * v.cluster.heartbeat_ms,
+          "cluster.heartbeat_ms must be at least 50 and cluster.member_ttl_ms at least three heartbeats");
+  require(v.cluster.link_heartbeat_ms >= 50 && v.cluster.link_timeout_ms >= 2 * v.cluster.link_heartbeat_ms,
+          "cluster.link_heartbeat_ms must be at least 50 and cluster.link_timeout_ms at least two of them");
+  require(v.cluster.connect_timeout_ms >= 100 && v.cluster.handoff_drain_ms >= 100,
+          "cluster.connect_timeout_ms and cluster.handoff_drain_ms must be at least 100");
+  require(!v.cluster.enabled || is_private_address(v.cluster.address),
+          "cluster.address must be a loopback or private address (127/8, 10/8, 172.16/12, 192.168/16, ::1, fc00::/7): "
+          "the cluster port must not face the internet");
   return errors;
+}
+
+bool is_private_address(const std::string& address) {
+  unsigned char b[16];
+  if (::inet_pton(AF_INET, address.c_str(), b) == 1)
+    return b[0] == 127 || b[0] == 10 || (b[0] == 172 && (b[1] & 0xF0) == 16) || (b[0] == 192 && b[1] == 168);
+  if (::inet_pton(AF_INET6, address.c_str(), b) == 1) {
+    static constexpr unsigned char loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::equal(b, b + 16, loopback) || (b[0] & 0xFE) == 0xFC;
+  }
+  return false;
 }
 
 std::vector<increment_tier> parse_increment_tiers(std::string_view text) {

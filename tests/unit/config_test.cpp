@@ -605,6 +605,27 @@ TEST_CASE("config validate: limits and security floors", "[config]") {
     CHECK(rejected([](conf::settings& s) { s.ws.send_buffer_bytes = 1023; }, "ws.send_buffer_bytes"));
     CHECK(rejected([](conf::settings& s) { s.ws.send_buffer_bytes = 65 * 1024 * 1024; }, "ws.send_buffer_bytes"));
   }
+  SECTION("a cluster: slots a power of two, liveness windows that fit, a port that faces no internet") {
+    CHECK(accepted([](conf::settings& s) { s.cluster.slots = 1; }));
+    CHECK(rejected([](conf::settings& s) { s.cluster.slots = 1000; }, "cluster.slots"));
+    CHECK(rejected([](conf::settings& s) { s.cluster.slots = 0; }, "cluster.slots"));
+    CHECK(rejected([](conf::settings& s) { s.cluster.member_ttl_ms = 2'999; }, "cluster.member_ttl_ms"));
+    CHECK(rejected([](conf::settings& s) { s.cluster.link_timeout_ms = 999; }, "cluster.link_timeout_ms"));
+    for (const char* address : {"127.0.0.1", "10.1.2.3", "172.16.0.9", "172.31.255.1", "192.168.7.7", "::1", "fd00::7"})
+      CHECK(accepted([address](conf::settings& s) {
+        s.cluster.enabled = true;
+        s.cluster.address = address;
+      }));
+    for (const char* address : {"0.0.0.0", "172.32.0.1", "8.8.8.8", "::", "2001:db8::1", "localhost", ""})
+      CHECK(rejected(
+        [address](conf::settings& s) {
+          s.cluster.enabled = true;
+          s.cluster.address = address;
+        },
+        "cluster.address"));
+    // Off, the address is not used.
+    CHECK(accepted([](conf::settings& s) { s.cluster.address = "0.0.0.0"; }));
+  }
   SECTION("several problems are all reported") {
     auto errors = errors_for([](conf::settings& s) {
       s.auth.access_token_ttl_s = 3600;

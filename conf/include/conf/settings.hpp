@@ -205,6 +205,23 @@ struct node_settings {
   bool background_jobs = true; ///< run the sweepers (expired holds, unpaid orders) and periodic reconciliation
 };
 
+/// A cluster of nodes (docs/architecture.md, "The cluster"). Off: this
+/// node is the whole marketplace, as before.
+struct cluster_settings {
+  bool enabled = false;
+  std::string address = "127.0.0.1"; ///< the cluster port binds here: keep it on a private network
+  std::uint16_t port = 4370;         ///< the cluster port (CAF's io middleman); 0: any free port
+  std::string advertise;             ///< the address peers connect to (empty: cluster.address)
+  std::string seeds;                 ///< host:port of nodes to join through, comma-separated
+  std::uint32_t slots = 16'384;      ///< hash slots entities are placed in; every node must agree
+  std::uint32_t heartbeat_ms = 1'000; ///< how often a node marks itself alive in PostgreSQL
+  std::uint32_t member_ttl_ms = 5'000; ///< a member whose mark is older is dead, and its slots are claimed
+  std::uint32_t connect_timeout_ms = 2'000;  ///< connecting to a peer's cluster port
+  std::uint32_t link_heartbeat_ms = 500;     ///< CAF middleman heartbeats between connected nodes
+  std::uint32_t link_timeout_ms = 2'000;     ///< a peer silent this long is disconnected (SIGSTOP, partition)
+  std::uint32_t handoff_drain_ms = 2'000;    ///< a moving slot's in-flight work gets this long before release
+};
+
 struct settings {
   http_settings http;
   database_settings database;
@@ -217,6 +234,7 @@ struct settings {
   stream_settings streams;
   ws_settings ws;
   node_settings node;
+  cluster_settings cluster;
 };
 
 /// One named setting: how to read it from text and print it back.
@@ -236,6 +254,10 @@ struct increment_tier {
 /// Parses streams.bid_increments ("0:100,2000:250"): tiers rising from 0,
 /// positive steps. Empty when malformed.
 std::vector<increment_tier> parse_increment_tiers(std::string_view text);
+
+/// Whether `address` is a numeric loopback or private address (127/8,
+/// 10/8, 172.16/12, 192.168/16, ::1, fc00::/7): where a cluster port may bind.
+bool is_private_address(const std::string& address);
 
 /// All settings, in a stable order.
 std::span<const setting_entry> setting_entries();
