@@ -72,8 +72,8 @@ void request_context::respond_problem(problem p) {
   response r;
   r.status = info(p.code).status;
   r.content_type = "application/problem+json";
-  if (p.retry_after_s == 0 && (p.code == errc::database_unavailable || p.code == errc::overloaded
-                               || p.code == errc::timeout || p.code == errc::shutting_down))
+  // Every 503 and 429 says when to come back.
+  if (p.retry_after_s == 0 && (r.status == 503 || r.status == 429))
     p.retry_after_s = app_.cfg.database.retry_after_s;
   if (p.retry_after_s > 0)
     r.headers.emplace_back("Retry-After", std::to_string(p.retry_after_s));

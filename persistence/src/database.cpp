@@ -82,11 +82,12 @@ caf::error unavailable() {
 std::variant<db_result, pg_error> run_all(pg_connection& conn, const db_command& cmd) {
   db_result out;
   out.results.reserve(cmd.statements.size());
-  for (const auto& s : cmd.statements) {
-    auto r = conn.run(s);
+  for (std::size_t i = 0; i < cmd.size(); ++i) {
+    auto r = conn.run(cmd.sent(i));
     if (auto* e = std::get_if<pg_error>(&r))
       return *e;
-    out.results.push_back(std::get<db_rows>(std::move(r)));
+    if (cmd.reported(i))
+      out.results.push_back(std::get<db_rows>(std::move(r)));
   }
   for (const auto& rows : out.results)
     rows.published();
@@ -124,7 +125,7 @@ caf::behavior reader(caf::stateful_actor<reader_state>* self, conf::database_set
         return std::forward<decltype(value)>(value);
       };
       // One statement needs no transaction; several see one snapshot.
-      bool transaction = cmd.statements.size() > 1;
+      bool transaction = cmd.size() > 1;
       auto attempt = [&](pg_connection& conn) {
         if (transaction)
           conn.run_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -366,7 +367,50 @@ writer_actor::behavior_type writer(writer_pointer self, conf::database_settings 
   };
 }
 
+// -- membership link ------------------------------------------------------------------
+
+struct link_state {
+  std::unique_ptr<lazy_connection> conn;
+  static inline const char* name = "db_membership_link";
+};
+
+/// Each command in its own transaction, on the one connection that holds
+/// the node's advisory lock. Nothing is retried: the caller decides (a
+/// heartbeat that failed is simply sent again at the next beat).
+membership_link_actor::behavior_type membership_link(membership_link_actor::stateful_pointer<link_state> self,
+                                                     conf::database_settings cfg) {
+  self->state.conn = std::make_unique<lazy_connection>(std::move(cfg), "membership");
+  return {
+    [self](write_atom, const db_command& cmd) -> caf::result<db_result> {
+      auto* conn = self->state.conn->get();
+      if (conn == nullptr)
+        return unavailable();
+      if (auto begun = conn->run_sql("BEGIN"); std::holds_alternative<pg_error>(begun)) {
+        self->state.conn->drop();
+        return unavailable();
+      }
+      auto result = run_all(*conn, cmd);
+      if (auto* e = std::get_if<pg_error>(&result)) {
+        if (e->connection_lost)
+          self->state.conn->drop();
+        else
+          conn->run_sql("ROLLBACK");
+        return to_error(*e);
+      }
+      if (auto committed = conn->run_sql("COMMIT"); auto* e = std::get_if<pg_error>(&committed)) {
+        self->state.conn->drop();
+        return to_error(*e);
+      }
+      return std::get<db_result>(std::move(result));
+    },
+  };
+}
+
 } // namespace
+
+membership_link_actor start_membership_link(caf::actor_system& sys, const conf::database_settings& cfg) {
+  return sys.spawn<caf::detached>(membership_link, cfg);
+}
 
 database start_database(caf::actor_system& sys, const conf::database_settings& cfg) {
   database db;

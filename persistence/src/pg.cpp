@@ -107,6 +107,8 @@ caf::error to_error(const pg_error& e) {
     return state_refusal(e.message);
   if (e.sqlstate == "LM412")
     return make_error(db_refusal::stale, e.message);
+  if (e.sqlstate == "LM421")
+    return make_error(db_refusal::not_owner, e.message);
   if (e.sqlstate == "LM422")
     return make_error(errc::validation_failed, e.message);
   if (e.sqlstate == "57014")
@@ -183,9 +185,10 @@ pg_connection::run_pipelined(const std::vector<const db_command*>& commands) {
   };
   bool sent = send_sql("BEGIN");
   for (const auto* cmd : commands) {
-    for (const auto& statement : cmd->statements) {
+    for (std::size_t s = 0; s < cmd->size(); ++s) {
       if (!sent)
         break;
+      const auto& statement = cmd->sent(s);
       std::vector<const char*> values;
       values.reserve(statement.params.size());
       for (const auto& p : statement.params)
@@ -221,7 +224,7 @@ pg_connection::run_pipelined(const std::vector<const db_command*>& commands) {
   if (auto* e = std::get_if<pg_error>(&r))
     first_error = *e;
   for (std::size_t c = 0; c < commands.size(); ++c) {
-    for (std::size_t i = 0; i < commands[c]->statements.size(); ++i) {
+    for (std::size_t i = 0; i < commands[c]->size(); ++i) {
       if (!next_result(r))
         return broken();
       if (auto* e = std::get_if<pg_error>(&r)) {
@@ -229,7 +232,7 @@ pg_connection::run_pipelined(const std::vector<const db_command*>& commands) {
           first_error = *e;
           statement_failed = !e->connection_lost;
         }
-      } else {
+      } else if (commands[c]->reported(i)) {
         out[c].results.push_back(std::get<db_rows>(std::move(r)));
       }
     }

@@ -1,4 +1,5 @@
 #include <persistence/statements.hpp>
+#include <persistence/cluster_statements.hpp>
 #include <persistence/stream_statements.hpp>
 
 #include <array>
@@ -19,7 +20,8 @@ constexpr auto catalog = std::to_array<named_statement>({
 std::span<const named_statement> statement_catalog() {
   static const std::vector<named_statement> all = [] {
     std::vector<named_statement> v{catalog.begin(), catalog.end()};
-    for (auto list : {account_statements(), catalog_statements(), order_statements(), stream_statement_catalog()})
+    for (auto list : {account_statements(), catalog_statements(), order_statements(), stream_statement_catalog(),
+                      cluster_statement_catalog()})
       v.insert(v.end(), list.begin(), list.end());
     return v;
   }();

@@ -28,6 +28,14 @@ struct database {
 
 database start_database(caf::actor_system& sys, const conf::database_settings& cfg);
 
+/// A cluster node's membership link: one connection of its own, which holds
+/// the node's advisory lock while the process lives (a lock that is free
+/// tells the others it died) and runs the membership and ownership
+/// statements (cluster_statements.hpp), each command in one transaction.
+/// Its own connection, so a busy writer never delays a heartbeat.
+using membership_link_actor = caf::typed_actor<caf::replies_to<write_atom, db_command>::with<db_result>>;
+membership_link_actor start_membership_link(caf::actor_system& sys, const conf::database_settings& cfg);
+
 /// Asks both to stop; the writer commits what it has queued first.
 void stop_database(database& db);
 

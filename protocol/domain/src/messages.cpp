@@ -82,6 +82,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<place_request>("place_request");
   cfg.add_message_type<purchase_key>("purchase_key");
   cfg.add_message_type<purchase_outcome>("purchase_outcome");
+  cfg.add_message_type<cluster_member>("cluster_member");
+  cfg.add_message_type<std::vector<cluster_member>>("std::vector<cluster_member>");
+  cfg.add_message_type<cluster_view>("cluster_view");
   cfg.add_message_type<order>("order");
   cfg.add_message_type<std::vector<order>>("std::vector<order>");
   cfg.add_message_type<order_command>("order_command");

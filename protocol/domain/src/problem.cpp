@@ -19,6 +19,7 @@ errc edge_code(db_refusal what) {
   switch (what) {
     case db_refusal::wrong_state:
     case db_refusal::insufficient: return errc::limit_reached;
+    case db_refusal::not_owner: return errc::moved;
     default: return errc::conflict;
   }
 }
@@ -34,6 +35,7 @@ std::string_view db_refusal_name(db_refusal what) {
     case db_refusal::stale: return "stale";
     case db_refusal::wrong_state: return "wrong_state";
     case db_refusal::insufficient: return "insufficient";
+    case db_refusal::not_owner: return "not_owner";
   }
   return "refused";
 }
@@ -44,7 +46,7 @@ struct row {
 };
 
 // The one table from domain error to HTTP status and problem type.
-constexpr std::array<row, 27> table{{
+constexpr std::array<row, 28> table{{
   {errc::none, {200, "none", "No error"}},
   {errc::malformed_json, {400, "malformed-json", "The request body is not valid JSON"}},
   {errc::invalid_field_type, {400, "invalid-field-type", "A field has the wrong type"}},
@@ -72,6 +74,7 @@ constexpr std::array<row, 27> table{{
   {errc::payment_declined, {402, "payment-declined", "The payment was declined"}},
   {errc::gateway_unavailable, {502, "payment-gateway-unavailable", "The payment gateway failed"}},
   {errc::not_implemented, {501, "not-implemented", "The server does not implement this"}},
+  {errc::moved, {503, "moved", "The resource moved to another node; retry"}},
 }};
 
 } // namespace
@@ -84,7 +87,8 @@ bool is_duplicate(const caf::error& err) {
   if (err.category() != db_category)
     return false;
   auto what = static_cast<db_refusal>(err.code());
-  return what != db_refusal::stale && what != db_refusal::wrong_state && what != db_refusal::insufficient;
+  return what != db_refusal::stale && what != db_refusal::wrong_state && what != db_refusal::insufficient
+         && what != db_refusal::not_owner;
 }
 
 std::string refused_state(const caf::error& err) {

@@ -27,8 +27,20 @@ struct db_statement {
 };
 
 /// Statements run in order and atomically: all of them take effect or none.
+/// A guard (a name, when set) runs first in the same transaction and its
+/// rows are dropped: the cluster's fence (persistence::cluster_fence), whose
+/// failure fails the command and only it.
 struct db_command {
   std::vector<db_statement> statements;
+  db_statement guard;
+
+  bool guarded() const { return !guard.name.empty(); }
+  /// Statements sent, the guard included.
+  std::size_t size() const { return statements.size() + (guarded() ? 1 : 0); }
+  /// The i-th statement sent: the guard first, when there is one.
+  const db_statement& sent(std::size_t i) const { return guarded() ? (i == 0 ? guard : statements[i - 1]) : statements[i]; }
+  /// Whether the i-th statement sent returns rows the caller sees.
+  bool reported(std::size_t i) const { return !guarded() || i > 0; }
 };
 
 struct db_rows {

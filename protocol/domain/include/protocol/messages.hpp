@@ -8,6 +8,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include <protocol/catalog.hpp>
+#include <protocol/cluster.hpp>
 #include <protocol/db_types.hpp>
 #include <protocol/orders.hpp>
 #include <protocol/problem.hpp>
@@ -94,6 +95,8 @@ using viewers_atom = caf::atom_constant<caf::atom("viewers")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using join_atom = caf::atom_constant<caf::atom("join")>;
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 
 /// A stream with its key, shown once (creation and rotation).
@@ -133,7 +136,7 @@ typename Inspector::result_type inspect(Inspector& f, db_statement& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, db_command& x) {
-  return f(caf::meta::type_name("db_command"), x.statements);
+  return f(caf::meta::type_name("db_command"), x.statements, x.guard);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, db_rows& x) {
@@ -472,5 +475,16 @@ problem to_problem_with_fields(const caf::error& err);
 
 /// Registers every message type above and the error category.
 void add_message_types(caf::actor_system_config& cfg);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_member& x) {
+  return f(caf::meta::type_name("cluster_member"), x.node_id, x.incarnation, x.cluster_address, x.http_address,
+           x.version, x.status, x.heartbeat_age_ms, x.slots_owned, x.connected);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_view& x) {
+  return f(caf::meta::type_name("cluster_view"), x.enabled, x.node_id, x.incarnation, x.slots, x.owned, x.moving,
+           x.version, x.members);
+}
 
 } // namespace livemart

@@ -42,6 +42,7 @@ enum class errc : std::uint8_t {
   payment_declined,          ///< 402 the gateway declined the payment method
   gateway_unavailable,       ///< 502 the payment gateway failed or did not answer
   not_implemented,           ///< 501 a transfer coding this server does not implement
+  moved,                     ///< 503 the entity's slot moved to another node meanwhile; retry
 };
 
 /// The CAF error category of `errc` values.
@@ -106,6 +107,7 @@ enum class db_refusal : std::uint8_t {
   stale,                 ///< the row changed since it was read (LM412)
   wrong_state,           ///< the row is not in the state the change needs (LM409 "<what>_<state>"); refused_state()
   insufficient,          ///< a stock move would go below zero (LM409 insufficient_*)
+  not_owner,             ///< the fence: this node no longer owns the entity's slot (LM421)
 };
 
 caf::error make_error(db_refusal what, std::string detail = {});
