@@ -6,6 +6,8 @@
 //   livemart seed          fill an empty catalog with demo data
 //   livemart reconcile     compare our payments with the gateway's records
 //   livemart config        print the effective settings
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <caf/all.hpp>
 #include <sodium.h>
 
+#include <actors/cluster.hpp>
 #include <actors/services.hpp>
 #include <conf/settings.hpp>
 #include <http/server.hpp>
@@ -184,16 +187,34 @@ int run_serve(const conf::settings& cfg) {
   caf::actor_system_config caf_cfg;
   scheduler_config(cfg, caf_cfg);
   add_actor_message_types(caf_cfg);
+  if (cfg.cluster.enabled)
+    cluster_config(cfg, caf_cfg);
   caf::actor_system sys{caf_cfg};
 
   log::start();
   auto svc = start_services(sys, cfg, tokens, gateway_for(cfg));
+  // A node the others declared dead stops serving: its slots are owned
+  // elsewhere now (its writes would fail at the fence anyway).
+  static std::atomic<bool> evicted{false};
+  std::string cluster_address;
+  int status = 0;
+  if (cfg.cluster.enabled) {
+    auto node = spawn_cluster(sys, cfg, svc, [] {
+      evicted = true;
+      std::raise(SIGTERM);
+    });
+    if (auto* err = std::get_if<std::string>(&node)) {
+      status = fail(*err);
+    } else {
+      svc.cluster = std::get<cluster_node>(node).actor;
+      cluster_address = std::get<cluster_node>(node).address;
+    }
+  }
   metrics::registry::global().make_callback_gauge(
     "livemart_actors_running", "Actors alive in this node", [&sys] { return static_cast<double>(sys.registry().running()); });
-  int status = 0;
   // The catalog must be searchable before the first request: wait for the
   // search index (a failed first load keeps retrying in the background).
-  {
+  if (status == 0) {
     caf::scoped_actor self{sys};
     auto started = std::chrono::steady_clock::now();
     self->request(svc.search, std::chrono::seconds{cfg.catalog.search_load_timeout_s}, ready_atom::value)
@@ -225,10 +246,22 @@ int run_serve(const conf::settings& cfg) {
     } catch (const std::exception& e) {
       status = fail(e.what());
     }
+    if (status == 0 && svc.cluster) {
+      // A member from here on: it claims its slots at its first beat.
+      // Seeds are asked first (each within cluster.connect_timeout_ms).
+      caf::scoped_actor self{sys};
+      auto seeds = static_cast<std::uint32_t>(std::count(cfg.cluster.seeds.begin(), cfg.cluster.seeds.end(), ',') + 1);
+      auto budget = std::chrono::milliseconds{cfg.actors.step_timeout_ms + 2 * seeds * cfg.cluster.connect_timeout_ms};
+      self->request(svc.cluster, budget, join_atom::value, cluster_address,
+                    cfg.http.address + ":" + std::to_string(port))
+        .receive([](const cluster_view&) {},
+                 [&](caf::error& err) { status = fail("cannot join the cluster: " + to_problem(err).detail); });
+    }
     if (status == 0) {
       // Scripts and tests wait for this line to learn the port.
       log::info("listening", "\"url\":\"http://" + cfg.http.address + ":" + std::to_string(port) + "\",\"port\":"
-                               + std::to_string(port) + ",\"node\":" + std::to_string(cfg.node.id));
+                               + std::to_string(port) + ",\"node\":" + std::to_string(cfg.node.id)
+                               + (cluster_address.empty() ? std::string{} : ",\"cluster\":\"" + cluster_address + "\""));
       front_door.run_until_stopped();
     } else {
       front_door.stop();
@@ -239,6 +272,11 @@ int run_serve(const conf::settings& cfg) {
   // commits short (the writer flushes its queue on exit).
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGTERM, SIG_IGN);
+  // A graceful stop hands this node's slots to the others at once.
+  if (svc.cluster && !evicted && status == 0)
+    leave_cluster(sys, svc.cluster, std::chrono::milliseconds{cfg.actors.step_timeout_ms});
+  if (evicted)
+    status = 3;
   stop_services(svc);
   sys.await_all_actors_done();
   log::info("stopped");

@@ -1,4 +1,5 @@
 #include <actors/services.hpp>
+#include <actors/cluster.hpp>
 
 #include <caf/all.hpp>
 
@@ -9,6 +10,7 @@ namespace livemart {
 
 void add_actor_message_types(caf::actor_system_config& cfg) {
   add_message_types(cfg);
+  add_cluster_message_types(cfg);
 }
 
 namespace {
@@ -84,6 +86,8 @@ void stop_services(services& s) {
   stop(s.limiter);
   stop(s.hasher);
   stop(s.health);
+  if (s.cluster)
+    stop(s.cluster);
   persistence::stop_database(*s.db);
 }
 

@@ -1,6 +1,7 @@
 #include "context.hpp"
 
 #include <protocol/metrics.hpp>
+#include <protocol/wire/cluster.hpp>
 
 namespace livemart::http {
 
@@ -17,6 +18,23 @@ void add_ops_routes(router& r) {
     ctx->ask(
       ctx->svc().health, [ctx](caf::ok_atom) { ctx->respond_json(200, R"({"status":"ready","database":"ok"})"); },
       ready_atom::value);
+  });
+
+  // The cluster as this node sees it: members, their state and slots.
+  r.add("GET", "/admin/cluster", [](const context_ptr& ctx) {
+    if (!ctx->authenticate())
+      return;
+    ctx->with_role(role::admin, [ctx](const user_profile&) {
+      if (!ctx->svc().cluster) {
+        cluster_view alone;
+        alone.node_id = static_cast<std::uint16_t>(ctx->cfg().node.id);
+        ctx->respond_json(200, encode_cluster_view(alone));
+        return;
+      }
+      ctx->ask(
+        ctx->svc().cluster, [ctx](const cluster_view& v) { ctx->respond_json(200, encode_cluster_view(v)); },
+        get_atom::value);
+    });
   });
 
   r.add("GET", "/metrics", [](const context_ptr& ctx) {

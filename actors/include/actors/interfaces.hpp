@@ -279,4 +279,42 @@ using stream_service_actor = caf::typed_actor<
   caf::replies_to<create_atom, std::uint64_t, stream_draft>::with<stream_keyed>,
   caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<stream_info>>>;
 
+/// What a node tells a peer that connected to its cluster port: who it is
+/// (node id, incarnation, the cluster protocol it speaks) and the shards of
+/// its registries, which requests for entities it owns are forwarded to.
+struct node_hello {
+  std::uint16_t node_id = 0;
+  std::uint64_t incarnation = 0;
+  std::string protocol;
+  std::vector<product_registry_actor> products;
+  std::vector<order_registry_actor> orders;
+  std::vector<stream_registry_actor> streams;
+  std::vector<user_shard_actor> users;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
+  return f(caf::meta::type_name("node_hello"), x.node_id, x.incarnation, x.protocol, x.products, x.orders, x.streams,
+           x.users);
+}
+
+/// The one actor a node publishes on its cluster port: a peer says who it
+/// is (node id, incarnation) and gets this node's hello. Nothing else of a
+/// node is reachable from its cluster port until a hello handed it out.
+using node_gateway_actor =
+  caf::typed_actor<caf::replies_to<hello_atom, std::uint16_t, std::uint64_t>::with<node_hello>>;
+
+/// This node's membership of its cluster (actors/src/cluster.cpp). `join`
+/// (its cluster address and HTTP address) makes it a member, once; from then on
+/// it marks the node alive in PostgreSQL, evicts silent members, claims
+/// the slots rendezvous hashing gives it and releases, after a drain,
+/// those it no longer should own. `get` is its view (GET /admin/cluster);
+/// `leave` gives its slots back and ends the membership.
+using cluster_actor = caf::typed_actor<
+  caf::replies_to<join_atom, std::string, std::string>::with<cluster_view>,
+  caf::replies_to<hello_atom, std::uint16_t, std::uint64_t>::with<node_hello>,
+  caf::replies_to<get_atom>::with<cluster_view>,
+  caf::replies_to<leave_atom>::with<bool>,
+  caf::reacts_to<beat_atom, std::uint64_t>>;
+
 } // namespace livemart

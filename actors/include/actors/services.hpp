@@ -69,6 +69,7 @@ struct services {
   stream_index_actor stream_index;
   stream_directory streams;
   stream_service_actor stream_service;
+  cluster_actor cluster; ///< cluster.enabled only: this node's membership (set by main before serving)
 };
 
 /// Registers every message type of protocol/ (add_message_types) and the

@@ -1,0 +1,210 @@
+// A cluster of real livemart processes on loopback sharing one PostgreSQL:
+// membership, one live owner per slot, an even spread, a refused duplicate
+// node id, a graceful leave and a crash handing their slots over.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <protocol/placement.hpp>
+
+#include "api.hpp"
+
+using namespace livemart;
+using namespace livemart::testing;
+
+namespace {
+
+constexpr std::int64_t slots = 1024;
+
+/// Fast beats, so that a test sees a crash handled within a second or two.
+std::vector<std::string> node_flags(int node) {
+  return {"--cluster.enabled=true",       "--node.id=" + std::to_string(node), "--cluster.port=0",
+          "--cluster.slots=" + std::to_string(slots), "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=1500",
+          "--cluster.handoff_drain_ms=200"};
+}
+
+struct cluster_of_nodes {
+  temp_database db;
+  std::string keys = "test:" + crypto::to_hex(crypto::random_bytes(32)); // every node signs and checks with it
+  std::map<int, std::unique_ptr<server_process>> nodes;
+  std::unique_ptr<http_client> c;
+  api_user admin;
+
+  std::string seed; ///< the first node's cluster address: the others join through it
+
+  explicit cluster_of_nodes(std::initializer_list<int> ids) {
+    for (int id : ids)
+      start(id);
+    c = std::make_unique<http_client>(nodes.begin()->second->port());
+    admin = make_admin(db.url(), *c);
+  }
+
+  void start(int id) {
+    auto flags = node_flags(id);
+    if (!seed.empty())
+      flags.push_back("--cluster.seeds=" + seed);
+    nodes[id] = std::make_unique<server_process>(db.url(), flags,
+                                                 std::vector<std::pair<std::string, std::string>>{
+                                                   {"LIVEMART_AUTH_JWT_KEYS", keys}});
+    if (seed.empty())
+      seed = cluster_address(*nodes[id]);
+  }
+
+  /// The cluster address a node's listening line names.
+  static std::string cluster_address(const server_process& node) {
+    for (const auto& line : node.output()) {
+      auto at = line.find("\"cluster\":\"");
+      if (line.find("\"listening\"") != std::string::npos && at != std::string::npos) {
+        auto from = at + 11;
+        return line.substr(from, line.find('"', from) - from);
+      }
+    }
+    FAIL("no cluster address in the listening line");
+    return {};
+  }
+
+  /// Waits until node `id` holds a link to every other live member.
+  void await_links(int id) {
+    auto started = std::chrono::steady_clock::now();
+    auto linked = [&] {
+      auto v = view(id); // (the members below are read from it)
+      for (const auto& m : v.find("members")->as_array())
+        if (m.string_or("status") == "up" && !m.find("connected")->as_bool())
+          return false;
+      return true;
+    };
+    while (!linked()) {
+      REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds{15});
+      ::poll(nullptr, 0, 20); // bounded pacing: links are made at a node's beat
+    }
+  }
+
+  /// GET /admin/cluster on node `id`.
+  json::value view(int id) {
+    http_client on{nodes.at(id)->port()};
+    auto r = on.get("/admin/cluster", admin.token);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return r.json();
+  }
+
+  /// Slots owned per live member, as node `id` reports them.
+  std::map<int, std::int64_t> owners(int id) {
+    std::map<int, std::int64_t> out;
+    auto v = view(id);
+    for (const auto& m : v.find("members")->as_array())
+      if (m.string_or("status") == "up")
+        out[static_cast<int>(integer_field(m, "node"))] = integer_field(m, "slots_owned");
+    return out;
+  }
+
+  /// Waits (at most `limit`) until node `id` reports exactly `live` up,
+  /// each owning the slots rendezvous hashing gives it; how long that took.
+  std::chrono::milliseconds await_owners(int id, const std::vector<int>& live,
+                                         std::chrono::milliseconds limit = std::chrono::seconds{15}) {
+    std::vector<placement::node_id> members(live.begin(), live.end());
+    std::map<int, std::int64_t> expected;
+    for (auto n : placement::rendezvous_table(slots, members))
+      ++expected[n];
+    auto started = std::chrono::steady_clock::now();
+    auto settled = [&] { return owners(id) == expected; };
+    while (!settled()) {
+      REQUIRE(std::chrono::steady_clock::now() - started < limit);
+      ::poll(nullptr, 0, 20); // bounded pacing: membership changes have no push to await
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  }
+
+  /// Slots whose owner is not a live member (PostgreSQL's view).
+  std::string orphans() {
+    return sql(db.url(), "SELECT count(*) FROM slot_owners s LEFT JOIN cluster_members m ON m.node_id = s.node_id "
+                         "AND m.status = 'up' WHERE m.node_id IS NULL")
+      .rows[0][0]
+      .text;
+  }
+};
+
+} // namespace
+
+TEST_CASE("cluster: three nodes share the slots evenly, each slot with one live owner", "[e2e][cluster]") {
+  cluster_of_nodes cl{1, 2, 3};
+  cl.await_owners(1, {1, 2, 3});
+  // Every node sees the same members and the same spread.
+  auto seen = cl.owners(1);
+  for (int id : {2, 3})
+    CHECK(cl.owners(id) == seen);
+  for (const auto& [node, owned] : seen) {
+    INFO("node " << node << " owns " << owned << " of " << slots);
+    CHECK(owned > slots / 3 * 85 / 100);
+    CHECK(owned < slots / 3 * 115 / 100);
+  }
+  CHECK(cl.orphans() == "0");
+  auto v = cl.view(2);
+  CHECK(v.find("enabled")->as_bool());
+  CHECK(integer_field(v, "node") == 2);
+  CHECK(integer_field(v, "slots") == slots);
+  CHECK(v.string_or("protocol") == "livemart-cluster-1");
+  // A full mesh through CAF's middleman: every node links to the others.
+  for (int id : {1, 2, 3})
+    cl.await_links(id);
+
+  SECTION("a peer that speaks another cluster protocol is refused at the handshake") {
+    auto colon = cl.seed.rfind(':');
+    auto host = cl.seed.substr(0, colon);
+    auto port = static_cast<std::uint16_t>(std::stoi(cl.seed.substr(colon + 1)));
+    auto try_with = [&](const std::string& protocol) {
+      caf::actor_system_config cfg;
+      cfg.load<caf::io::middleman>();
+      cfg.set("middleman.app-identifiers", std::vector<std::string>{protocol});
+      caf::actor_system sys{cfg};
+      auto remote = sys.middleman().remote_actor(host, port); // blocking: the test's own thread
+      return remote ? caf::error{} : remote.error();
+    };
+    CHECK(try_with("livemart-cluster-0") == caf::sec::incompatible_application_ids);
+    // Our protocol passes the handshake; the gateway is typed, so an
+    // untyped handle is refused only for its interface.
+    auto same = try_with("livemart-cluster-1");
+    INFO(to_string(same));
+    CHECK((!same || same == caf::sec::unexpected_actor_messaging_interface));
+  }
+
+  SECTION("a second process with a live node id is refused at start-up") {
+    auto flags = node_flags(2);
+    flags.insert(flags.begin(), "serve");
+    flags.push_back("--http.port=0");
+    auto [status, output] = server_process::run(flags, {{"DATABASE_URL", cl.db.url()}, {"LIVEMART_AUTH_JWT_KEYS", cl.keys}});
+    INFO(output);
+    CHECK(status != 0);
+    CHECK(output.find("node.id 2 belongs to a live process") != std::string::npos);
+    CHECK(cl.owners(1) == seen); // nothing moved
+  }
+
+  SECTION("a node that leaves hands its slots over; one that crashes loses them to the survivors") {
+    // It releases its slots before it exits; the others claim them at
+    // their next beat.
+    REQUIRE(cl.nodes.at(3)->stop() == 0);
+    auto handed = cl.await_owners(1, {1, 2});
+    WARN("slots of a node that left owned again " << handed.count() << " ms after its exit");
+    CHECK(cl.orphans() == "0");
+
+    cl.nodes.at(2)->kill();
+    // The issue's bound: within 5 s of kill -9 (the lock frees at once;
+    // the survivors see it at their next beat).
+    auto claimed = cl.await_owners(1, {1}, std::chrono::seconds{5});
+    WARN("slots of a killed node owned again after " << claimed.count() << " ms");
+    CHECK(cl.orphans() == "0");
+    auto members = cl.view(1).find("members")->as_array();
+    REQUIRE(members.size() == 3);
+    for (const auto& m : members)
+      CHECK(m.string_or("status") == (integer_field(m, "node") == 1 ? "up" : "dead"));
+
+    // The crashed node's id comes back as a new incarnation and gets its share.
+    cl.start(2);
+    cl.await_owners(1, {1, 2});
+  }
+}
