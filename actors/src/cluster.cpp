@@ -73,6 +73,7 @@ struct cluster_state {
   std::string cluster_address; ///< host:port, as published and joined with
   ps::membership_link_actor link;
   node_hello hello; ///< what a peer's hello gets (its incarnation once joined)
+  std::shared_ptr<routing_cell> routing; ///< what directories and registries route by
   std::function<void()> on_evicted;
   std::chrono::milliseconds step_timeout{0};
 
@@ -92,6 +93,26 @@ struct cluster_state {
 };
 
 using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
+
+/// Publishes who owns which slot, this node's epochs and its peers'
+/// registries for the directories and registries of this node: after
+/// every change of owners, epochs or links.
+void publish_routes(cluster_pointer self) {
+  auto& st = self->state;
+  if (!st.routing || st.incarnation == 0)
+    return;
+  auto table = std::make_unique<routing_table>();
+  table->me = st.me;
+  table->slots = st.slots;
+  table->owners = st.owners;
+  table->epochs.assign(st.slots, 0);
+  for (const auto& [slot, epoch] : st.owned)
+    table->epochs[slot] = epoch;
+  for (const auto& [node, p] : st.peers)
+    if (p.gateway)
+      table->peers.emplace(node, p.hello);
+  st.routing->publish(std::move(table));
+}
 
 /// Ends the beat in flight and arms the next one. A newer generation
 /// makes any beat message already on its way stale, so there is always
@@ -209,6 +230,7 @@ void connect_peers(cluster_pointer self) {
         it->second.hello = std::move(hello);
         self->monitor(gateway);
         log::info("cluster: linked to a member", "\"node\":" + std::to_string(node));
+        publish_routes(self);
       },
       failed);
   }
@@ -258,6 +280,7 @@ void rebalance(cluster_pointer self) {
           s.moving.erase(slot);
           s.owners[slot] = -1;
         }
+        publish_routes(self);
         next_beat(self);
       },
       [self](caf::error& err) { unreachable(self, err); });
@@ -295,6 +318,7 @@ void refresh(cluster_pointer self) {
                 it = s.owned.count(it->first) != 0 ? std::next(it) : s.moving.erase(it);
               s.version = version;
               s.read_once = true;
+              publish_routes(self);
               connect_peers(self);
               rebalance(self);
             },
@@ -319,6 +343,10 @@ void beat(cluster_pointer self) {
         if (!ps::decode_alive(r.results.at(0))) {
           s.evicted = true;
           s.beating = false;
+          // Nothing is this node's any more: every request is answered `moved`.
+          s.owned.clear();
+          std::fill(s.owners.begin(), s.owners.end(), -1);
+          publish_routes(self);
           log::error("cluster: this node was evicted (declared dead by the others); it stops serving",
                      "\"node\":" + std::to_string(s.me) + ",\"incarnation\":\"" + ids::format(s.incarnation) + "\"");
           if (s.on_evicted)
@@ -458,6 +486,7 @@ cluster_actor::behavior_type cluster_member_actor(cluster_pointer self, cluster_
       if (it->second.gateway && it->second.gateway.address() == msg.source) {
         log::warn("cluster: lost the link to a member", "\"node\":" + std::to_string(it->first));
         st.peers.erase(it);
+        publish_routes(self);
         break;
       }
     }
@@ -524,6 +553,8 @@ cluster_actor::behavior_type cluster_member_actor(cluster_pointer self, cluster_
             s.evicted = true; // no more beats: this incarnation is over
             s.owned.clear();
             s.moving.clear();
+            std::fill(s.owners.begin(), s.owners.end(), -1);
+            publish_routes(self);
             log::info("cluster: left", "\"node\":" + std::to_string(s.me));
             rp.deliver(true);
           },
@@ -577,6 +608,7 @@ std::variant<cluster_node, std::string> spawn_cluster(caf::actor_system& sys, co
   init.hello.orders = svc.order_actors.shards;
   init.hello.streams = svc.streams.shards;
   init.hello.users = svc.users.shards;
+  init.routing = svc.routing;
   init.link = ps::start_membership_link(sys, cfg.database);
   auto member = sys.spawn(cluster_member_actor, std::move(init));
   auto gw = sys.spawn(gateway, member);

@@ -3,6 +3,7 @@
 #include <actors/stock_book.hpp>
 
 #include <actors/registry.hpp>
+#include "fence.hpp"
 
 #include <cassert>
 #include <unordered_map>
@@ -38,6 +39,7 @@ struct product_state {
   // Not an aggregate: CAF 0.17 builds a state from the actor's pointer when
   // it can, and C++20 would then initialise the first member from it.
   product_state() = default;
+  entity_fence fence; ///< every write carries it (fenced): none without a cluster
   bool loaded = false;
   bool exists = false;
   caf::error load_error;
@@ -217,7 +219,7 @@ caf::result<stock_update> move_stock(product_pointer self, const std::shared_ptr
   ++st.in_flight;
   auto rp = self->make_response_promise<stock_update>();
   auto statement = persistence::stock_move(ids::next(), st.committed.id, kind, quantity, reason, actor_id, checkout_id);
-  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{std::move(statement)}})
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{{std::move(statement)}}, self->state.fence))
     .then(
       [self, ctx, rp, kind, quantity](const db_result& r) mutable {
         auto& s = self->state;
@@ -269,7 +271,7 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
   st.selling = true;
   ++st.in_flight;
   using kind = stock_kind;
-  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::product_sell(b)}})
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{{persistence::product_sell(b)}}, self->state.fence))
     .then(
       [self, ctx, batch](const db_result& r) {
         auto& s = self->state;
@@ -309,8 +311,9 @@ void flush_sales(product_pointer self, const std::shared_ptr<const product_conte
 
 product_actor::behavior_type product_behavior(product_pointer self, std::uint64_t id,
                                               product_registry_actor registry,
-                                              std::shared_ptr<const product_context> ctx) {
+                                              std::shared_ptr<const product_context> ctx, entity_fence fence) {
   auto& st = self->state;
+  st.fence = fence;
   st.committed.id = id;
   st.last_activity = std::chrono::steady_clock::now();
   st.subscribers = self->home_system().groups().get_local(product_group_name(id));
@@ -480,7 +483,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       ++s.in_flight;
       // Await: a second edit must see this one's version.
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                    db_command{{persistence::product_update(apply_patch(s.committed, patch))}})
+                    fenced(db_command{{persistence::product_update(apply_patch(s.committed, patch))}}, self->state.fence))
         .await(
           [self, ctx, rp](const db_result& r) mutable {
             auto& current = self->state;
@@ -519,7 +522,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       auto rp = self->make_response_promise<stock_update>();
       ++s.in_flight;
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                    db_command{{persistence::product_set_price(s.committed.id, price_minor)}})
+                    fenced(db_command{{persistence::product_set_price(s.committed.id, price_minor)}}, self->state.fence))
         .then(
           [self, ctx, rp](const db_result& r) mutable {
             auto rows = persistence::decode_products(r.results.front());
@@ -541,8 +544,8 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
 }
 
 product_actor spawn_product(caf::actor_system& sys, std::uint64_t id, product_registry_actor registry,
-                            const std::shared_ptr<const product_context>& ctx) {
-  return sys.spawn(product_behavior, id, std::move(registry), ctx);
+                            const std::shared_ptr<const product_context>& ctx, const entity_fence& fence) {
+  return sys.spawn(product_behavior, id, std::move(registry), ctx, fence);
 }
 
 } // namespace
@@ -553,13 +556,14 @@ std::string product_group_name(std::uint64_t product_id) {
 
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
                                           const persistence::database& db, search_actor search, seller_actor sellers,
-                                          category_actor categories) {
+                                          category_actor categories, std::shared_ptr<const routing_cell> routing) {
   auto ctx = std::make_shared<const product_context>(product_context{
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.actors.product_idle_ms},
     std::chrono::milliseconds{cfg.catalog.detail_refresh_ms}, cfg.orders, db, std::move(search), std::move(sellers),
     std::move(categories)});
   return product_directory{registry::spawn_shards<product_actor>(sys, cfg.actors.product_shards, ctx, spawn_product,
-                                                                  registry::kind::product)};
+                                                                  registry::kind::product, routing),
+                           routing, &node_hello::products};
 }
 
 } // namespace livemart

@@ -8,6 +8,12 @@
 
 namespace livemart {
 
+metrics::counter& forwarded_to_peers() {
+  static auto& c = metrics::registry::global().make_counter(
+    "livemart_cluster_forwarded_total", "Messages for an entity sent to the node that owns it");
+  return c;
+}
+
 void add_actor_message_types(caf::actor_system_config& cfg) {
   add_message_types(cfg);
   add_cluster_message_types(cfg);
@@ -35,6 +41,8 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
                         const gateway_factory& make_gateway) {
   services s;
   s.db = std::make_shared<persistence::database>(persistence::start_database(sys, cfg.database));
+  if (cfg.cluster.enabled)
+    s.routing = std::make_shared<routing_cell>();
   const auto& db = *s.db;
   s.health = sys.spawn(health, db, std::chrono::milliseconds{cfg.actors.step_timeout_ms});
   s.hasher = spawn_hasher(sys, cfg.auth);
@@ -47,12 +55,12 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.sellers = spawn_sellers(sys, cfg, db, s.users);
   s.categories = spawn_categories(sys, cfg, db);
   s.search = spawn_search(sys, cfg, db, s.categories);
-  s.products = spawn_product_directory(sys, cfg, db, s.search, s.sellers, s.categories);
+  s.products = spawn_product_directory(sys, cfg, db, s.search, s.sellers, s.categories, s.routing);
   s.product_service = spawn_product_service(sys, cfg, db, s.users, s.sellers, s.categories, s.search, s.products);
   s.reviews = spawn_reviews(sys, cfg, db, s.products);
   s.checkouts = spawn_checkouts(sys, cfg, db, s.products);
   s.gateway = make_gateway ? make_gateway(sys, cfg) : spawn_sandbox_gateway(sys, cfg.payments);
-  s.order_actors = spawn_order_directory(sys, cfg, db, s.products, s.users, s.gateway);
+  s.order_actors = spawn_order_directory(sys, cfg, db, s.products, s.users, s.gateway, s.routing);
   s.orders = spawn_orders(sys, cfg, db, s.products, s.users, s.checkouts, s.order_actors, s.gateway);
   // Outcomes the gateway learns later reach the orders as events.
   caf::anon_send(s.gateway, put_atom::value, caf::actor_cast<caf::actor>(s.orders));

@@ -66,7 +66,7 @@ void close_pending(hub_pointer self, std::uint16_t code, const std::string& reas
 }
 
 /// Where the stream's requests go (the route is asked each time: it may move).
-const stream_registry_actor& route(hub_pointer self) {
+stream_registry_actor route(hub_pointer self) {
   return self->state.svc->streams.route(self->state.stream_id);
 }
 

@@ -3,9 +3,12 @@
 // node id, a graceful leave and a crash handing their slots over.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -207,4 +210,132 @@ TEST_CASE("cluster: three nodes share the slots evenly, each slot with one live 
     cl.start(2);
     cl.await_owners(1, {1, 2});
   }
+}
+
+namespace {
+
+/// What open_shop and listing need: a client and an admin, on one node.
+struct front {
+  http_client c;
+  api_user admin;
+};
+
+} // namespace
+
+TEST_CASE("cluster: any node serves any product, and a flash sale over three nodes sells exactly the stock",
+          "[e2e][cluster]") {
+  cluster_of_nodes cl{1, 2, 3};
+  cl.await_owners(1, {1, 2, 3});
+  for (int id : {1, 2, 3})
+    cl.await_links(id);
+  front via1{http_client{cl.nodes.at(1)->port()}, cl.admin};
+  auto s = open_shop(via1);
+  constexpr int stock = 40;
+  auto product = listing(via1, s, "Drop " + unique_suffix(), 1500, stock);
+
+  // Every node answers for it, whichever owns it.
+  for (int id : {1, 2, 3}) {
+    http_client on{cl.nodes.at(id)->port()};
+    auto r = on.get("/products/" + product);
+    INFO("node " << id << ": " << r.body);
+    REQUIRE(r.status == 200);
+    CHECK(integer_field(r.json(), "stock") == stock);
+  }
+
+  // One Idempotency-Key sent to two nodes at once: one order, the same reply.
+  {
+    auto buyer = sign_up(via1.c, "twice");
+    auto address = add_address(via1.c, buyer);
+    auto send = [&](int node, std::optional<http_reply>& out) {
+      std::string error;
+      auto c = http_client::try_connect(cl.nodes.at(node)->port(), error);
+      for (int attempt = 0; c && attempt < 20; ++attempt) {
+        out = c->try_request("POST", "/orders", checkout_body({{product, 1}}, address),
+                             {{"Content-Type", "application/json"},
+                              {"Authorization", "Bearer " + buyer.token},
+                              {"Idempotency-Key", "same-key-" + buyer.id}});
+        if (!out || out->status != 503)
+          return;
+        ::poll(nullptr, 0, 50); // what Retry-After asks, bounded
+      }
+    };
+    std::optional<http_reply> on2, on3;
+    std::thread t2{send, 2, std::ref(on2)};
+    std::thread t3{send, 3, std::ref(on3)};
+    t2.join();
+    t3.join();
+    REQUIRE(on2);
+    REQUIRE(on3);
+    INFO(on2->body << " / " << on3->body);
+    CHECK(on2->status == 201);
+    CHECK(on3->status == 201);
+    CHECK(on2->body == on3->body);
+    CHECK(sql(cl.db.url(), "SELECT count(*) FROM orders WHERE buyer_id = " + buyer.id).rows[0][0].text == "1");
+  }
+  constexpr int left = stock - 1;
+
+  // 12 buyers, four per node, each trying to buy 5 units one at a time.
+  constexpr int buyers = 12;
+  constexpr int tries = 5;
+  std::vector<api_user> who;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < buyers; ++i) {
+    who.push_back(sign_up(via1.c, "buyer"));
+    addresses.push_back(add_address(via1.c, who.back()));
+  }
+  std::atomic<int> placed{0}, sold_out{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < buyers; ++i) {
+    threads.emplace_back([&, i] {
+      std::string error;
+      auto c = http_client::try_connect(cl.nodes.at(1 + i % 3)->port(), error);
+      if (!c) {
+        other += tries;
+        return;
+      }
+      for (int t = 0; t < tries; ++t) {
+        auto key = "flash-" + std::to_string(i) + "-" + std::to_string(t);
+        // A 503 (a slot moving, the database busy) is retried with the same key.
+        for (int attempt = 0; attempt < 20; ++attempt) {
+          auto reply = c->try_request("POST", "/orders", checkout_body({{product, 1}}, addresses[i]),
+                                      {{"Content-Type", "application/json"},
+                                       {"Authorization", "Bearer " + who[i].token},
+                                       {"Idempotency-Key", key}});
+          if (!reply) {
+            other += 1;
+            break;
+          }
+          const auto& r = *reply;
+          if (r.status == 503) {
+            ::poll(nullptr, 0, 50); // what Retry-After asks, bounded
+            continue;
+          }
+          (r.status == 201 ? placed : r.status == 409 ? sold_out : other) += 1;
+          break;
+        }
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  CHECK(placed == left);
+  CHECK(sold_out == buyers * tries - left);
+  CHECK(other == 0);
+  auto row = sql(cl.db.url(), "SELECT p.stock, p.sold, (SELECT count(*) FROM order_items i WHERE i.product_id = p.id) "
+                              "FROM products p WHERE p.id = " + product);
+  CHECK(row.rows[0][0].text == "0");
+  CHECK(row.rows[0][1].text == std::to_string(stock));
+  CHECK(row.rows[0][2].text == std::to_string(stock));
+  // The sales went to the product's one actor, on its owner: the two other
+  // nodes sent theirs over, one hop each.
+  int forwarding = 0;
+  for (int id : {1, 2, 3}) {
+    http_client on{cl.nodes.at(id)->port()};
+    CHECK(integer_field(on.get("/products/" + product).json(), "stock") == 0);
+    auto metrics = on.get("/metrics").body;
+    auto at = metrics.find("\nlivemart_cluster_forwarded_total ");
+    if (at != std::string::npos && std::stod(metrics.substr(at + 33)) > 0)
+      ++forwarding;
+  }
+  CHECK(forwarding >= 2);
 }

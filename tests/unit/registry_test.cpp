@@ -44,7 +44,8 @@ toy_actor::behavior_type toy(toy_actor::pointer self, int incarnation, std::uint
   };
 }
 
-toy_actor spawn_toy(caf::actor_system& sys, std::uint64_t id, registry_of<toy_actor> reg, const world_ptr& world) {
+toy_actor spawn_toy(caf::actor_system& sys, std::uint64_t id, registry_of<toy_actor> reg, const world_ptr& world,
+                    const entity_fence&) {
   auto actor = sys.spawn(toy, static_cast<int>(world->spawned.size()) + 1, id, std::move(reg), world);
   world->spawned.push_back(actor);
   return actor;
@@ -63,7 +64,8 @@ struct fixture {
   caf::scoped_actor self{sys, true};
   world_ptr world = std::make_shared<toy_world>();
   registry_of<toy_actor> reg =
-    sys.spawn(registry::forwarding_registry<toy_actor, world_ptr>, world, spawn_toy, registry::kind::product);
+    sys.spawn(registry::forwarding_registry<toy_actor, world_ptr>, world, spawn_toy, registry::kind::product,
+              std::shared_ptr<const routing_cell>{});
   static constexpr std::uint64_t id = 42;
 
   ~fixture() {

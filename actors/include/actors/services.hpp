@@ -2,14 +2,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include <caf/fwd.hpp>
 
 #include <actors/interfaces.hpp>
+#include <actors/routing.hpp>
 #include <actors/sessions.hpp>
 #include <conf/settings.hpp>
 #include <protocol/jwt.hpp>
+#include <protocol/metrics.hpp>
 
 namespace livemart {
 
@@ -18,14 +21,40 @@ struct database; // started by start_services; only actors/ reaches into it
 } // namespace persistence
 
 /// Where an entity lives: `route(id)` is the shard to send `(id, ...)` to.
-/// Ids spread over the shards by a multiplicative hash, so each entity has
-/// exactly one owner. In a cluster `route` returns the owner node's shard,
-/// and callers stay as they are.
+/// Ids spread over a node's shards by a multiplicative hash. In a cluster
+/// (`routing` set) an id whose slot another node owns goes to that node's
+/// shard, from its hello; callers stay as they are. An id whose owner is
+/// unknown or not linked goes to a local shard, which answers `moved`.
+/// livemart_cluster_forwarded_total: messages `route` sent to another
+/// node's registry.
+metrics::counter& forwarded_to_peers();
+
 template <class Shard>
 struct directory {
   std::vector<Shard> shards;
-  const Shard& route(std::uint64_t id) const {
-    return shards[static_cast<std::size_t>(((id * 0x9E3779B97F4A7C15ull) >> 32) % shards.size())];
+  std::shared_ptr<const routing_cell> routing; ///< null: this node owns every entity
+  std::vector<Shard> node_hello::*peer_shards = nullptr; ///< the peer's shards of this kind
+
+  static std::size_t index(std::uint64_t id, std::size_t count) {
+    return static_cast<std::size_t>(((id * 0x9E3779B97F4A7C15ull) >> 32) % count);
+  }
+
+  Shard route(std::uint64_t id) const {
+    if (routing && peer_shards != nullptr) {
+      if (const auto* table = routing->load()) {
+        auto owner = table->owner_of(id);
+        if (owner >= 0 && owner != table->me) {
+          if (const auto* hello = table->peer(owner)) {
+            const auto& theirs = hello->*peer_shards;
+            if (!theirs.empty()) {
+              forwarded_to_peers().add();
+              return theirs[index(id, theirs.size())];
+            }
+          }
+        }
+      }
+    }
+    return shards[index(id, shards.size())];
   }
 };
 
@@ -70,6 +99,7 @@ struct services {
   stream_directory streams;
   stream_service_actor stream_service;
   cluster_actor cluster; ///< cluster.enabled only: this node's membership (set by main before serving)
+  std::shared_ptr<routing_cell> routing; ///< cluster.enabled only: published by `cluster`, read by the directories
 };
 
 /// Registers every message type of protocol/ (add_message_types) and the
@@ -100,7 +130,8 @@ sessions_actor spawn_sessions(caf::actor_system& sys, const conf::settings& cfg,
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
                                           const persistence::database& db, search_actor search, seller_actor sellers,
-                                          category_actor categories);
+                                          category_actor categories,
+                                          std::shared_ptr<const routing_cell> routing = {});
 search_actor spawn_search(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                           category_actor categories);
 product_service_actor spawn_product_service(caf::actor_system& sys, const conf::settings& cfg,
@@ -112,7 +143,8 @@ order_service_actor spawn_orders(caf::actor_system& sys, const conf::settings& c
                                  product_directory products, user_directory users, checkout_actor checkouts,
                                  order_directory order_actors, gateway_actor gateway);
 order_directory spawn_order_directory(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                                      product_directory products, user_directory users, gateway_actor gateway);
+                                      product_directory products, user_directory users, gateway_actor gateway,
+                                      std::shared_ptr<const routing_cell> routing = {});
 /// The built-in sandbox gateway (see sandbox_gateway.cpp for its test tokens).
 gateway_actor spawn_sandbox_gateway(caf::actor_system& sys, const conf::payment_settings& cfg);
 review_actor spawn_reviews(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,

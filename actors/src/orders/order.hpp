@@ -4,6 +4,7 @@
 #include <persistence/database.hpp>
 
 #include <actors/registry.hpp>
+#include "../fence.hpp"
 
 #include <cassert>
 #include <deque>
@@ -55,6 +56,7 @@ struct order_state {
   // Not an aggregate: CAF 0.17 builds a state from the actor's pointer when
   // it can, and C++20 would then initialise the first member from it.
   order_state() = default;
+  entity_fence fence; ///< every write carries it (fenced): none without a cluster
   bool loaded = false;
   bool exists = false;
   caf::error load_error;
@@ -82,7 +84,8 @@ void run_command(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
 void with_party(order_pointer self, const context_ptr& ctx, std::uint64_t user, std::function<void(std::optional<order_party>)> then);
 void next(order_pointer self, const context_ptr& ctx);
 caf::error unusable(const order_state& st);
-order_actor spawn_order(caf::actor_system& sys, std::uint64_t id, order_registry_actor registry, const context_ptr& ctx);
+order_actor spawn_order(caf::actor_system& sys, std::uint64_t id, order_registry_actor registry, const context_ptr& ctx,
+                        const entity_fence& fence);
 db_statement move_statement(const order& o, order_status to, std::uint64_t actor, const std::string& reason);
 void apply_move(order& o, order_status to, const std::string& reason, const db_rows& rows);
 void announce_returns(const context_ptr& ctx, order_pointer self, const db_rows& rows);

@@ -95,7 +95,7 @@ void run_command(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
       db_command cmd{{move_statement(current, to, j->user, reason)}};
       if (j->cmd.action == order_action::ship)
         cmd.statements.push_back(persistence::order_set_shipping(current.id, j->cmd.carrier, j->cmd.tracking_number));
-      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(std::move(cmd), self->state.fence))
         .then(
           [self, ctx, j, to, reason](const db_result& r) {
             auto& o = self->state.o;
@@ -187,8 +187,9 @@ caf::error unusable(const order_state& st) {
 }
 
 order_actor::behavior_type order_behavior(order_pointer self, std::uint64_t id, order_registry_actor registry,
-                                          context_ptr ctx) {
+                                          context_ptr ctx, entity_fence fence) {
   auto& st = self->state;
+  st.fence = fence;
   st.o.id = id;
   st.last_activity = std::chrono::steady_clock::now();
   // Load the committed state before anything else is handled (await).
@@ -283,8 +284,9 @@ order_actor::behavior_type order_behavior(order_pointer self, std::uint64_t id, 
   };
 }
 
-order_actor spawn_order(caf::actor_system& sys, std::uint64_t id, order_registry_actor registry, const context_ptr& ctx) {
-  return sys.spawn(order_behavior, id, std::move(registry), ctx);
+order_actor spawn_order(caf::actor_system& sys, std::uint64_t id, order_registry_actor registry, const context_ptr& ctx,
+                        const entity_fence& fence) {
+  return sys.spawn(order_behavior, id, std::move(registry), ctx, fence);
 }
 
 } // namespace livemart::orders
@@ -292,15 +294,17 @@ order_actor spawn_order(caf::actor_system& sys, std::uint64_t id, order_registry
 namespace livemart {
 
 order_directory spawn_order_directory(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                                      product_directory products, user_directory users, gateway_actor gateway) {
+                                      product_directory products, user_directory users, gateway_actor gateway,
+                                      std::shared_ptr<const routing_cell> routing) {
   using namespace orders;
   auto ctx = std::make_shared<const order_context>(order_context{
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.payments.gateway_timeout_ms},
     std::chrono::milliseconds{cfg.actors.order_idle_ms}, cfg.actors.order_queue_max, cfg.payments.gateway,
     cfg.payments.capture == "on_ship", db,
     std::move(products), std::move(users), std::move(gateway)});
-  return order_directory{
-    registry::spawn_shards<order_actor>(sys, cfg.actors.order_shards, ctx, orders::spawn_order, registry::kind::order)};
+  return order_directory{registry::spawn_shards<order_actor>(sys, cfg.actors.order_shards, ctx, orders::spawn_order,
+                                                            registry::kind::order, routing),
+                         routing, &node_hello::orders};
 }
 
 } // namespace livemart

@@ -27,7 +27,7 @@ void give_back(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> 
             // Refused: nothing was given back; the pending row closes.
             auto refused = make_error(errc::gateway_unavailable, "the gateway refused the refund: " + r.failure_reason);
             self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                          db_command{{persistence::refund_settle(refund_id, false, r.ref)}})
+                          fenced(db_command{{persistence::refund_settle(refund_id, false, r.ref)}}, self->state.fence))
               .then(
                 [self, ctx, j, payment_id, refused](const db_result&) {
                   if (auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; }))
@@ -55,7 +55,7 @@ void give_back(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> 
     return;
   }
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                db_command{{persistence::refund_insert(refund_id, payment_id, amount, reason)}})
+                fenced(db_command{{persistence::refund_insert(refund_id, payment_id, amount, reason)}}, self->state.fence))
     .then(
       [self, payment_id, refund_id, amount, call_gateway](const db_result&) {
         if (auto* p = find_payment(self->state.o, [&](const payment& x) { return x.id == payment_id; })) {
@@ -114,7 +114,7 @@ void stop_open_payment(order_pointer self, const context_ptr& ctx, std::shared_p
         if (confirm)
           cmd.statements.push_back(move_statement(current, order_status::confirmed, 0, why));
         cmd.statements.push_back(persistence::payment_update(id, r.status, r.ref, reason, ""));
-        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(std::move(cmd), self->state.fence))
           .then(
             [self, id, r, reason, confirm, why, then](const db_result& res) {
               if (confirm)
@@ -165,7 +165,7 @@ void charge(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
   p.method = j->cmd.method.kind;
   p.amount_minor = current.total_minor;
   p.currency = current.currency;
-  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::payment_insert(p)}})
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{{persistence::payment_insert(p)}}, self->state.fence))
     .then(
       [self, ctx, j, p](const db_result&) mutable {
         p.created_at_ms = wall_clock::now_ms();
@@ -182,7 +182,7 @@ void charge(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
               if (confirm)
                 stmts.push_back(move_statement(before, order_status::confirmed, j->user, reason));
               stmts.push_back(persistence::payment_update(p.id, r.status, r.ref, r.failure_reason, r.next_action_url));
-              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
+              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{std::move(stmts)}, self->state.fence))
                 .then(
                   [self, ctx, j, p, r, confirm, reason](const db_result& res) {
                     auto& o = self->state.o;
@@ -278,7 +278,7 @@ void apply_event(order_pointer self, const context_ptr& ctx, std::shared_ptr<job
     stmts.push_back(persistence::payment_add_refunded(payment_id, refunded));
     stmts.push_back(persistence::order_add_refunded(current.id, std::min(refunded, current.total_minor - current.refunded_minor)));
   }
-  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{std::move(stmts)}, self->state.fence))
     .then(
       [self, ctx, j, payment_id, incoming, confirm, moves, surplus, refunded, reason, failure](const db_result& r) {
         auto& o = self->state.o;

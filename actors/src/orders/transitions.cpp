@@ -70,7 +70,7 @@ void cancel(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
       cmd.statements.push_back(persistence::order_return_stock(ord.id, fresh_ids(distinct_products(ord)), done_job->user));
       for (auto& stmt : extra)
         cmd.statements.push_back(std::move(stmt));
-      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(std::move(cmd), self->state.fence))
         .then(
           [self, ctx, done_job, reason](const db_result& r) {
             apply_move(self->state.o, order_status::cancelled, reason, r.results[0]);
@@ -149,7 +149,7 @@ void refund(order_pointer self, const context_ptr& ctx, std::shared_ptr<job> j) 
               cmd.statements.push_back(move_statement(self->state.o, order_status::refunded, done_job->user, reason));
               for (auto& s : stmts)
                 cmd.statements.push_back(std::move(s));
-              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(std::move(cmd), self->state.fence))
                 .then(
                   [self, ctx, done_job, reason, payment_id, given](const db_result& r) {
                     apply_move(self->state.o, order_status::refunded, reason, r.results[0]);
@@ -177,7 +177,7 @@ void refund_surplus(order_pointer self, const context_ptr& ctx, std::shared_ptr<
             [self, ctx, payment_id](std::vector<db_statement> stmts, std::shared_ptr<job> done_job, std::int64_t given) {
               // Only the payment's own refunded sum: the order's total was never paid by it.
               stmts.pop_back();
-              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{std::move(stmts)})
+              self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{std::move(stmts)}, self->state.fence))
                 .then(
                   [self, ctx, done_job, payment_id, given](const db_result&) {
                     note_refund(self->state.o, payment_id, given, false);
@@ -212,7 +212,7 @@ void capture_then_ship(order_pointer self, const context_ptr& ctx, std::shared_p
         db_command cmd{{move_statement(current, order_status::shipped, j->user, reason),
                         persistence::order_set_shipping(current.id, j->cmd.carrier, j->cmd.tracking_number),
                         persistence::payment_update(payment_id, payment_status::succeeded, r.ref, "", "")}};
-        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(std::move(cmd), self->state.fence))
           .then(
             [self, ctx, j, payment_id, reason](const db_result& res) {
               auto& o = self->state.o;

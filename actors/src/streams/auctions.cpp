@@ -47,7 +47,7 @@ void sell_item(stream_pointer self, const context_ptr& ctx, std::uint64_t buyer,
 /// (the order's key makes the retry place no second order).
 void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction closed,
                     std::optional<caf::typed_response_promise<stream_auction>> rp = std::nullopt) {
-  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, db_command{{persistence::auction_close(closed)}})
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{{persistence::auction_close(closed)}}, self->state.fence))
     .then(
       [self, closed, rp](const db_result&) mutable {
         auto& s = self->state;
@@ -152,7 +152,7 @@ void flush_bids(stream_pointer self, const context_ptr& ctx) {
     return;
   }
   st.bid_writing = true;
-  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(std::move(cmd), self->state.fence))
     .then(
       [self, ctx, batch, next](const db_result&) {
         auto& s = self->state;

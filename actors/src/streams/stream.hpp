@@ -13,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include <actors/registry.hpp>
+#include "../fence.hpp"
 #include <actors/services.hpp>
 #include <persistence/database.hpp>
 #include <persistence/stream_statements.hpp>
@@ -137,6 +138,7 @@ struct stream_state {
   // Not an aggregate: CAF 0.17 builds a state from the actor's pointer when
   // it can, and C++20 would then initialise the first member from it.
   stream_state() = default;
+  entity_fence fence; ///< every write carries it (fenced): none without a cluster
   bool exists = false;
   caf::error load_error;
   stream_info info;
@@ -184,7 +186,7 @@ using done_fn = std::function<void(const caf::error*)>;
 /// nothing else is handled meanwhile, so every change sees the one before.
 template <class OnDone, class OnError>
 void commit(stream_pointer self, const context_ptr& ctx, db_command cmd, OnDone on_done, OnError on_error) {
-  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, std::move(cmd))
+  self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(std::move(cmd), self->state.fence))
     .await([on_done](const db_result&) mutable { on_done(); }, [on_error](caf::error& err) mutable { on_error(err); });
 }
 
@@ -200,7 +202,8 @@ bool is_open(const stream_state& st);
 void quit_if_done(stream_pointer self);
 std::vector<std::uint64_t> with_featured(std::vector<std::uint64_t> featured, std::uint64_t id);
 void finish_stream(stream_pointer self, const context_ptr& ctx, stream_status to, std::string reason, done_fn done);
-stream_actor spawn_stream(caf::actor_system& sys, std::uint64_t id, stream_registry_actor registry, const context_ptr& ctx);
+stream_actor spawn_stream(caf::actor_system& sys, std::uint64_t id, stream_registry_actor registry, const context_ptr& ctx,
+                          const entity_fence& fence);
 
 // -- pushes.cpp --------------------------------------------------------------------------------
 

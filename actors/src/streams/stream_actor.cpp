@@ -191,7 +191,7 @@ void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_regi
   if (st.stats_dirty && st.info.status == stream_status::live) {
     st.stats_dirty = false;
     self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                  db_command{{persistence::stream_save(st.info, st.key_hash)}})
+                  fenced(db_command{{persistence::stream_save(st.info, st.key_hash)}}, self->state.fence))
       .then([](const db_result&) {}, [self](caf::error&) { self->state.stats_dirty = true; });
   }
   auto idle = std::chrono::steady_clock::now() - st.last_activity >= std::chrono::milliseconds{ctx->cfg.idle_ms};
@@ -220,8 +220,9 @@ void on_idle_tick(stream_pointer self, const context_ptr& ctx, const stream_regi
 }
 
 stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t id, stream_registry_actor registry,
-                                            context_ptr ctx) {
+                                            context_ptr ctx, entity_fence fence) {
   auto& st = self->state;
+  st.fence = fence;
   st.info.id = id;
   st.last_activity = std::chrono::steady_clock::now();
   st.viewers = self->home_system().groups().get_local(stream_group_name(id));
@@ -523,8 +524,9 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
   };
 }
 
-stream_actor spawn_stream(caf::actor_system& sys, std::uint64_t id, stream_registry_actor registry, const context_ptr& ctx) {
-  return sys.spawn(stream_behavior, id, std::move(registry), ctx);
+stream_actor spawn_stream(caf::actor_system& sys, std::uint64_t id, stream_registry_actor registry, const context_ptr& ctx,
+                          const entity_fence& fence) {
+  return sys.spawn(stream_behavior, id, std::move(registry), ctx, fence);
 }
 
 } // namespace livemart::streams

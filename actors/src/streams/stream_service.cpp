@@ -190,7 +190,9 @@ void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& 
     step, 3 * step, *s.db, s.products, s.users,
     s.orders, s.stream_index});
   s.streams.shards = registry::spawn_shards<stream_actor>(sys, cfg.actors.product_shards, ctx, spawn_stream,
-                                                          registry::kind::stream);
+                                                          registry::kind::stream, s.routing);
+  s.streams.routing = s.routing;
+  s.streams.peer_shards = &node_hello::streams;
   s.stream_service = sys.spawn(stream_service, ctx, s.sellers, s.streams);
   sys.spawn(stream_starter, ctx, s.streams);
 }
