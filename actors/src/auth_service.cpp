@@ -26,7 +26,7 @@ struct auth_context {
   jwt::config tokens;
   persistence::database db;
   hasher_actor hasher;
-  limiter_actor limiter;
+  limiter_directory limiter; ///< route(key): the node that counts that key
   user_directory users;
   sessions_actor sessions;
 
@@ -34,6 +34,14 @@ struct auth_context {
   /// has expired, allowing for clock skew and a refresh in flight.
   std::uint32_t revocation_keep_s() const { return tokens.ttl_s + tokens.clock_skew_s + 60; }
 };
+
+/// Asks the node that counts `key` (the owner of its slot, in a cluster)
+/// whether one more attempt is allowed: 0, or the seconds to wait.
+template <class SelfPtr>
+auto check_limit(SelfPtr self, const auth_context& ctx, std::string key, std::uint32_t limit) {
+  auto counter = ctx.limiter.route(key);
+  return self->request(counter, ctx.step_timeout, check_atom::value, std::move(key), limit);
+}
 
 struct auth_state {
   static inline const char* name = "auth";
@@ -227,7 +235,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
       auto rp = self->make_response_promise<user_profile>();
       // Registration costs an Argon2id hash: bound it per client network so
       // it cannot starve logins of the hasher.
-      self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "register:" + client_network,
+      check_limit(self, *ctx, "register:" + client_network,
                     static_cast<std::uint32_t>(ctx->cfg.auth.registrations_per_address_max))
         .then(
           [self, ctx, rp, req](std::uint32_t retry_after) mutable {
@@ -244,7 +252,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
       auto rp = self->make_response_promise<token_pair>();
       const auto& a = ctx->cfg.auth;
       // Per client address first, then per account: both must allow it.
-      self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "address:" + client_address,
+      check_limit(self, *ctx, "address:" + client_address,
                     static_cast<std::uint32_t>(a.login_attempts_per_address_max))
         .then(
           [self, ctx, rp, req](std::uint32_t retry_after) mutable {
@@ -252,7 +260,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
               rp.deliver(make_rate_limited(retry_after));
               return;
             }
-            self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "account:" + req.email,
+            check_limit(self, *ctx, "account:" + req.email,
                           static_cast<std::uint32_t>(ctx->cfg.auth.login_attempts_per_account_max))
               .then(
                 [self, ctx, rp, req](std::uint32_t account_retry_after) mutable {
@@ -332,7 +340,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
       auto rp = self->make_response_promise<token_pair>();
       // Guessing the current password with a stolen access token is limited
       // like guessing it at login.
-      self->request(ctx->limiter, ctx->step_timeout, check_atom::value, "password:" + ids::format(user),
+      check_limit(self, *ctx, "password:" + ids::format(user),
                     static_cast<std::uint32_t>(ctx->cfg.auth.login_attempts_per_account_max))
         .then(
           [self, ctx, rp, user, change](std::uint32_t retry_after) mutable {
@@ -377,7 +385,7 @@ auth_actor::behavior_type auth_service(auth_pointer self, std::shared_ptr<const 
 } // namespace
 
 auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
-                      const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
+                      const persistence::database& db, hasher_actor hasher, limiter_directory limiter,
                       user_directory users, sessions_actor sessions) {
   auto ctx = std::make_shared<const auth_context>(auth_context{cfg, std::chrono::milliseconds{cfg.actors.step_timeout_ms},
                                                                tokens, db, std::move(hasher), std::move(limiter),

@@ -608,6 +608,7 @@ std::variant<cluster_node, std::string> spawn_cluster(caf::actor_system& sys, co
   init.hello.orders = svc.order_actors.shards;
   init.hello.streams = svc.streams.shards;
   init.hello.users = svc.users.shards;
+  init.hello.limiter = svc.limiter.local;
   init.routing = svc.routing;
   init.link = ps::start_membership_link(sys, cfg.database);
   auto member = sys.spawn(cluster_member_actor, std::move(init));

@@ -46,7 +46,7 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   const auto& db = *s.db;
   s.health = sys.spawn(health, db, std::chrono::milliseconds{cfg.actors.step_timeout_ms});
   s.hasher = spawn_hasher(sys, cfg.auth);
-  s.limiter = spawn_limiter(sys, cfg.auth);
+  s.limiter = limiter_directory{spawn_limiter(sys, cfg.auth), s.routing};
   s.users = spawn_user_directory(sys, cfg.actors, db);
   s.revocations = std::make_shared<revocation_list>();
   s.sessions = spawn_sessions(sys, cfg, db, s.revocations);
@@ -91,7 +91,7 @@ void stop_services(services& s) {
     stop(shard);
   for (const auto& shard : s.users.shards)
     stop(shard);
-  stop(s.limiter);
+  stop(s.limiter.local);
   stop(s.hasher);
   stop(s.health);
   if (s.cluster)

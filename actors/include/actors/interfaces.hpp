@@ -290,12 +290,13 @@ struct node_hello {
   std::vector<order_registry_actor> orders;
   std::vector<stream_registry_actor> streams;
   std::vector<user_shard_actor> users;
+  limiter_actor limiter; ///< the attempt limits whose keys fall in its slots
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
   return f(caf::meta::type_name("node_hello"), x.node_id, x.incarnation, x.protocol, x.products, x.orders, x.streams,
-           x.users);
+           x.users, x.limiter);
 }
 
 /// The one actor a node publishes on its cluster port: a peer says who it

@@ -62,6 +62,29 @@ using user_directory = directory<user_shard_actor>;          ///< one shard owns
 using product_directory = directory<product_registry_actor>; ///< forwards to one actor per product
 using order_directory = directory<order_registry_actor>;     ///< forwards to one actor per order
 
+/// Where an attempt limit's key is counted: on the node that owns the key's
+/// slot, so a limit holds across the cluster, not once per node. Without a
+/// cluster (or before the owner is linked), on this node.
+struct limiter_directory {
+  limiter_actor local;
+  std::shared_ptr<const routing_cell> routing;
+
+  limiter_actor route(std::string_view key) const {
+    if (routing) {
+      if (const auto* table = routing->load()) {
+        auto owner = table->owner_of(placement::key_id(key));
+        if (owner >= 0 && owner != table->me) {
+          if (const auto* hello = table->peer(owner); hello != nullptr && hello->limiter) {
+            forwarded_to_peers().add();
+            return hello->limiter;
+          }
+        }
+      }
+    }
+    return local;
+  }
+};
+
 /// The CAF group a product publishes its stock_update messages to.
 std::string product_group_name(std::uint64_t product_id);
 
@@ -79,7 +102,7 @@ struct services {
   std::shared_ptr<persistence::database> db;
   health_actor health;
   hasher_actor hasher;
-  limiter_actor limiter;
+  limiter_directory limiter;
   user_directory users;
   std::shared_ptr<revocation_list> revocations; ///< read by every thread that checks a token
   sessions_actor sessions;
@@ -123,7 +146,7 @@ limiter_actor spawn_limiter(caf::actor_system& sys, const conf::auth_settings& c
 user_directory spawn_user_directory(caf::actor_system& sys, const conf::actor_settings& cfg,
                                     const persistence::database& db);
 auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const jwt::config& tokens,
-                      const persistence::database& db, hasher_actor hasher, limiter_actor limiter,
+                      const persistence::database& db, hasher_actor hasher, limiter_directory limiter,
                       user_directory users, sessions_actor sessions);
 sessions_actor spawn_sessions(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
                               std::shared_ptr<revocation_list> list);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 /// Where an entity lives in a cluster: ids fall into hash slots, and each
@@ -27,6 +28,17 @@ constexpr std::uint64_t mix(std::uint64_t x) {
 /// node in one millisecond still spread. `slots` is a power of two.
 constexpr std::uint32_t slot_of(std::uint64_t id, std::uint32_t slots) {
   return static_cast<std::uint32_t>((mix(id) >> 32) & (slots - 1));
+}
+
+/// A 64-bit id for a text key (FNV-1a), so keys (a login limit's e-mail
+/// or address) fall in slots like entity ids do.
+constexpr std::uint64_t key_id(std::string_view key) {
+  std::uint64_t h = 0xCBF29CE484222325ull;
+  for (char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001B3ull;
+  }
+  return h;
 }
 
 /// Whether `slots` can be a slot count: a power of two from 1 to 2^20.
