@@ -58,7 +58,6 @@ std::string json_text(const std::string& text) {
 /// A member this node links to: the gateway of its current incarnation.
 struct peer {
   std::uint64_t incarnation = 0;
-  std::string address;
   node_gateway_actor gateway; ///< null while connecting
   node_hello hello;
   bool connecting = false;
@@ -201,7 +200,6 @@ void connect_peers(cluster_pointer self) {
     if (!target)
       continue;
     p.incarnation = m.incarnation;
-    p.address = m.cluster_address;
     p.connecting = true;
     p.tried_at = now;
     auto node = m.node_id;
