@@ -109,6 +109,7 @@ std::vector<setting_entry> make_entries() {
     entry("database.connect_timeout_s", &s::database, &database_settings::connect_timeout_s, "libpq connect timeout"),
     entry("database.reconnect_interval_ms", &s::database, &database_settings::reconnect_interval_ms, "pause between reconnect attempts"),
     entry("database.statement_timeout_ms", &s::database, &database_settings::statement_timeout_ms, "server-side statement timeout"),
+    entry("database.idle_in_transaction_timeout_ms", &s::database, &database_settings::idle_in_transaction_timeout_ms, "the server ends a session idle this long in a transaction (a paused node cannot hold its locks)"),
     entry("database.retry_after_s", &s::database, &database_settings::retry_after_s, "Retry-After for 503 while the database is away"),
     entry("actors.scheduler_threads", &s::actors, &actor_settings::scheduler_threads, "CAF scheduler worker threads"),
     entry("actors.scheduler_policy", &s::actors, &actor_settings::scheduler_policy, "CAF scheduler policy: stealing or sharing"),
@@ -479,6 +480,8 @@ std::vector<std::string> validate(const settings& v) {
   require(v.ws.send_buffer_bytes == 0 || (v.ws.send_buffer_bytes >= 1'024 && v.ws.send_buffer_bytes <= 64 * 1'024 * 1'024),
           "ws.send_buffer_bytes must be 0 (the kernel sizes it) or 1024..67108864");
   require(v.node.id <= 1023, "node.id must be between 0 and 1023");
+  require(v.database.idle_in_transaction_timeout_ms >= 100,
+          "database.idle_in_transaction_timeout_ms must be at least 100");
   {
     auto slots = v.cluster.slots;
     require(slots >= 1 && slots <= (1u << 20) && (slots & (slots - 1)) == 0,

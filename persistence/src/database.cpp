@@ -39,7 +39,8 @@ public:
       return nullptr;
     attempted_ = true;
     last_attempt_ = now;
-    auto opened = pg_connection::open(cfg_.url, cfg_.connect_timeout_s, cfg_.statement_timeout_ms);
+    auto opened = pg_connection::open(cfg_.url, cfg_.connect_timeout_s, cfg_.statement_timeout_ms, true,
+                                      cfg_.idle_in_transaction_timeout_ms);
     if (auto* err = std::get_if<pg_error>(&opened)) {
       if (!failing_) {
         std::string reason;

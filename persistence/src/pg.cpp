@@ -124,10 +124,11 @@ pg_connection::~pg_connection() {
 
 std::variant<std::unique_ptr<pg_connection>, pg_error>
 pg_connection::open(const std::string& url, std::uint32_t connect_timeout_s, std::uint32_t statement_timeout_ms,
-                    bool prepare) {
+                    bool prepare, std::uint32_t idle_in_transaction_timeout_ms) {
   // Keywords override whatever the URL says about timeouts.
   auto timeout = std::to_string(connect_timeout_s);
-  auto options = "-c statement_timeout=" + std::to_string(statement_timeout_ms);
+  auto options = "-c statement_timeout=" + std::to_string(statement_timeout_ms)
+                 + " -c idle_in_transaction_session_timeout=" + std::to_string(idle_in_transaction_timeout_ms);
   const char* keys[] = {"dbname", "connect_timeout", "options", "application_name", nullptr};
   const char* values[] = {url.c_str(), timeout.c_str(), options.c_str(), "livemart", nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);

@@ -39,7 +39,7 @@ public:
   /// (statements.cpp). Migrations connect without preparing.
   static std::variant<std::unique_ptr<pg_connection>, pg_error>
   open(const std::string& url, std::uint32_t connect_timeout_s, std::uint32_t statement_timeout_ms,
-       bool prepare = true);
+       bool prepare = true, std::uint32_t idle_in_transaction_timeout_ms = 0);
 
   bool healthy() const;
 

@@ -50,6 +50,10 @@ struct database_settings {
   std::uint32_t connect_timeout_s = 2;
   std::uint32_t reconnect_interval_ms = 500;
   std::uint32_t statement_timeout_ms = 5'000;
+  /// The server ends a session idle this long inside a transaction: a node
+  /// paused mid-write (SIGSTOP, a stall) cannot hold its locks, the fence's
+  /// included, and block the claim of its slots.
+  std::uint32_t idle_in_transaction_timeout_ms = 2'000;
   std::uint32_t retry_after_s = 2;          ///< Retry-After sent with 503 when the database is away
 };
 
