@@ -74,17 +74,27 @@ struct cluster_of_nodes {
     return {};
   }
 
+  /// The slots rendezvous hashing gives each of `live`.
+  static std::map<int, std::int64_t> shares(const std::vector<int>& live) {
+    std::vector<placement::node_id> members(live.begin(), live.end());
+    std::map<int, std::int64_t> out;
+    for (auto n : placement::rendezvous_table(slots, members))
+      ++out[n];
+    return out;
+  }
+
+  /// Whether a node's view shows a link to every live member.
+  static bool linked_to_all(const json::value& view) {
+    for (const auto& m : view.find("members")->as_array())
+      if (m.string_or("status") == "up" && !m.find("connected")->as_bool())
+        return false;
+    return true;
+  }
+
   /// Waits until node `id` holds a link to every other live member.
   void await_links(int id) {
     auto started = std::chrono::steady_clock::now();
-    auto linked = [&] {
-      auto v = view(id); // (the members below are read from it)
-      for (const auto& m : v.find("members")->as_array())
-        if (m.string_or("status") == "up" && !m.find("connected")->as_bool())
-          return false;
-      return true;
-    };
-    while (!linked()) {
+    while (!linked_to_all(view(id))) {
       REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds{15});
       ::poll(nullptr, 0, 20); // bounded pacing: links are made at a node's beat
     }
@@ -113,10 +123,7 @@ struct cluster_of_nodes {
   /// each owning the slots rendezvous hashing gives it; how long that took.
   std::chrono::milliseconds await_owners(int id, const std::vector<int>& live,
                                          std::chrono::milliseconds limit = std::chrono::seconds{15}) {
-    std::vector<placement::node_id> members(live.begin(), live.end());
-    std::map<int, std::int64_t> expected;
-    for (auto n : placement::rendezvous_table(slots, members))
-      ++expected[n];
+    auto expected = shares(live);
     auto started = std::chrono::steady_clock::now();
     auto settled = [&] { return owners(id) == expected; };
     while (!settled()) {
@@ -131,20 +138,15 @@ struct cluster_of_nodes {
   /// linked to the others. Until then a node may still count on its own
   /// what another owns.
   void await_settled(const std::vector<int>& live) {
-    std::vector<placement::node_id> members(live.begin(), live.end());
-    std::map<int, std::int64_t> expected;
-    for (auto n : placement::rendezvous_table(slots, members))
-      ++expected[n];
+    auto expected = shares(live);
     auto started = std::chrono::steady_clock::now();
     auto settled = [&] {
       auto version = sql(db.url(), "SELECT version FROM cluster_config").rows[0][0].text;
       for (int id : live) {
         auto v = view(id);
-        if (integer_field(v, "owned") != expected[id] || std::to_string(integer_field(v, "version")) != version)
+        if (integer_field(v, "owned") != expected[id] || std::to_string(integer_field(v, "version")) != version
+            || !linked_to_all(v))
           return false;
-        for (const auto& m : v.find("members")->as_array())
-          if (m.string_or("status") == "up" && !m.find("connected")->as_bool())
-            return false;
       }
       return true;
     };
