@@ -107,11 +107,34 @@ void catalog_index::unpost(std::uint32_t slot) {
   d.terms.clear();
 }
 
+namespace {
+
+/// A product's version as its committed changes raise it (see stock_update::version).
+std::int64_t version_of(const product& p) {
+  return p.stock_version + p.version;
+}
+
+} // namespace
+
+bool catalog_index::stale(std::uint64_t id, std::int64_t version) const {
+  if (auto it = slots_.find(id); it != slots_.end())
+    return version < docs_[it->second].version;
+  auto gone = removed_.find(id);
+  return gone != removed_.end() && version <= gone->second;
+}
+
 void catalog_index::put(const product& p) {
+  // The same version again applies (a rating changes no version); an
+  // older one is late news from another node or actor.
+  auto version = version_of(p);
+  if (stale(p.id, version))
+    return;
   if (p.status != product_status::active) {
     remove(p.id);
+    removed_[p.id] = version;
     return;
   }
+  removed_.erase(p.id);
   std::uint32_t slot;
   if (auto it = slots_.find(p.id); it != slots_.end()) {
     slot = it->second;
@@ -143,6 +166,7 @@ void catalog_index::put(const product& p) {
   h.rating_x100 = static_cast<std::int32_t>(p.rating.average_x100());
   h.live = true;
   auto& d = docs_[slot];
+  d.version = version;
   d.category_id = p.category_id;
   d.currency = p.currency;
   d.rating = p.rating;
@@ -165,6 +189,12 @@ void catalog_index::put(const stock_update& u) {
   auto it = slots_.find(u.product_id);
   if (it == slots_.end())
     return;
+  auto& d = docs_[it->second];
+  if (u.version != 0) {
+    if (u.version <= d.version)
+      return; // late or repeated
+    d.version = u.version;
+  }
   auto& h = hot_[it->second];
   h.stock = u.stock;
   h.price_minor = u.price_minor;

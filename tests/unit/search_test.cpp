@@ -267,3 +267,60 @@ TEST_CASE("search queries are read from parameters, bad ones are named", "[searc
   CHECK(std::get<search_query>(with_cursor).cursor.key == 1999);
   CHECK(std::get<search_query>(with_cursor).cursor.id == 42);
 }
+
+TEST_CASE("changes from other nodes apply by version: a late or repeated one changes nothing", "[search]") {
+  catalog_index index{search_tuning{1, 64, 50}};
+  auto p = item(1, "Rangefinder", 10, 5000, 5);
+  p.stock_version = 3;
+  p.version = 2; // version 5
+  index.put(p);
+  auto stock_of = [&] {
+    search_query q;
+    q.in_stock = true;
+    return index.search(q, scope_all()).total;
+  };
+  auto update = [](std::int64_t stock, std::int64_t version) {
+    stock_update u;
+    u.product_id = 1;
+    u.stock = stock;
+    u.price_minor = 5000;
+    u.version = version;
+    return u;
+  };
+  index.put(update(0, 7)); // sold out at version 7
+  CHECK(stock_of() == 0);
+  index.put(update(4, 6)); // late: an older stock
+  CHECK(stock_of() == 0);
+  index.put(update(0, 7)); // repeated
+  CHECK(stock_of() == 0);
+  index.put(update(2, 8)); // restocked
+  CHECK(stock_of() == 1);
+
+  // A listing edit older than what the index shows is ignored; a newer one applies.
+  auto old_title = p;
+  old_title.title = "Stale title";
+  index.put(old_title); // version 5 < 8
+  CHECK(index.search(words("stale"), scope_all()).total == 0);
+  auto renamed = p;
+  renamed.title = "Twin lens reflex";
+  renamed.stock_version = 6;
+  renamed.version = 3; // version 9
+  renamed.stock = 2;
+  index.put(renamed);
+  CHECK(index.search(words("reflex"), scope_all()).total == 1);
+  CHECK(index.search(words("rangefinder"), scope_all()).total == 0);
+
+  // An archive at version 10; the active listing of version 9 arriving late does not bring it back.
+  auto archived = renamed;
+  archived.status = product_status::archived;
+  archived.version = 4; // version 10
+  index.put(archived);
+  CHECK(index.search(words("reflex"), scope_all()).total == 0);
+  index.put(renamed);
+  CHECK(index.search(words("reflex"), scope_all()).total == 0);
+  auto restored = archived;
+  restored.status = product_status::active;
+  restored.version = 5; // version 11
+  index.put(restored);
+  CHECK(index.search(words("reflex"), scope_all()).total == 1);
+}

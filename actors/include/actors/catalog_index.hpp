@@ -57,6 +57,7 @@ private:
   };
   /// What only a hit shows.
   struct doc {
+    std::int64_t version = 0; ///< of the change shown (stock_update::version)
     std::uint64_t category_id = 0;
     std::string currency;
     rating_summary rating;
@@ -73,6 +74,8 @@ private:
     float score;
   };
 
+  /// True when `version` of product `id` is older than what the index shows.
+  bool stale(std::uint64_t id, std::int64_t version) const;
   std::uint32_t term_id(const std::string& word);
   void unpost(std::uint32_t slot);
   /// Terms a query word stands for, with the quality of each match.
@@ -84,6 +87,7 @@ private:
   std::vector<doc> docs_;
   std::vector<std::uint32_t> free_;
   std::unordered_map<std::uint64_t, std::uint32_t> slots_;
+  std::unordered_map<std::uint64_t, std::int64_t> removed_; ///< products taken out, at their version
   std::unordered_map<std::string, std::uint32_t> term_ids_;
   std::vector<std::string> terms_;
   std::vector<std::vector<posting>> postings_; ///< per term, ordered by doc slot

@@ -106,6 +106,11 @@ struct stock_update {
   std::int64_t price_minor = 0;
   std::string currency;
   std::int64_t at_us = 0; ///< when the change was published (system clock, microseconds)
+  /// The product's stock_version plus its listing version: every committed
+  /// change raises one of them and lowers neither, so of two updates of a
+  /// product the newer has the larger version, whichever actor or node
+  /// sent it (`sequence` counts one actor's publications only).
+  std::int64_t version = 0;
 };
 
 /// The shop as a product page shows it.

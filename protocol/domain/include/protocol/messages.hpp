@@ -238,7 +238,7 @@ typename Inspector::result_type inspect(Inspector& f, product_draft& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stock_update& x) {
   return f(caf::meta::type_name("stock_update"), x.product_id, x.sequence, x.stock, x.reserved, x.sold, x.price_minor,
-           x.currency, x.at_us);
+           x.currency, x.at_us, x.version);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, search_cursor& x) {
