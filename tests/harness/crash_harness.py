@@ -7,7 +7,10 @@ loopback, builds a marketplace through the API (a hot product, cold ones,
 a live stream with a drop and an auction) and lets buyers buy: one-product
 and two-product buy-nows, drop purchases, bids and restocks. Meanwhile it
 SIGKILLs livemart at random moments and restarts it, then stops PostgreSQL
-with `-m immediate` and starts it again. Every request's outcome is
+with `-m immediate` and starts it again. With `--nodes N` livemart runs as
+a cluster of N nodes on loopback: each request goes to a random live node,
+and each kill hits a random node (the owner of the hot product as often as
+any other), which comes back as a new incarnation of its node id. Every request's outcome is
 recorded: definite (a 2xx or 4xx) or unknown (no answer, or a 5xx).
 Unknowns are retried with the same Idempotency-Key and body until they are
 definite. Then the checker proves, from the database and the replies:
@@ -22,7 +25,7 @@ definite. Then the checker proves, from the database and the replies:
   with Retry-After within a second, and writes are served again within a
   few seconds of its return, without restarting livemart.
 
-  crash_harness.py --binary build/app/livemart [--kills N] [--outages N] [--seed N]
+  crash_harness.py --binary build/app/livemart [--kills N] [--outages N] [--nodes N] [--seed N]
 
 Loopback only; every loop is bounded in time and count. Exits 1 on any
 violation, printing the figures either way.
@@ -101,9 +104,11 @@ class Cluster:
 # ---------------------------------------------------------------- livemart
 
 class Server:
-    def __init__(self, binary, url, workdir):
+    def __init__(self, binary, url, workdir, keys=None, node=None, seeds=lambda: []):
         self.binary, self.url, self.workdir = binary, url, workdir
-        self.keys = "crash:" + secrets.token_hex(32)
+        self.keys = keys or "crash:" + secrets.token_hex(32)
+        self.node, self.seeds = node, seeds  # a cluster's node id, and where its live peers' cluster ports are
+        self.cluster_address = None
         self.proc = None
         self.port = None
         self.lock = threading.Lock()
@@ -114,13 +119,24 @@ class Server:
         env.pop("LIVEMART_FAILPOINTS", None)
         return env
 
+    def flags(self):
+        flags = [self.binary, "serve", "--http.port=0", "--http.access_log=false",
+                 "--database.reconnect_interval_ms=100", "--auth.login_attempts_per_address_max=100000",
+                 "--auth.registrations_per_address_max=100000", "--auth.login_attempts_per_account_max=100000"]
+        if self.node is not None:
+            # Fast beats, so that a killed node's slots move within a second.
+            flags += ["--cluster.enabled=true", f"--node.id={self.node}", "--cluster.port=0", "--cluster.slots=1024",
+                      "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=1500", "--cluster.handoff_drain_ms=200"]
+            seeds = self.seeds()
+            if seeds:
+                flags.append("--cluster.seeds=" + ",".join(seeds))
+        return flags
+
     def start(self):
-        out = open(os.path.join(self.workdir, f"livemart.{self.starts}.log"), "w")
+        name = f"livemart.{self.starts}.log" if self.node is None else f"node-{self.node}.{self.starts}.log"
+        out = open(os.path.join(self.workdir, name), "w")
         self.starts += 1
-        proc = subprocess.Popen([self.binary, "serve", "--http.port=0", "--http.access_log=false",
-                                 "--database.reconnect_interval_ms=100", "--auth.login_attempts_per_address_max=100000",
-                                 "--auth.registrations_per_address_max=100000", "--auth.login_attempts_per_account_max=100000"],
-                                env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(self.flags(), env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.time() + 30
         port = None
         while time.time() < deadline:
@@ -129,7 +145,9 @@ class Server:
                 break
             out.write(line)
             if '"msg":"listening"' in line:
-                port = json.loads(line)["port"]
+                listening = json.loads(line)
+                port = listening["port"]
+                self.cluster_address = listening.get("cluster")
                 break
         if port is None:
             proc.kill()
@@ -160,7 +178,53 @@ class Server:
 
     def current_port(self):
         with self.lock:
-            return self.port
+            return self.port if self.proc is not None and self.proc.poll() is None else None
+
+    def end(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+
+class Nodes:
+    """A cluster of livemart nodes that looks like one Server to the sale:
+    requests go to a random live node, a kill hits a random node, and the
+    next start brings that node back (a new incarnation of its node id)."""
+
+    def __init__(self, binary, url, workdir, count, rng):
+        keys = "crash:" + secrets.token_hex(32)  # every node signs and checks tokens with it
+        self.binary, self.rng = binary, rng
+        self.nodes = [Server(binary, url, workdir, keys, node=i + 1, seeds=self.seeds) for i in range(count)]
+        self.killed = None
+
+    def seeds(self):
+        return [n.cluster_address for n in self.nodes if n.current_port() is not None and n.cluster_address]
+
+    def env(self):
+        return self.nodes[0].env()
+
+    def start(self):
+        if self.killed is not None:
+            self.killed.start()
+            self.killed = None
+            return
+        for n in self.nodes:
+            n.start()
+
+    def kill(self):
+        self.killed = self.rng.choice(self.nodes)
+        self.killed.kill()
+
+    def stop(self):
+        codes = [n.stop() for n in self.nodes]
+        return next((c for c in codes if c != 0), 0)
+
+    def current_port(self):
+        ports = [p for p in (n.current_port() for n in self.nodes) if p is not None]
+        return random.choice(ports) if ports else None
+
+    def end(self):
+        for n in self.nodes:
+            n.end()
 
 
 def call(port, method, path, body=None, token=None, key=None, timeout=10):
@@ -399,10 +463,11 @@ def main():
     ap.add_argument("--outages", type=int, default=20)
     ap.add_argument("--buyers", type=int, default=12)
     ap.add_argument("--workers", type=int, default=6)
+    ap.add_argument("--nodes", type=int, default=1, help="a cluster of this many nodes (1: a single server)")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    log(f"seed {args.seed}, {args.kills} kills, {args.outages} outages")
+    log(f"seed {args.seed}, {args.kills} kills, {args.outages} outages, {args.nodes} node(s)")
     workdir = tempfile.mkdtemp(prefix="livemart-crash.")
     os.chmod(workdir, 0o755)
     cluster = Cluster(workdir)
@@ -413,7 +478,10 @@ def main():
         cluster.init_and_start()
         subprocess.run([args.binary, "migrate"], env=dict(os.environ, DATABASE_URL=cluster.url()), check=True,
                        stdout=subprocess.DEVNULL)
-        server = Server(args.binary, cluster.url(), workdir)
+        if args.nodes > 1:
+            server = Nodes(args.binary, cluster.url(), workdir, args.nodes, rng)
+        else:
+            server = Server(args.binary, cluster.url(), workdir)
         server.start()
         m = build_marketplace(server, cluster, args.buyers)
         ledger, stop, outage = Ledger(), threading.Event(), Outage()
@@ -506,8 +574,8 @@ def main():
             log("VIOLATION:", v)
         return 1 if violations else 0
     finally:
-        if server is not None and server.proc is not None and server.proc.poll() is None:
-            server.proc.kill()
+        if server is not None:
+            server.end()
         cluster.stop()
         if os.environ.get("LIVEMART_KEEP_CRASH_DIR"):
             log("kept", workdir)
