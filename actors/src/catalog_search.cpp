@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include <persistence/statements.hpp>
+#include <protocol/clock.hpp>
 #include <protocol/json.hpp>
 #include <protocol/log.hpp>
 
@@ -16,6 +17,9 @@ using reload_atom = caf::atom_constant<caf::atom("reload")>;
 struct search_context {
   std::chrono::milliseconds step_timeout;
   std::chrono::milliseconds retry_interval;
+  /// How far before the moment asked a catch-up reads: a change's time is
+  /// its transaction's start, which may precede its commit by this much.
+  std::chrono::milliseconds catch_up_margin;
   std::size_t load_batch;
   search_tuning tuning;
   persistence::database db;
@@ -25,12 +29,18 @@ struct search_context {
 struct search_state {
   catalog_index index;
   bool loaded = false;
+  std::int64_t load_started_ms = 0; ///< when the load began (system clock)
+  bool catching_up = false;
+  std::optional<std::int64_t> catch_up_next; ///< asked meanwhile: since then, next
   std::vector<caf::typed_response_promise<std::uint64_t>> waiting; ///< `ready`, asked while loading
   static inline const char* name = "catalog_search";
 };
 
 using search_pointer = search_actor::stateful_pointer<search_state>;
 using context_ptr = std::shared_ptr<const search_context>;
+
+void catch_up(search_pointer self, const context_ptr& ctx, std::int64_t since_ms, std::uint64_t after,
+              std::size_t read = 0);
 
 /// Loads the active products page by page, from the first id above `after`.
 /// `await`: nothing else is handled before a page is in, so changes sent
@@ -48,6 +58,8 @@ void load_from(search_pointer self, const context_ptr& ctx, std::uint64_t after)
           return;
         }
         self->state.loaded = true;
+        if (auto since = std::exchange(self->state.catch_up_next, std::nullopt))
+          catch_up(self, ctx, *since, 0);
         for (auto& rp : self->state.waiting)
           rp.deliver(static_cast<std::uint64_t>(self->state.index.size()));
         self->state.waiting.clear();
@@ -62,15 +74,52 @@ void load_from(search_pointer self, const context_ptr& ctx, std::uint64_t after)
       });
 }
 
+/// Reads again the products changed since `since_ms` (ids above `after`),
+/// page by page, while searches go on: what a node missed while a peer's
+/// link was down, or before it was up. The index keeps the newer of what
+/// it has and what it reads.
+void catch_up(search_pointer self, const context_ptr& ctx, std::int64_t since_ms, std::uint64_t after,
+              std::size_t read) {
+  self->state.catching_up = true;
+  self->request(ctx->db.reads, ctx->step_timeout, query_atom::value,
+                db_command{{persistence::products_changed_page(since_ms, after, ctx->load_batch)}})
+    .then(
+      [self, ctx, since_ms, read](const db_result& r) {
+        auto page = persistence::decode_products(r.results.front());
+        for (const auto& p : page)
+          self->state.index.put(p);
+        if (page.size() == ctx->load_batch) {
+          catch_up(self, ctx, since_ms, page.back().id, read + page.size());
+          return;
+        }
+        auto& st = self->state;
+        st.catching_up = false;
+        log::info("the search index caught up", "\"products_read\":" + std::to_string(read + page.size())
+                                                  + ",\"since_ms\":" + std::to_string(since_ms));
+        if (auto next = std::exchange(st.catch_up_next, std::nullopt))
+          catch_up(self, ctx, *next, 0);
+      },
+      [self, ctx, since_ms, after, read](caf::error&) {
+        caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), ctx->retry_interval, refresh_atom::value, since_ms,
+                               after, static_cast<std::uint64_t>(read));
+      });
+}
+
 search_actor::behavior_type catalog_search(search_pointer self, context_ptr ctx) {
   self->state.index = catalog_index{ctx->tuning};
   self->set_default_handler([self, ctx](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
     auto msg = view.copy_content_to_message();
-    if (!msg.match_elements<reload_atom, std::uint64_t>())
-      return caf::sec::unexpected_message;
-    load_from(self, ctx, msg.get_as<std::uint64_t>(1));
-    return caf::message{};
+    if (msg.match_elements<reload_atom, std::uint64_t>()) {
+      load_from(self, ctx, msg.get_as<std::uint64_t>(1));
+      return caf::message{};
+    }
+    if (msg.match_elements<refresh_atom, std::int64_t, std::uint64_t, std::uint64_t>()) { // a catch-up's retry
+      catch_up(self, ctx, msg.get_as<std::int64_t>(1), msg.get_as<std::uint64_t>(2), msg.get_as<std::uint64_t>(3));
+      return caf::message{};
+    }
+    return caf::sec::unexpected_message;
   });
+  self->state.load_started_ms = wall_clock::now_ms();
   load_from(self, ctx, 0);
   return {
     [self, ctx](search_atom, const search_query& q) -> caf::result<search_result> {
@@ -91,6 +140,15 @@ search_actor::behavior_type catalog_search(search_pointer self, context_ptr ctx)
     },
     [self](put_atom, const product& p) { self->state.index.put(p); },
     [self](put_atom, const stock_update& u) { self->state.index.put(u); },
+    [self, ctx](refresh_atom, std::int64_t since_ms) {
+      auto& st = self->state;
+      auto since = (since_ms == 0 ? st.load_started_ms : since_ms) - ctx->catch_up_margin.count();
+      if (!st.loaded || st.catching_up) {
+        st.catch_up_next = st.catch_up_next ? std::min(*st.catch_up_next, since) : since;
+        return;
+      }
+      catch_up(self, ctx, since, 0);
+    },
   };
 }
 
@@ -102,6 +160,7 @@ search_actor spawn_search(caf::actor_system& sys, const conf::settings& cfg, con
   return sys.spawn(catalog_search, std::make_shared<const search_context>(search_context{
                                      std::chrono::milliseconds{cfg.actors.step_timeout_ms},
                                      std::chrono::milliseconds{cfg.database.reconnect_interval_ms},
+                                     std::chrono::milliseconds{cfg.database.statement_timeout_ms + cfg.actors.step_timeout_ms},
                                      cfg.catalog.search_load_batch, tuning, db, std::move(categories)}));
 }
 

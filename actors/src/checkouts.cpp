@@ -221,7 +221,10 @@ checkout_actor::behavior_type checkout_service(checkout_pointer self, context_pt
   self->set_default_handler([self, ctx, next](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
     if (!view.copy_content_to_message().match_elements<tick_atom>())
       return caf::sec::unexpected_message;
-    sweep(self, ctx, [next](std::uint64_t) { next(); });
+    if (runs_cluster_jobs(ctx->products.routing))
+      sweep(self, ctx, [next](std::uint64_t) { next(); });
+    else
+      next();
     return caf::message{};
   });
   if (ctx->background_jobs)

@@ -2,100 +2,25 @@
 // (PostgreSQL is the authority, see migrations/0015_cluster.sql), the
 // slots it claims and releases as members come and go, and its links to
 // the other members through CAF's io middleman.
-#include <actors/cluster.hpp>
+#include "cluster_internal.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <map>
-#include <set>
-#include <unordered_map>
 
-#include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <actors/cluster.hpp>
 #include <actors/services.hpp>
-#include <persistence/cluster_statements.hpp>
 #include <persistence/database.hpp>
+#include <protocol/clock.hpp>
 #include <protocol/ids.hpp>
 #include <protocol/log.hpp>
 #include <protocol/placement.hpp>
 
 namespace livemart {
-namespace {
+namespace cluster_impl {
 
-namespace ps = persistence;
-using clock = std::chrono::steady_clock;
-
-/// "host:port" split at its last colon; nullopt when malformed.
-std::optional<std::pair<std::string, std::uint16_t>> split_address(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size())
-    return std::nullopt;
-  unsigned long port = 0;
-  for (auto c : address.substr(colon + 1)) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
-    port = port * 10 + static_cast<unsigned long>(c - '0');
-    if (port > 65535)
-      return std::nullopt;
-  }
-  if (port == 0)
-    return std::nullopt;
-  return std::make_pair(address.substr(0, colon), static_cast<std::uint16_t>(port));
-}
-
-std::string json_text(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20)
-      out += c;
-  }
-  return out + "\"";
-}
-
-/// A member this node links to: the gateway of its current incarnation.
-struct peer {
-  std::uint64_t incarnation = 0;
-  node_gateway_actor gateway; ///< null while connecting
-  node_hello hello;
-  bool connecting = false;
-  clock::time_point tried_at{};
-};
-
-struct cluster_state {
-  conf::cluster_settings cfg;
-  std::uint16_t me = 0;
-  std::uint64_t incarnation = 0;
-  std::uint32_t slots = 0;
-  std::string cluster_address; ///< host:port, as published and joined with
-  ps::membership_link_actor link;
-  node_hello hello; ///< what a peer's hello gets (its incarnation once joined)
-  std::shared_ptr<routing_cell> routing; ///< what directories and registries route by
-  std::function<void()> on_evicted;
-  std::chrono::milliseconds step_timeout{0};
-
-  std::uint64_t beat_generation = 0; ///< a beat message of another generation is stale
-  bool beating = false;              ///< a beat's steps are in flight
-  std::uint64_t version = 0;         ///< of members and owners, as last read
-  bool read_once = false;
-  std::vector<cluster_member> members;
-  std::vector<std::int32_t> owners;                            ///< slot → node, -1: nobody
-  std::unordered_map<std::uint32_t, std::uint64_t> owned;      ///< slot → epoch, this node's
-  std::unordered_map<std::uint32_t, clock::time_point> moving; ///< owned slots to release at that time
-  std::map<std::uint16_t, peer> peers;
-  bool leaving = false;
-  bool evicted = false;
-  bool unreachable = false; ///< the last beat could not reach PostgreSQL (logged once)
-  static inline const char* name = "cluster";
-};
-
-using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
-
-/// Publishes who owns which slot, this node's epochs and its peers'
-/// registries for the directories and registries of this node: after
-/// every change of owners, epochs or links.
+/// After every change of owners, epochs, drains or links. The registries
+/// then stop the actors of slots that left this node.
 void publish_routes(cluster_pointer self) {
   auto& st = self->state;
   if (!st.routing || st.incarnation == 0)
@@ -107,11 +32,23 @@ void publish_routes(cluster_pointer self) {
   table->epochs.assign(st.slots, 0);
   for (const auto& [slot, epoch] : st.owned)
     table->epochs[slot] = epoch;
+  table->draining.assign(st.slots, 0);
+  for (const auto& [slot, at] : st.moving)
+    table->draining[slot] = 1;
   for (const auto& [node, p] : st.peers)
     if (p.gateway)
-      table->peers.emplace(node, p.hello);
+      table->peers.emplace(node, p.routed);
   st.routing->publish(std::move(table));
+  auto stop_moved = [self](const auto& shards) {
+    for (const auto& shard : shards)
+      self->send(shard, release_atom::value);
+  };
+  stop_moved(st.hello.products);
+  stop_moved(st.hello.orders);
+  stop_moved(st.hello.streams);
 }
+
+namespace {
 
 /// Ends the beat in flight and arms the next one. A newer generation
 /// makes any beat message already on its way stale, so there is always
@@ -136,107 +73,11 @@ void unreachable(cluster_pointer self, const caf::error& err) {
   next_beat(self);
 }
 
-const cluster_member* member(const cluster_state& st, std::int32_t node) {
-  for (const auto& m : st.members)
-    if (m.node_id == node)
-      return &m;
-  return nullptr;
-}
-
-bool is_live(const cluster_state& st, std::int32_t node) {
-  const auto* m = member(st, node);
-  return m != nullptr && m->status != member_status::dead;
-}
-
-/// Connects to the cluster port at `target` (asynchronously, through the
-/// middleman) and asks the gateway there for its hello; `on_error` when
-/// either step fails or nothing is published there.
-template <class OnHello, class OnError>
-void ask_hello(cluster_pointer self, const std::pair<std::string, std::uint16_t>& target, OnHello on_hello,
-               OnError on_error) {
-  auto timeout = std::chrono::milliseconds{self->state.cfg.connect_timeout_ms};
-  self->request(self->home_system().middleman().actor_handle(), timeout, caf::connect_atom::value, target.first,
-                target.second)
-    .then(
-      [self, timeout, on_hello, on_error](const caf::node_id&, caf::strong_actor_ptr ptr,
-                                          const std::set<std::string>&) mutable {
-        auto gateway = caf::actor_cast<node_gateway_actor>(ptr);
-        if (!gateway) {
-          caf::error none = caf::sec::no_actor_published_at_port;
-          on_error(none);
-          return;
-        }
-        self->request(gateway, timeout, hello_atom::value, self->state.me, self->state.incarnation)
-          .then([gateway, on_hello](node_hello& hello) mutable { on_hello(gateway, std::move(hello)); }, on_error);
-      },
-      on_error);
-}
-
-/// Links to every live member it has no link to (or a link to an older
-/// incarnation of), and drops the links to members that are gone.
-void connect_peers(cluster_pointer self) {
-  auto& st = self->state;
-  for (auto it = st.peers.begin(); it != st.peers.end();) {
-    const auto* m = member(st, it->first);
-    bool gone = m == nullptr || m->status == member_status::dead || m->incarnation != it->second.incarnation;
-    if (gone && !it->second.connecting) {
-      if (it->second.gateway)
-        self->demonitor(it->second.gateway.address());
-      it = st.peers.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  auto now = clock::now();
-  for (const auto& m : st.members) {
-    if (m.node_id == st.me || m.status == member_status::dead)
-      continue;
-    auto& p = st.peers[m.node_id];
-    if (p.connecting || (p.gateway && p.incarnation == m.incarnation))
-      continue;
-    if (now - p.tried_at < std::chrono::milliseconds{st.cfg.connect_timeout_ms})
-      continue;
-    auto target = split_address(m.cluster_address);
-    if (!target)
-      continue;
-    p.incarnation = m.incarnation;
-    p.connecting = true;
-    p.tried_at = now;
-    auto node = m.node_id;
-    auto incarnation = m.incarnation;
-    auto failed = [self, node, incarnation](caf::error& err) {
-      auto& s = self->state;
-      if (auto it = s.peers.find(node); it != s.peers.end() && it->second.incarnation == incarnation)
-        it->second.connecting = false;
-      log::warn("cluster: no link to a member", "\"node\":" + std::to_string(node) + ",\"error\":"
-                                                  + json_text(self->home_system().render(err)));
-    };
-    ask_hello(
-      self, *target,
-      [self, node, incarnation, failed](node_gateway_actor gateway, node_hello hello) mutable {
-        auto& s = self->state;
-        auto it = s.peers.find(node);
-        if (it == s.peers.end() || it->second.incarnation != incarnation)
-          return; // it left meanwhile
-        if (hello.node_id != node || hello.incarnation != incarnation || hello.protocol != cluster_protocol) {
-          caf::error other = make_error(errc::conflict, "another node or protocol answered");
-          failed(other);
-          return;
-        }
-        it->second.connecting = false;
-        it->second.gateway = gateway;
-        it->second.hello = std::move(hello);
-        self->monitor(gateway);
-        log::info("cluster: linked to a member", "\"node\":" + std::to_string(node));
-        publish_routes(self);
-      },
-      failed);
-  }
-}
-
 /// Claims the slots rendezvous hashing gives this node whose owner is
 /// nobody or dead; marks for release (after the drain) those it owns that
-/// belong elsewhere now, and releases those whose drain is over.
+/// belong elsewhere now, and releases those whose drain is over. A slot
+/// that drains takes no new work here (its requests are answered `moved`
+/// and retried), while the work in flight for it commits.
 void rebalance(cluster_pointer self) {
   auto& st = self->state;
   std::vector<placement::node_id> up;
@@ -247,6 +88,7 @@ void rebalance(cluster_pointer self) {
   auto now = clock::now();
   std::vector<std::uint32_t> claim;
   std::vector<std::uint32_t> release;
+  bool drains_changed = false;
   for (std::uint32_t s = 0; s < st.slots; ++s) {
     auto owner = st.owners[s];
     auto want = up.empty() || st.leaving ? -1 : static_cast<std::int32_t>(placement::rendezvous_owner(s, up));
@@ -254,12 +96,15 @@ void rebalance(cluster_pointer self) {
       claim.push_back(s);
     } else if (owner == st.me && want != st.me) {
       auto [it, fresh] = st.moving.emplace(s, now + std::chrono::milliseconds{st.cfg.handoff_drain_ms});
+      drains_changed |= fresh;
       if (st.leaving || it->second <= now)
         release.push_back(s);
     } else if (owner == st.me) {
-      st.moving.erase(s); // it came back before it left
+      drains_changed |= st.moving.erase(s) != 0; // it came back before it left
     }
   }
+  if (drains_changed)
+    publish_routes(self);
   if (claim.empty() && release.empty()) {
     next_beat(self);
     return;
@@ -269,7 +114,8 @@ void rebalance(cluster_pointer self) {
     .then(
       [self](const db_result& r) {
         auto& s = self->state;
-        for (const auto& got : ps::decode_owned(r.results.at(0))) {
+        auto claimed = ps::decode_owned(r.results.at(0));
+        for (const auto& got : claimed) {
           s.owned[got.slot] = got.epoch;
           s.owners[got.slot] = s.me;
         }
@@ -279,6 +125,8 @@ void rebalance(cluster_pointer self) {
           s.owners[slot] = -1;
         }
         publish_routes(self);
+        if (!claimed.empty() && s.on_claimed)
+          s.on_claimed(); // the live streams of these slots run here now
         next_beat(self);
       },
       [self](caf::error& err) { unreachable(self, err); });
@@ -304,6 +152,12 @@ void refresh(cluster_pointer self) {
             [self, version](const db_result& rows) {
               auto& s = self->state;
               s.members = ps::decode_members(rows.results.at(0));
+              // A member never linked to committed unheard since it appeared
+              // (it claims at its first beat), or since this index began
+              // loading for those that were there at the start.
+              for (const auto& m : s.members)
+                if (m.node_id != s.me && m.status != member_status::dead && s.linked_once.count(m.node_id) == 0)
+                  s.unheard_since.emplace(m.node_id, s.read_once ? wall_clock::now_ms() - 2 * s.cfg.heartbeat_ms : 0);
               s.owned.clear();
               for (const auto& row : ps::decode_slot_owners(rows.results.at(1))) {
                 if (row.slot >= s.slots)
@@ -332,8 +186,8 @@ void beat(cluster_pointer self) {
   if (st.evicted || st.incarnation == 0 || st.beating)
     return;
   st.beating = true;
-  db_command cmd{{ps::cluster_heartbeat(st.me, st.incarnation),
-                  ps::cluster_evict(st.cfg.member_ttl_ms, st.cfg.heartbeat_ms)}};
+  db_command cmd{{ps::cluster_heartbeat(st.me, st.incarnation, 2 * st.cfg.heartbeat_ms),
+                  ps::cluster_evict(st.me, st.cfg.member_ttl_ms, st.cfg.heartbeat_ms)}};
   self->request(st.link, st.step_timeout, write_atom::value, std::move(cmd))
     .then(
       [self](const db_result& r) {
@@ -359,45 +213,6 @@ void beat(cluster_pointer self) {
         refresh(self);
       },
       [self](caf::error& err) { unreachable(self, err); });
-}
-
-/// Asks each seed for its hello before joining: a seed that speaks another
-/// protocol (or refuses ours at CAF's handshake) makes joining fail; seeds
-/// that cannot be reached are skipped (PostgreSQL knows the members).
-void check_seeds(cluster_pointer self, std::vector<std::string> seeds, std::function<void(caf::error)> done) {
-  if (seeds.empty()) {
-    done(caf::error{});
-    return;
-  }
-  auto seed = seeds.back();
-  seeds.pop_back();
-  auto next = [self, seeds, done]() mutable { check_seeds(self, std::move(seeds), std::move(done)); };
-  auto target = split_address(seed);
-  if (!target) {
-    done(make_error(errc::validation_failed, "cluster.seeds: \"" + seed + "\" is not host:port"));
-    return;
-  }
-  auto refused = [self, seed, next, done](caf::error& err) mutable {
-    if (err == caf::sec::incompatible_application_ids || err == caf::sec::incompatible_versions) {
-      done(make_error(errc::conflict, "the seed " + seed + " speaks another cluster protocol than "
-                                        + std::string{cluster_protocol}));
-      return;
-    }
-    log::warn("cluster: a seed did not answer", "\"seed\":" + json_text(seed) + ",\"error\":"
-                                                   + json_text(self->home_system().render(err)));
-    next();
-  };
-  ask_hello(
-    self, *target,
-    [seed, next, done](node_gateway_actor, const node_hello& hello) mutable {
-      if (hello.protocol != cluster_protocol) {
-        done(make_error(errc::conflict, "the seed " + seed + " speaks " + hello.protocol + ", not "
-                                          + std::string{cluster_protocol}));
-        return;
-      }
-      next();
-    },
-    refused);
 }
 
 /// Joins as a new incarnation of this node id, once its seeds agree on the
@@ -473,6 +288,8 @@ cluster_actor::behavior_type cluster_member_actor(cluster_pointer self, cluster_
   self->state = std::move(init);
   self->set_exit_handler([self](caf::exit_msg& msg) {
     self->send_exit(self->state.link, msg.reason);
+    for (const auto& [node, p] : self->state.peers)
+      p.unlink(self);
     self->quit(msg.reason);
   });
   // A member's process is gone (its link dropped, or stayed silent past
@@ -483,6 +300,8 @@ cluster_actor::behavior_type cluster_member_actor(cluster_pointer self, cluster_
     for (auto it = st.peers.begin(); it != st.peers.end(); ++it) {
       if (it->second.gateway && it->second.gateway.address() == msg.source) {
         log::warn("cluster: lost the link to a member", "\"node\":" + std::to_string(it->first));
+        unheard_from(self, it->first);
+        it->second.unlink(self);
         st.peers.erase(it);
         publish_routes(self);
         break;
@@ -574,6 +393,9 @@ node_gateway_actor::behavior_type gateway(node_gateway_actor::pointer self, clus
 }
 
 } // namespace
+} // namespace cluster_impl
+
+using namespace cluster_impl;
 
 void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_hello>("node_hello");
@@ -607,6 +429,9 @@ std::variant<cluster_node, std::string> spawn_cluster(caf::actor_system& sys, co
   init.hello.streams = svc.streams.shards;
   init.hello.users = svc.users.shards;
   init.hello.limiter = svc.limiter.local;
+  init.hello.bus = svc.bus;
+  init.search = svc.search;
+  init.on_claimed = svc.wake_live_streams;
   init.routing = svc.routing;
   init.link = ps::start_membership_link(sys, cfg.database);
   auto member = sys.spawn(cluster_member_actor, std::move(init));

@@ -111,6 +111,7 @@ product_service_actor::behavior_type product_service(service_pointer self, conte
                         // change of it can be sent (those come later, from
                         // its actor), and even if the initial restock fails.
                         self->send(ctx->search, put_atom::value, created);
+                        tell_peers(ctx->products.routing, put_atom::value, created);
                         if (draft.initial_stock == 0) {
                           rp.deliver(std::move(created));
                           return;

@@ -31,6 +31,7 @@ struct product_context {
   search_actor search;
   seller_actor sellers;
   category_actor categories;
+  std::shared_ptr<const routing_cell> routing; ///< a cluster: peers follow the committed changes too
 };
 
 /// The product as committed; its stock rules (what is promised to changes
@@ -76,8 +77,15 @@ using product_pointer = product_actor::stateful_pointer<product_state>;
 using update_promise = caf::typed_response_promise<stock_update>;
 
 stock_update snapshot(product_state& st) {
-  return {st.committed.id, st.sequence, st.committed.stock, st.committed.reserved, st.committed.sold,
-          st.committed.price_minor, st.committed.currency};
+  return {st.committed.id,       st.sequence,          st.committed.stock, st.committed.reserved,
+          st.committed.sold,     st.committed.price_minor, st.committed.currency, 0,
+          st.committed.stock_version + st.committed.version};
+}
+
+/// The search index here and on every peer hears of the committed listing.
+void index_listing(product_pointer self, const std::shared_ptr<const product_context>& ctx) {
+  self->send(ctx->search, put_atom::value, self->state.committed);
+  tell_peers(ctx->routing, put_atom::value, self->state.committed);
 }
 
 /// A reply for a product that cannot take the request, or none.
@@ -147,6 +155,7 @@ stock_update publish(product_pointer self, const std::shared_ptr<const product_c
   update.at_us = wall_clock::now_us();
   caf::anon_send(st.subscribers, update);
   self->send(ctx->search, put_atom::value, update);
+  tell_peers(ctx->routing, put_atom::value, update); // their index and this product's viewers there
   return update;
 }
 
@@ -459,7 +468,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
       if (!s.exists || count <= s.committed.rating.count)
         return;
       s.committed.rating = {sum, count};
-      self->send(ctx->search, put_atom::value, s.committed);
+      index_listing(self, ctx);
     },
     [self, ctx, touch](release_atom, std::int64_t quantity) -> caf::result<stock_update> {
       touch();
@@ -502,7 +511,7 @@ product_actor::behavior_type product_behavior(product_pointer self, std::uint64_
             current.committed.image_urls = row.image_urls;
             current.committed.version = row.version;
             current.committed.updated_at_ms = row.updated_at_ms;
-            self->send(ctx->search, put_atom::value, current.committed);
+            index_listing(self, ctx);
             rp.deliver(current.committed);
             settle(self, ctx);
           },
@@ -560,7 +569,7 @@ product_directory spawn_product_directory(caf::actor_system& sys, const conf::se
   auto ctx = std::make_shared<const product_context>(product_context{
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.actors.product_idle_ms},
     std::chrono::milliseconds{cfg.catalog.detail_refresh_ms}, cfg.orders, db, std::move(search), std::move(sellers),
-    std::move(categories)});
+    std::move(categories), routing});
   return product_directory{registry::spawn_shards<product_actor>(sys, cfg.actors.product_shards, ctx, spawn_product,
                                                                   registry::kind::product, routing),
                            routing, &node_hello::products};

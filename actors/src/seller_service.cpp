@@ -14,6 +14,7 @@ struct seller_context {
   std::chrono::milliseconds step_timeout;
   persistence::database db;
   user_directory users;
+  std::shared_ptr<const routing_cell> routing; ///< a cluster: the user's sockets on other nodes follow too
 };
 
 struct seller_state {
@@ -109,12 +110,12 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
           });
       return rp;
     },
-    [self, write](follow_atom, std::uint64_t user_id, std::uint64_t seller_id, bool follow)
+    [self, ctx, write](follow_atom, std::uint64_t user_id, std::uint64_t seller_id, bool follow)
       -> caf::result<std::int64_t> {
       auto rp = self->make_response_promise<std::int64_t>();
       write(persistence::seller_follow(user_id, seller_id, follow))
         .then(
-          [self, rp, user_id, seller_id, follow](const db_result& r) mutable {
+          [self, ctx, rp, user_id, seller_id, follow](const db_result& r) mutable {
             auto followers = persistence::decode_follower_count(r.results.front());
             if (!followers) {
               rp.deliver(no_such_seller());
@@ -123,6 +124,7 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
             // The user's open channels follow along (go-live pushes).
             caf::anon_send(self->home_system().groups().get_local(user_group_name(user_id)), follow_atom::value,
                            seller_id, follow);
+            tell_peers(ctx->routing, follow_atom::value, user_id, seller_id, follow);
             rp.deliver(*followers);
           },
           fail_to(rp));
@@ -140,9 +142,10 @@ seller_actor::behavior_type seller_service(seller_pointer self, std::shared_ptr<
 } // namespace
 
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                           user_directory users) {
-  return sys.spawn(seller_service, std::make_shared<const seller_context>(seller_context{
-                                     cfg, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db, std::move(users)}));
+                           user_directory users, std::shared_ptr<const routing_cell> routing) {
+  return sys.spawn(seller_service,
+                   std::make_shared<const seller_context>(seller_context{
+                     cfg, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db, std::move(users), std::move(routing)}));
 }
 
 } // namespace livemart

@@ -49,10 +49,10 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.limiter = limiter_directory{spawn_limiter(sys, cfg.auth), s.routing};
   s.users = spawn_user_directory(sys, cfg.actors, db);
   s.revocations = std::make_shared<revocation_list>();
-  s.sessions = spawn_sessions(sys, cfg, db, s.revocations);
+  s.sessions = spawn_sessions(sys, cfg, db, s.revocations, s.routing);
   s.auth = spawn_auth(sys, cfg, tokens, db, s.hasher, s.limiter, s.users, s.sessions);
   s.addresses = spawn_addresses(sys, cfg, db);
-  s.sellers = spawn_sellers(sys, cfg, db, s.users);
+  s.sellers = spawn_sellers(sys, cfg, db, s.users, s.routing);
   s.categories = spawn_categories(sys, cfg, db);
   s.search = spawn_search(sys, cfg, db, s.categories);
   s.products = spawn_product_directory(sys, cfg, db, s.search, s.sellers, s.categories, s.routing);
@@ -65,6 +65,8 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   // Outcomes the gateway learns later reach the orders as events.
   caf::anon_send(s.gateway, put_atom::value, caf::actor_cast<caf::actor>(s.orders));
   spawn_streams(sys, cfg, s);
+  if (cfg.cluster.enabled)
+    s.bus = spawn_node_bus(sys, s.search, s.stream_index);
   return s;
 }
 
@@ -96,6 +98,8 @@ void stop_services(services& s) {
   stop(s.health);
   if (s.cluster)
     stop(s.cluster);
+  if (s.bus)
+    stop(s.bus);
   persistence::stop_database(*s.db);
 }
 

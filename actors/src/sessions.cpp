@@ -29,6 +29,7 @@ struct sessions_context {
   bool background_jobs;
   persistence::database db;
   std::shared_ptr<revocation_list> list;
+  std::shared_ptr<const routing_cell> routing; ///< a cluster: one node forgets for all
 };
 
 struct sessions_state {
@@ -129,7 +130,7 @@ sessions_actor::behavior_type sessions_service(sessions_pointer self, context_pt
             publish_all(self, ctx);
           schedule_poll(self, ctx);
         });
-    if (ctx->background_jobs && ++self->state.polls % forget_every_polls == 0)
+    if (ctx->background_jobs && ++self->state.polls % forget_every_polls == 0 && runs_cluster_jobs(ctx->routing))
       self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
                     db_command{{persistence::revocations_forget()}})
         .then([](const db_result&) {}, [](caf::error&) {});
@@ -170,10 +171,10 @@ sessions_actor::behavior_type sessions_service(sessions_pointer self, context_pt
 } // namespace
 
 sessions_actor spawn_sessions(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                              std::shared_ptr<revocation_list> list) {
+                              std::shared_ptr<revocation_list> list, std::shared_ptr<const routing_cell> routing) {
   auto ctx = std::make_shared<const sessions_context>(sessions_context{
     std::chrono::milliseconds{cfg.actors.step_timeout_ms}, std::chrono::milliseconds{cfg.auth.revocation_poll_ms},
-    cfg.node.background_jobs, db, std::move(list)});
+    cfg.node.background_jobs, db, std::move(list), std::move(routing)});
   return sys.spawn(sessions_service, std::move(ctx));
 }
 

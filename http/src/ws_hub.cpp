@@ -3,6 +3,8 @@
 #include "ws_internal.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
@@ -15,6 +17,7 @@ namespace {
 
 using report_atom = caf::atom_constant<caf::atom("hub_report")>;
 using linger_atom = caf::atom_constant<caf::atom("hub_linger")>;
+using retry_atom = caf::atom_constant<caf::atom("hub_retry")>;
 
 // -- hubs: one per stream per node ---------------------------------------------------------
 
@@ -30,6 +33,9 @@ struct hub_state {
   bool members_changed = true;
   std::vector<hub_join> pending; ///< waiting for a snapshot
   bool snapshot_in_flight = false;
+  /// Since when snapshots fail (the stream's owner changing hands), if they do.
+  std::optional<std::chrono::steady_clock::time_point> failing_since;
+  std::uint32_t failures = 0;
   std::vector<std::uint64_t> new_users;
   std::int64_t new_anonymous = 0;
   bool report_armed = false;
@@ -88,12 +94,18 @@ void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
   if (st.snapshot_in_flight || st.pending.empty())
     return;
   st.snapshot_in_flight = true;
-  self->request(route(self), timeout, st.stream_id, snapshot_atom::value)
+  // A request routed to a node that just died is never answered (CAF drops
+  // what is sent to a dead peer's proxy) and waits out its timeout: the
+  // first try waits a second at most, later ones longer, up to one step.
+  auto wait = std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds{1000} * (1 + st.failures));
+  self->request(route(self), wait, st.stream_id, snapshot_atom::value)
     .then(
       [self, timeout](const stream_snapshot& snap) {
         watch_sender(self);
         auto& s = self->state;
         s.snapshot_in_flight = false;
+        s.failing_since.reset();
+        s.failures = 0;
         auto message = std::make_shared<const ws_out>(ws_out{{}, snap.json});
         for (auto& j : s.pending) {
           if (auto sink = j.sink.lock()) {
@@ -105,12 +117,29 @@ void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
         s.pending.clear();
         fetch_snapshot(self, timeout);
       },
-      [self](caf::error& err) {
-        self->state.snapshot_in_flight = false;
-        if (to_problem(err).code == errc::not_found)
+      [self, timeout](caf::error& err) {
+        auto& s = self->state;
+        s.snapshot_in_flight = false;
+        if (to_problem(err).code == errc::not_found) {
           close_pending(self, ws::close_not_found, "no such stream");
-        else
+          return;
+        }
+        // The stream's node is gone or its slot changes hands: its new
+        // owner answers within a few beats. The viewers keep waiting on
+        // their sockets until two steps have passed, then are told to
+        // come back.
+        auto now = std::chrono::steady_clock::now();
+        if (!s.failing_since)
+          s.failing_since = now;
+        if (now - *s.failing_since >= 2 * timeout) {
+          s.failing_since.reset();
+          s.failures = 0;
           close_pending(self, 1013, "the stream is not available; try again");
+          return;
+        }
+        auto wait = std::chrono::milliseconds{std::min<std::int64_t>(1000, 50LL << std::min<std::uint32_t>(s.failures, 5))};
+        ++s.failures;
+        self->delayed_send(self, wait, retry_atom::value);
       });
 }
 
@@ -134,18 +163,27 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, const servic
   st.svc = svc;
   st.lanes = std::move(lanes);
   self->join(self->home_system().groups().get_local(stream_group_name(stream_id)));
-  // The stream's actor ended (passivated or crashed): tell the next one
-  // this node's viewers again.
+  // The stream's actor ended (passivated, crashed, or its node is gone):
+  // tell the next one this node's viewers again, and give every viewer a
+  // fresh snapshot from it (its state and numbering start from what was
+  // committed). The sockets stay open meanwhile.
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& s = self->state;
     if (msg.source != s.watched)
       return;
     s.watched = caf::actor_addr{};
     s.reported = -1;
-    for (const auto& [serial, j] : s.active)
+    for (auto& [serial, j] : s.active) {
       if (j.user != 0)
         s.new_users.push_back(j.user);
+      s.pending.push_back(std::move(j));
+    }
+    s.members_changed |= !s.active.empty();
+    s.active.clear();
     report_soon(self);
+    // The cluster actor hears of a lost node at the same moment; its
+    // routes change first, so the snapshot is asked of the new owner.
+    self->delayed_send(self, std::chrono::milliseconds{50}, retry_atom::value);
   });
   return {
     [self, timeout](join_atom, const hub_join& j) {
@@ -159,6 +197,7 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, const servic
       report_soon(self);
       fetch_snapshot(self, timeout);
     },
+    [self, timeout](retry_atom) { fetch_snapshot(self, timeout); },
     [self, timeout](snapshot_atom, const hub_join& j) {
       // A resync: the viewer gets a fresh snapshot, then the events after it.
       auto& s = self->state;

@@ -37,6 +37,14 @@ constexpr auto catalog = std::to_array<named_statement>({
   {"product_by_id", "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE id = $1"},
   {"products_active_page",
    "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2"},
+  // Every product whose listing, stock or rating changed since $1 (ms since
+  // the epoch), archived ones included: a node's index catching up.
+  {"products_changed_page",
+   "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE id > $2 AND id IN ("
+   "SELECT id FROM products WHERE updated_at >= to_timestamp($1 / 1000.0) "
+   "UNION SELECT product_id FROM stock_ledger WHERE at >= to_timestamp($1 / 1000.0) "
+   "UNION SELECT product_id FROM product_reviews WHERE created_at >= to_timestamp($1 / 1000.0)) "
+   "ORDER BY id LIMIT $3"},
   {"product_set_price",
    "UPDATE products SET price_minor = $2, updated_at = now(), version = version + 1 WHERE id = $1 "
    "RETURNING " LM_PRODUCT_COLUMNS},
@@ -136,6 +144,10 @@ db_statement product_by_id(std::uint64_t id) {
 
 db_statement products_active_page(std::uint64_t after_id, std::size_t limit) {
   return {"products_active_page", {db_uint(after_id), db_uint(limit)}};
+}
+
+db_statement products_changed_page(std::int64_t since_ms, std::uint64_t after_id, std::size_t limit) {
+  return {"products_changed_page", {db_int(since_ms), db_uint(after_id), db_uint(limit)}};
 }
 
 db_statement product_set_price(std::uint64_t id, std::int64_t price_minor) {

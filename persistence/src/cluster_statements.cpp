@@ -9,8 +9,8 @@ namespace {
 
 constexpr auto catalog = std::to_array<named_statement>({
   {"cluster_join", "SELECT outcome, slots FROM cluster_join($1::smallint, $2, $3, $4, $5, $6)"},
-  {"cluster_heartbeat", "SELECT cluster_heartbeat($1::smallint, $2) AS state"},
-  {"cluster_evict", "SELECT node_id FROM cluster_evict($1, $2)"},
+  {"cluster_heartbeat", "SELECT cluster_heartbeat($1::smallint, $2, $3) AS state"},
+  {"cluster_evict", "SELECT node_id FROM cluster_evict($1::smallint, $2, $3)"},
   {"cluster_version", "SELECT version FROM cluster_config"},
   {"cluster_members",
    "SELECT m.node_id, m.incarnation, m.cluster_address, m.http_address, m.version, m.status, "
@@ -61,16 +61,16 @@ join_result decode_join(const db_rows& rows) {
   return out;
 }
 
-db_statement cluster_heartbeat(std::uint16_t node_id, std::uint64_t incarnation) {
-  return {"cluster_heartbeat", {db_uint(node_id), db_uint(incarnation)}};
+db_statement cluster_heartbeat(std::uint16_t node_id, std::uint64_t incarnation, std::uint32_t gap_ms) {
+  return {"cluster_heartbeat", {db_uint(node_id), db_uint(incarnation), db_uint(gap_ms)}};
 }
 
 bool decode_alive(const db_rows& rows) {
   return !rows.rows.empty() && rows.rows.front()[column_index(rows, "state")].text == "alive";
 }
 
-db_statement cluster_evict(std::uint32_t ttl_ms, std::uint32_t grace_ms) {
-  return {"cluster_evict", {db_uint(ttl_ms), db_uint(grace_ms)}};
+db_statement cluster_evict(std::uint16_t node_id, std::uint32_t ttl_ms, std::uint32_t grace_ms) {
+  return {"cluster_evict", {db_uint(node_id), db_uint(ttl_ms), db_uint(grace_ms)}};
 }
 
 std::vector<std::uint16_t> decode_node_ids(const db_rows& rows) {

@@ -244,6 +244,12 @@ void flush(writer_pointer self) {
       }
     }
   };
+  // A writer frozen before its batch, as a paused node's is: when it goes
+  // on, the fence in each command decides whether it may still commit.
+  if (at_point("db.before_batch.")) {
+    fail_all(batch, unavailable());
+    return;
+  }
   // Most batches fail nowhere: send them whole in one round trip (pipeline
   // mode, no savepoints). If a statement fails, that transaction rolled
   // back and the batch runs again below, command by command.

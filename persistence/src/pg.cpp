@@ -7,6 +7,7 @@
 #include <poll.h>
 
 #include <persistence/statements.hpp>
+#include <protocol/log.hpp>
 #include <protocol/problem.hpp>
 
 namespace livemart::persistence {
@@ -107,8 +108,11 @@ caf::error to_error(const pg_error& e) {
     return state_refusal(e.message);
   if (e.sqlstate == "LM412")
     return make_error(db_refusal::stale, e.message);
-  if (e.sqlstate == "LM421")
+  if (e.sqlstate == "LM421") {
+    // A node that lost an entity's slot (paused, partitioned, evicted) tried to write it.
+    log::warn("a write was refused by the cluster fence", "\"code\":\"not_owner\"");
     return make_error(db_refusal::not_owner, e.message);
+  }
   if (e.sqlstate == "LM422")
     return make_error(errc::validation_failed, e.message);
   if (e.sqlstate == "57014")

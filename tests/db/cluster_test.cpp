@@ -94,8 +94,8 @@ TEST_CASE("cluster: one live process per node id, and the first node fixes the s
   auto c = f.link();
   CHECK(f.join(c, 1).outcome == join_outcome::joined);
   CHECK(f.last_incarnation != a_incarnation);
-  CHECK_FALSE(ps::decode_alive(ok(f.on(c, {{ps::cluster_heartbeat(1, a_incarnation)}})).results.front()));
-  CHECK(ps::decode_alive(ok(f.on(c, {{ps::cluster_heartbeat(1, f.last_incarnation)}})).results.front()));
+  CHECK_FALSE(ps::decode_alive(ok(f.on(c, {{ps::cluster_heartbeat(1, a_incarnation, 400)}})).results.front()));
+  CHECK(ps::decode_alive(ok(f.on(c, {{ps::cluster_heartbeat(1, f.last_incarnation, 400)}})).results.front()));
 }
 
 TEST_CASE("cluster: a silent member is evicted after the TTL, a crashed one (lock free) after the grace", "[db][cluster]") {
@@ -107,23 +107,34 @@ TEST_CASE("cluster: a silent member is evicted after the TTL, a crashed one (loc
   REQUIRE(f.join(a, 1).outcome == join_outcome::joined);
   auto a_incarnation = f.last_incarnation;
   REQUIRE(f.join(b, 2).outcome == join_outcome::joined);
+  auto b_incarnation = f.last_incarnation;
   REQUIRE(f.join(c, 3).outcome == join_outcome::joined);
   auto before = f.version();
 
-  // Everyone marked themselves alive 2 s ago; node 3's process is gone.
-  sql(db.url(), "UPDATE cluster_members SET heartbeat_at = now() - interval '2 seconds'");
+  // After PostgreSQL was away everyone's mark is old: a node that beats
+  // again first judges nobody until it has been beating for the TTL.
+  sql(db.url(), "UPDATE cluster_members SET heartbeat_at = now() - interval '6 seconds', "
+                "joined_at = now() - interval '1 hour', beating_since = now() - interval '1 hour'");
+  REQUIRE(ps::decode_alive(ok(f.on(b, {{ps::cluster_heartbeat(2, b_incarnation, 400)}})).results.front()));
+  CHECK(ps::decode_node_ids(ok(f.on(b, {{ps::cluster_evict(2, 5'000, 1'000)}})).results.front()).empty());
+  CHECK(f.version() == before);
+
+  // Everyone marked themselves alive 2 s ago and node 2 has been beating
+  // for an hour; node 3's process is gone.
+  sql(db.url(), "UPDATE cluster_members SET heartbeat_at = now() - interval '2 seconds', "
+                "joined_at = now() - interval '1 hour', beating_since = now() - interval '1 hour'");
   f.end(c, 3);
-  auto evicted = ps::decode_node_ids(ok(f.on(b, {{ps::cluster_evict(5'000, 1'000)}})).results.front());
+  auto evicted = ps::decode_node_ids(ok(f.on(b, {{ps::cluster_evict(2, 5'000, 1'000)}})).results.front());
   CHECK(evicted == std::vector<std::uint16_t>{3});
   CHECK(f.version() > before);
 
   // Node 1 (alive, lock held) falls silent past the TTL: evicted, and its
   // next heartbeat tells it so.
   sql(db.url(), "UPDATE cluster_members SET heartbeat_at = now() - interval '6 seconds' WHERE node_id = 1");
-  evicted = ps::decode_node_ids(ok(f.on(b, {{ps::cluster_evict(5'000, 1'000)}})).results.front());
+  evicted = ps::decode_node_ids(ok(f.on(b, {{ps::cluster_evict(2, 5'000, 1'000)}})).results.front());
   CHECK(evicted == std::vector<std::uint16_t>{1});
-  CHECK_FALSE(ps::decode_alive(ok(f.on(a, {{ps::cluster_heartbeat(1, a_incarnation)}})).results.front()));
-  CHECK(ps::decode_node_ids(ok(f.on(b, {{ps::cluster_evict(5'000, 1'000)}})).results.front()).empty());
+  CHECK_FALSE(ps::decode_alive(ok(f.on(a, {{ps::cluster_heartbeat(1, a_incarnation, 400)}})).results.front()));
+  CHECK(ps::decode_node_ids(ok(f.on(b, {{ps::cluster_evict(2, 5'000, 1'000)}})).results.front()).empty());
 }
 
 TEST_CASE("cluster: slots are claimed only from nobody or the dead, and the fence refuses a lost owner", "[db][cluster]") {

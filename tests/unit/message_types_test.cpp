@@ -25,9 +25,10 @@ using interfaces = caf::detail::type_list<
   hasher_actor, limiter_actor, user_shard_actor, auth_actor, sessions_actor, address_actor, seller_actor,
   category_actor, search_actor, product_actor, product_registry_actor, product_service_actor, review_actor,
   checkout_actor, gateway_actor, order_actor, order_registry_actor, order_service_actor, stream_actor,
-  stream_registry_actor, stream_index_actor, stream_service_actor, health_actor, cluster_actor, persistence::reader_actor,
+  stream_registry_actor, stream_index_actor, stream_service_actor, health_actor, node_bus_actor, cluster_actor,
+  persistence::reader_actor,
   persistence::writer_actor>;
-constexpr std::size_t declared_in_interfaces_hpp = 24;
+constexpr std::size_t declared_in_interfaces_hpp = 25;
 
 /// The signatures of `Handle` whose types CAF cannot name.
 template <class Handle>

@@ -38,10 +38,12 @@ struct keyed<caf::typed_actor<Sigs...>> {
 /// agrees it forwards nothing more to that actor and holds what comes for
 /// its id until the actor is down, then hands it to a fresh one. An
 /// actor's mailbox is in order, so when the agreement reaches it, every
-/// request forwarded before has reached it too.
+/// request forwarded before has reached it too. `release` (from the
+/// cluster actor, after slots changed hands) stops the actors of ids this
+/// node no longer owns, or owns under a newer epoch.
 template <class Entity>
-using registry_of =
-  typename keyed<Entity>::type::template extend<caf::replies_to<idle_atom, std::uint64_t>::with<bool>>;
+using registry_of = typename keyed<Entity>::type::template extend<caf::replies_to<idle_atom, std::uint64_t>::with<bool>,
+                                                                   caf::reacts_to<release_atom>>;
 
 /// Argon2id on a bounded pool of detached threads (auth.hash_workers,
 /// auth.hash_queue_max). `verify` with an empty hash checks against a dummy
@@ -125,7 +127,9 @@ using search_actor = caf::typed_actor<
   caf::replies_to<search_atom, search_query>::with<search_result>,
   caf::replies_to<ready_atom>::with<std::uint64_t>,
   caf::reacts_to<put_atom, product>,
-  caf::reacts_to<put_atom, stock_update>>;
+  caf::reacts_to<put_atom, stock_update>,
+  /// Catch up with what was committed since then (ms, system clock; 0: since the load began).
+  caf::reacts_to<refresh_atom, std::int64_t>>;
 
 /// Readiness: the database answers a query through the read pool.
 using health_actor = caf::typed_actor<caf::replies_to<ready_atom>::with<caf::ok_atom>>;
@@ -279,6 +283,21 @@ using stream_service_actor = caf::typed_actor<
   caf::replies_to<create_atom, std::uint64_t, stream_draft>::with<stream_keyed>,
   caf::replies_to<list_atom, std::uint64_t, bool, std::uint64_t, std::uint32_t>::with<std::vector<stream_info>>>;
 
+/// What every node of a cluster follows of the changes its peers commit:
+/// a peer sends each to this node's bus after telling its own actors, and
+/// the bus hands it to the same actors here. Products and their stock and
+/// price for the search index (versioned: an older change is ignored) and
+/// for the product's group (viewers of its streams); the live list;
+/// personal pushes and follows for a user's sockets; a seller going live.
+using node_bus_actor = caf::typed_actor<
+  caf::reacts_to<put_atom, product>,
+  caf::reacts_to<put_atom, stock_update>,
+  caf::reacts_to<put_atom, stream_info>,
+  caf::reacts_to<delete_atom, std::uint64_t>,                      ///< a stream left the live list
+  caf::reacts_to<push_atom, std::uint64_t, std::string>,           ///< user, json
+  caf::reacts_to<follow_atom, std::uint64_t, std::uint64_t, bool>, ///< user, seller, on
+  caf::reacts_to<start_atom, std::uint64_t, stream_info>>;         ///< seller, its stream went live
+
 /// What a node tells a peer that connected to its cluster port: who it is
 /// (node id, incarnation, the cluster protocol it speaks) and the shards of
 /// its registries, which requests for entities it owns are forwarded to.
@@ -291,12 +310,13 @@ struct node_hello {
   std::vector<stream_registry_actor> streams;
   std::vector<user_shard_actor> users;
   limiter_actor limiter; ///< the attempt limits whose keys fall in its slots
+  node_bus_actor bus;    ///< hears the changes this node's peers commit
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_hello& x) {
   return f(caf::meta::type_name("node_hello"), x.node_id, x.incarnation, x.protocol, x.products, x.orders, x.streams,
-           x.users, x.limiter);
+           x.users, x.limiter, x.bus);
 }
 
 /// The one actor a node publishes on its cluster port: a peer says who it

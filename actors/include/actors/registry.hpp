@@ -148,9 +148,32 @@ std::optional<entity_fence> ownership(const state<Entity, Context>& st, std::uin
   if (table == nullptr)
     return std::nullopt;
   auto slot = table->slot_of(id);
-  if (table->owners[slot] != table->me)
+  if (table->owners[slot] != table->me || table->is_draining(slot))
     return std::nullopt;
   return entity_fence{static_cast<std::int64_t>(slot), table->me, table->epochs[slot]};
+}
+
+/// Slots changed hands: stops the live actors whose slot this node no
+/// longer owns, or owns under another epoch than they were spawned in.
+/// Those of draining slots finish their work (it still commits).
+template <class Entity, class Context, class Self>
+void stop_moved(Self* self) {
+  auto& st = self->state;
+  const auto* table = st.routing ? st.routing->load() : nullptr;
+  if (table == nullptr)
+    return;
+  std::vector<std::uint64_t> stale;
+  for (const auto& [id, actor] : st.actors.live) {
+    auto slot = table->slot_of(id);
+    auto it = st.epoch_of.find(id);
+    if (table->owners[slot] != table->me || it == st.epoch_of.end() || it->second != table->epochs[slot])
+      stale.push_back(id);
+  }
+  for (auto id : stale) {
+    st.epoch_of.erase(id);
+    if (auto actor = st.actors.retire_now(id))
+      self->send_exit(*actor, caf::exit_reason::user_shutdown);
+  }
 }
 
 inline caf::error not_here() {
@@ -242,6 +265,7 @@ typename registry_of<Entity>::behavior_type forwarders(pointer<Entity, Context> 
   return {
     forwarder<Sigs>::template make<Entity, Context>(self)...,
     [self](idle_atom, std::uint64_t id) -> bool { return self->state.actors.retire(id, self->current_sender()); },
+    [self](release_atom) { stop_moved<Entity, Context>(self); },
   };
 }
 

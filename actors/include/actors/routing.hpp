@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include <caf/send.hpp>
+
 #include <actors/interfaces.hpp>
 #include <protocol/placement.hpp>
 
@@ -22,7 +24,10 @@ struct routing_table {
   std::uint32_t slots = 1;
   std::vector<std::int32_t> owners;  ///< slot → node, -1: nobody (yet)
   std::vector<std::uint64_t> epochs; ///< slot → this node's epoch of it, 0: not this node's
+  std::vector<std::uint8_t> draining; ///< slot → 1: this node hands it over; it takes no new work for it
   std::map<std::uint16_t, node_hello> peers;
+
+  bool is_draining(std::uint32_t slot) const { return slot < draining.size() && draining[slot] != 0; }
 
   std::uint32_t slot_of(std::uint64_t id) const { return placement::slot_of(id, slots); }
   std::int32_t owner_of(std::uint64_t id) const { return owners[slot_of(id)]; }
@@ -67,5 +72,29 @@ struct entity_fence {
   std::uint16_t node = 0;
   std::uint64_t epoch = 0;
 };
+
+/// Whether this node runs the cluster's periodic jobs (expiry sweeps,
+/// reconciliation, clean-ups) now: the owner of slot 0 does, so they run
+/// once for the cluster, not once per node; a job's work goes to each
+/// entity's owner, so the hand-over of slot 0 never runs it twice for one
+/// entity. Without a cluster, always.
+inline bool runs_cluster_jobs(const std::shared_ptr<const routing_cell>& routing) {
+  if (!routing)
+    return true;
+  const auto* table = routing->load();
+  return table != nullptr && !table->owners.empty() && table->owners[0] == table->me && !table->is_draining(0);
+}
+
+/// Sends `xs...` to the bus of every peer this node links to (their
+/// nodes follow what this one committed); nothing without a cluster.
+template <class... Ts>
+void tell_peers(const std::shared_ptr<const routing_cell>& routing, const Ts&... xs) {
+  if (!routing)
+    return;
+  if (const auto* table = routing->load())
+    for (const auto& [node, hello] : table->peers)
+      if (hello.bus)
+        caf::anon_send(hello.bus, xs...);
+}
 
 } // namespace livemart

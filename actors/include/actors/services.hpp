@@ -121,6 +121,11 @@ struct services {
   stream_index_actor stream_index;
   stream_directory streams;
   stream_service_actor stream_service;
+  node_bus_actor bus;    ///< cluster.enabled only: hears what the peers committed
+  /// Starts the actors of the live streams this node owns (at start, and
+  /// in a cluster whenever slots came to it): their drops and auctions run
+  /// on time without waiting for a request.
+  std::function<void()> wake_live_streams;
   cluster_actor cluster; ///< cluster.enabled only: this node's membership (set by main before serving)
   std::shared_ptr<routing_cell> routing; ///< cluster.enabled only: published by `cluster`, read by the directories
 };
@@ -149,7 +154,7 @@ auth_actor spawn_auth(caf::actor_system& sys, const conf::settings& cfg, const j
                       const persistence::database& db, hasher_actor hasher, limiter_directory limiter,
                       user_directory users, sessions_actor sessions);
 sessions_actor spawn_sessions(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                              std::shared_ptr<revocation_list> list);
+                              std::shared_ptr<revocation_list> list, std::shared_ptr<const routing_cell> routing = {});
 address_actor spawn_addresses(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db);
 product_directory spawn_product_directory(caf::actor_system& sys, const conf::settings& cfg,
                                           const persistence::database& db, search_actor search, seller_actor sellers,
@@ -177,7 +182,10 @@ checkout_actor spawn_checkouts(caf::actor_system& sys, const conf::settings& cfg
 /// The live index, the stream registry and the stream service; the actors
 /// of the streams that are live start at once (they list themselves).
 void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& s);
+/// A cluster's node: hands what its peers committed to this node's index,
+/// live list and groups (node_bus_actor).
+node_bus_actor spawn_node_bus(caf::actor_system& sys, search_actor search, stream_index_actor index);
 seller_actor spawn_sellers(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db,
-                           user_directory users);
+                           user_directory users, std::shared_ptr<const routing_cell> routing = {});
 
 } // namespace livemart

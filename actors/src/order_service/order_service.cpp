@@ -81,12 +81,18 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
     auto msg = view.copy_content_to_message();
     auto me = caf::actor_cast<caf::actor>(self);
     if (msg.match_elements<tick_atom>()) {
-      self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
-                    db_command{{persistence::idempotency_expire(ctx->orders.idempotency_retention_h,
-                                                                ctx->orders.idempotency_expire_batch)}})
-        .then([](const db_result&) {}, [](caf::error&) {});
+      if (runs_cluster_jobs(ctx->products.routing)) {
+        self->request(ctx->db.writes, ctx->step_timeout, write_atom::value,
+                      db_command{{persistence::idempotency_expire(ctx->orders.idempotency_retention_h,
+                                                                  ctx->orders.idempotency_expire_batch)}})
+          .then([](const db_result&) {}, [](caf::error&) {});
+      }
       caf::delayed_anon_send(me, std::chrono::seconds{ctx->orders.idempotency_expire_interval_s}, tick_atom::value);
     } else if (msg.match_elements<expiry_tick_atom>()) {
+      if (!runs_cluster_jobs(ctx->products.routing)) {
+        caf::delayed_anon_send(me, std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
+        return caf::message{};
+      }
       self->request(caf::actor_cast<order_service_actor>(self), ctx->step_timeout + ctx->change_timeout, sweep_atom::value)
         .then(
           [self, ctx](std::uint64_t) {
@@ -98,6 +104,10 @@ order_service_actor::behavior_type order_service(order_pointer self, context_ptr
                                    std::chrono::milliseconds{ctx->orders.expiry_sweep_interval_ms}, expiry_tick_atom::value);
           });
     } else if (msg.match_elements<reconcile_tick_atom>()) {
+      if (!runs_cluster_jobs(ctx->products.routing)) {
+        caf::delayed_anon_send(me, std::chrono::seconds{ctx->payments.reconcile_interval_s}, reconcile_tick_atom::value);
+        return caf::message{};
+      }
       auto to = wall_clock::now_s() - static_cast<std::int64_t>(ctx->payments.reconcile_lag_s);
       auto from = to - static_cast<std::int64_t>(ctx->payments.reconcile_window_h) * 3600;
       self->request(caf::actor_cast<order_service_actor>(self), ctx->reconcile_timeout + ctx->change_timeout, reconcile_atom::value, from, to,

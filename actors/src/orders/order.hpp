@@ -75,7 +75,7 @@ using order_pointer = order_actor::stateful_pointer<order_state>;
 /// Records the refund statements' effect in the actor's copy.
 using refund_finish = std::function<void(std::vector<db_statement>, std::shared_ptr<job>, std::int64_t)>;
 
-void announce_status(order_pointer self);
+void announce_status(order_pointer self, const context_ptr& ctx);
 void done(order_pointer self, const context_ptr& ctx);
 void fail(order_pointer self, const context_ptr& ctx, job& j, caf::error err);
 void succeed(order_pointer self, const context_ptr& ctx, job& j);

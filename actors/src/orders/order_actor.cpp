@@ -4,19 +4,20 @@
 namespace livemart::orders {
 
 /// Tells the buyer's user channel (any node) that the order's status changed.
-void announce_status(order_pointer self) {
+void announce_status(order_pointer self, const context_ptr& ctx) {
   auto& st = self->state;
   if (!st.exists || st.o.status == st.announced)
     return;
   st.announced = st.o.status;
-  caf::anon_send(self->home_system().groups().get_local(user_group_name(st.o.buyer_id)), push_atom::value,
-                 encode_status_push(st.o));
+  auto json = encode_status_push(st.o);
+  caf::anon_send(self->home_system().groups().get_local(user_group_name(st.o.buyer_id)), push_atom::value, json);
+  tell_peers(ctx->products.routing, push_atom::value, st.o.buyer_id, json);
 }
 
 /// Ends the current job and starts the next one.
 void done(order_pointer self, const context_ptr& ctx) {
   auto& st = self->state;
-  announce_status(self);
+  announce_status(self, ctx);
   st.busy = false;
   st.last_activity = std::chrono::steady_clock::now();
   if (st.queue.empty() && st.retiring) {

@@ -41,7 +41,6 @@ void sell_item(stream_pointer self, const context_ptr& ctx, std::uint64_t buyer,
       [done](caf::error&) mutable { done(std::string{"failed"}, std::uint64_t{0}); });
 }
 
-/// Writes the close of the auction; on failure tries again shortly.
 /// Writes the close of the auction, then answers `rp` (an offer to the
 /// runner-up) or, for the deadline's close, tries again shortly on failure
 /// (the order's key makes the retry place no second order).
@@ -49,7 +48,7 @@ void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction 
                     std::optional<caf::typed_response_promise<stream_auction>> rp = std::nullopt) {
   self->request(ctx->db.writes, ctx->step_timeout, write_atom::value, fenced(db_command{{persistence::auction_close(closed)}}, self->state.fence))
     .then(
-      [self, closed, rp](const db_result&) mutable {
+      [self, ctx, closed, rp](const db_result&) mutable {
         auto& s = self->state;
         s.closing = false;
         if (rp)
@@ -60,7 +59,7 @@ void finish_auction(stream_pointer self, const context_ptr& ctx, stream_auction 
         s.auction = closed;
         event(self, "auction_closed", "auction", encode_auction(closed));
         if (closed.result == "sold" || closed.result == "offered")
-          user_push(self, closed.winner_id, personal_event("auction_won", s, closed));
+          user_push(self, ctx, closed.winner_id, personal_event("auction_won", s, closed));
       },
       [self, ctx, rp](caf::error& err) mutable {
         self->state.closing = false;
@@ -172,7 +171,7 @@ void flush_bids(stream_pointer self, const context_ptr& ctx) {
           if (a.verdict.extended)
             event(self, "auction_extended", "auction", encode_auction(after));
           if (a.verdict.outbid != 0)
-            user_push(self, a.verdict.outbid, personal_event("outbid", s, after));
+            user_push(self, ctx, a.verdict.outbid, personal_event("outbid", s, after));
           a.bid.rp.deliver(after);
         }
         flush_bids(self, ctx);

@@ -7,7 +7,41 @@ namespace livemart::streams {
 
 void send_push(stream_pointer self, std::string key, std::string json, std::int64_t at_us) {
   auto& st = self->state;
-  caf::anon_send(st.viewers, stream_push{std::move(key), std::move(json), st.seq, at_us});
+  stream_push push{std::move(key), std::move(json), st.seq, at_us};
+  for (const auto& [addr, hub] : st.remote_hubs)
+    caf::anon_send(hub, push);
+  caf::anon_send(st.viewers, std::move(push));
+}
+
+void follow_sender_hub(stream_pointer self) {
+  auto hub = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!hub || hub.node() == self->node())
+    return;
+  if (self->state.remote_hubs.emplace(hub.address(), hub).second)
+    self->monitor(hub);
+}
+
+void forget_hub(stream_pointer self, const context_ptr& ctx, const caf::actor_addr& hub) {
+  auto& st = self->state;
+  if (st.remote_hubs.erase(hub) != 0)
+    self->demonitor(hub);
+  if (st.hubs.erase(hub) != 0)
+    count_viewers(self, ctx);
+}
+
+void count_viewers(stream_pointer self, const context_ptr& ctx) {
+  auto& s = self->state;
+  std::int64_t total = 0;
+  for (const auto& [addr, n] : s.hubs)
+    total += n;
+  s.info.unique_viewers = static_cast<std::int64_t>(s.unique_users.size()) + s.anonymous_joins;
+  if (s.info.status == stream_status::live)
+    s.info.peak_viewers = std::max(s.info.peak_viewers, total);
+  s.stats_dirty = true;
+  if (total != s.info.viewers) {
+    s.info.viewers = total;
+    state_changed(self, ctx, "viewers");
+  }
 }
 
 /// An event that is never replaced by a later one: the next sequence number.
@@ -20,10 +54,14 @@ void event(stream_pointer self, std::string_view type, std::string_view field, s
 
 void list_in_index(stream_pointer self, const context_ptr& ctx) {
   auto& st = self->state;
-  if (st.info.status == stream_status::live)
+  // Every node lists the live streams, wherever their actors run.
+  if (st.info.status == stream_status::live) {
     self->send(ctx->index, put_atom::value, st.info);
-  else
+    tell_peers(ctx->products.routing, put_atom::value, st.info);
+  } else {
     self->send(ctx->index, delete_atom::value, st.info.id);
+    tell_peers(ctx->products.routing, delete_atom::value, st.info.id);
+  }
 }
 
 /// Sends the state push of `key` now.
@@ -147,9 +185,11 @@ stream_snapshot snapshot_of(const stream_state& st) {
   return {st.seq, encode_snapshot(st.info, products, st.drop, st.auction, st.seq)};
 }
 
-void user_push(stream_pointer self, std::uint64_t user, const std::string& json) {
-  if (user != 0)
-    caf::anon_send(self->home_system().groups().get_local(user_group_name(user)), push_atom::value, json);
+void user_push(stream_pointer self, const context_ptr& ctx, std::uint64_t user, const std::string& json) {
+  if (user == 0)
+    return;
+  caf::anon_send(self->home_system().groups().get_local(user_group_name(user)), push_atom::value, json);
+  tell_peers(ctx->products.routing, push_atom::value, user, json);
 }
 
 std::string personal_event(std::string_view type, const stream_state& st, const stream_auction& a) {

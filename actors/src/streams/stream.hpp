@@ -152,6 +152,9 @@ struct stream_state {
   bool push_tick_armed = false;
   // Viewers, reported by the hubs of each node.
   std::map<caf::actor_addr, std::int64_t> hubs;
+  /// The hubs of other nodes (monitored): pushes go to each directly, in
+  /// the order they are made, since this node's group does not reach them.
+  std::map<caf::actor_addr, caf::actor> remote_hubs;
   std::unordered_set<std::uint64_t> unique_users;
   std::int64_t anonymous_joins = 0;
   bool stats_dirty = false;
@@ -219,7 +222,14 @@ std::string product_key(std::uint64_t id);
 void watch_product(stream_pointer self, const context_ptr& ctx, std::uint64_t id);
 void watch_all(stream_pointer self, const context_ptr& ctx);
 stream_snapshot snapshot_of(const stream_state& st);
-void user_push(stream_pointer self, std::uint64_t user, const std::string& json);
+/// The hub that sent the current message, if it runs on another node,
+/// hears this stream's pushes from now on (see remote_hubs).
+void follow_sender_hub(stream_pointer self);
+/// A hub is gone (its node too, perhaps): its viewers no longer count.
+void forget_hub(stream_pointer self, const context_ptr& ctx, const caf::actor_addr& hub);
+/// The viewer count from the hubs' reports, pushed when it changed.
+void count_viewers(stream_pointer self, const context_ptr& ctx);
+void user_push(stream_pointer self, const context_ptr& ctx, std::uint64_t user, const std::string& json);
 std::string personal_event(std::string_view type, const stream_state& st, const stream_auction& a);
 
 // -- drops.cpp ---------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ void go_live(stream_pointer self, const context_ptr& ctx, done_fn done) {
       // Followers connected to any node hear it on their user channel.
       caf::anon_send(self->home_system().groups().get_local(seller_live_group_name()), start_atom::value,
                      s.info.seller_id, s.info);
+      tell_peers(ctx->products.routing, start_atom::value, s.info.seller_id, s.info);
       done(nullptr);
     },
     [done](caf::error& err) mutable { done(&err); });
@@ -228,6 +229,8 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
   st.viewers = self->home_system().groups().get_local(stream_group_name(id));
   st.relay = self->home_system().spawn(group_relay, caf::actor_cast<caf::actor>(self));
   self->link_to(st.relay);
+  // A hub of another node ended, or its node is gone.
+  self->set_down_handler([self, ctx](caf::down_msg& msg) { forget_hub(self, ctx, msg.source); });
   load(self, ctx, id);
   self->set_default_handler([self, ctx, registry](caf::scheduled_actor*, caf::message_view& view) -> caf::result<caf::message> {
     auto msg = view.copy_content_to_message();
@@ -276,6 +279,8 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       touch();
       if (auto err = unusable(self->state))
         return *err;
+      // A hub of another node hears every push after this snapshot, in order.
+      follow_sender_hub(self);
       return snapshot_of(self->state);
     },
     [self, ctx, touch](stats_atom, std::uint64_t user) -> caf::result<stream_stats> {
@@ -489,24 +494,18 @@ stream_actor::behavior_type stream_behavior(stream_pointer self, std::uint64_t i
       auto& s = self->state;
       if (!s.exists)
         return make_error(errc::not_found, "no such stream");
-      if (count <= 0)
+      if (count <= 0) {
         s.hubs.erase(hub.address());
-      else
+        if (s.remote_hubs.erase(hub.address()) != 0)
+          self->demonitor(hub);
+      } else {
         s.hubs[hub.address()] = count;
+        follow_sender_hub(self);
+      }
       for (auto u : users)
         s.unique_users.insert(u);
       s.anonymous_joins += anonymous;
-      std::int64_t total = 0;
-      for (const auto& [addr, n] : s.hubs)
-        total += n;
-      s.info.unique_viewers = static_cast<std::int64_t>(s.unique_users.size()) + s.anonymous_joins;
-      if (s.info.status == stream_status::live)
-        s.info.peak_viewers = std::max(s.info.peak_viewers, total);
-      s.stats_dirty = true;
-      if (total != s.info.viewers) {
-        s.info.viewers = total;
-        state_changed(self, ctx, "viewers");
-      }
+      count_viewers(self, ctx);
       return caf::ok_atom::value;
     },
     [self, ctx](const stock_update& u) {

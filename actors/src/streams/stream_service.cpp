@@ -152,8 +152,12 @@ caf::behavior stream_starter(caf::event_based_actor* self, context_ptr ctx, stre
   self->request(ctx->db.reads, std::chrono::milliseconds{ctx->cfg.start_timeout_ms}, query_atom::value, db_command{{persistence::streams_live()}})
     .then(
       [self, ctx, streams](const db_result& r) {
+        // In a cluster, each node wakes those it owns (the others' are
+        // theirs to wake, and a request routed there now would be moved).
+        const auto* table = streams.routing ? streams.routing->load() : nullptr;
         for (auto id : persistence::decode_stream_ids(r.results.front()))
-          self->send(streams.route(id), id, get_atom::value);
+          if (table == nullptr || table->owner_of(id) == table->me)
+            self->send(streams.route(id), id, get_atom::value);
         self->quit();
       },
       [self](caf::error& err) {
@@ -194,7 +198,8 @@ void spawn_streams(caf::actor_system& sys, const conf::settings& cfg, services& 
   s.streams.routing = s.routing;
   s.streams.peer_shards = &node_hello::streams;
   s.stream_service = sys.spawn(stream_service, ctx, s.sellers, s.streams);
-  sys.spawn(stream_starter, ctx, s.streams);
+  s.wake_live_streams = [&sys, ctx, streams = s.streams] { sys.spawn(stream_starter, ctx, streams); };
+  s.wake_live_streams();
 }
 
 } // namespace livemart

@@ -21,13 +21,16 @@ std::span<const named_statement> cluster_statement_catalog();
 db_statement cluster_join(const cluster_member& self, std::uint32_t slots);
 join_result decode_join(const db_rows& rows);
 
-/// Marks this incarnation alive; false when it was evicted or replaced.
-db_statement cluster_heartbeat(std::uint16_t node_id, std::uint64_t incarnation);
+/// Marks this incarnation alive; false when it was evicted or replaced. A
+/// beat more than `gap_ms` after the previous one starts a new run of beats.
+db_statement cluster_heartbeat(std::uint16_t node_id, std::uint64_t incarnation, std::uint32_t gap_ms);
 bool decode_alive(const db_rows& rows);
 
-/// Marks dead the members silent for `ttl_ms`, or silent for `grace_ms`
-/// with their lock free (a crashed process); the node ids marked now.
-db_statement cluster_evict(std::uint32_t ttl_ms, std::uint32_t grace_ms);
+/// Asked by `node_id`: marks dead the members silent for `ttl_ms`, or
+/// silent for `grace_ms` with their lock free (a crashed process); the node
+/// ids marked now. Nobody, unless `node_id` has been beating without a gap
+/// for `ttl_ms` (after PostgreSQL was away, every mark is old).
+db_statement cluster_evict(std::uint16_t node_id, std::uint32_t ttl_ms, std::uint32_t grace_ms);
 std::vector<std::uint16_t> decode_node_ids(const db_rows& rows);
 
 /// The version raised by every change of members or owners (one row).

@@ -1,0 +1,135 @@
+#pragma once
+
+// A peer's registry as this node reaches it: every request for an entity
+// the peer owns goes through a local relay, which answers `moved` at once
+// for each request that may still be pending when the link to the peer
+// drops. Without it, such a request would wait out its timeout: CAF 0.17
+// drops what is sent to a dead peer's proxy, and answers nothing.
+//
+// The relay delegates: the caller stays the sender the entity's actor sees
+// and answers (a hub that asked a stream for its snapshot hears its pushes
+// too), and the relay never learns when an answer went. It keeps a copy of
+// each request's promise for as long as an answer may take; when the link
+// drops it answers each `moved`, which a caller that got its answer already
+// never sees (CAF hands a caller one answer per request).
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include <actors/interfaces.hpp>
+#include <actors/registry.hpp>
+#include <actors/services.hpp>
+#include <protocol/log.hpp>
+
+namespace livemart::relay {
+
+struct state_base {
+  struct pending_request {
+    std::chrono::steady_clock::time_point at;
+    std::function<void(const caf::error&)> fail;
+  };
+  /// Requests delegated within the last `timeout`, oldest first.
+  std::deque<pending_request> pending;
+  std::chrono::milliseconds timeout{0};
+  static inline const char* name = "peer_relay";
+
+  /// Forgets the requests whose callers have stopped waiting.
+  void prune(std::chrono::steady_clock::time_point now) {
+    while (!pending.empty() && now - pending.front().at > timeout)
+      pending.pop_front();
+  }
+};
+
+template <class Entity>
+struct state : state_base {
+  std::vector<registry_of<Entity>> shards; ///< the peer's
+  const registry_of<Entity>& shard(std::uint64_t id) const {
+    return shards[directory<registry_of<Entity>>::index(id, shards.size())];
+  }
+};
+
+template <class Entity>
+using pointer = typename registry_of<Entity>::template stateful_pointer<state<Entity>>;
+
+template <class Sig>
+struct handler;
+
+/// A request: delegated to the peer's shard; answered `moved` if the link
+/// drops while the caller may still wait.
+template <class... Is, class... Os>
+struct handler<caf::typed_mpi<caf::detail::type_list<std::uint64_t, Is...>, caf::output_tuple<Os...>>> {
+  template <class Entity>
+  static auto make(pointer<Entity> self) {
+    return [self](std::uint64_t id, Is... xs) -> caf::result<Os...> {
+      auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
+      st.prune(now);
+      auto rp = self->template make_response_promise<Os...>();
+      auto kept = rp; // still addressed to the caller once `rp` is handed on
+      st.pending.push_back({now, [kept](const caf::error& err) mutable { kept.deliver(err); }});
+      rp.delegate(st.shard(id), id, std::move(xs)...);
+      return rp;
+    };
+  }
+};
+
+/// A notification: sent on (lost with the link, like any notification).
+template <class... Is>
+struct handler<caf::typed_mpi<caf::detail::type_list<std::uint64_t, Is...>, caf::output_tuple<void>>> {
+  template <class Entity>
+  static auto make(pointer<Entity> self) {
+    return [self](std::uint64_t id, Is... xs) { self->send(self->state.shard(id), id, std::move(xs)...); };
+  }
+};
+
+template <class Entity, class... Sigs>
+typename registry_of<Entity>::behavior_type handlers(pointer<Entity> self, caf::detail::type_list<Sigs...>) {
+  return {
+    handler<Sigs>::template make<Entity>(self)...,
+    // The passivation handshake and releases are a node's own business.
+    [](idle_atom, std::uint64_t) -> bool { return false; },
+    [](release_atom) {},
+  };
+}
+
+/// The relay for a peer's `shards`, whose gateway is `gateway`; after
+/// `timeout` no caller waits for a request's answer any more.
+template <class Entity>
+typename registry_of<Entity>::behavior_type peer_registry(pointer<Entity> self, std::vector<registry_of<Entity>> shards,
+                                                          caf::actor_addr gateway, std::chrono::milliseconds timeout) {
+  self->state.shards = std::move(shards);
+  self->state.timeout = timeout;
+  auto fail_all = [self] {
+    auto pending = std::move(self->state.pending);
+    self->state.pending.clear();
+    if (!pending.empty())
+      log::info("cluster: requests to a peer that may be unanswered are answered moved",
+                "\"requests\":" + std::to_string(pending.size()));
+    for (auto& p : pending)
+      p.fail(registry::not_here());
+  };
+  self->monitor(gateway);
+  self->set_down_handler([self, fail_all](caf::down_msg&) {
+    fail_all();
+    self->quit();
+  });
+  self->set_exit_handler([self, fail_all](caf::exit_msg& msg) {
+    fail_all();
+    self->quit(msg.reason);
+  });
+  return handlers<Entity>(self, typename keyed<Entity>::type::signatures{});
+}
+
+/// One relay standing for all of a peer's shards of one kind.
+template <class Entity>
+registry_of<Entity> spawn_peer_registry(caf::actor_system& sys, std::vector<registry_of<Entity>> shards,
+                                        const caf::actor_addr& gateway, std::chrono::milliseconds timeout) {
+  return sys.spawn(peer_registry<Entity>, std::move(shards), gateway, timeout);
+}
+
+} // namespace livemart::relay
