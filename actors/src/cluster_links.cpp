@@ -6,10 +6,10 @@
 #include <caf/io/all.hpp>
 
 #include <actors/cluster.hpp>
-
-#include "peer_relay.hpp"
 #include <protocol/clock.hpp>
 #include <protocol/log.hpp>
+
+#include "peer_relay.hpp"
 
 namespace livemart::cluster_impl {
 
@@ -77,6 +77,7 @@ void peer::unlink(caf::local_actor* self) const {
   end(routed.products);
   end(routed.orders);
   end(routed.streams);
+  end(routed.users);
 }
 
 void unheard_from(cluster_pointer self, std::uint16_t node) {
@@ -144,6 +145,7 @@ void connect_peers(cluster_pointer self) {
         routed.products = {relay::spawn_peer_registry<product_actor>(sys, hello.products, gateway.address(), wait)};
         routed.orders = {relay::spawn_peer_registry<order_actor>(sys, hello.orders, gateway.address(), wait)};
         routed.streams = {relay::spawn_peer_registry<stream_actor>(sys, hello.streams, gateway.address(), wait)};
+        routed.users = {relay::spawn_peer_users(sys, hello.users, gateway.address(), wait)};
         it->second.hello = std::move(hello);
         self->monitor(gateway);
         log::info("cluster: linked to a member", "\"node\":" + std::to_string(node));

@@ -48,6 +48,10 @@ services start_services(caf::actor_system& sys, const conf::settings& cfg, const
   s.hasher = spawn_hasher(sys, cfg.auth);
   s.limiter = limiter_directory{spawn_limiter(sys, cfg.auth), s.routing};
   s.users = spawn_user_directory(sys, cfg.actors, db);
+  // In a cluster a user's profile is cached and changed on one node only,
+  // the owner of its slot: every node reads the same, at once.
+  s.users.routing = s.routing;
+  s.users.peer_shards = &node_hello::users;
   s.revocations = std::make_shared<revocation_list>();
   s.sessions = spawn_sessions(sys, cfg, db, s.revocations, s.routing);
   s.auth = spawn_auth(sys, cfg, tokens, db, s.hasher, s.limiter, s.users, s.sessions);

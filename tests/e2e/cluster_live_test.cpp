@@ -304,7 +304,8 @@ TEST_CASE("cluster: an owner paused before its write loses its slots, the fence 
           "[e2e][cluster]") {
   // Every node freezes (SIGSTOP) the first time its writer is about to run
   // a price change: only the product's owner ever runs it.
-  cluster_of_nodes cl({1, 2, 3}, {}, {{"LIVEMART_FAILPOINTS", "db.before_batch.product_set_price=pause*1"}});
+  cluster_of_nodes cl({1, 2, 3}, {"--cluster.member_ttl_ms=1500"},
+                     {{"LIVEMART_FAILPOINTS", "db.before_batch.product_set_price=pause*1"}});
   cl.await_settled({1, 2, 3});
   front via1{http_client{cl.nodes.at(1)->port()}, cl.admin};
   auto s = open_shop(via1);
@@ -353,8 +354,9 @@ TEST_CASE("cluster: an owner paused before its write loses its slots, the fence 
   auto taken = sql(cl.db.url(), epoch_sql).rows.at(0);
   CHECK(taken[0].text != std::to_string(owner));
   CHECK(std::stoll(taken[1].text) > std::stoll(before[1].text));
-  auto buyer = sign_up(via1.c, "buyer");
-  auto address = add_address(via1.c, buyer);
+  http_client survivor{cl.nodes.at(survivors[0])->port()}; // node 1 may be the paused one
+  auto buyer = sign_up(survivor, "buyer");
+  auto address = add_address(survivor, buyer);
   CHECK(buy_one(cl.nodes.at(survivors[0])->port(), buyer, product, address) == 201);
 
   // Resumed, its write runs against the fence and is refused; it sees it
@@ -612,4 +614,28 @@ TEST_CASE("cluster: 256 buyers over three nodes buy 1,000 units: exactly 1,000 o
   run("Flash lens", victim::none);
   run("Flash body", victim::bystander);
   run("Flash grip", victim::owner);
+}
+
+TEST_CASE("cluster: a profile changed through one node reads the same through every node at once", "[e2e][cluster]") {
+  // Each node would otherwise keep its own cached copy for a minute.
+  cluster_of_nodes cl({1, 2, 3}, {"--actors.user_cache_ttl_s=3600"});
+  cl.await_settled({1, 2, 3});
+  auto user = sign_up(*cl.c, "profile");
+  auto name_on = [&](int node) {
+    http_client on{cl.nodes.at(node)->port()};
+    auto r = on.get("/auth/me", user.token);
+    REQUIRE(r.status == 200);
+    return r.json().string_or("display_name");
+  };
+  for (int node : {1, 2, 3})
+    CHECK(name_on(node) == "Test"); // read, and cached, through every node
+  for (int via : {1, 2, 3}) {
+    http_client on{cl.nodes.at(via)->port()};
+    auto name = "Name set through node " + std::to_string(via);
+    REQUIRE(on.patch("/auth/profile", "{\"display_name\":" + quote(name) + "}", user.token).status == 200);
+    for (int node : {1, 2, 3}) {
+      INFO("read through node " << node);
+      CHECK(name_on(node) == name);
+    }
+  }
 }
