@@ -23,10 +23,13 @@ namespace livemart::testing {
 
 inline constexpr std::int64_t slots = 1024;
 
-/// Fast beats, so that a test sees a crash handled within a second or two.
+/// Fast beats, so that a test sees a crash handled within a second or two
+/// (a crashed process frees its lock, and the survivors see it at their
+/// next beat). The TTL catches only a silent node; it is long enough that
+/// a node slowed by a loaded machine is not declared dead.
 inline std::vector<std::string> node_flags(int node) {
   return {"--cluster.enabled=true",       "--node.id=" + std::to_string(node), "--cluster.port=0",
-          "--cluster.slots=" + std::to_string(slots), "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=1500",
+          "--cluster.slots=" + std::to_string(slots), "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=4000",
           "--cluster.handoff_drain_ms=200"};
 }
 

@@ -126,7 +126,7 @@ class Server:
         if self.node is not None:
             # Fast beats, so that a killed node's slots move within a second.
             flags += ["--cluster.enabled=true", f"--node.id={self.node}", "--cluster.port=0", "--cluster.slots=1024",
-                      "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=1500", "--cluster.handoff_drain_ms=200"]
+                      "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=4000", "--cluster.handoff_drain_ms=200"]
             seeds = self.seeds()
             if seeds:
                 flags.append("--cluster.seeds=" + ",".join(seeds))
