@@ -16,11 +16,18 @@ namespace {
 struct category_context {
   std::chrono::milliseconds step_timeout;
   persistence::database db;
+  /// In a cluster every node holds a copy of the tree and any node may
+  /// change it: a copy older than this is read again at its next use, and
+  /// so is one that lacks what a request names (it may have been made on
+  /// another node a moment ago). Zero without a cluster: this actor is the
+  /// tree's only writer and its copy is always current.
+  std::chrono::milliseconds max_age;
 };
 
 struct category_state {
   std::unordered_map<std::uint64_t, category> nodes;
   bool loaded = false;
+  std::chrono::steady_clock::time_point loaded_at{};
   std::string public_tree; ///< rendered once per change, served as is
   std::unordered_map<std::uint64_t, category_scope> scopes; ///< search scopes asked since the last change
   static inline const char* name = "categories";
@@ -121,24 +128,39 @@ caf::error bad_parent(std::string message) {
   return make_error(errc::validation_failed, message, {field_error{"parent_id", message}});
 }
 
-/// Runs `then` once the tree is in memory. Loading uses `await`: no other
+/// Runs `then` once the tree is in memory (and, in a cluster, recent, and
+/// holding what `has` asks for if it can). Loading uses `await`: no other
 /// message is handled before the tree is there.
-template <class Promise, class F>
-void with_tree(category_pointer self, const std::shared_ptr<const category_context>& ctx, Promise rp, F then) {
-  if (self->state.loaded) {
+template <class Promise, class F, class Has>
+void with_tree(category_pointer self, const std::shared_ptr<const category_context>& ctx, Promise rp, F then, Has has) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  // In a cluster, a request that names a category this copy lacks reads
+  // the table again first (a request naming none that exists costs one
+  // read of it: the front door's limits bound how many).
+  bool fresh = st.loaded && (ctx->max_age.count() == 0 || (now - st.loaded_at <= ctx->max_age && has()));
+  if (fresh) {
     then();
     return;
   }
   self->request(ctx->db.reads, ctx->step_timeout, query_atom::value, db_command{{persistence::category_all()}})
     .await(
-      [self, then](const db_result& r) mutable {
+      [self, then, now](const db_result& r) mutable {
+        auto& s = self->state;
+        s.nodes.clear();
         for (auto& c : persistence::decode_categories(r.results.front()))
-          self->state.nodes.emplace(c.id, std::move(c));
-        self->state.loaded = true;
-        self->state.render();
+          s.nodes.emplace(c.id, std::move(c));
+        s.loaded = true;
+        s.loaded_at = now;
+        s.render();
         then();
       },
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+template <class Promise, class F>
+void with_tree(category_pointer self, const std::shared_ptr<const category_context>& ctx, Promise rp, F then) {
+  with_tree(self, ctx, std::move(rp), std::move(then), [] { return true; });
 }
 
 /// Writes one statement and waits for COMMIT before handling anything else:
@@ -166,7 +188,8 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
     },
     [self, ctx](check_atom, std::uint64_t id) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
-      with_tree(self, ctx, rp, [self, rp, id]() mutable { rp.deliver(self->state.usable(id)); });
+      with_tree(self, ctx, rp, [self, rp, id]() mutable { rp.deliver(self->state.usable(id)); },
+                [self, id] { return self->state.usable(id); });
       return rp;
     },
     [self, ctx](scope_atom, std::uint64_t asked) -> caf::result<category_scope> {
@@ -182,12 +205,13 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
         if (it == st.scopes.end())
           it = st.scopes.emplace(asked, st.scope(asked)).first;
         rp.deliver(it->second);
-      });
+      }, [self, asked] { return asked == 0 || self->state.usable(asked); });
       return rp;
     },
     [self, ctx](path_atom, std::uint64_t id) -> caf::result<std::vector<category>> {
       auto rp = self->make_response_promise<std::vector<category>>();
-      with_tree(self, ctx, rp, [self, rp, id]() mutable { rp.deliver(self->state.path(id)); });
+      with_tree(self, ctx, rp, [self, rp, id]() mutable { rp.deliver(self->state.path(id)); },
+                [self, id] { return self->state.nodes.count(id) != 0; });
       return rp;
     },
     [self, ctx](create_atom, const category_patch& patch) -> caf::result<category> {
@@ -207,7 +231,7 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
           self->state.render();
           rp.deliver(rows.front());
         });
-      });
+      }, [self, parent = patch.values.parent_id] { return parent == 0 || self->state.nodes.count(parent) != 0; });
       return rp;
     },
     [self, ctx](update_atom, std::uint64_t id, const category_patch& patch) -> caf::result<category> {
@@ -244,8 +268,9 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
         write_then(self, ctx, persistence::category_update(c), rp, [self, rp](const db_result& r) mutable {
           auto rows = persistence::decode_categories(r.results.front());
           if (rows.empty()) {
-            // Only this actor writes categories; a version mismatch means
-            // someone edited the table by hand. Reload on next use.
+            // Without a cluster only this actor writes categories: a version
+            // mismatch means someone edited the table by hand (in a cluster,
+            // or another node changed it). Reload on next use.
             self->state.loaded = false;
             self->state.nodes.clear();
             rp.deliver(make_error(errc::conflict, "the category changed outside livemart; retry"));
@@ -255,6 +280,10 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
           self->state.render();
           rp.deliver(rows.front());
         });
+      }, [self, id, patch] {
+        const auto& nodes = self->state.nodes;
+        return nodes.count(id) != 0
+               && (!(patch.present & cf_parent) || patch.values.parent_id == 0 || nodes.count(patch.values.parent_id) != 0);
       });
       return rp;
     },
@@ -278,7 +307,7 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
           self->state.render();
           rp.deliver(caf::ok_atom::value);
         });
-      });
+      }, [self, id] { return self->state.nodes.count(id) != 0; });
       return rp;
     },
   };
@@ -287,8 +316,9 @@ category_actor::behavior_type category_catalog(category_pointer self, std::share
 } // namespace
 
 category_actor spawn_categories(caf::actor_system& sys, const conf::settings& cfg, const persistence::database& db) {
-  return sys.spawn(category_catalog, std::make_shared<const category_context>(
-                                       category_context{std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db}));
+  auto max_age = cfg.cluster.enabled ? std::chrono::milliseconds{cfg.catalog.detail_refresh_ms} : std::chrono::milliseconds{0};
+  return sys.spawn(category_catalog, std::make_shared<const category_context>(category_context{
+                                       std::chrono::milliseconds{cfg.actors.step_timeout_ms}, db, max_age}));
 }
 
 } // namespace livemart

@@ -156,7 +156,7 @@ std::vector<setting_entry> make_entries() {
     entry("catalog.search_facets_max", &s::catalog, &catalog_settings::search_facets_max, "category facets per search answer"),
     entry("catalog.search_load_batch", &s::catalog, &catalog_settings::search_load_batch, "products per read while the search index loads"),
     entry("catalog.search_load_timeout_s", &s::catalog, &catalog_settings::search_load_timeout_s, "seconds the search index may take to load at start"),
-    entry("catalog.detail_refresh_ms", &s::catalog, &catalog_settings::detail_refresh_ms, "product pages show seller summaries and breadcrumbs at most this old"),
+    entry("catalog.detail_refresh_ms", &s::catalog, &catalog_settings::detail_refresh_ms, "product pages show seller summaries and breadcrumbs at most this old; in a cluster, so old at most is each node's copy of the category tree"),
     entry("catalog.review_title_length_max", &s::catalog, &catalog_settings::review_title_length_max, "a review's title, characters"),
     entry("catalog.review_body_length_max", &s::catalog, &catalog_settings::review_body_length_max, "a review's text, characters"),
     entry("orders.hold_ttl_s", &s::orders, &order_settings::hold_ttl_s, "seconds a checkout holds its stock"),
