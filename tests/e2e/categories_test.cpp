@@ -31,7 +31,7 @@ std::vector<std::string> names(const json::value& items) {
 
 } // namespace
 
-TEST_CASE("the category tree is nested, ordered, and follows every change", "[e2e][categories]") {
+TEST_CASE("the category tree is nested, ordered, and follows every change", "[e2e][categories][one_node]") {
   marketplace m;
   auto empty = m.c.get("/categories");
   REQUIRE(empty.status == 200);

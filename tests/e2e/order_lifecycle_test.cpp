@@ -486,7 +486,7 @@ TEST_CASE("webhooks: signatures, rotation, duplicates and order of arrival", "[e
   CHECK(last_payment(sc.get(id)).string_or("status") == "succeeded");
 }
 
-TEST_CASE("a capture that races the buyer's cancellation is refunded", "[e2e][orders]") {
+TEST_CASE("a capture that races the buyer's cancellation is refunded", "[e2e][orders][one_node]") {
   scene sc{{"--payments.sandbox_events=false", "--payments.sandbox_settle_ms=20"}};
   auto o = sc.place(1, "\"payment_method\":\"pm_sandbox_async_succeed\"");
   auto id = o.string_or("id");
@@ -505,7 +505,7 @@ TEST_CASE("a capture that races the buyer's cancellation is refunded", "[e2e][or
   CHECK(reconcile(sc, false).find("mismatches")->as_array().empty());
 }
 
-TEST_CASE("reconciliation finds a capture we missed and repairs it", "[e2e][orders]") {
+TEST_CASE("reconciliation finds a capture we missed and repairs it", "[e2e][orders][one_node]") {
   scene sc{{"--payments.sandbox_events=false", "--payments.sandbox_settle_ms=20"}};
   auto o = sc.place(1, "\"payment_method\":\"pm_sandbox_async_succeed\"");
   auto id = o.string_or("id");

@@ -68,7 +68,7 @@ TEST_CASE("only the owning seller or an admin changes a product", "[e2e][product
   check_problem(m.c.post("/products", product_body(s.category, 1)), 401, "unauthenticated");
 }
 
-TEST_CASE("product input is validated and stock never goes below zero", "[e2e][products]") {
+TEST_CASE("product input is validated and stock never goes below zero", "[e2e][products][one_node]") {
   marketplace m;
   auto s = open_shop(m);
   auto bad = m.c.post("/products",

@@ -517,7 +517,7 @@ TEST_CASE("viewers: a slow reader gets the latest values, in order, and slows no
   CHECK(pushes < changes / 2);
 }
 
-TEST_CASE("viewers: a reader that falls behind on events is closed with 4408", "[e2e][streams]") {
+TEST_CASE("viewers: a reader that falls behind on events is closed with 4408", "[e2e][streams][one_node]") {
   fast_and_slow t{{"--ws.send_buffer_bytes=4096", "--ws.outbox_max=8", "--ws.close_timeout_ms=60000"}};
   // Events are never replaced: a reader that does not take them fills its
   // outbox and is closed, while the others get each one at once. They go

@@ -3,6 +3,8 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <chrono>
 #include <thread>
 #include <cstdint>
@@ -100,14 +102,89 @@ inline api_user make_admin(const std::string& database_url, http_client& c) {
   return admin;
 }
 
-/// A running server (with `flags`) on a fresh database, with an admin.
+/// How many nodes an e2e marketplace runs as: LIVEMART_E2E_CLUSTER=N makes
+/// it a cluster of N on loopback (the test command runs the main scenarios
+/// so); unset, one server.
+inline int e2e_nodes() {
+  const char* v = std::getenv("LIVEMART_E2E_CLUSTER");
+  int n = v != nullptr ? std::atoi(v) : 1;
+  return std::clamp(n, 1, 9);
+}
+
+/// A running server (with `flags`) on a fresh database, with an admin. As
+/// a cluster (e2e_nodes() > 1), `srv` is node 1 and `c` sends each request
+/// to a random node; a test that talks to `srv.port()` directly talks to
+/// node 1, which forwards what other nodes own.
 struct marketplace {
   explicit marketplace(std::vector<std::string> flags = {})
-    : srv{db.url(), std::move(flags)}, c{srv.port()}, admin{make_admin(db.url(), c)} {}
+    : keys{e2e_nodes() > 1 ? "test:" + crypto::to_hex(crypto::random_bytes(32)) : std::string{}},
+      srv{db.url(), node_flags(flags, 1), node_env()}, c{srv.port()}, admin{make_admin(db.url(), c)} {
+    if (e2e_nodes() > 1)
+      join_others(flags);
+  }
   temp_database db;
+  std::string keys; ///< a cluster's nodes sign and check tokens with one key
   server_process srv;
   http_client c;
   api_user admin;
+  std::vector<std::unique_ptr<server_process>> others; ///< nodes 2..N of a cluster
+
+private:
+  std::vector<std::string> node_flags(std::vector<std::string> flags, int node, const std::string& seed = {}) const {
+    if (e2e_nodes() == 1)
+      return flags;
+    for (const auto& f : {"--cluster.enabled=true", "--cluster.port=0", "--cluster.slots=1024",
+                          "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=4000", "--cluster.handoff_drain_ms=200"})
+      flags.emplace_back(f);
+    flags.push_back("--node.id=" + std::to_string(node));
+    if (!seed.empty())
+      flags.push_back("--cluster.seeds=" + seed);
+    return flags;
+  }
+  std::vector<std::pair<std::string, std::string>> node_env() const {
+    if (keys.empty())
+      return {};
+    return {{"LIVEMART_AUTH_JWT_KEYS", keys}};
+  }
+
+  /// Starts nodes 2..N, waits until every node owns its share of the
+  /// slots and links to the others, then spreads `c` over them.
+  void join_others(const std::vector<std::string>& flags) {
+    std::string seed;
+    for (const auto& line : srv.output())
+      if (auto at = line.find("\"cluster\":\""); line.find("\"listening\"") != std::string::npos && at != std::string::npos)
+        seed = line.substr(at + 11, line.find('"', at + 11) - at - 11);
+    REQUIRE_FALSE(seed.empty());
+    std::vector<std::uint16_t> ports{srv.port()};
+    for (int node = 2; node <= e2e_nodes(); ++node) {
+      others.push_back(std::make_unique<server_process>(db.url(), node_flags(flags, node, seed), node_env()));
+      ports.push_back(others.back()->port());
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto settled = [&] {
+      for (auto port : ports) {
+        http_client on{port};
+        auto view = on.get("/admin/cluster", admin.token).json(); // kept: the members are read from it
+        std::int64_t owned = 0, up = 0;
+        for (const auto& m : view.find("members")->as_array()) {
+          if (m.string_or("status") != "up")
+            continue;
+          ++up;
+          owned += integer_field(m, "slots_owned");
+          if (!m.find("connected")->as_bool())
+            return false;
+        }
+        if (up != e2e_nodes() || owned != integer_field(view, "slots") || integer_field(view, "moving") != 0)
+          return false;
+      }
+      return true;
+    };
+    while (!settled()) {
+      REQUIRE(std::chrono::steady_clock::now() - started < std::chrono::seconds{20});
+      ::poll(nullptr, 0, 20); // bounded pacing: nodes settle at their beats
+    }
+    c.spread_over(ports);
+  }
 };
 
 /// An approved seller with a token, and an active category of its own.

@@ -222,13 +222,31 @@ std::string request_bytes(const std::string& method, const std::string& target, 
 }
 } // namespace
 
+bool http_client::pick_port() {
+  if (spread_.empty())
+    return true;
+  // SplitMix64 over a counter: every node gets requests, in no fixed order.
+  auto z = (picks_++ + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  auto next = spread_[(z ^ (z >> 31)) % spread_.size()];
+  if (next == port_ && fd_ >= 0)
+    return true;
+  port_ = next;
+  return open_connection();
+}
+
 http_reply http_client::request(const std::string& method, const std::string& target, const std::string& body,
                                 const header_list& headers) {
+  if (!pick_port())
+    FAIL(last_error_);
   return raw(request_bytes(method, target, body, headers));
 }
 
 std::optional<http_reply> http_client::try_request(const std::string& method, const std::string& target,
                                                    const std::string& body, const header_list& headers) {
+  if (!pick_port())
+    return std::nullopt;
   return exchange(request_bytes(method, target, body, headers));
 }
 

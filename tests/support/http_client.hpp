@@ -74,6 +74,11 @@ public:
   /// True when the server closed the connection after the last reply.
   bool closed_by_server() const { return closed_; }
 
+  /// From now on request() and try_request() send each request to a
+  /// random one of `ports` (the nodes of a cluster), reconnecting when it
+  /// changes; raw() stays on the current connection.
+  void spread_over(std::vector<std::uint16_t> ports) { spread_ = std::move(ports); }
+
 private:
   struct unconnected {};
   http_client(std::uint16_t port, unconnected) : port_(port) {}
@@ -83,7 +88,11 @@ private:
   /// Sends `bytes` and reads one reply; nullopt (and last_error_) on failure.
   std::optional<http_reply> exchange(const std::string& bytes);
   std::optional<http_reply> read_reply();
+  /// Moves to a random port of spread_ (if any): false when that fails.
+  bool pick_port();
   std::uint16_t port_;
+  std::vector<std::uint16_t> spread_;
+  std::uint64_t picks_ = 0;
   int fd_ = -1;
   bool closed_ = false;
   std::string buffer_;
