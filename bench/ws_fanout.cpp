@@ -20,6 +20,10 @@
 // until nothing arrived for --settle-ms, reads --final-url (the product's
 // stock; or takes --final) and checks each viewer's last "available".
 //
+// With --viewer-ports=P1,P2,... viewer i connects to the i-th port of the
+// list (round robin): the nodes of a cluster, each holding some viewers of
+// a stream another node owns; buyers and the final read use --port.
+//
 // With --server-pid it reads the server's resident memory before the
 // viewers connect and after, for the memory per connection, and the CPU
 // time the server and this client used over the measured seconds (cores,
@@ -82,6 +86,7 @@ namespace {
 
 struct options {
   unsigned short port = 0;
+  std::vector<unsigned short> viewer_ports; ///< empty: every viewer on `port`
   std::string target = "/";
   int viewers = 100;
   bool hello = false;
@@ -350,17 +355,18 @@ private:
 
 /// Opens a viewer's connection and sends its upgrade request (the answer
 /// is read by a reader). Loopback only.
-bool open_viewer(viewer& v, const options& o) {
+bool open_viewer(viewer& v, const options& o, int index) {
+  auto port = o.viewer_ports.empty() ? o.port : o.viewer_ports[static_cast<std::size_t>(index) % o.viewer_ports.size()];
   v.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (v.fd < 0)
     return false;
   sockaddr_in to{};
   to.sin_family = AF_INET;
-  to.sin_port = htons(o.port);
+  to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(v.fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0)
     return false;
-  std::string request = "GET " + o.target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(o.port)
+  std::string request = "GET " + o.target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port)
                         + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                           "Sec-WebSocket-Version: 13\r\n\r\n";
   if (!send_all(v.fd, request))
@@ -469,6 +475,21 @@ int main(int argc, char** argv) {
       o.hello = true;
       continue;
     }
+    if (a.substr(0, 15) == "--viewer-ports=") {
+      auto list = a.substr(15);
+      while (!list.empty()) {
+        auto comma = list.find(',');
+        auto item = list.substr(0, comma);
+        unsigned short port = 0;
+        if (std::from_chars(item.data(), item.data() + item.size(), port).ec != std::errc{} || port == 0) {
+          std::cerr << "bench_ws_fanout: --viewer-ports needs ports separated by commas\n";
+          return 1;
+        }
+        o.viewer_ports.push_back(port);
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      }
+      continue;
+    }
     if (!(arg(a, "--port=", o.port) || arg(a, "--target=", o.target) || arg(a, "--viewers=", o.viewers)
           || arg(a, "--rate=", o.rate) || arg(a, "--duration-s=", o.duration_s) || arg(a, "--settle-ms=", o.settle_ms)
           || arg(a, "--connect-concurrency=", o.connect_concurrency) || arg(a, "--buy-path=", o.buy_path)
@@ -493,8 +514,9 @@ int main(int argc, char** argv) {
     std::function<void(viewer&, bool)> opened;
     auto start_one = [&] {
       while (started < o.viewers) {
-        auto& v = viewers[static_cast<std::size_t>(started++)];
-        if (open_viewer(v, o)) {
+        auto index = started++;
+        auto& v = viewers[static_cast<std::size_t>(index)];
+        if (open_viewer(v, o, index)) {
           connecting.add(v);
           return;
         }
