@@ -19,6 +19,20 @@ using report_atom = caf::atom_constant<caf::atom("hub_report")>;
 using linger_atom = caf::atom_constant<caf::atom("hub_linger")>;
 using retry_atom = caf::atom_constant<caf::atom("hub_retry")>;
 
+/// A snapshot asked of a stream whose owner may have just changed waits at
+/// most this long on its first try (then one more of these per failure, up
+/// to one step): a request to another node goes through its relay, which
+/// answers `moved` when the link drops, but one sent in the very moment the
+/// node died may still go unanswered.
+constexpr std::chrono::milliseconds snapshot_first_wait{1000};
+/// Failed snapshots are asked again after this, doubling per failure up to
+/// snapshot_first_wait.
+constexpr std::chrono::milliseconds snapshot_retry_base{50};
+/// After the stream's actor ended, the new owner is asked after this: the
+/// cluster actor hears of a lost node at the same moment, and its routes
+/// change first.
+constexpr std::chrono::milliseconds resnapshot_delay{50};
+
 // -- hubs: one per stream per node ---------------------------------------------------------
 
 using lane_members = std::shared_ptr<const std::vector<std::weak_ptr<ws_sink>>>;
@@ -94,10 +108,7 @@ void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
   if (st.snapshot_in_flight || st.pending.empty())
     return;
   st.snapshot_in_flight = true;
-  // A request routed to a node that just died is never answered (CAF drops
-  // what is sent to a dead peer's proxy) and waits out its timeout: the
-  // first try waits a second at most, later ones longer, up to one step.
-  auto wait = std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds{1000} * (1 + st.failures));
+  auto wait = std::min<std::chrono::milliseconds>(timeout, snapshot_first_wait * (1 + st.failures));
   self->request(route(self), wait, st.stream_id, snapshot_atom::value)
     .then(
       [self, timeout](const stream_snapshot& snap) {
@@ -137,9 +148,10 @@ void fetch_snapshot(hub_pointer self, std::chrono::milliseconds timeout) {
           close_pending(self, 1013, "the stream is not available; try again");
           return;
         }
-        auto wait = std::chrono::milliseconds{std::min<std::int64_t>(1000, 50LL << std::min<std::uint32_t>(s.failures, 5))};
+        auto pause = std::min<std::chrono::milliseconds>(snapshot_first_wait,
+                                                        snapshot_retry_base * (1 << std::min<std::uint32_t>(s.failures, 5)));
         ++s.failures;
-        self->delayed_send(self, wait, retry_atom::value);
+        self->delayed_send(self, pause, retry_atom::value);
       });
 }
 
@@ -181,9 +193,7 @@ caf::behavior stream_hub(hub_pointer self, std::uint64_t stream_id, const servic
     s.members_changed |= !s.active.empty();
     s.active.clear();
     report_soon(self);
-    // The cluster actor hears of a lost node at the same moment; its
-    // routes change first, so the snapshot is asked of the new owner.
-    self->delayed_send(self, std::chrono::milliseconds{50}, retry_atom::value);
+    self->delayed_send(self, resnapshot_delay, retry_atom::value);
   });
   return {
     [self, timeout](join_atom, const hub_join& j) {
