@@ -21,17 +21,7 @@
 
 namespace livemart::testing {
 
-inline constexpr std::int64_t slots = 1024;
-
-/// Fast beats, so that a test sees a crash handled within a second or two
-/// (a crashed process frees its lock, and the survivors see it at their
-/// next beat). The TTL catches only a silent node; it is long enough that
-/// a node slowed by a loaded machine is not declared dead.
-inline std::vector<std::string> node_flags(int node) {
-  return {"--cluster.enabled=true",       "--node.id=" + std::to_string(node), "--cluster.port=0",
-          "--cluster.slots=" + std::to_string(slots), "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=4000",
-          "--cluster.handoff_drain_ms=200"};
-}
+inline constexpr std::int64_t slots = cluster_slots;
 
 struct cluster_of_nodes {
   temp_database db;
@@ -68,28 +58,13 @@ struct cluster_of_nodes {
   }
 
   void start(int id) {
-    auto flags = node_flags(id);
+    auto flags = cluster_node_flags(id, seed);
     flags.insert(flags.end(), extra.begin(), extra.end());
-    if (!seed.empty())
-      flags.push_back("--cluster.seeds=" + seed);
     auto vars = env;
     vars.emplace_back("LIVEMART_AUTH_JWT_KEYS", keys);
     nodes[id] = std::make_unique<server_process>(db.url(), flags, vars);
     if (seed.empty())
       seed = cluster_address(*nodes[id]);
-  }
-
-  /// The cluster address a node's listening line names.
-  static std::string cluster_address(const server_process& node) {
-    for (const auto& line : node.output()) {
-      auto at = line.find("\"cluster\":\"");
-      if (line.find("\"listening\"") != std::string::npos && at != std::string::npos) {
-        auto from = at + 11;
-        return line.substr(from, line.find('"', from) - from);
-      }
-    }
-    FAIL("no cluster address in the listening line");
-    return {};
   }
 
   /// The slots rendezvous hashing gives each of `live`.

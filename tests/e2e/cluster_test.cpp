@@ -63,7 +63,7 @@ TEST_CASE("cluster: three nodes share the slots evenly, each slot with one live 
   }
 
   SECTION("a second process with a live node id is refused at start-up") {
-    auto flags = node_flags(2);
+    auto flags = cluster_node_flags(2);
     flags.insert(flags.begin(), "serve");
     flags.push_back("--http.port=0");
     auto [status, output] = server_process::run(flags, {{"DATABASE_URL", cl.db.url()}, {"LIVEMART_AUTH_JWT_KEYS", cl.keys}});

@@ -102,6 +102,38 @@ inline api_user make_admin(const std::string& database_url, http_client& c) {
   return admin;
 }
 
+/// The hash slots of a test cluster.
+inline constexpr std::int64_t cluster_slots = 1024;
+
+/// The flags of node `node` of a test cluster on loopback, joining through
+/// `seed` (none: the first node). Fast beats, so that a test sees a crash
+/// handled within a second or two (a crashed process frees its lock, and
+/// the survivors see it at their next beat). The TTL catches only a silent
+/// node; it is long enough that a node slowed by a loaded machine is not
+/// declared dead.
+inline std::vector<std::string> cluster_node_flags(int node, const std::string& seed = {}) {
+  std::vector<std::string> flags{"--cluster.enabled=true",       "--node.id=" + std::to_string(node),
+                                 "--cluster.port=0",             "--cluster.slots=" + std::to_string(cluster_slots),
+                                 "--cluster.heartbeat_ms=200",   "--cluster.member_ttl_ms=4000",
+                                 "--cluster.handoff_drain_ms=200"};
+  if (!seed.empty())
+    flags.push_back("--cluster.seeds=" + seed);
+  return flags;
+}
+
+/// The cluster address a node's listening line names.
+inline std::string cluster_address(const server_process& node) {
+  for (const auto& line : node.output()) {
+    auto at = line.find("\"cluster\":\"");
+    if (line.find("\"listening\"") != std::string::npos && at != std::string::npos) {
+      auto from = at + 11;
+      return line.substr(from, line.find('"', from) - from);
+    }
+  }
+  FAIL("no cluster address in the listening line");
+  return {};
+}
+
 /// How many nodes an e2e marketplace runs as: LIVEMART_E2E_CLUSTER=N makes
 /// it a cluster of N on loopback (the test command runs the main scenarios
 /// so); unset, one server.
@@ -133,12 +165,8 @@ private:
   std::vector<std::string> node_flags(std::vector<std::string> flags, int node, const std::string& seed = {}) const {
     if (e2e_nodes() == 1)
       return flags;
-    for (const auto& f : {"--cluster.enabled=true", "--cluster.port=0", "--cluster.slots=1024",
-                          "--cluster.heartbeat_ms=200", "--cluster.member_ttl_ms=4000", "--cluster.handoff_drain_ms=200"})
-      flags.emplace_back(f);
-    flags.push_back("--node.id=" + std::to_string(node));
-    if (!seed.empty())
-      flags.push_back("--cluster.seeds=" + seed);
+    auto cluster = cluster_node_flags(node, seed);
+    flags.insert(flags.end(), cluster.begin(), cluster.end());
     return flags;
   }
   std::vector<std::pair<std::string, std::string>> node_env() const {
@@ -150,11 +178,7 @@ private:
   /// Starts nodes 2..N, waits until every node owns its share of the
   /// slots and links to the others, then spreads `c` over them.
   void join_others(const std::vector<std::string>& flags) {
-    std::string seed;
-    for (const auto& line : srv.output())
-      if (auto at = line.find("\"cluster\":\""); line.find("\"listening\"") != std::string::npos && at != std::string::npos)
-        seed = line.substr(at + 11, line.find('"', at + 11) - at - 11);
-    REQUIRE_FALSE(seed.empty());
+    auto seed = cluster_address(srv);
     std::vector<std::uint16_t> ports{srv.port()};
     for (int node = 2; node <= e2e_nodes(); ++node) {
       others.push_back(std::make_unique<server_process>(db.url(), node_flags(flags, node, seed), node_env()));
