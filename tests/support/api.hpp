@@ -185,7 +185,11 @@ private:
       ports.push_back(others.back()->port());
     }
     auto started = std::chrono::steady_clock::now();
+    // Settled: every member up, linked and owning its share, and every node
+    // has read the latest members and owners (until a node has, it routes
+    // a new owner's ids to itself, which answers `moved`).
     auto settled = [&] {
+      auto version = sql(db.url(), "SELECT version FROM cluster_config").rows[0][0].text;
       for (auto port : ports) {
         http_client on{port};
         auto view = on.get("/admin/cluster", admin.token).json(); // kept: the members are read from it
@@ -198,7 +202,8 @@ private:
           if (!m.find("connected")->as_bool())
             return false;
         }
-        if (up != e2e_nodes() || owned != integer_field(view, "slots") || integer_field(view, "moving") != 0)
+        if (up != e2e_nodes() || owned != integer_field(view, "slots") || integer_field(view, "moving") != 0
+            || std::to_string(integer_field(view, "version")) != version)
           return false;
       }
       return true;
