@@ -212,19 +212,14 @@ int run_serve(const conf::settings& cfg) {
   }
   metrics::registry::global().make_callback_gauge(
     "livemart_actors_running", "Actors alive in this node", [&sys] { return static_cast<double>(sys.registry().running()); });
-  // The catalog must be searchable before the first request: wait for the
-  // search index (a failed first load keeps retrying in the background).
+  // A small catalog is searchable before the first request; a large one
+  // loads while the node serves (searches answer 503 search-loading until
+  // it is in), so a restart is never held up by the index.
   if (status == 0) {
     caf::scoped_actor self{sys};
-    auto started = std::chrono::steady_clock::now();
-    self->request(svc.search, std::chrono::seconds{cfg.catalog.search_load_timeout_s}, ready_atom::value)
-      .receive(
-        [&](std::uint64_t indexed) {
-          auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-          log::info("search index loaded",
-                    "\"products\":" + std::to_string(indexed) + ",\"ms\":" + std::to_string(ms.count()));
-        },
-        [&](caf::error& err) { status = fail("the search index did not load: " + to_problem(err).detail); });
+    self->request(svc.search, std::chrono::milliseconds{cfg.catalog.search_ready_wait_ms}, ready_atom::value)
+      .receive([](std::uint64_t) {},
+               [](caf::error&) { log::info("serving while the search index loads"); });
     // Nor may a token of a session that ended before this start be taken.
     if (status == 0)
       self->request(svc.sessions, std::chrono::milliseconds{cfg.actors.step_timeout_ms}, caf::get_atom::value)

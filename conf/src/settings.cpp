@@ -155,7 +155,8 @@ std::vector<setting_entry> make_entries() {
     entry("catalog.search_prefix_terms_max", &s::catalog, &catalog_settings::search_prefix_terms_max, "indexed words one query word may match as a prefix"),
     entry("catalog.search_facets_max", &s::catalog, &catalog_settings::search_facets_max, "category facets per search answer"),
     entry("catalog.search_load_batch", &s::catalog, &catalog_settings::search_load_batch, "products per read while the search index loads"),
-    entry("catalog.search_load_timeout_s", &s::catalog, &catalog_settings::search_load_timeout_s, "seconds the search index may take to load at start"),
+    entry("catalog.search_shards", &s::catalog, &catalog_settings::search_shards, "parts of the search index, searched in parallel on threads of their own"),
+    entry("catalog.search_ready_wait_ms", &s::catalog, &catalog_settings::search_ready_wait_ms, "milliseconds a start waits for the search index before it serves"),
     entry("catalog.detail_refresh_ms", &s::catalog, &catalog_settings::detail_refresh_ms, "product pages show seller summaries and breadcrumbs at most this old; in a cluster, so old at most is each node's copy of the category tree"),
     entry("catalog.review_title_length_max", &s::catalog, &catalog_settings::review_title_length_max, "a review's title, characters"),
     entry("catalog.review_body_length_max", &s::catalog, &catalog_settings::review_body_length_max, "a review's text, characters"),
@@ -425,6 +426,7 @@ std::vector<std::string> validate(const settings& v) {
   require(v.auth.password_length_max >= v.auth.password_length_min && v.auth.password_length_max <= 1024,
           "auth.password_length_max must be between password_length_min and 1024");
   require(v.catalog.search_load_batch >= 1, "catalog.search_load_batch must be at least 1");
+  require(v.catalog.search_shards >= 1 && v.catalog.search_shards <= 64, "catalog.search_shards must be in 1..64");
   require(v.catalog.search_query_length_max >= 1, "catalog.search_query_length_max must be at least 1");
   require(v.orders.hold_ttl_s >= 1, "orders.hold_ttl_s must be at least 1");
   require(v.orders.checkout_lines_max >= 1 && v.orders.line_quantity_max >= 1,

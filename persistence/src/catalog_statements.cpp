@@ -36,7 +36,8 @@ constexpr auto catalog = std::to_array<named_statement>({
    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING " LM_PRODUCT_COLUMNS},
   {"product_by_id", "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE id = $1"},
   {"products_active_page",
-   "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE status = 'active' AND id > $1 ORDER BY id LIMIT $2"},
+   "SELECT " LM_PRODUCT_COLUMNS " FROM products WHERE status = 'active' AND (category_id, id) > ($1, $2) "
+   "ORDER BY category_id, id LIMIT $3"},
   // Every product whose listing, stock or rating changed since $1 (ms since
   // the epoch), archived ones included: a node's index catching up.
   {"products_changed_page",
@@ -142,8 +143,8 @@ db_statement product_by_id(std::uint64_t id) {
   return {"product_by_id", {db_uint(id)}};
 }
 
-db_statement products_active_page(std::uint64_t after_id, std::size_t limit) {
-  return {"products_active_page", {db_uint(after_id), db_uint(limit)}};
+db_statement products_active_page(std::uint64_t after_category, std::uint64_t after_id, std::size_t limit) {
+  return {"products_active_page", {db_uint(after_category), db_uint(after_id), db_uint(limit)}};
 }
 
 db_statement products_changed_page(std::int64_t since_ms, std::uint64_t after_id, std::size_t limit) {

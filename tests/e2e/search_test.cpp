@@ -301,3 +301,29 @@ TEST_CASE("livemart seed builds the same demo catalog for the same seed", "[e2e]
   auto all = c.get("/products?limit=1").json();
   CHECK(integer_field(all, "total") > 2500);
 }
+
+TEST_CASE("a node serves while its search index loads, and search answers 503 search-loading until it is in",
+          "[e2e][search]") {
+  temp_database db;
+  // The first two page reads fail, each retried a second later: the node
+  // listens at once (no wait for the index) and the index is in after ~2 s.
+  server_process srv{db.url(),
+                     {"--catalog.search_ready_wait_ms=0", "--database.reconnect_interval_ms=1000"},
+                     {{"LIVEMART_FAILPOINTS", "search.load_page=error*2"}}};
+  http_client c{srv.port()};
+  auto early = c.get("/products?q=camera");
+  INFO(early.body);
+  REQUIRE(early.status == 503);
+  CHECK(early.json().string_or("code") == "search-loading");
+  CHECK_FALSE(early.header("retry-after").empty());
+  CHECK(c.get("/categories").status == 200); // everything else serves
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+  http_reply later = early;
+  while (later.status == 503 && std::chrono::steady_clock::now() < deadline) {
+    // Retry-After says when: a client waits that long (here at most 1 s).
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    later = c.get("/products?q=camera");
+  }
+  INFO(later.body);
+  CHECK(later.status == 200);
+}

@@ -53,6 +53,11 @@ constexpr errc all_codes[] = {
     errc::overloaded,
     errc::timeout,
     errc::shutting_down,
+    errc::payment_declined,
+    errc::gateway_unavailable,
+    errc::not_implemented,
+    errc::moved,
+    errc::search_loading,
 };
 
 json::value parse_ok(std::string_view text) {
@@ -100,6 +105,8 @@ TEST_CASE("problem: every errc maps to the right HTTP status", "[problem]") {
       {errc::overloaded, 503},
       {errc::timeout, 503},
       {errc::shutting_down, 503},
+      {errc::moved, 503},
+      {errc::search_loading, 503},
   }));
   CAPTURE(static_cast<int>(code));
   CHECK(livemart::info(code).status == status);

@@ -324,3 +324,154 @@ TEST_CASE("changes from other nodes apply by version: a late or repeated one cha
   index.put(restored);
   CHECK(index.search(words("reflex"), scope_all()).total == 1);
 }
+
+namespace {
+
+/// A catalog that keeps changing: words from a small vocabulary, three
+/// categories, sellers, prices, stock; then edits, moves, stock changes
+/// and removals, applied to every index given.
+template <class Apply>
+void churn(Apply apply, std::uint64_t seed) {
+  const char* vocabulary[] = {"black", "blue", "watch", "wireless", "headphone", "leather", "jacket", "vintage",
+                              "card", "lens", "backpack", "back", "backed", "silver", "ring"};
+  std::uint64_t state = seed;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  auto text = [&](int words) {
+    std::string out;
+    for (int i = 0; i < words; ++i)
+      out += std::string{vocabulary[next() % std::size(vocabulary)]} + " ";
+    return out;
+  };
+  const std::uint64_t categories[] = {10, 11, 20};
+  auto make = [&](std::uint64_t id) {
+    auto p = item(id, text(1 + static_cast<int>(next() % 4)), categories[next() % 3],
+                  static_cast<std::int64_t>(100 + next() % 900), static_cast<std::int64_t>(next() % 3),
+                  text(static_cast<int>(next() % 6)), 1 + next() % 4);
+    p.created_at_ms = static_cast<std::int64_t>(next() % 50) * 1000; // ties, broken by id
+    return p;
+  };
+  for (std::uint64_t id = 1; id <= 400; ++id)
+    apply(make(id));
+  for (int i = 0; i < 300; ++i) {
+    auto id = 1 + next() % 420;
+    auto p = make(id);
+    p.version = 1 + i; // newer than the first put
+    if (next() % 10 == 0)
+      p.status = product_status::archived;
+    apply(p);
+  }
+}
+
+std::vector<search_query> query_set() {
+  std::vector<search_query> out;
+  for (std::string q : {"", "black", "blue watch", "back", "leathr", "vintage jacket", "ring", "xyzzy"})
+    for (auto sort : {search_sort::relevance, search_sort::price_asc, search_sort::price_desc, search_sort::newest,
+                      search_sort::rating}) {
+      search_query s = words(q);
+      s.sort = sort;
+      s.limit = 9;
+      out.push_back(s);
+      s.in_stock = true;
+      out.push_back(s);
+      s.in_stock = false;
+      s.min_price = 300;
+      s.max_price = 800;
+      out.push_back(s);
+      s.min_price = s.max_price = -1;
+      s.seller = 2;
+      out.push_back(s);
+    }
+  return out;
+}
+
+/// Every page of `q`, following the cursor.
+template <class Search>
+std::vector<search_result> all_pages(search_query q, Search search) {
+  std::vector<search_result> out;
+  for (int i = 0; i < 200; ++i) {
+    out.push_back(search(q));
+    if (!out.back().next.present)
+      break;
+    q.cursor = out.back().next;
+  }
+  return out;
+}
+
+void same(const std::vector<search_result>& a, const std::vector<search_result>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(ids_of(a[i]) == ids_of(b[i]));
+    CHECK(a[i].total == b[i].total);
+    CHECK(a[i].fuzzy == b[i].fuzzy);
+    REQUIRE(a[i].facets.size() == b[i].facets.size());
+    for (std::size_t f = 0; f < a[i].facets.size(); ++f) {
+      CHECK(a[i].facets[f].id == b[i].facets[f].id);
+      CHECK(a[i].facets[f].count == b[i].facets[f].count);
+    }
+  }
+}
+
+} // namespace
+
+TEST_CASE("an index split in shards answers as the whole index does, page after page", "[search]") {
+  search_tuning tuning{5, 64, 50};
+  catalog_index whole{tuning};
+  std::vector<catalog_index> shards;
+  for (int i = 0; i < 3; ++i)
+    shards.emplace_back(tuning);
+  churn(
+    [&](const product& p) {
+      whole.put(p);
+      shards[p.id % 3].put(p);
+    },
+    7);
+  for (const auto& base : query_set()) {
+    CAPTURE(base.q, static_cast<int>(base.sort), base.in_stock, base.min_price, base.seller);
+    auto sharded = [&](const search_query& q) {
+      std::vector<search_page> pages;
+      std::uint64_t total = 0;
+      for (const auto& s : shards) {
+        pages.push_back(s.page(q, scope_all(), false));
+        total += pages.back().result.total;
+      }
+      if (total < tuning.fuzzy_below && !search_words(q.q).empty())
+        for (std::size_t i = 0; i < shards.size(); ++i)
+          pages[i] = shards[i].page(q, scope_all(), true);
+      return merge_search_pages(q, pages, tuning.facets_max);
+    };
+    same(all_pages(base, [&](const search_query& q) { return whole.search(q, scope_all()); }),
+         all_pages(base, sharded));
+  }
+}
+
+TEST_CASE("counts kept per category agree with counting every match, through changes", "[search]") {
+  catalog_index index;
+  churn([&](const product& p) { index.put(p); }, 11);
+  // Stock changes flip products in and out of stock.
+  for (std::uint64_t id = 1; id <= 420; id += 3) {
+    stock_update u;
+    u.product_id = id;
+    u.stock = static_cast<std::int64_t>(id % 2);
+    u.price_minor = static_cast<std::int64_t>(id);
+    index.put(u);
+  }
+  category_scope only_a{{10, 11}, {0, 1}, {cat(10, "A0"), cat(11, "A1")}};
+  for (auto scope : {scope_all(), only_a})
+    for (bool in_stock : {false, true})
+      for (auto sort : {search_sort::newest, search_sort::price_asc, search_sort::rating}) {
+        search_query counted;
+        counted.in_stock = in_stock;
+        counted.sort = sort;
+        counted.limit = 11;
+        if (scope.members.size() == 2)
+          counted.category = 1;
+        auto scanned = counted;
+        scanned.min_price = 0; // every price: the same matches, counted one by one
+        CAPTURE(in_stock, static_cast<int>(sort), scope.members.size());
+        same(all_pages(counted, [&](const search_query& q) { return index.search(q, scope); }),
+             all_pages(scanned, [&](const search_query& q) { return index.search(q, scope); }));
+      }
+}

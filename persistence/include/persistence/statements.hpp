@@ -147,8 +147,9 @@ std::vector<category> decode_categories(const db_rows& rows);
 
 db_statement product_insert(const product& p);
 db_statement product_by_id(std::uint64_t id);
-/// Active products with ids above `after_id`, by id: the search index's load.
-db_statement products_active_page(std::uint64_t after_id, std::size_t limit);
+/// Active products after (`after_category`, `after_id`), by category then
+/// id: the search index's load.
+db_statement products_active_page(std::uint64_t after_category, std::uint64_t after_id, std::size_t limit);
 /// Products (any status) whose listing, stock or rating changed at or after
 /// `since_ms` (system clock, ms), with ids above `after_id`, by id.
 db_statement products_changed_page(std::int64_t since_ms, std::uint64_t after_id, std::size_t limit);

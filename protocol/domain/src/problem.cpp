@@ -46,7 +46,7 @@ struct row {
 };
 
 // The one table from domain error to HTTP status and problem type.
-constexpr std::array<row, 28> table{{
+constexpr std::array<row, 29> table{{
   {errc::none, {200, "none", "No error"}},
   {errc::malformed_json, {400, "malformed-json", "The request body is not valid JSON"}},
   {errc::invalid_field_type, {400, "invalid-field-type", "A field has the wrong type"}},
@@ -75,6 +75,7 @@ constexpr std::array<row, 28> table{{
   {errc::gateway_unavailable, {502, "payment-gateway-unavailable", "The payment gateway failed"}},
   {errc::not_implemented, {501, "not-implemented", "The server does not implement this"}},
   {errc::moved, {503, "moved", "The resource moved to another node; retry"}},
+  {errc::search_loading, {503, "search-loading", "The search index is still loading; retry"}},
 }};
 
 } // namespace

@@ -43,6 +43,7 @@ enum class errc : std::uint8_t {
   gateway_unavailable,       ///< 502 the payment gateway failed or did not answer
   not_implemented,           ///< 501 a transfer coding this server does not implement
   moved,                     ///< 503 the entity's slot moved to another node meanwhile; retry
+  search_loading,            ///< 503 the search index is still loading after a start
 };
 
 /// The CAF error category of `errc` values.
