@@ -85,3 +85,20 @@ bench_database() {
   LIVEMART_ADMIN_PASSWORD=$admin_password "$LIVEMART_BIN" create-admin "$admin_email" >/dev/null ||
     die "create-admin failed"
 }
+
+# wait_for_search URL: returns once GET URL/products answers 200 (the search
+# index is loaded; a node serves while it loads, answering 503), or fails
+# after 300 s. Prints the seconds waited.
+wait_for_search() {
+  local url=$1 started=$SECONDS status
+  while ((SECONDS - started < 300)); do
+    status=$(curl --silent --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "$url/products?limit=1" || echo 000)
+    if [[ $status == 200 ]]; then
+      echo $((SECONDS - started))
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "${0##*/}: the search index of $url did not load within 300 s" >&2
+  return 1
+}

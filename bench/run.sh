@@ -118,6 +118,7 @@ fixed_port=$(wait_for_port bench_fixed_server "$fixed_pid" "$workdir/fixed.out" 
   'listening on http://127\.0\.0\.1:') || exit 1
 livemart_url=http://127.0.0.1:$livemart_port
 fixed_url=http://127.0.0.1:$fixed_port
+wait_for_search "$livemart_url" >/dev/null || exit 1
 
 # ---- user and token --------------------------------------------------------
 
@@ -156,10 +157,10 @@ login() {
 # Product pages: 1,000 products from the newest and cheapest listings.
 products_file=$workdir/product_paths
 search_file=$workdir/search_paths
-python3 - "$livemart_url" "$products_file" "$search_file" <<'PY' || die "could not read the catalog"
+python3 - "$livemart_url" "$products_file" "$search_file" "$(dirname "${BASH_SOURCE[0]}")" <<'PY' || die "could not read the catalog"
 import json, sys, urllib.request
 
-base, products_out, search_out = sys.argv[1:4]
+base, products_out, search_out, bench_dir = sys.argv[1:5]
 def get(path):
     with urllib.request.urlopen(base + path, timeout=10) as r:
         return json.load(r)
@@ -179,45 +180,12 @@ if not ids:
 with open(products_out, "w") as f:
     f.writelines(f"/products/{i}\n" for i in ids)
 
-# Searches as shoppers type them: single words, pairs, prefixes, typos,
-# filters, sorts and category browsing (with facets), over the seed's words.
-tree = get("/categories")
-cats = []
-def walk(nodes):
-    for n in nodes:
-        cats.append(n["id"])
-        walk(n.get("children", []))
-walk(tree["items"])
-words = ["headphones", "wireless", "vintage", "sneakers", "watch", "card", "lens", "black", "leather",
-         "dress", "coffee", "serum", "figure", "tent", "puzzle", "knife", "ring", "backpack", "kumo", "nordlys",
-         "premium", "handmade", "retro", "silver", "jacket", "espresso", "keyboard", "candle", "coin", "helmet"]
-pairs = ["wireless headphones", "vintage watch", "leather jacket", "pokemon booster", "mechanical keyboard",
-         "cast iron", "gold ring", "running shoes", "scented candle", "studio headphones", "denim jacket",
-         "dive watch", "yoga mat", "brick set", "silver coin", "tote bag"]
-prefixes = ["head", "snea", "mech", "vint", "esp", "back", "neck", "kett"]
-typos = ["headphnes", "wirless", "sneekers", "vintge watch", "lether", "keybord", "espreso", "backpak"]
-sorts = ["relevance", "price_asc", "price_desc", "newest", "rating"]
-paths = []
-for i, w in enumerate(words):
-    paths.append(f"/products?q={w}")
-    paths.append(f"/products?q={w}&in_stock=true&sort={sorts[i % 5]}")
-    paths.append(f"/products?q={w}&min_price=1000&max_price=20000")
-for p in pairs:
-    paths.append("/products?q=" + p.replace(" ", "+"))
-    paths.append("/products?q=" + p.replace(" ", "+") + "&sort=price_asc&limit=40")
-for p in prefixes:
-    paths.append(f"/products?q={p}")
-for t in typos:
-    paths.append("/products?q=" + t.replace(" ", "+"))
-for i, c in enumerate(cats):
-    paths.append(f"/products?category={c}&sort={sorts[(i + 1) % 5]}")
-    if i % 3 == 0:
-        paths.append(f"/products?category={c}&q={words[i % len(words)]}")
-paths.append("/products")
-paths.append("/products?in_stock=true&sort=price_desc")
+sys.path.insert(0, bench_dir)
+from search_queries import search_paths
+paths, category_count = search_paths(base)
 with open(search_out, "w") as f:
     f.writelines(p + "\n" for p in paths)
-print(f"workloads: {len(ids)} product pages, {len(paths)} searches ({len(cats)} categories)")
+print(f"workloads: {len(ids)} product pages, {len(paths)} searches ({category_count} categories)")
 PY
 
 # ---- rounds ----------------------------------------------------------------
