@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -15,6 +16,7 @@
 #include <protocol/metrics.hpp>
 
 #include "pg.hpp"
+#include "sale_merge.hpp"
 
 namespace livemart::persistence {
 namespace {
@@ -182,6 +184,8 @@ struct writer_metrics {
     "livemart_db_commit_seconds", "Group-commit transaction latency, BEGIN to COMMIT", metrics::latency_buckets_s());
   metrics::counter& failed = metrics::registry::global().make_counter(
     "livemart_db_write_errors_total", "Write commands that failed");
+  metrics::counter& merged_sales = metrics::registry::global().make_counter(
+    "livemart_db_merged_sales_total", "Direct-sale commands (one product each) merged into one products_sell");
 };
 
 writer_metrics& write_metrics() {
@@ -258,16 +262,44 @@ void flush(writer_pointer self) {
       fail_all(batch, unavailable());
       return;
     }
+    // Direct sales of several products become one products_sell (the
+    // others are sent as they are); `from` maps what is sent to the batch.
+    constexpr auto merged_at = static_cast<std::size_t>(-1);
+    std::vector<const db_command*> sales;
+    std::vector<std::size_t> sale_at;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (mergeable_sale(batch[i].command)) {
+        sales.push_back(&batch[i].command);
+        sale_at.push_back(i);
+      }
+    std::optional<db_command> merged;
+    if (sales.size() > 1)
+      merged = merge_sales(sales);
     std::vector<const db_command*> commands;
+    std::vector<std::size_t> from;
     commands.reserve(batch.size());
-    for (const auto& p : batch)
-      commands.push_back(&p.command);
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (!merged || !mergeable_sale(batch[i].command)) {
+        commands.push_back(&batch[i].command);
+        from.push_back(i);
+      }
+    if (merged) {
+      commands.push_back(&*merged);
+      from.push_back(merged_at);
+    }
     auto piped = conn->run_pipelined(commands);
     if (auto* results = std::get_if<std::vector<db_result>>(&piped)) {
-      std::vector<std::variant<db_result, caf::error>> outcomes;
-      outcomes.reserve(results->size());
-      for (auto& r : *results)
-        outcomes.emplace_back(std::move(r));
+      std::vector<std::variant<db_result, caf::error>> outcomes(batch.size());
+      for (std::size_t k = 0; k < results->size(); ++k) {
+        if (from[k] != merged_at) {
+          outcomes[from[k]] = std::move((*results)[k]);
+          continue;
+        }
+        auto split = split_sales((*results)[k].results.front(), sales.size());
+        for (std::size_t j = 0; j < split.size(); ++j)
+          outcomes[sale_at[j]] = std::move(split[j]);
+        write_metrics().merged_sales.add(sales.size());
+      }
       committed(outcomes);
       return;
     }

@@ -77,6 +77,12 @@ constexpr auto catalog = std::to_array<named_statement>({
    "SELECT idx, outcome, stock_version FROM product_sell($1, $2, $3, $4, $5::bigint[], $6::bigint[], $7::bigint[], "
    "$8::integer[], $9::bigint[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $15::text[], "
    "$16::text[], $17::bigint[])"},
+  // The writer's merge of the product_sell commands of one batch (sale_merge.hpp).
+  {"products_sell",
+   "SELECT product_no, idx, outcome, stock_version FROM products_sell($1::bigint[], $2::bigint[], $3::text[], "
+   "$4::integer[], $5::integer[], $6::smallint[], $7::bigint[], $8::integer[], $9::bigint[], $10::bigint[], "
+   "$11::bigint[], $12::integer[], $13::bigint[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], "
+   "$18::text[], $19::text[], $20::text[], $21::bigint[])"},
   {"payment_insert",
    "INSERT INTO payments (id, order_id, gateway, method, amount_minor, currency, status) "
    "VALUES ($1, $2, $3, $4, $5, $6, 'created')"},

@@ -7,8 +7,10 @@
 #include <optional>
 
 #include <actors/services.hpp>
+#include <persistence/cluster_statements.hpp>
 #include <persistence/statements.hpp>
 #include <protocol/ids.hpp>
+#include <protocol/metrics.hpp>
 #include <protocol/wire/orders.hpp>
 
 #include "db_fixture.hpp"
@@ -105,6 +107,14 @@ struct products_fixture : db_fixture {
   search_actor search;
   product_directory dir;
 };
+
+/// What the writer counts of the sales it merged into one products_sell.
+long merged_sales() {
+  auto text = metrics::registry::global().render();
+  std::string name = "livemart_db_merged_sales_total ";
+  auto at = text.find("\n" + name);
+  return at == std::string::npos ? 0 : std::stol(text.substr(at + 1 + name.size()));
+}
 
 std::string ledger_balance(const std::string& url, std::uint64_t id) {
   // stock + reserved + sold must equal everything ever stocked.
@@ -541,4 +551,105 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
   CHECK(refusal(f.write({{ps::product_sell(big)}})) == db_refusal::insufficient);
   CHECK(sql(db.url(), "SELECT stock FROM products WHERE id = " + std::to_string(product)).rows[0][0].text == "7");
   CHECK(sql(db.url(), "SELECT count(*) FROM idempotency_keys WHERE key = 'k4'").rows[0][0].text == "0");
+}
+
+TEST_CASE("direct sales of many products in one batch are written by one statement, and a failing product fails "
+          "alone",
+          "[db][products]") {
+  temp_database db;
+  // A 200 ms flush interval: the commands sent below commit as one batch.
+  conf::database_settings slow;
+  slow.write_flush_interval_us = 200'000;
+  db_fixture f{db.url(), slow};
+  auto buyer = ids::next();
+  ok(f.write({{ps::user_insert(buyer, "b." + unique_suffix() + "@example.com", "h", "Buyer", role::buyer)}}));
+  auto address = ids::next();
+  sql(db.url(), "INSERT INTO addresses (id, user_id, name, line1, city, postal_code, country) VALUES ("
+                  + std::to_string(address) + ", " + std::to_string(buyer) + ", 'B', 'Street 1', 'Berlin', '10115', 'DE')");
+  // Four products with 5 units each; the fourth is fenced by a slot this
+  // node does not own.
+  std::vector<ps::sale_batch> batches;
+  for (int n = 0; n < 4; ++n) {
+    auto product = make_product(f, 1000);
+    ok(f.write({{ps::stock_move(ids::next(), product, stock_kind::restock, 5, "initial", 0)}}));
+    ps::sale_batch b;
+    b.product_id = product;
+    b.seller_id = std::stoull(sql(db.url(), "SELECT seller_id FROM products WHERE id = " + std::to_string(product)).rows[0][0].text);
+    b.currency = "EUR";
+    b.payment_due_s = 600;
+    batches.push_back(b);
+  }
+  auto sell = [&](ps::sale_batch& b, std::uint64_t address_id, const std::string& key, std::int64_t quantity) {
+    ps::sale_batch::sale s;
+    s.placed.id = ids::next();
+    s.placed.buyer_id = buyer;
+    s.placed.seller_id = b.seller_id;
+    s.placed.currency = "EUR";
+    s.placed.items.push_back({b.product_id, "Lens \"L\", 50mm", 1000, quantity});
+    s.placed.subtotal_minor = 1000 * quantity;
+    s.placed.total_minor = s.placed.subtotal_minor;
+    s.address_id = address_id;
+    s.key = key;
+    s.request_hash = "h";
+    s.transition_id = ids::next();
+    s.ledger_id = ids::next();
+    s.reply = sealed(purchase_outcome::placement(0, {s.placed})).recorded.body;
+    b.sales.push_back(s);
+  };
+  sell(batches[0], address, "a1", 2);
+  sell(batches[0], address, "a1", 1);     // its key again: a replay
+  sell(batches[0], ids::next(), "a2", 1); // not the buyer's address
+  sell(batches[1], address, "b1", 4);
+  sell(batches[1], address, "b2", 2);     // 6 of 5: the whole product refuses
+  sell(batches[2], address, "c1", 5);     // all of it
+  sell(batches[3], address, "d1", 1);     // fenced away
+  std::vector<db_command> commands;
+  for (int n = 0; n < 3; ++n)
+    commands.push_back(db_command{{ps::product_sell(batches[n])}});
+  commands.push_back(db_command{{ps::product_sell(batches[3])}, ps::cluster_fence(1, 7, 99)});
+
+  auto merged_before = merged_sales();
+  caf::scoped_actor self{f.sys};
+  std::vector<decltype(self->request(f.db.writes, std::chrono::seconds{10}, write_atom::value, commands[0]))> handles;
+  for (auto& cmd : commands)
+    handles.push_back(self->request(f.db.writes, std::chrono::seconds{10}, write_atom::value, cmd));
+  std::vector<db_fixture::outcome> outcomes;
+  for (auto& h : handles)
+    h.receive([&](db_result& r) { outcomes.emplace_back(std::move(r)); },
+              [&](caf::error& e) { outcomes.emplace_back(std::move(e)); });
+  REQUIRE(outcomes.size() == 4);
+
+  auto first = ps::decode_sales(ok(outcomes[0]).results.front());
+  REQUIRE(first.size() == 3);
+  CHECK(first[0].outcome == sale_outcome::placed);
+  CHECK(first[1].outcome == sale_outcome::replay);
+  CHECK(first[2].outcome == sale_outcome::address);
+  for (std::size_t i = 0; i < first.size(); ++i)
+    CHECK(first[i].index == i);
+  CHECK(refusal(outcomes[1]) == db_refusal::insufficient);
+  auto third = ps::decode_sales(ok(outcomes[2]).results.front());
+  REQUIRE(third.size() == 1);
+  CHECK(third[0].outcome == sale_outcome::placed);
+  CHECK(refusal(outcomes[3]) == db_refusal::not_owner);
+
+  // One products_sell did it all (the writer counts what it merged).
+  CHECK(merged_sales() == merged_before + 4);
+  auto row = [&](std::size_t n) {
+    return sql(db.url(), "SELECT p.stock, p.sold, p.stock_version, (SELECT count(*) FROM order_items i WHERE "
+                         "i.product_id = p.id), p.stock + p.reserved + p.sold = (SELECT sum(quantity) FROM stock_ledger "
+                         "l WHERE l.product_id = p.id AND l.kind = 'restock') FROM products p WHERE p.id = "
+                           + std::to_string(batches[n].product_id))
+      .rows[0];
+  };
+  CHECK(row(0)[0].text == "3");
+  CHECK(row(0)[1].text == "2");
+  CHECK(row(0)[2].text == std::to_string(first[0].stock_version));
+  CHECK(row(1)[0].text == "5"); // refused: nothing sold, nothing written
+  CHECK(row(1)[3].text == "0");
+  CHECK(row(2)[0].text == "0");
+  CHECK(row(3)[0].text == "5");
+  for (std::size_t n = 0; n < 4; ++n)
+    CHECK(row(n)[4].text == "t");
+  CHECK(sql(db.url(), "SELECT count(*) FROM idempotency_keys WHERE key IN ('b1', 'b2', 'd1')").rows[0][0].text == "0");
+  CHECK(sql(db.url(), "SELECT string_agg(DISTINCT title, '|') FROM order_items").rows[0][0].text == "Lens \"L\", 50mm");
 }
