@@ -10,9 +10,13 @@
 #   livemart_product  livemart            GET /products/:id over 1,000 products
 #   livemart_search   livemart            GET /products?... over a mixed set of
 #                                         searches, at --search-connections
+#   nginx             nginx (Debian's nginx-light, when installed), 2 workers,
+#                     access log on: one product's JSON as a static file
+# livemart runs with its access log on, as the run command starts it.
 # It prints every RESULT line, then medians over the rounds, the rps ratios
-# against the baseline (targets: auth_me and product >= 40% of fixed) and
-# the search latencies (target: p99 under 25 ms at 32 clients).
+# against the baseline (targets: auth_me and product >= 40% of fixed), the
+# product page against nginx (target: >= 50%) and the search latencies
+# (target: p99 under 25 ms at 32 clients).
 #
 # Environment (required):
 #   LIVEMART_BIN            the livemart server binary
@@ -102,7 +106,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
   die "livemart seed failed: $(tail -n 5 "$workdir/seed.err")"
 head -n 1 "$workdir/seed.out"
 
-"$LIVEMART_BIN" serve --http.port=0 --http.access_log=false \
+"$LIVEMART_BIN" serve --http.port=0 --http.access_log=true \
   >"$workdir/livemart.out" 2>"$workdir/livemart.err" &
 livemart_pid=$!
 pids+=("$livemart_pid")
@@ -188,6 +192,47 @@ with open(search_out, "w") as f:
 print(f"workloads: {len(ids)} product pages, {len(paths)} searches ({category_count} categories)")
 PY
 
+# ---- nginx: the same product page as a static file -------------------------
+
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+nginx_url=""
+if [[ -x $nginx_bin ]]; then
+  mkdir -p "$workdir/static"
+  chmod 711 "$workdir" # nginx's workers run as nobody
+  chmod 755 "$workdir/static"
+  curl --silent --show-error --noproxy '*' --max-time 10 -o "$workdir/static/product.json" \
+    "$livemart_url$(head -n 1 "$products_file")" || die "could not read a product page"
+  chmod 644 "$workdir/static/product.json"
+  nginx_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cat >"$workdir/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $workdir/nginx.pid;
+error_log $workdir/nginx.err warn;
+events { worker_connections 4096; }
+http {
+  access_log $workdir/nginx.access;
+  default_type application/json;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $workdir/static;
+    location / { try_files /product.json =404; }
+  }
+}
+NGINX
+  "$nginx_bin" -e "$workdir/nginx.err" -c "$workdir/nginx.conf" >"$workdir/nginx.out" 2>&1 &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+  nginx_url=http://127.0.0.1:$nginx_port
+  for ((i = 0; i < 50; i++)); do
+    [[ $(curl --silent --noproxy '*' -o /dev/null -w '%{http_code}' "$nginx_url/" || true) == 200 ]] && break
+    kill -0 "$nginx_pid" 2>/dev/null || die "nginx exited: $(tail -n 5 "$workdir/nginx.err" "$workdir/nginx.out")"
+    sleep 0.1
+  done
+else
+  echo "nginx is not installed (Debian: nginx-light): no nginx reference in this run"
+fi
+
 # ---- rounds ----------------------------------------------------------------
 
 results=$workdir/results
@@ -205,6 +250,7 @@ for ((round = 1; round <= rounds; round++)); do
   check_alive
   if [[ -z $token ]] || ((SECONDS - token_at >= 600)); then login; fi
   run_load fixed "$round" "$fixed_url/"
+  [[ -z $nginx_url ]] || run_load nginx "$round" "$nginx_url/"
   run_load livemart_healthz "$round" "$livemart_url/healthz"
   run_load livemart_auth_me "$round" "$livemart_url/auth/me" "--header=Authorization: Bearer $token"
   run_load livemart_product "$round" "$livemart_url/" "--paths-file=$products_file"
@@ -223,7 +269,7 @@ for raw in open(path):
     fields = dict(item.split("=", 1) for item in kv)
     runs.setdefault(target, {})[int(rnd)] = fields
 
-targets = ["fixed", "livemart_healthz", "livemart_auth_me", "livemart_product", "livemart_search"]
+targets = ["fixed", "nginx", "livemart_healthz", "livemart_auth_me", "livemart_product", "livemart_search"]
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 
 print()
@@ -241,9 +287,9 @@ for t in targets:
         suspect = True
     print(f"{t:<18} {rps:>11.1f} {p50:>8.0f} {p99:>8.0f} {non2xx:>8} {errors:>8}")
 
-def ratio(t):
+def ratio(t, reference="fixed"):
     per_round = []
-    for rnd, fixed in runs.get("fixed", {}).items():
+    for rnd, fixed in runs.get(reference, {}).items():
         other = runs.get(t, {}).get(rnd)
         if other and float(fixed["rps"]) > 0:
             per_round.append(float(other["rps"]) / float(fixed["rps"]))
@@ -257,6 +303,10 @@ for t in ["livemart_healthz", "livemart_auth_me", "livemart_product"]:
     if t in ("livemart_auth_me", "livemart_product"):
         line += f"  target >= 40% of fixed: {'MET' if r >= 0.40 else 'NOT MET'}"
     print(line)
+if runs.get("nginx"):
+    r, per_round = ratio("livemart_product", "nginx")
+    print(f"ratio livemart_product/nginx rps = {r:.3f} ({r * 100:.1f}%; per round: "
+          + ", ".join(f"{x:.3f}" for x in per_round) + f")  target >= 50% of nginx: {'MET' if r >= 0.50 else 'NOT MET'}")
 search = list(runs.get("livemart_search", {}).values())
 if search:
     p50 = med([float(r["p50_us"]) for r in search]) / 1000
