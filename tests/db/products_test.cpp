@@ -108,6 +108,29 @@ struct products_fixture : db_fixture {
   product_directory dir;
 };
 
+/// A direct sale of `quantity` units of `b`'s product at 10.00 each, as
+/// the product's actor would write it for Idempotency-Key `key`.
+ps::sale_batch::sale direct_sale(const ps::sale_batch& b, std::uint64_t buyer, std::uint64_t address_id,
+                                 const std::string& key, std::int64_t quantity, const std::string& title,
+                                 std::int64_t shipping) {
+  ps::sale_batch::sale s;
+  s.placed.id = ids::next();
+  s.placed.buyer_id = buyer;
+  s.placed.seller_id = b.seller_id;
+  s.placed.currency = b.currency;
+  s.placed.items.push_back({b.product_id, title, 1000, quantity});
+  s.placed.subtotal_minor = 1000 * quantity;
+  s.placed.shipping_minor = shipping;
+  s.placed.total_minor = s.placed.subtotal_minor + shipping;
+  s.address_id = address_id;
+  s.key = key;
+  s.request_hash = "h";
+  s.transition_id = ids::next();
+  s.ledger_id = ids::next();
+  s.reply = sealed(purchase_outcome::placement(0, {s.placed})).recorded.body;
+  return s;
+}
+
 /// What the writer counts of the sales it merged into one products_sell.
 long merged_sales() {
   auto text = metrics::registry::global().render();
@@ -484,22 +507,7 @@ TEST_CASE("a batch of direct sales sells a repeated key once, skips foreign addr
   b.payment_due_s = 600;
   auto sale_of = [&](std::uint64_t address_id, const std::string& key, std::int64_t quantity,
                      const std::string& title) {
-    ps::sale_batch::sale s;
-    s.placed.id = ids::next();
-    s.placed.buyer_id = buyer;
-    s.placed.seller_id = seller;
-    s.placed.currency = "EUR";
-    s.placed.items.push_back({product, title, 1000, quantity});
-    s.placed.subtotal_minor = 1000 * quantity;
-    s.placed.shipping_minor = 499;
-    s.placed.total_minor = s.placed.subtotal_minor + 499;
-    s.address_id = address_id;
-    s.key = key;
-    s.request_hash = "h";
-    s.transition_id = ids::next();
-    s.ledger_id = ids::next();
-    s.reply = sealed(purchase_outcome::placement(0, {s.placed})).recorded.body;
-    return s;
+    return direct_sale(b, buyer, address_id, key, quantity, title, 499);
   };
   auto add = [&](std::uint64_t address_id, const std::string& key, std::int64_t quantity) {
     // Quotes and commas in the title survive the array literal.
@@ -580,21 +588,7 @@ TEST_CASE("direct sales of many products in one batch are written by one stateme
     batches.push_back(b);
   }
   auto sell = [&](ps::sale_batch& b, std::uint64_t address_id, const std::string& key, std::int64_t quantity) {
-    ps::sale_batch::sale s;
-    s.placed.id = ids::next();
-    s.placed.buyer_id = buyer;
-    s.placed.seller_id = b.seller_id;
-    s.placed.currency = "EUR";
-    s.placed.items.push_back({b.product_id, "Lens \"L\", 50mm", 1000, quantity});
-    s.placed.subtotal_minor = 1000 * quantity;
-    s.placed.total_minor = s.placed.subtotal_minor;
-    s.address_id = address_id;
-    s.key = key;
-    s.request_hash = "h";
-    s.transition_id = ids::next();
-    s.ledger_id = ids::next();
-    s.reply = sealed(purchase_outcome::placement(0, {s.placed})).recorded.body;
-    b.sales.push_back(s);
+    b.sales.push_back(direct_sale(b, buyer, address_id, key, quantity, "Lens \"L\", 50mm", 0));
   };
   sell(batches[0], address, "a1", 2);
   sell(batches[0], address, "a1", 1);     // its key again: a replay
