@@ -183,7 +183,7 @@ void refresh(cluster_pointer self) {
 /// follows what changed.
 void beat(cluster_pointer self) {
   auto& st = self->state;
-  if (st.evicted || st.incarnation == 0 || st.beating)
+  if (st.evicted || st.leaving || st.incarnation == 0 || st.beating)
     return;
   st.beating = true;
   db_command cmd{{ps::cluster_heartbeat(st.me, st.incarnation, 2 * st.cfg.heartbeat_ms),
@@ -192,6 +192,12 @@ void beat(cluster_pointer self) {
     .then(
       [self](const db_result& r) {
         auto& s = self->state;
+        if (s.leaving) {
+          // A beat sent before this node asked to leave: whatever it found,
+          // the node is on its way out, not evicted.
+          s.beating = false;
+          return;
+        }
         if (!ps::decode_alive(r.results.at(0))) {
           s.evicted = true;
           s.beating = false;
