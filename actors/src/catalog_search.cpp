@@ -58,9 +58,12 @@ using shard_actor = caf::typed_actor<
   caf::replies_to<ready_atom>::with<std::uint64_t, std::uint64_t>,
   caf::replies_to<get_atom>::with<std::uint64_t, std::uint64_t>>;
 
-/// One part of the node's index, on a thread of its own (a search is pure
-/// CPU on an index far bigger than the caches): the only writer of its
-/// products, which the search actor assigns by id.
+/// One part of the node's index: the only writer of its products, which
+/// the search actor assigns by id. A search is pure CPU on an index far
+/// bigger than the caches; the scheduler runs the parts of one search on
+/// all its threads at once. (Detached, one thread each, the wake-ups cost
+/// more than the parallelism won on 2 cores: 2,005 against 2,240
+/// searches/s.)
 shard_actor::behavior_type shard(search_tuning tuning) {
   auto index = std::make_shared<catalog_index>(tuning);
   return {

@@ -155,7 +155,7 @@ std::vector<setting_entry> make_entries() {
     entry("catalog.search_prefix_terms_max", &s::catalog, &catalog_settings::search_prefix_terms_max, "indexed words one query word may match as a prefix"),
     entry("catalog.search_facets_max", &s::catalog, &catalog_settings::search_facets_max, "category facets per search answer"),
     entry("catalog.search_load_batch", &s::catalog, &catalog_settings::search_load_batch, "products per read while the search index loads"),
-    entry("catalog.search_shards", &s::catalog, &catalog_settings::search_shards, "parts of the search index, searched in parallel on threads of their own"),
+    entry("catalog.search_shards", &s::catalog, &catalog_settings::search_shards, "parts of the search index, searched in parallel by the actor scheduler"),
     entry("catalog.search_ready_wait_ms", &s::catalog, &catalog_settings::search_ready_wait_ms, "milliseconds a start waits for the search index before it serves"),
     entry("catalog.detail_refresh_ms", &s::catalog, &catalog_settings::detail_refresh_ms, "product pages show seller summaries and breadcrumbs at most this old; in a cluster, so old at most is each node's copy of the category tree"),
     entry("catalog.review_title_length_max", &s::catalog, &catalog_settings::review_title_length_max, "a review's title, characters"),

@@ -111,7 +111,7 @@ struct catalog_settings {
   std::size_t search_prefix_terms_max = 64;   ///< indexed words one query word may match as a prefix
   std::size_t search_facets_max = 50;         ///< category facets per answer
   std::size_t search_load_batch = 5'000;      ///< products per read while the index loads
-  std::size_t search_shards = 2;              ///< index parts searched in parallel, each on its own thread
+  std::size_t search_shards = 2;              ///< index parts searched in parallel by the scheduler
   std::uint32_t search_ready_wait_ms = 2'000; ///< a start waits this long for the index, then serves (search: 503)
   std::uint32_t detail_refresh_ms = 2'000;    ///< seller summary and breadcrumb on product pages, at most this old
   std::size_t review_title_length_max = 120;  ///< a review's title, characters
