@@ -339,7 +339,7 @@ TEST_CASE("capturing on shipping: paying authorizes, shipping captures, cancelli
   CHECK(last_payment(sc.get(held)).string_or("status") == "canceled");
   CHECK(integer_field(sc.get(held), "refunded_minor") == 0); // nothing was taken, nothing to give back
   CHECK(sql(sc.m.db.url(), "SELECT count(*) FROM refunds").rows[0][0].text == "0");
-  CHECK(stock_of(sc.m, sc.product) == 4);
+  CHECK(stock_after_return(sc.m, sc.product, 4) == 4);
   CHECK(sc.ledger_balances());
 }
 
@@ -351,7 +351,7 @@ TEST_CASE("cancelling gives the stock back, and refunds a paid order", "[e2e][or
   INFO(cancelled.body);
   REQUIRE(cancelled.status == 200);
   CHECK(cancelled.json().string_or("status") == "cancelled");
-  CHECK(stock_of(sc.m, sc.product) == 5);
+  CHECK(stock_after_return(sc.m, sc.product, 5) == 5);
 
   auto paid = sc.place(1, "\"payment_method\":\"pm_card_visa\"").string_or("id");
   CHECK(stock_of(sc.m, sc.product) == 4);
@@ -361,7 +361,7 @@ TEST_CASE("cancelling gives the stock back, and refunds a paid order", "[e2e][or
   auto doc = by_seller.json();
   CHECK(doc.string_or("status") == "cancelled");
   CHECK(integer_field(doc, "refunded_minor") == integer_field(doc, "total_minor"));
-  CHECK(stock_of(sc.m, sc.product) == 5);
+  CHECK(stock_after_return(sc.m, sc.product, 5) == 5);
   CHECK(sql(sc.m.db.url(), "SELECT count(*) FROM stock_ledger WHERE kind = 'return'").rows[0][0].text == "2");
   CHECK(sc.ledger_balances());
 }

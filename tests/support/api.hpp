@@ -280,6 +280,23 @@ std::int64_t stock_of(Market& m, const std::string& product) {
   return integer_field(m.c.get("/products/" + product).json(), "stock");
 }
 
+/// The stock after an order's units came back (a cancellation): on one
+/// node at once, since the product's actor hears of the return before the
+/// order's answer goes out. Across nodes the notice travels on its own and
+/// may land a moment after that answer (docs/architecture.md, "The
+/// cluster", "Noticed, not fixed"):
+/// read until it shows `expected`, at most 5 s.
+template <class Market>
+std::int64_t stock_after_return(Market& m, const std::string& product, std::int64_t expected) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  auto stock = stock_of(m, product);
+  while (e2e_nodes() > 1 && stock != expected && std::chrono::steady_clock::now() < deadline) {
+    ::poll(nullptr, 0, 10); // bounded pacing: the notice has no push to await
+    stock = stock_of(m, product);
+  }
+  return stock;
+}
+
 /// A series' value in the server's /metrics (0 before its first count),
 /// e.g. `livemart_actor_passivations_total{kind="order"}`.
 template <class Market>
