@@ -49,14 +49,17 @@ struct search_context {
   category_actor categories;
 };
 
+/// A shard's products and heap bytes.
+using index_size = std::pair<std::uint64_t, std::uint64_t>;
+
 using shard_actor = caf::typed_actor<
   caf::replies_to<search_atom, search_query, category_scope, bool>::with<search_page>,
   caf::reacts_to<put_atom, product>,
   caf::reacts_to<put_atom, stock_update>,
   caf::reacts_to<put_atom, std::vector<product>>,
   /// The load is over: give back what it left spare; products, heap bytes.
-  caf::replies_to<ready_atom>::with<std::uint64_t, std::uint64_t>,
-  caf::replies_to<get_atom>::with<std::uint64_t, std::uint64_t>>;
+  caf::replies_to<ready_atom>::with<index_size>,
+  caf::replies_to<get_atom>::with<index_size>>;
 
 /// One part of the node's index: the only writer of its products, which
 /// the search actor assigns by id. A search is pure CPU on an index far
@@ -76,13 +79,11 @@ shard_actor::behavior_type shard(search_tuning tuning) {
       for (const auto& p : page)
         index->put(p);
     },
-    [index](ready_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+    [index](ready_atom) {
       index->shrink(); // the allocator gives the pages read back to the system as they age
-      return {static_cast<std::uint64_t>(index->size()), static_cast<std::uint64_t>(index->memory_bytes())};
+      return index_size{index->size(), index->memory_bytes()};
     },
-    [index](get_atom) -> caf::result<std::uint64_t, std::uint64_t> {
-      return {static_cast<std::uint64_t>(index->size()), static_cast<std::uint64_t>(index->memory_bytes())};
-    },
+    [index](get_atom) { return index_size{index->size(), index->memory_bytes()}; },
   };
 }
 
@@ -146,9 +147,8 @@ void ask_shards(search_pointer self, std::chrono::milliseconds timeout, Done don
         });
 }
 
-/// The index's products and heap bytes, summed over the shards.
-using index_size = std::pair<std::uint64_t, std::uint64_t>;
-
+/// The index's products and heap bytes, summed over the shards (after the
+/// load, `ready` first makes each shard give back what the load left).
 template <class Done>
 void measure(search_pointer self, const context_ptr& ctx, bool after_load, Done done) {
   auto sum = [done](std::vector<index_size>& parts) mutable {
@@ -162,21 +162,10 @@ void measure(search_pointer self, const context_ptr& ctx, bool after_load, Done 
     done(total);
   };
   auto failed = [](const caf::error&) {};
-  auto& shards = self->state.shards;
-  auto n = shards.size();
-  auto parts = std::make_shared<std::vector<index_size>>(n);
-  auto left = std::make_shared<std::size_t>(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto answered = [parts, left, i, sum](std::uint64_t products, std::uint64_t bytes) mutable {
-      (*parts)[i] = {products, bytes};
-      if (--*left == 0)
-        sum(*parts);
-    };
-    if (after_load)
-      self->request(shards[i], ctx->step_timeout, ready_atom::value).then(answered, failed);
-    else
-      self->request(shards[i], ctx->step_timeout, get_atom::value).then(answered, failed);
-  }
+  if (after_load)
+    ask_shards<index_size>(self, ctx->step_timeout, std::move(sum), failed, ready_atom::value);
+  else
+    ask_shards<index_size>(self, ctx->step_timeout, std::move(sum), failed, get_atom::value);
 }
 
 void catch_up(search_pointer self, const context_ptr& ctx, std::int64_t since_ms, std::uint64_t after,
