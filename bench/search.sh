@@ -45,26 +45,20 @@ rounds=3
 warmup=1
 load_threads=1
 
-while (($# > 0)); do
-  arg=$1
-  case $arg in
-    --*=*) name=${arg%%=*}; value=${arg#*=} ;;
-    --help|-h) usage; exit 0 ;;
-    --*) name=$arg; (($# >= 2)) || die "$arg needs a value"; value=$2; shift ;;
-    *) die "unexpected argument: $arg (see --help)" ;;
+set_flag() {
+  case $1 in
+    --sizes) sizes=$2 ;;
+    --duration-s) duration=$2 ;;
+    --connections) connections=$2 ;;
+    --rounds) rounds=$2 ;;
+    --warmup-s) warmup=$2 ;;
+    *) die "unknown flag: $1 (see --help)" ;;
   esac
-  case $name in
-    --sizes) sizes=$value ;;
-    --duration-s) duration=$value ;;
-    --connections) connections=$value ;;
-    --rounds) rounds=$value ;;
-    --warmup-s) warmup=$value ;;
-    *) die "unknown flag: $name (see --help)" ;;
-  esac
-  shift
-done
+}
+# shellcheck source=bench/flags.sh
+source "$(dirname "${BASH_SOURCE[0]}")/flags.sh"
+parse_flags "$@"
 
-int_in() { [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"; }
 int_in --duration-s "$duration" 1 120
 int_in --connections "$connections" 1 10000
 int_in --rounds "$rounds" 1 50

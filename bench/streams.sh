@@ -86,7 +86,8 @@ for arg in "$@"; do
     *) die "unknown argument: $arg (see --help)" ;;
   esac
 done
-int_in() { [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"; }
+# shellcheck source=bench/flags.sh
+source "$(dirname "${BASH_SOURCE[0]}")/flags.sh" # int_in
 int_in --duration-s "$duration" 1 60
 int_in --rounds "$rounds" 1 10
 int_in --viewers-large "$viewers_large" 1 9000
