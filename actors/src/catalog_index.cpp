@@ -459,7 +459,7 @@ void catalog_index::put(const product& p) {
   docs_[slot].version = version;
   post(slot, p);
   if (arena_->wasteful())
-    shrink();
+    compact_arena();
 }
 
 void catalog_index::put(const stock_update& u) {
@@ -494,7 +494,7 @@ void catalog_index::remove(std::uint64_t product_id) {
   --live_;
 }
 
-void catalog_index::shrink() {
+void catalog_index::compact_arena() {
   auto fresh = std::make_unique<arena>();
   for (std::size_t slot = 0; slot < docs_.size(); ++slot) {
     if (hot_[slot].id == 0)
@@ -505,6 +505,10 @@ void catalog_index::shrink() {
                           {at + d.title_bytes + d.image_bytes, d.terms_bytes});
   }
   arena_ = std::move(fresh);
+}
+
+void catalog_index::shrink() {
+  compact_arena();
   for (auto& list : postings_) {
     list.slots.shrink_to_fit();
     list.weights.shrink_to_fit();

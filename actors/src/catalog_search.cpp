@@ -104,9 +104,12 @@ struct search_state {
 using search_pointer = search_actor::stateful_pointer<search_state>;
 using context_ptr = std::shared_ptr<const search_context>;
 
+std::size_t shard_index(search_pointer self, std::uint64_t product_id) {
+  return (product_id * 0x9e3779b97f4a7c15ull >> 32) % self->state.shards.size();
+}
+
 const shard_actor& shard_of(search_pointer self, std::uint64_t product_id) {
-  const auto& shards = self->state.shards;
-  return shards[(product_id * 0x9e3779b97f4a7c15ull >> 32) % shards.size()];
+  return self->state.shards[shard_index(self, product_id)];
 }
 
 /// Sends a page of products to their shards, one message per shard.
@@ -114,7 +117,7 @@ void distribute(search_pointer self, std::vector<product>& page) {
   auto& shards = self->state.shards;
   std::vector<std::vector<product>> parts(shards.size());
   for (auto& p : page)
-    parts[static_cast<std::size_t>(&shard_of(self, p.id) - shards.data())].push_back(std::move(p));
+    parts[shard_index(self, p.id)].push_back(std::move(p));
   for (std::size_t i = 0; i < shards.size(); ++i)
     if (!parts[i].empty())
       self->send(shards[i], put_atom::value, std::move(parts[i]));

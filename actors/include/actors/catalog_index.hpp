@@ -139,6 +139,9 @@ private:
   std::uint32_t category_slot(std::uint64_t category_id);
   std::uint16_t intern(std::vector<std::string>& table, std::unordered_map<std::string, std::uint16_t>& ids,
                        std::string_view value);
+  /// Copies the live records into a fresh arena (the old one is mostly
+  /// records of products changed since).
+  void compact_arena();
   void post(std::uint32_t slot, const product& p);
   void unpost(std::uint32_t slot);
   void count(std::uint32_t slot, int delta);
