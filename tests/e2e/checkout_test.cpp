@@ -92,8 +92,8 @@ TEST_CASE("a checkout holds all its lines or none, and names the line that faile
   CHECK(r.error_fields() == std::vector<std::string>{"items[1].quantity"});
   // The hold on the first line was given back, in the same transaction that
   // closed the checkout.
-  CHECK(stock_of(m, plenty) == 10);
-  CHECK(stock_of(m, scarce) == 1);
+  CHECK(stock_after_return(m, plenty, 10) == 10);
+  CHECK(stock_after_return(m, scarce, 1) == 1);
   auto failed = sql(m.db.url(), "SELECT status FROM checkouts WHERE buyer_id = " + buyer.id);
   REQUIRE(failed.rows.size() == 1);
   CHECK(failed.rows[0][0].text == "failed");
@@ -121,7 +121,7 @@ TEST_CASE("a checkout holds all its lines or none, and names the line that faile
   check_problem(foreign, 422, "validation-failed");
   CHECK(foreign.error_fields() == std::vector<std::string>{"address_id"});
   check_problem(m.c.post("/orders/checkout", checkout_body({{plenty, 1}}, address)), 401, "unauthenticated");
-  CHECK(stock_of(m, plenty) == 10);
+  CHECK(stock_after_return(m, plenty, 10) == 10);
 }
 
 TEST_CASE("expired holds return their stock", "[e2e][orders]") {
@@ -334,7 +334,7 @@ TEST_CASE("an expired checkout cannot be placed", "[e2e][orders]") {
   check_problem(late, 409, "conflict");
   CHECK(late.error_fields() == std::vector<std::string>{"checkout_id"});
   CHECK(sql(m.db.url(), "SELECT count(*) FROM orders").rows[0][0].text == "0");
-  CHECK(stock_of(m, item) == 2);
+  CHECK(stock_after_return(m, item, 2) == 2);
 }
 
 TEST_CASE("receipts and order lists are shown only to the buyer, the order's seller and admins", "[e2e][orders]") {

@@ -280,9 +280,10 @@ std::int64_t stock_of(Market& m, const std::string& product) {
   return integer_field(m.c.get("/products/" + product).json(), "stock");
 }
 
-/// The stock after an order's units came back (a cancellation): on one
-/// node at once, since the product's actor hears of the return before the
-/// order's answer goes out. Across nodes the notice travels on its own and
+/// The stock after units came back through a transaction other than the
+/// product's actor (a cancelled order, a checkout that failed or expired):
+/// on one node at once, since the product's actor hears of the return
+/// before the answer goes out. Across nodes the notice travels on its own and
 /// may land a moment after that answer (docs/architecture.md, "The
 /// cluster", "Noticed, not fixed"):
 /// read until it shows `expected`, at most 5 s.
